@@ -1,0 +1,338 @@
+#include "dagrad/graph/session.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "dagrad/graph/errors.hpp"
+
+namespace dagrad {
+
+namespace {
+
+std::string node_context(const Node& n) {
+  return "node '" + n.name + "' (op " + n.op->name + ", created at " + n.site.to_string() + ")";
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+DType dispatch_dtype(const Node& n, const Graph& g) {
+  if (n.op->dispatch_input >= 0 && n.op->dispatch_input < static_cast<int>(n.inputs.size())) {
+    const auto& in = n.inputs[static_cast<std::size_t>(n.op->dispatch_input)];
+    return g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)];
+  }
+  return n.output_dtypes.at(0);
+}
+
+}  // namespace
+
+Session::Session(Graph& graph) : graph_(&graph) {}
+Session::~Session() = default;
+
+Session::VariableState& Session::variable_state(int node) {
+  auto& slot = variables_[node];
+  if (!slot) {
+    const Node& n = graph_->node(node);
+    slot = std::make_unique<VariableState>();
+    slot->value = Tensor(n.output_dtypes.at(0), n.output_shapes.at(0));
+  }
+  return *slot;
+}
+
+std::mt19937_64& Session::rng_for(int node) {
+  auto& slot = rngs_[node];
+  if (!slot) {
+    const Node& n = graph_->node(node);
+    std::uint64_t op_seed = static_cast<std::uint64_t>(n.attrs.get_int("seed"));
+    if (op_seed == 0) op_seed = static_cast<std::uint64_t>(node) + 1;  // deterministic default
+    slot = std::make_unique<std::mt19937_64>(splitmix64(graph_->seed() ^ splitmix64(op_seed)));
+  }
+  return *slot;
+}
+
+std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
+                                          const std::vector<Output>& targets,
+                                          const std::vector<Output>& feed_placeholders) {
+  const Graph& g = *graph_;
+  auto check_output = [&](const Output& o, const char* what) {
+    if (!o.valid() || o.graph != graph_ || o.node >= g.num_nodes())
+      throw RunError(std::string(what) + " is not an output of this session's graph");
+  };
+  std::vector<char> fed(static_cast<std::size_t>(g.num_nodes()), 0);
+  for (const Output& f : feed_placeholders) {
+    check_output(f, "a feed");
+    const Node& n = g.node(f.node);
+    if (n.op->role != OpRole::Placeholder)
+      throw RunError("cannot feed " + node_context(n) + ": only placeholders can be fed");
+    if (fed[static_cast<std::size_t>(f.node)]) throw RunError("placeholder '" + n.name + "' is fed twice");
+    fed[static_cast<std::size_t>(f.node)] = 1;
+  }
+  // Prune: nodes reachable backwards from fetches and targets. Ids are topological.
+  std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0);
+  std::vector<int> stack;
+  for (const Output& f : fetches) {
+    check_output(f, "a fetch");
+    if (g.node(f.node).output_dtypes.empty())
+      throw RunError("cannot fetch " + node_context(g.node(f.node)) + ": it has no outputs (run it as a target)");
+    stack.push_back(f.node);
+  }
+  for (const Output& t : targets) {
+    check_output(t, "a target");
+    stack.push_back(t.node);
+  }
+  while (!stack.empty()) {
+    int id = stack.back();
+    stack.pop_back();
+    if (needed[static_cast<std::size_t>(id)]) continue;
+    needed[static_cast<std::size_t>(id)] = 1;
+    const Node& n = g.node(id);
+    for (const auto& in : n.inputs) stack.push_back(in.node);
+    for (int c : n.control_inputs) stack.push_back(c);
+  }
+
+  auto plan = std::unique_ptr<Plan>(new Plan());
+  plan->session_ = this;
+  plan->graph_ = graph_;
+  plan->feeds_ = feed_placeholders;
+  plan->fetches_ = fetches;
+  plan->slot_of_output_base_.assign(static_cast<std::size_t>(g.num_nodes()), -1);
+  int num_slots = 0;
+  for (int id = 0; id < g.num_nodes(); ++id) {
+    if (!needed[static_cast<std::size_t>(id)]) continue;
+    plan->schedule_.push_back(id);
+    plan->slot_of_output_base_[static_cast<std::size_t>(id)] = num_slots;
+    num_slots += static_cast<int>(g.node(id).output_dtypes.size());
+  }
+  plan->slots_.resize(static_cast<std::size_t>(num_slots));
+  auto slot_of = [&](int node, int index) {
+    return plan->slot_of_output_base_[static_cast<std::size_t>(node)] + index;
+  };
+
+  // Which variables the plan reads (all uses other than input 0 of an overwriting op).
+  std::vector<char> read(static_cast<std::size_t>(g.num_nodes()), 0);
+  for (int id : plan->schedule_) {
+    const Node& n = g.node(id);
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      bool overwrite_only = i == 0 && n.op->overwrites_input0;
+      if (!overwrite_only) read[static_cast<std::size_t>(n.inputs[i].node)] = 1;
+    }
+    if (n.op->overwrites_input0 || n.op->writes_input0) {
+      const Node& target = g.node(n.inputs.at(0).node);
+      if (target.op->role != OpRole::Variable)
+        throw RunError(node_context(n) + " writes its input 0, which must be a variable, but '" +
+                       target.name + "' is a " + target.op->name);
+      if (n.op->overwrites_input0) plan->variables_initialized_.push_back(target.id);
+    }
+  }
+  for (const Output& f : fetches) read[static_cast<std::size_t>(f.node)] = 1;
+
+  for (std::size_t fi = 0; fi < feed_placeholders.size(); ++fi) {
+    int id = feed_placeholders[fi].node;
+    if (needed[static_cast<std::size_t>(id)])
+      plan->feed_slots_.push_back({static_cast<int>(fi), slot_of(id, 0)});
+  }
+
+  // Steps, and the slot bindings that never change.
+  std::vector<std::pair<int, int>> step_io;  // (first input, first output) offsets
+  for (int id : plan->schedule_) {
+    const Node& n = g.node(id);
+    switch (n.op->role) {
+      case OpRole::Placeholder:
+        if (!fed[static_cast<std::size_t>(id)]) {
+          std::string why = "placeholder '" + n.name + "' (" + std::string(dtype_name(n.output_dtypes[0])) +
+                            " " + n.output_shapes[0].to_string() + ") must be fed";
+          if (!fetches.empty()) why += " to compute '" + fetches[0].name() + "'";
+          else if (!targets.empty()) why += " to run '" + g.node(targets[0].node).name + "'";
+          throw RunError(why);
+        }
+        continue;
+      case OpRole::Constant:
+        plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = n.attrs.get_tensor("value");
+        continue;
+      case OpRole::Variable:
+        plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = variable_state(id).value;
+        plan->variable_slots_.push_back({id, slot_of(id, 0)});
+        if (read[static_cast<std::size_t>(id)]) plan->variables_read_.push_back(id);
+        continue;
+      case OpRole::Compute: break;
+    }
+    if (n.output_dtypes.empty()) continue;  // a pure ordering node (group): nothing to run
+    DType d = dispatch_dtype(n, g);
+    KernelFn kernel = n.op->kernel_for(d);
+    if (!kernel)
+      throw RunError(node_context(n) + " has no kernel for dtype " + std::string(dtype_name(d)));
+    Plan::Step step{&n, kernel, static_cast<std::uint32_t>(plan->input_slots_.size()),
+                    static_cast<std::uint32_t>(n.inputs.size()),
+                    static_cast<std::uint32_t>(plan->output_slots_.size()),
+                    static_cast<std::uint32_t>(n.output_dtypes.size()),
+                    n.op->uses_rng ? &rng_for(id) : nullptr};
+    for (const auto& in : n.inputs)
+      plan->input_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
+    for (int o = 0; o < static_cast<int>(n.output_dtypes.size()); ++o)
+      plan->output_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(id, o))]);
+    plan->steps_.push_back(step);
+  }
+  for (const Output& f : fetches) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
+  return plan;
+}
+
+Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+                       const std::vector<Output>& feed_placeholders) {
+  std::vector<std::int64_t> key;
+  key.reserve(2 * fetches.size() + targets.size() + feed_placeholders.size() + 2);
+  for (const Output& f : fetches) {
+    key.push_back(f.node);
+    key.push_back(f.index);
+  }
+  key.push_back(-1);
+  for (const Output& t : targets) key.push_back(t.node);
+  key.push_back(-2);
+  for (const Output& p : feed_placeholders) key.push_back(p.node);
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return *it->second;
+  auto plan = build_plan(fetches, targets, feed_placeholders);
+  Plan& ref = *plan;
+  plans_.emplace(std::move(key), std::move(plan));
+  return ref;
+}
+
+std::vector<Tensor> Session::run(const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
+                                 const std::vector<Output>& targets) {
+  std::vector<Output> placeholders;
+  std::vector<Tensor> values;
+  placeholders.reserve(feeds.size());
+  values.reserve(feeds.size());
+  for (const Feed& f : feeds) {
+    placeholders.push_back(f.placeholder);
+    values.push_back(f.value);
+  }
+  return compile(fetches, targets, placeholders).run(values);
+}
+
+Tensor Session::run(Output fetch, const std::vector<Feed>& feeds) {
+  return run(std::vector<Output>{fetch}, feeds).at(0);
+}
+
+void Session::run_targets(const std::vector<Output>& targets, const std::vector<Feed>& feeds) {
+  run({}, feeds, targets);
+}
+
+void Session::initialize_variables() {
+  // One at a time, in creation order, so an initializer may read a variable created before it.
+  for (const auto& v : graph_->variables()) run_targets({graph_->output_of(v.initializer)});
+}
+
+bool Session::is_initialized(Output variable) const {
+  auto it = variables_.find(variable.node);
+  return it != variables_.end() && it->second->initialized;
+}
+
+Tensor Session::variable_value(Output variable) const {
+  auto it = variables_.find(variable.node);
+  if (it == variables_.end() || !it->second->initialized)
+    throw RunError("variable '" + variable.producer().name + "' is not initialized");
+  return it->second->value.clone();
+}
+
+void Session::set_variable_value(Output variable, const Tensor& value) {
+  if (!variable.valid() || variable.graph != graph_ || variable.producer().op->role != OpRole::Variable)
+    throw RunError("set_variable_value: not a variable of this session's graph");
+  VariableState& state = variable_state(variable.node);
+  try {
+    state.value.copy_from(value);
+  } catch (const std::exception& e) {
+    throw RunError("set_variable_value('" + variable.producer().name + "'): " + e.what());
+  }
+  state.initialized = true;
+}
+
+void Plan::check_feeds(std::span<const Tensor> feeds) const {
+  if (feeds.size() != feeds_.size())
+    throw RunError("plan expects " + std::to_string(feeds_.size()) + " feeds, got " +
+                   std::to_string(feeds.size()));
+  for (std::size_t i = 0; i < feeds.size(); ++i) {
+    const Node& p = feeds_[i].producer();
+    const Tensor& t = feeds[i];
+    DType want = p.output_dtypes[0];
+    const Shape& shape = p.output_shapes[0];
+    if (!t.defined()) throw RunError("feed for placeholder '" + p.name + "' is an undefined tensor");
+    if (t.dtype() != want || !t.shape().compatible_with(shape))
+      throw RunError("feed for placeholder '" + p.name + "' is " + std::string(dtype_name(t.dtype())) +
+                     " " + t.shape().to_string() + ", expected " + std::string(dtype_name(want)) +
+                     " " + shape.to_string());
+  }
+}
+
+void Plan::bind_shapes(std::span<const Tensor> feeds) {
+  const Graph& g = *graph_;
+  cache_.feed_shapes.clear();
+  for (const Tensor& t : feeds) cache_.feed_shapes.push_back(t.shape());
+  for (const auto& [fi, slot] : feed_slots_)
+    slots_[static_cast<std::size_t>(slot)] =
+        Tensor(feeds[static_cast<std::size_t>(fi)].dtype(), feeds[static_cast<std::size_t>(fi)].shape());
+  std::vector<ShapeContext::InputInfo> infos;
+  for (const Step& step : steps_) {
+    const Node& n = *step.node;
+    infos.clear();
+    for (std::uint32_t i = 0; i < step.num_inputs; ++i) {
+      const Tensor* t = input_slots_[step.first_input + i];
+      infos.push_back({t->dtype(), t->shape(), g.node(n.inputs[i].node).op->role == OpRole::Variable});
+    }
+    ShapeContext ctx(infos, n.attrs, static_cast<int>(step.num_outputs));
+    try {
+      n.op->shape_fn(ctx);
+    } catch (const std::exception& e) {
+      std::ostringstream os;
+      os << node_context(n) << " rejects its run-time inputs [";
+      for (std::size_t i = 0; i < infos.size(); ++i)
+        os << (i ? ", " : "") << dtype_name(infos[i].dtype) << " " << infos[i].shape.to_string();
+      os << "]: " << e.what();
+      throw ShapeError(os.str());
+    }
+    for (std::uint32_t o = 0; o < step.num_outputs; ++o) {
+      Tensor& out = *output_slots_[step.first_output + o];
+      if (o == 0 && n.op->output_aliases_input0) {
+        out = *input_slots_[step.first_input];
+        continue;
+      }
+      const auto& info = ctx.outputs()[o];
+      out = Tensor(info.dtype, info.shape);
+    }
+  }
+  ++allocations_;
+}
+
+std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
+  check_feeds(feeds);
+  for (int v : variables_read_)
+    if (!session_->variable_state(v).initialized)
+      throw RunError("variable '" + graph_->node(v).name +
+                     "' is read before it is initialized: run Session::initialize_variables() first");
+  bool same = allocations_ > 0 && cache_.feed_shapes.size() == feeds.size();
+  for (std::size_t i = 0; same && i < feeds.size(); ++i) same = cache_.feed_shapes[i] == feeds[i].shape();
+  if (!same) bind_shapes(feeds);
+  for (const auto& [fi, slot] : feed_slots_)
+    slots_[static_cast<std::size_t>(slot)].copy_from(feeds[static_cast<std::size_t>(fi)]);
+  for (const Step& step : steps_) {
+    KernelContext ctx{*step.node,
+                      std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
+                      std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
+                      step.rng};
+    try {
+      step.kernel(ctx);
+    } catch (const std::exception& e) {
+      throw RunError(node_context(*step.node) + " failed: " + e.what());
+    }
+  }
+  for (int v : variables_initialized_) session_->variable_state(v).initialized = true;
+  std::vector<Tensor> out;
+  out.reserve(fetch_slots_.size());
+  for (int s : fetch_slots_) out.push_back(slots_[static_cast<std::size_t>(s)].clone());
+  return out;
+}
+
+}  // namespace dagrad

@@ -1,0 +1,62 @@
+// Typed op attributes: the static parameters of a node (alpha of leaky_relu, axes of sum, ...).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "dtype.hpp"
+#include "shape.hpp"
+#include "tensor.hpp"
+
+namespace dagrad {
+
+using AttrValue = std::variant<bool, std::int64_t, double, std::string, DType, Shape,
+                               std::vector<std::int64_t>, Tensor>;
+
+enum class AttrKind { Bool, Int, Float, String, DType, Shape, Ints, Tensor };
+std::string_view attr_kind_name(AttrKind kind);
+AttrKind attr_kind_of(const AttrValue& value);
+// A short printable form ("0.2", "[0, 1]", "float32", "tensor float32 (3)").
+std::string attr_to_string(const AttrValue& value);
+
+// One entry of an op's attribute schema. An attribute without default is required.
+struct AttrSpec {
+  std::string name;
+  AttrKind kind;
+  std::optional<AttrValue> default_value;
+};
+
+// The attributes of one node, in schema order once the node is built.
+class AttrMap {
+ public:
+  AttrMap() = default;
+  AttrMap(std::initializer_list<std::pair<std::string, AttrValue>> items);
+
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  const AttrValue* find(std::string_view name) const;
+  const AttrValue& at(std::string_view name) const;  // throws GraphError naming the attribute
+  void set(std::string name, AttrValue value);
+
+  bool get_bool(std::string_view name) const { return std::get<bool>(at(name)); }
+  std::int64_t get_int(std::string_view name) const { return std::get<std::int64_t>(at(name)); }
+  double get_float(std::string_view name) const { return std::get<double>(at(name)); }
+  const std::string& get_string(std::string_view name) const { return std::get<std::string>(at(name)); }
+  DType get_dtype(std::string_view name) const { return std::get<DType>(at(name)); }
+  const Shape& get_shape(std::string_view name) const { return std::get<Shape>(at(name)); }
+  const std::vector<std::int64_t>& get_ints(std::string_view name) const {
+    return std::get<std::vector<std::int64_t>>(at(name));
+  }
+  const Tensor& get_tensor(std::string_view name) const { return std::get<Tensor>(at(name)); }
+
+  const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, AttrValue>> items_;
+};
+
+}  // namespace dagrad

@@ -1,0 +1,138 @@
+// The op registry: one record per op holds its signature, attribute schema, shape-and-dtype
+// function, one kernel per dtype and its gradient rule. Built-in ops and user plugins register
+// through exactly this API (see ops/ for examples and examples/custom_op for a plugin).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attr.hpp"
+#include "dtype.hpp"
+#include "shape.hpp"
+#include "tensor.hpp"
+
+namespace dagrad {
+
+struct Node;
+class Graph;
+struct Output;
+
+// What a shape function sees: input dtypes and shapes (possibly with unknown dimensions at
+// build time, always fully defined at run time) and the node's attributes. It reports each
+// output with set_output and rejects bad inputs by throwing ShapeError (or std::invalid_argument)
+// with a message; the graph adds node, op, input shapes and creation site.
+class ShapeContext {
+ public:
+  struct InputInfo {
+    DType dtype;
+    Shape shape;
+    bool is_variable;  // produced directly by a variable node
+  };
+  ShapeContext(std::span<const InputInfo> inputs, const AttrMap& attrs, int num_outputs);
+
+  int num_inputs() const { return static_cast<int>(inputs_.size()); }
+  DType input_dtype(int i) const { return inputs_[static_cast<std::size_t>(i)].dtype; }
+  const Shape& input_shape(int i) const { return inputs_[static_cast<std::size_t>(i)].shape; }
+  bool input_is_variable(int i) const { return inputs_[static_cast<std::size_t>(i)].is_variable; }
+  const AttrMap& attrs() const { return attrs_; }
+
+  void set_output(int i, DType dtype, Shape shape);
+  // Convenience checks that throw ShapeError with a message naming the input.
+  void expect_dtype(int i, DType dtype) const;
+  void expect_floating(int i) const;
+  void expect_same_dtype(int i, int j) const;
+  void expect_rank(int i, int rank) const;
+
+  struct OutputInfo {
+    DType dtype = DType::float32;
+    Shape shape;
+    bool set = false;
+  };
+  const std::vector<OutputInfo>& outputs() const { return outputs_; }
+
+ private:
+  std::span<const InputInfo> inputs_;
+  const AttrMap& attrs_;
+  std::vector<OutputInfo> outputs_;
+};
+
+// What a kernel sees: the node, its input values and preallocated outputs whose shapes the
+// shape function computed. Kernels must not allocate tensors of their own in the hot path.
+struct KernelContext {
+  const Node& node;
+  std::span<const Tensor* const> inputs;
+  std::span<Tensor* const> outputs;
+  std::mt19937_64* rng;  // per-node generator for ops marked uses_rng, else null
+
+  const Tensor& input(int i) const { return *inputs[static_cast<std::size_t>(i)]; }
+  Tensor& output(int i) const { return *outputs[static_cast<std::size_t>(i)]; }
+  const AttrMap& attrs() const;
+};
+
+using ShapeFn = std::function<void(ShapeContext&)>;
+using KernelFn = void (*)(KernelContext&);
+// Builds the gradients of a node's inputs from the gradients of its outputs, with the public
+// graph API; returns one Output per input (an invalid Output for "no gradient"). Filled by the
+// autodiff module's rules.
+using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& node,
+                                                     std::span<const Output> output_gradients)>;
+
+// How the executor treats a node beyond calling its kernel.
+enum class OpRole {
+  Compute,      // runs its kernel into preallocated outputs
+  Placeholder,  // value comes from a feed
+  Constant,     // value is the attribute "value", bound once at compile time
+  Variable,     // value is persistent session state
+};
+
+struct OpRecord {
+  std::string name;
+  std::vector<std::string> input_names;
+  bool variadic_inputs = false;  // input_names holds one entry that may repeat (>= min_inputs)
+  int min_inputs = 0;
+  std::vector<std::string> output_names{"y"};
+  std::vector<AttrSpec> attrs;
+  ShapeFn shape_fn;
+  std::array<KernelFn, kNumDTypes> kernels{};  // indexed by the dispatch dtype
+  // Which dtype selects the kernel: input number dispatch_input, or output 0 when -1.
+  int dispatch_input = -1;
+  GradientFn gradient;
+  // Set instead of a gradient for ops that have none by nature (comparisons, argmax, random).
+  std::string not_differentiable_reason;
+  OpRole role = OpRole::Compute;
+  bool stateful = false;      // never merged or folded by passes
+  bool uses_rng = false;      // gets a seeded per-node generator (attrs "seed")
+  bool writes_input0 = false;  // updates the variable fed as input 0 in place
+  bool overwrites_input0 = false;  // writes input 0 without reading it (assign: initializes it)
+  bool output_aliases_input0 = false;  // output 0 is input 0's buffer (no allocation)
+  std::string summary;        // one line for docs and `dagrad ops`
+
+  KernelFn kernel_for(DType dtype) const { return kernels[static_cast<std::size_t>(dtype)]; }
+};
+
+class OpRegistry {
+ public:
+  // Validates the record (name, arity, attribute defaults match their kinds, a shape function,
+  // at least one kernel for compute ops, a gradient or a reason) and adds it. Throws
+  // GraphError naming the op and the problem, including a duplicate name.
+  void add(OpRecord record);
+  // Null when absent.
+  const OpRecord* find(std::string_view name) const;
+  // Throws GraphError naming the unknown op.
+  const OpRecord& get(std::string_view name) const;
+  std::vector<std::string> names() const;
+  // Attaches a gradient rule to an op already registered (the autodiff module does this).
+  void set_gradient(std::string_view name, GradientFn gradient);
+
+ private:
+  std::map<std::string, std::unique_ptr<OpRecord>, std::less<>> records_;
+};
+
+}  // namespace dagrad

@@ -1,0 +1,122 @@
+// A Session runs requests on a graph. A request (fetches, target nodes, fed placeholders) is
+// compiled once into a Plan: pruned to the nodes it needs, ordered, with buffers allocated per
+// feed-shape signature; plans are cached, so a training step does no graph work and no
+// per-node allocation after its first run. Variables live in the session across runs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "graph.hpp"
+#include "tensor.hpp"
+
+namespace dagrad {
+
+class Session;
+
+// A value for a placeholder.
+struct Feed {
+  Output placeholder;
+  Tensor value;
+};
+
+class Plan {
+ public:
+  // Runs the plan. `feeds` are in the order of feed_placeholders() given at compile time.
+  // Returns clones of the fetched values (targets are only run).
+  std::vector<Tensor> run(std::span<const Tensor> feeds);
+  const std::vector<int>& schedule() const { return schedule_; }  // node ids in run order
+  const std::vector<Output>& feed_placeholders() const { return feeds_; }
+  // How many times shapes were (re)inferred and buffers (re)allocated: 1 while feed shapes stay
+  // the same.
+  int allocations() const { return allocations_; }
+
+ private:
+  friend class Session;
+  struct Step {
+    const Node* node;
+    KernelFn kernel;
+    std::uint32_t first_input;  // into input_slots_
+    std::uint32_t num_inputs;
+    std::uint32_t first_output;  // into output_slots_
+    std::uint32_t num_outputs;
+    std::mt19937_64* rng;
+  };
+  struct ShapeCache {
+    std::vector<Shape> feed_shapes;
+    std::vector<Tensor> buffers;  // one per slot, for compute outputs
+  };
+  Plan() = default;
+  void check_feeds(std::span<const Tensor> feeds) const;
+  void bind_shapes(std::span<const Tensor> feeds);
+
+  Session* session_ = nullptr;
+  const Graph* graph_ = nullptr;
+  std::vector<int> schedule_;
+  std::vector<Output> feeds_;
+  std::vector<Output> fetches_;
+  std::vector<Step> steps_;
+  std::vector<Tensor> slots_;                 // current value of every node output in the plan
+  std::vector<const Tensor*> input_slots_;    // per step, pointers into slots_
+  std::vector<Tensor*> output_slots_;         // per step, pointers into slots_
+  std::vector<int> slot_of_output_base_;      // node id -> first slot (or -1)
+  std::vector<std::pair<int, int>> feed_slots_;      // (feed index, slot)
+  std::vector<std::pair<int, int>> variable_slots_;  // (variable node, slot)
+  std::vector<int> variables_read_;          // must be initialized before running
+  std::vector<int> variables_initialized_;   // assigned by this plan
+  std::vector<int> fetch_slots_;
+  ShapeCache cache_;
+  int allocations_ = 0;
+};
+
+class Session {
+ public:
+  explicit Session(Graph& graph);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Graph& graph() const { return *graph_; }
+
+  // Compiles (or finds in the cache) the plan for fetching `fetches` and running `targets`
+  // with `feed_placeholders` fed. Throws RunError when a needed placeholder is not fed.
+  Plan& compile(const std::vector<Output>& fetches, const std::vector<Output>& targets = {},
+                const std::vector<Output>& feed_placeholders = {});
+  // Compiles or reuses a plan and runs it.
+  std::vector<Tensor> run(const std::vector<Output>& fetches, const std::vector<Feed>& feeds = {},
+                          const std::vector<Output>& targets = {});
+  Tensor run(Output fetch, const std::vector<Feed>& feeds = {});
+  void run_targets(const std::vector<Output>& targets, const std::vector<Feed>& feeds = {});
+
+  // Runs every variable's initializer (in creation order).
+  void initialize_variables();
+  bool is_initialized(Output variable) const;
+  // The variable's current value (a clone) / overwrite it (same dtype and shape).
+  Tensor variable_value(Output variable) const;
+  void set_variable_value(Output variable, const Tensor& value);
+  int num_cached_plans() const { return static_cast<int>(plans_.size()); }
+
+ private:
+  friend class Plan;
+  struct VariableState {
+    Tensor value;
+    bool initialized = false;
+  };
+  VariableState& variable_state(int node);
+  std::mt19937_64& rng_for(int node);
+  std::unique_ptr<Plan> build_plan(const std::vector<Output>& fetches,
+                                   const std::vector<Output>& targets,
+                                   const std::vector<Output>& feed_placeholders);
+
+  Graph* graph_;
+  std::map<int, std::unique_ptr<VariableState>> variables_;
+  std::map<int, std::unique_ptr<std::mt19937_64>> rngs_;
+  std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace dagrad

@@ -1,0 +1,171 @@
+// The built-in ops: registration, and the builder functions users call to add nodes.
+// Every builder checks shapes and dtypes as it adds its node (ShapeError on mismatch) and takes
+// an optional node name; the node also records the caller's source location.
+#pragma once
+
+#include <cstdint>
+#include <source_location>
+#include <string>
+#include <vector>
+
+#include "../graph/graph.hpp"
+#include "../graph/op_registry.hpp"
+#include "../graph/tensor.hpp"
+
+namespace dagrad {
+
+// Adds every built-in op to `registry` (explicitly, not through static initializers).
+void register_builtin_ops(OpRegistry& registry);
+// The process-wide registry: built-in ops on first use, plus whatever plugins add to it.
+// Graph's default constructor uses it.
+OpRegistry& default_registry();
+
+// Per-family registration, called by register_builtin_ops.
+void register_state_ops(OpRegistry& registry);
+void register_elementwise_ops(OpRegistry& registry);
+void register_binary_ops(OpRegistry& registry);
+void register_reduce_ops(OpRegistry& registry);
+void register_linalg_ops(OpRegistry& registry);
+void register_shape_ops(OpRegistry& registry);
+void register_nn_ops(OpRegistry& registry);
+void register_random_ops(OpRegistry& registry);
+
+// The optional base name of the node a builder adds, and the caller's source location
+// (captured implicitly where the builder is called).
+struct OpName {
+  std::string name;
+  std::source_location loc;
+  OpName(const char* n = "", std::source_location l = std::source_location::current())
+      : name(n), loc(l) {}
+  OpName(std::string n, std::source_location l = std::source_location::current())
+      : name(std::move(n)), loc(l) {}
+};
+
+// ---- state (ops/state.cpp) ----
+// A value fed at run time; unknown dimensions are -1 (Shape::kUnknown).
+Output placeholder(Graph& g, DType dtype, Shape shape, OpName name = {});
+Output constant(Graph& g, Tensor value, OpName name = {});
+// A scalar constant of the given dtype.
+Output scalar(Graph& g, double value, DType dtype = DType::float32, OpName name = {});
+// A variable initialized by running `initial_value` (any output of a fully defined shape)
+// when the session initializes variables. Returns the variable's output (its current value).
+Output variable(Output initial_value, OpName name = {});
+Output variable(Graph& g, Tensor initial_value, OpName name = {});
+// Writes `value` into `var` in place and returns the variable's new value.
+Output assign(Output var, Output value, OpName name = {});
+Output assign_add(Output var, Output value, OpName name = {});
+Output assign_sub(Output var, Output value, OpName name = {});
+Output identity(Output x, OpName name = {});
+Output stop_gradient(Output x, OpName name = {});
+// A node without outputs that runs after all of `deps` (run it as a target).
+Output group(Graph& g, const std::vector<Output>& deps, OpName name = {});
+
+// ---- elementwise (ops/elementwise.cpp) ----
+Output neg(Output x, OpName name = {});
+Output abs(Output x, OpName name = {});
+Output sign(Output x, OpName name = {});
+Output exp(Output x, OpName name = {});
+Output log(Output x, OpName name = {});
+Output log1p(Output x, OpName name = {});
+Output sqrt(Output x, OpName name = {});
+Output rsqrt(Output x, OpName name = {});
+Output square(Output x, OpName name = {});
+Output reciprocal(Output x, OpName name = {});
+Output sigmoid(Output x, OpName name = {});
+Output tanh(Output x, OpName name = {});
+Output relu(Output x, OpName name = {});
+Output softplus(Output x, OpName name = {});
+Output elu(Output x, double alpha = 1.0, OpName name = {});
+Output selu(Output x, OpName name = {});
+Output leaky_relu(Output x, double alpha = 0.2, OpName name = {});
+
+// ---- binary, NumPy broadcasting (ops/binary.cpp) ----
+Output add(Output a, Output b, OpName name = {});
+Output sub(Output a, Output b, OpName name = {});
+Output mul(Output a, Output b, OpName name = {});
+Output div(Output a, Output b, OpName name = {});
+Output pow(Output a, Output b, OpName name = {});
+Output maximum(Output a, Output b, OpName name = {});
+Output minimum(Output a, Output b, OpName name = {});
+Output greater(Output a, Output b, OpName name = {});
+Output greater_equal(Output a, Output b, OpName name = {});
+Output less(Output a, Output b, OpName name = {});
+Output less_equal(Output a, Output b, OpName name = {});
+Output equal(Output a, Output b, OpName name = {});
+// Elementwise select: cond ? x : y, all three broadcast together; cond is bool.
+Output where(Output cond, Output x, Output y, OpName name = {});
+
+// ---- reductions (ops/reduce.cpp); empty axes = all axes; negative axes count from the end ----
+Output sum(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+Output mean(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+Output max(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+Output min(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+// Index of the largest element along `axis` (first one on ties), as int64.
+Output argmax(Output x, std::int64_t axis = -1, OpName name = {});
+
+// ---- linear algebra (ops/linalg.cpp) ----
+// (m,k)x(k,n) -> (m,n); rank > 2 inputs are batches of matrices with equal (or broadcast
+// rank-2) leading dimensions. BLAS gemm writes into the preallocated output.
+Output matmul(Output a, Output b, bool transpose_a = false, bool transpose_b = false, OpName name = {});
+
+// ---- shape and indexing (ops/shape.cpp) ----
+// perm empty = reverse the axes.
+Output transpose(Output x, std::vector<std::int64_t> perm = {}, OpName name = {});
+// One dimension may be -1 (inferred); unknown input dimensions propagate.
+Output reshape(Output x, std::vector<std::int64_t> shape, OpName name = {});
+Output broadcast_to(Output x, std::vector<std::int64_t> shape, OpName name = {});
+Output concat(const std::vector<Output>& xs, std::int64_t axis, OpName name = {});
+// size -1 means "to the end of the axis".
+Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size, OpName name = {});
+// Rows of `params` along `axis` picked by integer `indices`: shape params[:axis]+indices+params[axis+1:].
+Output gather(Output params, Output indices, std::int64_t axis = 0, OpName name = {});
+Output one_hot(Output indices, std::int64_t depth, DType dtype = DType::float32, double on_value = 1.0,
+               double off_value = 0.0, OpName name = {});
+Output cast(Output x, DType dtype, OpName name = {});
+Output zeros_like(Output x, OpName name = {});
+Output ones_like(Output x, OpName name = {});
+// A tensor of a fully defined shape filled with `value`.
+Output fill(Graph& g, Shape shape, double value, DType dtype = DType::float32, OpName name = {});
+
+// ---- neural-network ops (ops/nn_ops.cpp) ----
+Output softmax(Output x, std::int64_t axis = -1, OpName name = {});
+Output log_softmax(Output x, std::int64_t axis = -1, OpName name = {});
+Output clip_by_value(Output x, double clip_min, double clip_max, OpName name = {});
+
+// ---- random (ops/random.cpp): seed 0 = derived from the graph seed and the node ----
+// Each takes either a fully defined `shape` or, with the *_like forms, the shape of `like`
+// (known at run time, so an unknown batch dimension works).
+Output random_uniform(Graph& g, Shape shape, double minval = 0.0, double maxval = 1.0,
+                      DType dtype = DType::float32, std::int64_t seed = 0, OpName name = {});
+Output random_normal(Graph& g, Shape shape, double mean = 0.0, double stddev = 1.0,
+                     DType dtype = DType::float32, std::int64_t seed = 0, OpName name = {});
+// Normal values redrawn until within two standard deviations of the mean.
+Output truncated_normal(Graph& g, Shape shape, double mean = 0.0, double stddev = 1.0,
+                        DType dtype = DType::float32, std::int64_t seed = 0, OpName name = {});
+Output random_uniform_like(Output like, double minval = 0.0, double maxval = 1.0, std::int64_t seed = 0,
+                           OpName name = {});
+// 1 with probability p, else 0, in the dtype and shape of `like` (dropout masks).
+Output bernoulli_like(Output like, double p, std::int64_t seed = 0, OpName name = {});
+
+// ---- operators: the left operand records the caller's location ----
+struct Operand {
+  Output value;
+  std::source_location loc;
+  Operand(Output v, std::source_location l = std::source_location::current()) : value(v), loc(l) {}
+};
+Output operator+(Operand a, Output b);
+Output operator-(Operand a, Output b);
+Output operator*(Operand a, Output b);
+Output operator/(Operand a, Output b);
+Output operator-(Operand a);
+// With a scalar, which becomes a constant of the other operand's dtype.
+Output operator+(Operand a, double b);
+Output operator-(Operand a, double b);
+Output operator*(Operand a, double b);
+Output operator/(Operand a, double b);
+Output operator+(double a, Operand b);
+Output operator-(double a, Operand b);
+Output operator*(double a, Operand b);
+Output operator/(double a, Operand b);
+
+}  // namespace dagrad
