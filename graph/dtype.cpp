@@ -1,5 +1,6 @@
 #include "dagrad/graph/dtype.hpp"
 
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -35,5 +36,7 @@ DType dtype_from_name(std::string_view name) {
   throw std::invalid_argument("unknown dtype '" + std::string(name) +
                               "' (expected float32, float64, int32, int64 or bool)");
 }
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
 
 }  // namespace dagrad

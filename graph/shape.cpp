@@ -1,5 +1,6 @@
 #include "dagrad/graph/shape.hpp"
 
+#include <ostream>
 #include <stdexcept>
 
 namespace dagrad {
@@ -65,5 +66,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   }
   return Shape(std::move(out));
 }
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.to_string(); }
 
 }  // namespace dagrad

@@ -27,14 +27,14 @@ struct AssignAddKernel {
   template <class T>
   static void run(KernelContext& c) {
     auto v = kernels::flat<T>(c.input(0));
-    v += kernels::flat<T>(c.input(1));
+    xt::noalias(v) += kernels::flat<T>(c.input(1));
   }
 };
 struct AssignSubKernel {
   template <class T>
   static void run(KernelContext& c) {
     auto v = kernels::flat<T>(c.input(0));
-    v -= kernels::flat<T>(c.input(1));
+    xt::noalias(v) -= kernels::flat<T>(c.input(1));
   }
 };
 

@@ -1,0 +1,20 @@
+# Installs dagrad from DAGRAD_BINARY_DIR into a scratch prefix, then configures, builds and runs
+# a separate consumer project that finds it with find_package(dagrad CONFIG REQUIRED).
+file(REMOVE_RECURSE "${SCRATCH_DIR}")
+set(prefix "${SCRATCH_DIR}/prefix")
+function(run_step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "install test: ${what} failed (${rc})\n${out}\n${err}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+run_step("install" ${CMAKE_COMMAND} --install "${DAGRAD_BINARY_DIR}" --prefix "${prefix}")
+run_step("configure consumer" ${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${SCRATCH_DIR}/build"
+         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run_step("build consumer" ${CMAKE_COMMAND} --build "${SCRATCH_DIR}/build")
+run_step("run consumer" "${SCRATCH_DIR}/build/consumer")
+message(STATUS "consumer printed:\n${step_output}")
+if(NOT step_output MATCHES "consumer ok: y = \\[11, 41, 31, 81\\]")
+  message(FATAL_ERROR "install test: unexpected consumer output:\n${step_output}")
+endif()

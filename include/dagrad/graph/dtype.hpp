@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string_view>
 
 namespace dagrad {
@@ -16,6 +17,8 @@ std::size_t dtype_size(DType dtype);
 std::string_view dtype_name(DType dtype);
 // Inverse of dtype_name; throws std::invalid_argument naming the unknown string.
 DType dtype_from_name(std::string_view name);
+
+std::ostream& operator<<(std::ostream& os, DType dtype);
 
 inline bool is_floating(DType d) { return d == DType::float32 || d == DType::float64; }
 inline bool is_integer(DType d) { return d == DType::int32 || d == DType::int64; }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,7 @@ class Shape {
 // NumPy broadcasting of two shapes with unknown dimensions; throws std::invalid_argument when a
 // pair of known dimensions differs and neither is 1.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape);
 
 }  // namespace dagrad
