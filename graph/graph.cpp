@@ -206,11 +206,18 @@ Graph::ScopeGuard Graph::name_scope(std::string_view name, bool reuse) {
   return ScopeGuard([this, saved] { scope_ = saved; });
 }
 
+Graph::ScopeGuard Graph::absolute_scope(std::string_view scope) {
+  std::string saved = scope_;
+  scope_ = scope.empty() ? std::string() : std::string(scope) + "/";
+  return ScopeGuard([this, saved] { scope_ = saved; });
+}
+
 Graph::ScopeGuard Graph::control_dependencies(const std::vector<Output>& nodes) {
   std::vector<int> saved = control_scope_;
-  for (const Output& o : nodes) {
+  for (const Output& o : nodes)
     if (!o.valid() || o.graph != this)
       throw GraphError("control_dependencies: an output that is not in this graph");
+  for (const Output& o : nodes) {
     if (std::find(control_scope_.begin(), control_scope_.end(), o.node) == control_scope_.end())
       control_scope_.push_back(o.node);
   }

@@ -269,8 +269,7 @@ void Plan::check_feeds(std::span<const Tensor> feeds) const {
 
 void Plan::bind_shapes(std::span<const Tensor> feeds) {
   const Graph& g = *graph_;
-  cache_.feed_shapes.clear();
-  for (const Tensor& t : feeds) cache_.feed_shapes.push_back(t.shape());
+  cache_.valid = false;  // until every shape function has accepted these shapes
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)] =
         Tensor(feeds[static_cast<std::size_t>(fi)].dtype(), feeds[static_cast<std::size_t>(fi)].shape());
@@ -303,6 +302,9 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
       out = Tensor(info.dtype, info.shape);
     }
   }
+  cache_.feed_shapes.clear();
+  for (const Tensor& t : feeds) cache_.feed_shapes.push_back(t.shape());
+  cache_.valid = true;
   ++allocations_;
 }
 
@@ -312,7 +314,7 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
     if (!session_->variable_state(v).initialized)
       throw RunError("variable '" + graph_->node(v).name +
                      "' is read before it is initialized: run Session::initialize_variables() first");
-  bool same = allocations_ > 0 && cache_.feed_shapes.size() == feeds.size();
+  bool same = cache_.valid && cache_.feed_shapes.size() == feeds.size();
   for (std::size_t i = 0; same && i < feeds.size(); ++i) same = cache_.feed_shapes[i] == feeds[i].shape();
   if (!same) bind_shapes(feeds);
   for (const auto& [fi, slot] : feed_slots_)

@@ -1,5 +1,6 @@
 // Binary elementwise ops with NumPy broadcasting, comparisons, where, and the C++ operators.
 #include <cmath>
+#include <limits>
 
 #include "kernel_util.hpp"
 #include "op_util.hpp"
@@ -34,8 +35,16 @@ struct Binary {
     Tensor& o = c.output(0);
     if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>) {
       const T* pb = b.data<T>();
-      for (std::int64_t i = 0; i < b.size(); ++i)
+      for (std::int64_t i = 0; i < b.size(); ++i) {
         if (pb[i] == 0) throw std::domain_error("integer division by zero (element " + std::to_string(i) + " of b)");
+        // min / -1 overflows, and x86 traps on it.
+        if (pb[i] == T(-1)) {
+          const T* pa = a.data<T>();
+          for (std::int64_t j = 0; j < a.size(); ++j)
+            if (pa[j] == std::numeric_limits<T>::min())
+              throw std::domain_error("integer division overflow: " + std::to_string(pa[j]) + " / -1");
+        }
+      }
     }
     if (a.shape() == b.shape()) {
       auto vo = kernels::flat<R>(o);
@@ -81,7 +90,12 @@ DAGRAD_BINARY(Add, a + b)
 DAGRAD_BINARY(Sub, a - b)
 DAGRAD_BINARY(Mul, a * b)
 DAGRAD_BINARY(Div, a / b)
-DAGRAD_BINARY(Pow, xt::pow(a, b))
+// Not xt::pow: xsimd 8's batched pow maps every zero base to 0 (so 0^0 = 0, 0^-1 = 0).
+struct PowFn {
+  template <class T>
+  T operator()(T a, T b) const { return std::pow(a, b); }
+};
+DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)))
 DAGRAD_BINARY(Maximum, xt::maximum(a, b))
 DAGRAD_BINARY(Minimum, xt::minimum(a, b))
 DAGRAD_BINARY(Greater, xt::greater(a, b))
@@ -94,8 +108,9 @@ DAGRAD_BINARY(Equal, xt::equal(a, b))
 void binary_shape(ShapeContext& ctx, bool compare, bool floating_only) {
   ctx.expect_same_dtype(0, 1);
   if (floating_only) ctx.expect_floating(0);
-  if (!compare && ctx.input_dtype(0) == DType::boolean)
-    throw ShapeError("arithmetic on bool inputs is not defined");
+  if (ctx.input_dtype(0) == DType::boolean)
+    throw ShapeError(compare ? "comparison of bool inputs is not defined (cast them to int32 first)"
+                             : "arithmetic on bool inputs is not defined");
   ctx.set_output(0, compare ? DType::boolean : ctx.input_dtype(0),
                  broadcast_shapes(ctx.input_shape(0), ctx.input_shape(1)));
 }
@@ -147,8 +162,14 @@ Output binary(const char* op, Output a, Output b, const OpName& name) {
   return detail::build(detail::graph_of(a, op), op, {a, b}, {}, name);
 }
 
-Output scalar_like(const Output& x, double value, const std::source_location& loc) {
-  return scalar(detail::graph_of(x, "operator"), value, x.dtype(), OpName("", loc));
+// The constant for `x op value`; rejects a bool x before adding anything to the graph.
+Output scalar_like(const Output& x, double value, const char* op, const std::source_location& loc) {
+  Graph& g = detail::graph_of(x, op);
+  if (x.dtype() == DType::boolean)
+    throw ShapeError("operator" + std::string(op) + " of '" + x.name() + "' (bool " + x.shape().to_string() +
+                     ") and a number: arithmetic on bool inputs is not defined (created at " +
+                     SourceSite::from(loc).to_string() + ")");
+  return scalar(g, value, x.dtype(), OpName("", loc));
 }
 
 }  // namespace
@@ -203,13 +224,13 @@ Output operator-(Operand a, Output b) { return sub(a.value, b, OpName("", a.loc)
 Output operator*(Operand a, Output b) { return mul(a.value, b, OpName("", a.loc)); }
 Output operator/(Operand a, Output b) { return div(a.value, b, OpName("", a.loc)); }
 Output operator-(Operand a) { return neg(a.value, OpName("", a.loc)); }
-Output operator+(Operand a, double b) { return add(a.value, scalar_like(a.value, b, a.loc), OpName("", a.loc)); }
-Output operator-(Operand a, double b) { return sub(a.value, scalar_like(a.value, b, a.loc), OpName("", a.loc)); }
-Output operator*(Operand a, double b) { return mul(a.value, scalar_like(a.value, b, a.loc), OpName("", a.loc)); }
-Output operator/(Operand a, double b) { return div(a.value, scalar_like(a.value, b, a.loc), OpName("", a.loc)); }
-Output operator+(double a, Operand b) { return add(scalar_like(b.value, a, b.loc), b.value, OpName("", b.loc)); }
-Output operator-(double a, Operand b) { return sub(scalar_like(b.value, a, b.loc), b.value, OpName("", b.loc)); }
-Output operator*(double a, Operand b) { return mul(scalar_like(b.value, a, b.loc), b.value, OpName("", b.loc)); }
-Output operator/(double a, Operand b) { return div(scalar_like(b.value, a, b.loc), b.value, OpName("", b.loc)); }
+Output operator+(Operand a, double b) { return add(a.value, scalar_like(a.value, b, "+", a.loc), OpName("", a.loc)); }
+Output operator-(Operand a, double b) { return sub(a.value, scalar_like(a.value, b, "-", a.loc), OpName("", a.loc)); }
+Output operator*(Operand a, double b) { return mul(a.value, scalar_like(a.value, b, "*", a.loc), OpName("", a.loc)); }
+Output operator/(Operand a, double b) { return div(a.value, scalar_like(a.value, b, "/", a.loc), OpName("", a.loc)); }
+Output operator+(double a, Operand b) { return add(scalar_like(b.value, a, "+", b.loc), b.value, OpName("", b.loc)); }
+Output operator-(double a, Operand b) { return sub(scalar_like(b.value, a, "-", b.loc), b.value, OpName("", b.loc)); }
+Output operator*(double a, Operand b) { return mul(scalar_like(b.value, a, "*", b.loc), b.value, OpName("", b.loc)); }
+Output operator/(double a, Operand b) { return div(scalar_like(b.value, a, "/", b.loc), b.value, OpName("", b.loc)); }
 
 }  // namespace dagrad

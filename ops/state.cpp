@@ -52,7 +52,14 @@ OpRecord assign_record(const char* name, bool overwrite, const char* summary) {
   OpRecord r;
   r.name = name;
   r.input_names = {"variable", "value"};
-  r.shape_fn = assign_shape;
+  if (overwrite) {
+    r.shape_fn = assign_shape;
+  } else {
+    r.shape_fn = [](ShapeContext& ctx) {
+      if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("cannot add to or subtract from a bool variable");
+      assign_shape(ctx);
+    };
+  }
   r.stateful = true;
   r.output_aliases_input0 = true;
   r.writes_input0 = !overwrite;
@@ -144,7 +151,8 @@ Output placeholder(Graph& g, DType dtype, Shape shape, OpName name) {
 }
 
 Output constant(Graph& g, Tensor value, OpName name) {
-  return detail::build(g, "constant", {}, {{"value", std::move(value)}}, name);
+  // A private copy: later writes to the caller's tensor must not change the graph.
+  return detail::build(g, "constant", {}, {{"value", value.clone()}}, name);
 }
 
 Output scalar(Graph& g, double value, DType dtype, OpName name) {

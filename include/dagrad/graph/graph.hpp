@@ -126,6 +126,9 @@ class Graph {
   // Enters scope `name` made unique among scopes at this level unless reuse is true
   // ("dense", "dense_1", ...).
   [[nodiscard]] ScopeGuard name_scope(std::string_view name, bool reuse = false);
+  // Replaces the current scope with `scope` (a full path such as "gradients/dense"; "" for the
+  // top level) until the guard is destroyed.
+  [[nodiscard]] ScopeGuard absolute_scope(std::string_view scope);
   const std::string& current_scope() const { return scope_; }
   // Nodes added while the guard lives get these nodes as control inputs.
   [[nodiscard]] ScopeGuard control_dependencies(const std::vector<Output>& nodes);

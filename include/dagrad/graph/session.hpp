@@ -49,6 +49,7 @@ class Plan {
   };
   struct ShapeCache {
     std::vector<Shape> feed_shapes;
+    bool valid = false;  // feed_shapes were accepted by every shape function
     std::vector<Tensor> buffers;  // one per slot, for compute outputs
   };
   Plan() = default;
