@@ -47,9 +47,11 @@ std::mt19937_64& Session::rng_for(int node) {
   auto& slot = rngs_[node];
   if (!slot) {
     const Node& n = graph_->node(node);
-    std::uint64_t op_seed = static_cast<std::uint64_t>(n.attrs.get_int("seed"));
-    if (op_seed == 0) op_seed = static_cast<std::uint64_t>(node) + 1;  // deterministic default
-    slot = std::make_unique<std::mt19937_64>(splitmix64(graph_->seed() ^ splitmix64(op_seed)));
+    auto op_seed = static_cast<std::uint64_t>(n.attrs.get_int("seed"));
+    // Seed 0: a deterministic stream from the node id, kept apart from every explicit seed's.
+    std::uint64_t stream = op_seed != 0 ? splitmix64(op_seed)
+                                        : splitmix64(static_cast<std::uint64_t>(node)) ^ 0xD1B54A32D192ED03ull;
+    slot = std::make_unique<std::mt19937_64>(splitmix64(graph_->seed() ^ stream));
   }
   return *slot;
 }

@@ -19,6 +19,22 @@ inline int normalize_axis(std::int64_t axis, int rank) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
+// A fully defined shape seen as (outer, n, inner) around `axis`, for kernels that work along
+// one axis (reductions, softmax).
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+inline AxisSplit split_at(const Shape& s, int axis) {
+  AxisSplit a;
+  for (int i = 0; i < s.rank(); ++i) {
+    auto d = static_cast<std::size_t>(s[i]);
+    if (i < axis) a.outer *= d;
+    else if (i == axis) a.n = d;
+    else a.inner *= d;
+  }
+  return a;
+}
+
 // Adds a single-output node, with the builder's name and caller location.
 inline Output build(Graph& g, const char* op, const std::vector<Output>& inputs, AttrMap attrs,
                     const OpName& name) {
@@ -31,6 +47,26 @@ inline Output build(Graph& g, const char* op, const std::vector<Output>& inputs,
 inline Graph& graph_of(const Output& x, const char* op) {
   if (!x.valid()) throw GraphError(std::string(op) + ": input is not a valid output (empty handle)");
   return *x.graph;
+}
+
+// The i-th input and output of a node, as handles to build gradient rules with.
+inline Output input_of(Graph& g, const Node& node, int i) {
+  const NodeInput& in = node.inputs.at(static_cast<std::size_t>(i));
+  return g.output_of(in.node, in.index);
+}
+inline Output output_of(Graph& g, const Node& node, int i = 0) { return g.output_of(node.id, i); }
+
+// Gradient-check samples for elementwise ops: a matrix, an unknown batch, a scalar.
+inline std::vector<GradCheckSample> unary_samples() {
+  return {{{Shape{2, 3}}, {}, {}, "matrix"}, {{Shape{-1, 3}}, {}, {}, "unknown batch"}, {{Shape{}}, {}, {}, "scalar"}};
+}
+// ... and for broadcasting binary ops.
+inline std::vector<GradCheckSample> binary_samples() {
+  return {{{Shape{2, 3}, Shape{2, 3}}, {}, {}, "same shape"},
+          {{Shape{2, 3}, Shape{3}}, {}, {}, "broadcast row"},
+          {{Shape{2, 1}, Shape{1, 3}}, {}, {}, "broadcast both"},
+          {{Shape{}, Shape{2, 2}}, {}, {}, "scalar and matrix"},
+          {{Shape{-1, 3}, Shape{1, 3}}, {}, {}, "unknown batch"}};
 }
 
 // A shape function for ops whose output has input 0's dtype and shape.

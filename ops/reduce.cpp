@@ -1,7 +1,326 @@
-// PENDING: filled in by the op-family work in progress.
+// Reductions over a set of axes (sum, mean, max, min) and argmax along one axis.
+//
+// The kernels collapse the input into alternating runs of reduced and kept dimensions (dims of
+// size 1 dropped, neighbours of the same kind merged), so every reduction becomes a short
+// nest of loops over contiguous memory: "all axes" is one run, "last axis" is (kept, reduced),
+// "first axis" is (reduced, kept). They use plain loops over the buffers rather than xtensor
+// reducers so that they can restart from the identity in the reused output buffer, accumulate
+// float32 in double, and run without allocating.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xstorage.hpp>
+
 #include "kernel_util.hpp"
 #include "op_util.hpp"
 
 namespace dagrad {
-void register_reduce_ops(OpRegistry&) {}
+
+namespace {
+
+std::string ints_to_string(const std::vector<std::int64_t>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// Small-buffer storage, so kernels do not allocate for ranks up to 8.
+using AxisMask = xt::svector<bool, 8>;
+
+// Which axes of a rank-`rank` input are reduced: empty `axes` means all of them. Throws
+// ShapeError for an axis out of range or named twice (possibly once negative, once not).
+AxisMask reduced_mask(const std::vector<std::int64_t>& axes, int rank) {
+  AxisMask mask(static_cast<std::size_t>(rank), axes.empty());
+  for (std::int64_t a : axes) {
+    int n = 0;
+    try {
+      n = detail::normalize_axis(a, rank);
+    } catch (const ShapeError& e) {
+      throw ShapeError(std::string(e.what()) + " (axes " + ints_to_string(axes) + ")");
+    }
+    if (mask[static_cast<std::size_t>(n)])
+      throw ShapeError("axis " + std::to_string(n) + " appears twice in axes " + ints_to_string(axes));
+    mask[static_cast<std::size_t>(n)] = true;
+  }
+  return mask;
+}
+
+// `what` names the reduction in errors; `floating_only` for mean; `needs_elements` for the
+// reductions without an identity (mean, max, min): they reject a reduced axis of size 0.
+void reduce_shape(ShapeContext& ctx, const char* what, bool floating_only, bool needs_elements) {
+  if (floating_only) ctx.expect_floating(0);
+  if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("input 0 must be numeric, got bool");
+  const Shape& in = ctx.input_shape(0);
+  AxisMask mask = reduced_mask(ctx.attrs().get_ints("axes"), in.rank());
+  bool keepdims = ctx.attrs().get_bool("keepdims");
+  std::vector<std::int64_t> out;
+  for (int i = 0; i < in.rank(); ++i) {
+    if (!mask[static_cast<std::size_t>(i)]) {
+      out.push_back(in[i]);  // unknown stays unknown
+      continue;
+    }
+    if (needs_elements && in[i] == 0)
+      throw ShapeError(std::string("cannot take the ") + what + " over axis " + std::to_string(i) +
+                       " of shape " + in.to_string() + ": the axis has size 0, so there are no elements");
+    if (keepdims) out.push_back(1);
+  }
+  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
+}
+
+// The input seen as nested runs: size[g] elements of stride in_stride[g] in the input, and
+// out_stride[g] in the output (0 for a reduced run, which all lands on the same element).
+struct Runs {
+  xt::svector<std::size_t, 8> size, in_stride, out_stride;
+  xt::svector<bool, 8> reduced;
+  std::size_t count() const { return size.size(); }
+};
+
+Runs collapse(const Shape& shape, const AxisMask& mask) {
+  Runs r;
+  for (int i = 0; i < shape.rank(); ++i) {
+    auto n = static_cast<std::size_t>(shape[i]);
+    bool red = mask[static_cast<std::size_t>(i)];
+    if (n == 1) continue;  // contributes nothing, reduced or not
+    if (r.count() && r.reduced.back() == red) {
+      r.size.back() *= n;
+    } else {
+      r.size.push_back(n);
+      r.reduced.push_back(red);
+    }
+  }
+  if (!r.count()) {  // every dim has size 1: one element copied through
+    r.size.push_back(1);
+    r.reduced.push_back(false);
+  }
+  r.in_stride.resize(r.count());
+  r.out_stride.resize(r.count());
+  std::size_t in = 1, out = 1;
+  for (std::size_t g = r.count(); g-- > 0;) {
+    r.in_stride[g] = in;
+    r.out_stride[g] = r.reduced[g] ? 0 : out;
+    in *= r.size[g];
+    if (!r.reduced[g]) out *= r.size[g];
+  }
+  return r;
+}
+
+// Integer sums wrap around (two's complement) instead of overflowing into undefined behaviour.
+template <class T>
+T wrap_add(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return a + b;
+  }
+}
+
+struct SumOp {
+  template <class T>
+  static T identity() { return T(0); }
+  template <class T>
+  static T combine(T a, T b) { return wrap_add(a, b); }
+  // Four partial sums (shorter dependency chains, smaller rounding error); float32 is
+  // accumulated in double and integers in wrapping uint64.
+  template <class T>
+  static T run(const T* p, std::size_t n) {
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::uint64_t>;
+    Acc s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      s0 += static_cast<Acc>(p[i]);
+      s1 += static_cast<Acc>(p[i + 1]);
+      s2 += static_cast<Acc>(p[i + 2]);
+      s3 += static_cast<Acc>(p[i + 3]);
+    }
+    for (; i < n; ++i) s0 += static_cast<Acc>(p[i]);
+    return static_cast<T>((s0 + s1) + (s2 + s3));
+  }
+};
+
+// max and min propagate NaN (as NumPy does), so a diverged value is not silently dropped.
+template <bool IsMax>
+struct ExtremumOp {
+  template <class T>
+  static T identity() {
+    if constexpr (std::is_floating_point_v<T>)
+      return IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    else
+      return IsMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  }
+  template <class T>
+  static T combine(T a, T b) {
+    bool better = IsMax ? b > a : b < a;
+    if constexpr (std::is_floating_point_v<T>) better = better || std::isnan(b);
+    return better ? b : a;
+  }
+  template <class T>
+  static T run(const T* p, std::size_t n) {
+    T best = identity<T>();
+    for (std::size_t i = 0; i < n; ++i) best = combine(best, p[i]);
+    return best;
+  }
+};
+
+template <class Op, class T>
+void walk(const Runs& r, std::size_t g, const T* in, T* out) {
+  std::size_t n = r.size[g];
+  if (g + 1 == r.count()) {
+    if (r.reduced[g]) {
+      *out = Op::combine(*out, Op::template run<T>(in, n));
+    } else {
+      for (std::size_t j = 0; j < n; ++j) out[j] = Op::combine(out[j], in[j]);
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) walk<Op>(r, g + 1, in + i * r.in_stride[g], out + i * r.out_stride[g]);
+}
+
+template <class Op, bool Mean = false>
+struct Reduce {
+  template <class T>
+  static void run(KernelContext& c) {
+    const Tensor& x = c.input(0);
+    Tensor& y = c.output(0);
+    T* out = y.data<T>();
+    // Output buffers are reused across runs: start from the identity every time.
+    std::fill(out, out + y.size(), Op::template identity<T>());
+    if (x.size() == 0) {
+      // Only sum has an identity; the shape function rejects the others, this guards direct calls.
+      if (y.size() > 0 && !std::is_same_v<Op, SumOp>)
+        throw std::domain_error("reduction over an axis of size 0 has no elements");
+      return;
+    }
+    const auto& axes = c.attrs().get_ints("axes");
+    Runs r = collapse(x.shape(), reduced_mask(axes, x.shape().rank()));
+    walk<Op>(r, 0, x.data<T>(), out);
+    if constexpr (Mean) {
+      // mean = sum / (number of elements reduced into each output)
+      T scale = T(1) / static_cast<T>(x.size() / y.size());
+      for (std::int64_t i = 0; i < y.size(); ++i) out[i] *= scale;
+    }
+  }
+};
+
+struct Argmax {
+  template <class T>
+  static void run(KernelContext& c) {
+    const Tensor& x = c.input(0);
+    Tensor& y = c.output(0);
+    int axis = detail::normalize_axis(c.attrs().get_int("axis"), x.shape().rank());
+    detail::AxisSplit s = detail::split_at(x.shape(), axis);
+    if (y.size() == 0) return;
+    if (s.n == 0) throw std::domain_error("argmax over an axis of size 0 has no elements");
+    const T* in = x.data<T>();
+    std::int64_t* idx = y.data<std::int64_t>();
+    // The running best of column j is in[.., idx[j], j]: the output doubles as the scratch
+    // space, and rows are read contiguously. First index wins ties; the first NaN wins.
+    for (std::size_t o = 0; o < s.outer; ++o) {
+      const T* block = in + o * s.n * s.inner;
+      std::int64_t* best = idx + o * s.inner;
+      std::fill(best, best + s.inner, std::int64_t{0});
+      for (std::size_t i = 1; i < s.n; ++i) {
+        const T* row = block + i * s.inner;
+        for (std::size_t j = 0; j < s.inner; ++j) {
+          T current = block[static_cast<std::size_t>(best[j]) * s.inner + j];
+          bool better = row[j] > current;
+          if constexpr (std::is_floating_point_v<T>) better = better || (std::isnan(row[j]) && !std::isnan(current));
+          if (better) best[j] = static_cast<std::int64_t>(i);
+        }
+      }
+    }
+  }
+};
+
+void add_reduce(OpRegistry& registry, OpRecord r) {
+  r.input_names = {"x"};
+  r.attrs = {{"axes", AttrKind::Ints, AttrValue(std::vector<std::int64_t>{})},
+             {"keepdims", AttrKind::Bool, AttrValue(false)}};
+  registry.add(std::move(r));
+}
+
+Output reduce(const char* op, Output x, std::vector<std::int64_t> axes, bool keepdims, const OpName& name) {
+  return detail::build(detail::graph_of(x, op), op, {x},
+                       {{"axes", std::move(axes)}, {"keepdims", keepdims}}, name);
+}
+
+}  // namespace
+
+void register_reduce_ops(OpRegistry& registry) {
+  {
+    OpRecord r;
+    r.name = "sum";
+    r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "sum", false, false); };
+    kernels::set_kernels<Reduce<SumOp>, float, double, std::int32_t, std::int64_t>(r);
+    r.summary = "sum over axes (all when empty); integer sums wrap around";
+    add_reduce(registry, std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "mean";
+    r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "mean", true, true); };
+    kernels::set_kernels<Reduce<SumOp, true>, float, double>(r);
+    r.summary = "mean over axes (all when empty)";
+    add_reduce(registry, std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "max";
+    r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "maximum", false, true); };
+    kernels::set_kernels<Reduce<ExtremumOp<true>>, float, double, std::int32_t, std::int64_t>(r);
+    r.summary = "maximum over axes (all when empty); NaN propagates";
+    add_reduce(registry, std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "min";
+    r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "minimum", false, true); };
+    kernels::set_kernels<Reduce<ExtremumOp<false>>, float, double, std::int32_t, std::int64_t>(r);
+    r.summary = "minimum over axes (all when empty); NaN propagates";
+    add_reduce(registry, std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "argmax";
+    r.input_names = {"x"};
+    r.attrs = {{"axis", AttrKind::Int, AttrValue(std::int64_t{-1})}};
+    r.shape_fn = [](ShapeContext& ctx) {
+      if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("input 0 must be numeric, got bool");
+      const Shape& in = ctx.input_shape(0);
+      int axis = detail::normalize_axis(ctx.attrs().get_int("axis"), in.rank());
+      if (in[axis] == 0)
+        throw ShapeError("cannot take the argmax over axis " + std::to_string(axis) + " of shape " +
+                         in.to_string() + ": the axis has size 0, so there are no elements");
+      std::vector<std::int64_t> out = in.dims();
+      out.erase(out.begin() + axis);
+      ctx.set_output(0, DType::int64, Shape(std::move(out)));
+    };
+    kernels::set_kernels<Argmax, float, double, std::int32_t, std::int64_t>(r);
+    r.dispatch_input = 0;
+    r.not_differentiable_reason = "an index: piecewise constant in x";
+    r.summary = "index (int64) of the largest element along axis, first on ties";
+    registry.add(std::move(r));
+  }
+}
+
+Output sum(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+  return reduce("sum", x, std::move(axes), keepdims, name);
+}
+Output mean(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+  return reduce("mean", x, std::move(axes), keepdims, name);
+}
+Output max(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+  return reduce("max", x, std::move(axes), keepdims, name);
+}
+Output min(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+  return reduce("min", x, std::move(axes), keepdims, name);
+}
+Output argmax(Output x, std::int64_t axis, OpName name) {
+  return detail::build(detail::graph_of(x, "argmax"), "argmax", {x}, {{"axis", axis}}, name);
+}
+
 }  // namespace dagrad

@@ -84,6 +84,26 @@ using KernelFn = void (*)(KernelContext&);
 using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& node,
                                                      std::span<const Output> output_gradients)>;
 
+// One configuration the gradient checker runs an op in.
+struct GradCheckSample {
+  std::vector<Shape> shapes;  // per input; a -1 dimension is unknown at build time and fed as 3
+  AttrMap attrs;
+  std::vector<Tensor> fixed;  // per input (or empty): a defined tensor is fed as given, not drawn
+  std::string note;           // "broadcast", "unknown batch", ...
+};
+
+// How the gradient checker exercises an op, declared with the op so that a new op is checked
+// without new test code.
+struct GradCheckSpec {
+  double low = -2.0, high = 2.0;  // float inputs are drawn from U[low, high] ...
+  std::vector<double> kinks;      // ... at least kink_margin away from each kink
+  double kink_margin = 0.05;
+  bool distinct_inputs = false;   // redraw until |input0 - input1| > kink_margin (maximum, minimum)
+  double rtol = 1e-6, atol = 1e-9, eps = 1e-6;
+  bool zero_gradient_expected = false;  // sign: zero everywhere is the right answer
+  std::vector<GradCheckSample> samples;
+};
+
 // How the executor treats a node beyond calling its kernel.
 enum class OpRole {
   Compute,      // runs its kernel into preallocated outputs
@@ -104,6 +124,7 @@ struct OpRecord {
   // Which dtype selects the kernel: input number dispatch_input, or output 0 when -1.
   int dispatch_input = -1;
   GradientFn gradient;
+  GradCheckSpec gradcheck;
   // Set instead of a gradient for ops that have none by nature (comparisons, argmax, random).
   std::string not_differentiable_reason;
   OpRole role = OpRole::Compute;
@@ -120,7 +141,8 @@ struct OpRecord {
 class OpRegistry {
  public:
   // Validates the record (name, arity, attribute defaults match their kinds, a shape function,
-  // at least one kernel for compute ops, a gradient or a reason) and adds it. Throws
+  // at least one kernel for compute ops, not both a gradient and a not-differentiable reason)
+  // and adds it. Throws
   // GraphError naming the op and the problem, including a duplicate name.
   void add(OpRecord record);
   // Null when absent.

@@ -1,0 +1,250 @@
+// matmul: 2-D and batched products with every transpose flag, against hand-computed products
+// and an independent triple loop; unknown dimensions; build- and run-time shape errors.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+namespace tt = boost::test_tools;
+
+namespace {
+
+std::vector<double> values(const Tensor& t) {
+  std::vector<double> v;
+  for (std::int64_t i = 0; i < t.size(); ++i) v.push_back(t.value_as_double(i));
+  return v;
+}
+
+// A predicate for BOOST_CHECK_EXCEPTION: the message holds every one of `parts`.
+auto mentions(std::vector<std::string> parts) {
+  return [parts](const std::exception& e) {
+    std::string what = e.what();
+    for (const auto& p : parts)
+      if (what.find(p) == std::string::npos) {
+        BOOST_TEST_MESSAGE("'" << p << "' missing from: " << what);
+        return false;
+      }
+    return true;
+  };
+}
+
+template <class T>
+Output matrix(Graph& g, Shape shape, std::vector<T> v, const char* name = "") {
+  return constant(g, Tensor::from_vector<T>(std::move(shape), v), name);
+}
+
+// A = [[1, 2, 3], [4, 5, 6]], B = [[7, 8], [9, 10], [11, 12]];
+// AB = [[1*7 + 2*9 + 3*11, 1*8 + 2*10 + 3*12], [4*7 + 5*9 + 6*11, 4*8 + 5*10 + 6*12]].
+const std::vector<double> kAB = {58, 64, 139, 154};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(linalg)
+
+BOOST_AUTO_TEST_CASE(matmul_2d) {
+  Graph g;
+  Output a = matrix<float>(g, {2, 3}, {1, 2, 3, 4, 5, 6});
+  Output b = matrix<float>(g, {3, 2}, {7, 8, 9, 10, 11, 12});
+  Output y = matmul(a, b);
+  BOOST_TEST(y.shape().to_string() == "(2, 2)");
+  BOOST_TEST((y.dtype() == DType::float32));
+  Session s(g);
+  BOOST_TEST(values(s.run(y)) == kAB, tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_transpose_flags) {
+  // The same product A B, with A and/or B stored transposed.
+  Graph g;
+  Output a = matrix<float>(g, {2, 3}, {1, 2, 3, 4, 5, 6});
+  Output a_t = matrix<float>(g, {3, 2}, {1, 4, 2, 5, 3, 6});
+  Output b = matrix<float>(g, {3, 2}, {7, 8, 9, 10, 11, 12});
+  Output b_t = matrix<float>(g, {2, 3}, {7, 9, 11, 8, 10, 12});
+  Output ta = matmul(a_t, b, true, false);
+  Output tb = matmul(a, b_t, false, true);
+  Output both = matmul(a_t, b_t, true, true);
+  BOOST_TEST(ta.shape().to_string() == "(2, 2)");
+  BOOST_TEST(tb.shape().to_string() == "(2, 2)");
+  BOOST_TEST(both.shape().to_string() == "(2, 2)");
+  Session s(g);
+  auto out = s.run({ta, tb, both});
+  for (const Tensor& t : out) BOOST_TEST(values(t) == kAB, tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_transpose_changes_the_shape) {
+  Graph g;
+  Output a = matrix<double>(g, {2, 3}, {1, 2, 3, 4, 5, 6});
+  Output gram_rows = matmul(a, a, false, true);  // A A^T: (2, 2)
+  Output gram_cols = matmul(a, a, true, false);  // A^T A: (3, 3)
+  BOOST_TEST(gram_rows.shape().to_string() == "(2, 2)");
+  BOOST_TEST(gram_cols.shape().to_string() == "(3, 3)");
+  Session s(g);
+  auto out = s.run({gram_rows, gram_cols});
+  // (A A^T)_ij = row_i . row_j; (A^T A)_ij = col_i . col_j
+  BOOST_TEST(values(out[0]) == std::vector<double>({14, 32, 32, 77}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({17, 22, 27, 22, 29, 36, 27, 36, 45}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_against_triple_loop_all_flags) {
+  // Odd sizes (not multiples of any SIMD width), float64, compared with sum_p a_ip b_pj.
+  const int m = 17, k = 33, n = 9;
+  std::vector<double> av(m * k), bv(k * n);
+  for (int i = 0; i < m * k; ++i) av[i] = std::sin(0.37 * i) + 0.01 * i;
+  for (int i = 0; i < k * n; ++i) bv[i] = std::cos(0.11 * i) - 0.02 * i;
+  std::vector<double> expected(m * n, 0.0);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int p = 0; p < k; ++p) expected[i * n + j] += av[i * k + p] * bv[p * n + j];
+  std::vector<double> at(k * m), bt(n * k);  // stored transposes
+  for (int i = 0; i < m; ++i)
+    for (int p = 0; p < k; ++p) at[p * m + i] = av[i * k + p];
+  for (int p = 0; p < k; ++p)
+    for (int j = 0; j < n; ++j) bt[j * k + p] = bv[p * n + j];
+  Graph g;
+  Output a = matrix<double>(g, {m, k}, av), a_t = matrix<double>(g, {k, m}, at);
+  Output b = matrix<double>(g, {k, n}, bv), b_t = matrix<double>(g, {n, k}, bt);
+  Session s(g);
+  auto out = s.run({matmul(a, b), matmul(a_t, b, true, false), matmul(a, b_t, false, true),
+                    matmul(a_t, b_t, true, true)});
+  for (const Tensor& t : out) {
+    BOOST_TEST(t.shape().to_string() == "(17, 9)");
+    BOOST_TEST(values(t) == expected, tt::tolerance(1e-12) << tt::per_element());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(matmul_batched) {
+  Graph g;
+  // a[0] = [[1, 2], [3, 4]], a[1] = [[5, 6], [7, 8]]; b[0] = I, b[1] = [[0, 1], [1, 0]] (swaps columns)
+  Output a = matrix<float>(g, {2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Output b = matrix<float>(g, {2, 2, 2}, {1, 0, 0, 1, 0, 1, 1, 0});
+  Output y = matmul(a, b);
+  Output y_ta = matmul(a, b, true, false);
+  BOOST_TEST(y.shape().to_string() == "(2, 2, 2)");
+  Session s(g);
+  auto out = s.run({y, y_ta});
+  BOOST_TEST(values(out[0]) == std::vector<double>({1, 2, 3, 4, 6, 5, 8, 7}), tt::per_element());
+  // a[0]^T = [[1, 3], [2, 4]]; a[1]^T = [[5, 7], [6, 8]], columns swapped: [[7, 5], [8, 6]]
+  BOOST_TEST(values(out[1]) == std::vector<double>({1, 3, 2, 4, 7, 5, 8, 6}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_batched_rank4) {
+  Graph g;
+  // Batch dims (2, 1): two products of a 2x2 by a 2x1 matrix.
+  Output a = matrix<double>(g, {2, 1, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Output b = matrix<double>(g, {2, 1, 2, 1}, {1, 1, 2, -1});
+  Output y = matmul(a, b);
+  BOOST_TEST(y.shape().to_string() == "(2, 1, 2, 1)");
+  Session s(g);
+  // [[1, 2], [3, 4]] [1, 1]^T = [3, 7]; [[5, 6], [7, 8]] [2, -1]^T = [4, 6]
+  BOOST_TEST(values(s.run(y)) == std::vector<double>({3, 7, 4, 6}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_batch_times_single_matrix) {
+  Graph g;
+  Output a = matrix<float>(g, {2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Output w = matrix<float>(g, {2, 2}, {1, 1, 0, 2});  // [[1, 1], [0, 2]]
+  Output y = matmul(a, w);
+  Output y_tb = matmul(a, w, false, true);  // w^T = [[1, 0], [1, 2]]
+  Output y_ta = matmul(a, w, true, false);
+  Output w_first = matmul(w, a);            // w broadcast over a's batch, on the left
+  BOOST_TEST(y.shape().to_string() == "(2, 2, 2)");
+  BOOST_TEST(w_first.shape().to_string() == "(2, 2, 2)");
+  Session s(g);
+  auto out = s.run({y, y_tb, y_ta, w_first});
+  BOOST_TEST(values(out[0]) == std::vector<double>({1, 5, 3, 11, 5, 17, 7, 23}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({3, 4, 7, 8, 11, 12, 15, 16}), tt::per_element());
+  // a[0]^T w = [[1, 3], [2, 4]] w; a[1]^T w = [[5, 7], [6, 8]] w
+  BOOST_TEST(values(out[2]) == std::vector<double>({1, 7, 2, 10, 5, 19, 6, 22}), tt::per_element());
+  // w a[0] = [[1 + 3, 2 + 4], [6, 8]]; w a[1] = [[5 + 7, 6 + 8], [14, 16]]
+  BOOST_TEST(values(out[3]) == std::vector<double>({4, 6, 6, 8, 12, 14, 14, 16}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_unknown_batch_dimension) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output w = matrix<float>(g, {3, 2}, {7, 8, 9, 10, 11, 12});
+  Output y = matmul(x, w);
+  Output xs = placeholder(g, DType::float32, Shape{-1, 2, 3}, "xs");
+  Output ys = matmul(xs, w);
+  BOOST_TEST(y.shape().to_string() == "(?, 2)");
+  BOOST_TEST(ys.shape().to_string() == "(?, 2, 2)");
+  Session s(g);
+  Tensor one = s.run(y, {{x, Tensor::from_vector<float>({1, 3}, {1, 2, 3})}});
+  BOOST_TEST(one.shape().to_string() == "(1, 2)");
+  BOOST_TEST(values(one) == std::vector<double>({58, 64}), tt::per_element());
+  Tensor two = s.run(y, {{x, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6})}});
+  BOOST_TEST(values(two) == kAB, tt::per_element());
+  // Three matrices: A, A with rows swapped, and zeros.
+  Tensor batch = s.run(ys, {{xs, Tensor::from_vector<float>({3, 2, 3}, {1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3,
+                                                                      0, 0, 0, 0, 0, 0})}});
+  BOOST_TEST(batch.shape().to_string() == "(3, 2, 2)");
+  BOOST_TEST(values(batch) == std::vector<double>({58, 64, 139, 154, 139, 154, 58, 64, 0, 0, 0, 0}),
+             tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_unknown_inner_and_batch_dims) {
+  Graph g;
+  Output a = placeholder(g, DType::float64, Shape{-1, 2, -1}, "a");
+  Output b = placeholder(g, DType::float64, Shape{3, -1, 4}, "b");
+  Output y = matmul(a, b);
+  BOOST_TEST(y.shape().to_string() == "(3, 2, 4)");  // the known batch dim wins
+  Output c = placeholder(g, DType::float64, Shape{-1, -1}, "c");
+  BOOST_TEST(matmul(c, c, true, false).shape().to_string() == "(?, ?)");
+}
+
+BOOST_AUTO_TEST_CASE(matmul_empty_inner_dimension_gives_zeros) {
+  Graph g;
+  Output a = placeholder(g, DType::float32, Shape{2, -1}, "a");
+  Output b = placeholder(g, DType::float32, Shape{-1, 3}, "b");
+  Output y = matmul(a, b);
+  Session s(g);
+  // A sum over no terms: (2, 0) x (0, 3) = zeros (2, 3).
+  Tensor out = s.run(y, {{a, Tensor(DType::float32, Shape{2, 0})}, {b, Tensor(DType::float32, Shape{0, 3})}});
+  BOOST_TEST(out.shape().to_string() == "(2, 3)");
+  BOOST_TEST(values(out) == std::vector<double>(6, 0.0), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(matmul_shape_errors_at_build_time) {
+  Graph g;
+  Output a = matrix<float>(g, {2, 3}, {1, 2, 3, 4, 5, 6}, "a");
+  Output c = constant(g, Tensor(DType::float32, Shape{4, 5}), "c");
+  Output v = constant(g, Tensor(DType::float32, Shape{3}), "v");
+  Output d = constant(g, Tensor(DType::float64, Shape{3, 2}), "d");
+  Output batch3 = constant(g, Tensor(DType::float32, Shape{2, 3, 3}), "batch3");
+  Output batch4 = constant(g, Tensor(DType::float32, Shape{4, 3, 2}), "batch4");
+  Output rank4 = constant(g, Tensor(DType::float32, Shape{1, 2, 3, 2}), "rank4");
+  Output ints = constant(g, Tensor(DType::int32, Shape{3, 3}), "ints");
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(matmul(a, c, false, false, "product"), ShapeError,
+                        mentions({"'product'", "op matmul", "(2, 3)", "(4, 5)", "inner dimensions"}));
+  // With transpose_a, a is (3, 2): its 2 columns do not meet c's 4 rows.
+  BOOST_CHECK_EXCEPTION(matmul(a, c, true, false, "product_t"), ShapeError,
+                        mentions({"'product_t'", "op matmul", "(2, 3) transposed", "(4, 5)"}));
+  BOOST_CHECK_EXCEPTION(matmul(v, a, false, false, "vector_product"), ShapeError,
+                        mentions({"'vector_product'", "op matmul", "(3,)", "(2, 3)", "rank 2"}));
+  BOOST_CHECK_EXCEPTION(matmul(a, d, false, false, "mixed"), ShapeError,
+                        mentions({"'mixed'", "op matmul", "float32 (2, 3)", "float64 (3, 2)", "same dtype"}));
+  BOOST_CHECK_EXCEPTION(matmul(batch3, batch4, false, false, "batches"), ShapeError,
+                        mentions({"'batches'", "op matmul", "(2, 3, 3)", "(4, 3, 2)", "batch dimensions differ"}));
+  BOOST_CHECK_EXCEPTION(matmul(batch3, rank4, false, false, "ranks"), ShapeError,
+                        mentions({"'ranks'", "op matmul", "(2, 3, 3)", "(1, 2, 3, 2)", "batch ranks differ"}));
+  BOOST_CHECK_EXCEPTION(matmul(ints, ints, false, false, "int_product"), ShapeError,
+                        mentions({"'int_product'", "op matmul", "int32 (3, 3)"}));
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(matmul_shape_error_at_run_time) {
+  Graph g;
+  Output a = placeholder(g, DType::float32, Shape{2, -1}, "a");
+  Output b = matrix<float>(g, {3, 2}, {7, 8, 9, 10, 11, 12});
+  Output y = matmul(a, b, false, false, "late");
+  Session s(g);
+  BOOST_CHECK_EXCEPTION(s.run(y, {{a, Tensor(DType::float32, Shape{2, 4})}}), ShapeError,
+                        mentions({"'late'", "(2, 4)", "(3, 2)", "inner dimensions"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,355 @@
+// Reductions (sum, mean, max, min) and argmax: values against hand-computed numbers, shapes
+// with unknown dimensions, empty axes, and build-time errors.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+namespace tt = boost::test_tools;
+
+namespace {
+
+std::vector<double> values(const Tensor& t) {
+  std::vector<double> v;
+  for (std::int64_t i = 0; i < t.size(); ++i) v.push_back(t.value_as_double(i));
+  return v;
+}
+
+// A predicate for BOOST_CHECK_EXCEPTION: the message holds every one of `parts`.
+auto mentions(std::vector<std::string> parts) {
+  return [parts](const std::exception& e) {
+    std::string what = e.what();
+    for (const auto& p : parts)
+      if (what.find(p) == std::string::npos) {
+        BOOST_TEST_MESSAGE("'" << p << "' missing from: " << what);
+        return false;
+      }
+    return true;
+  };
+}
+
+// x = [[1, 2, 3], [4, 5, 6]]
+Output matrix_2x3(Graph& g, const char* name = "x") {
+  return constant(g, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), name);
+}
+
+// x[i][j][k] = 6i + 2j + k, shape (2, 3, 2)
+Output cube_2x3x2(Graph& g) {
+  std::vector<float> v;
+  for (int i = 0; i < 12; ++i) v.push_back(static_cast<float>(i));
+  return constant(g, Tensor::from_vector<float>({2, 3, 2}, v), "cube");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(reduce)
+
+BOOST_AUTO_TEST_CASE(sum_over_axes) {
+  Graph g;
+  Output x = matrix_2x3(g);
+  Output all = sum(x);
+  Output rows = sum(x, {0});
+  Output cols = sum(x, {1});
+  BOOST_TEST(all.shape().to_string() == "()");
+  BOOST_TEST(rows.shape().to_string() == "(3,)");
+  BOOST_TEST(cols.shape().to_string() == "(2,)");
+  Session s(g);
+  auto out = s.run({all, rows, cols});
+  BOOST_TEST(values(out[0]) == std::vector<double>({21}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sum_keepdims_and_negative_axes) {
+  Graph g;
+  Output x = matrix_2x3(g);
+  Output last = sum(x, {-1});
+  Output kept = sum(x, {-1}, true);
+  Output both = sum(x, {-2, 1}, true);
+  Output first_kept = sum(x, {-2}, true);
+  BOOST_TEST(last.shape().to_string() == "(2,)");
+  BOOST_TEST(kept.shape().to_string() == "(2, 1)");
+  BOOST_TEST(both.shape().to_string() == "(1, 1)");
+  BOOST_TEST(first_kept.shape().to_string() == "(1, 3)");
+  Session s(g);
+  auto out = s.run({last, kept, both, first_kept});
+  BOOST_TEST(values(out[0]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(out[1].shape().to_string() == "(2, 1)");
+  BOOST_TEST(values(out[1]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({21}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[3]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6) << tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sum_3d_middle_and_outer_axes) {
+  Graph g;
+  Output x = cube_2x3x2(g);
+  // sum_j (6i + 2j + k) = 18i + 6 + 3k
+  Output middle = sum(x, {1});
+  // sum_{i,k} (6i + 2j + k) = 8j + 14
+  Output outer = sum(x, {0, 2});
+  // max_{i,k} (6i + 2j + k) = 7 + 2j, axes given out of order and negative
+  Output outer_max = max(x, {-1, 0}, true);
+  BOOST_TEST(middle.shape().to_string() == "(2, 2)");
+  BOOST_TEST(outer.shape().to_string() == "(3,)");
+  BOOST_TEST(outer_max.shape().to_string() == "(1, 3, 1)");
+  Session s(g);
+  auto out = s.run({middle, outer, outer_max});
+  BOOST_TEST(values(out[0]) == std::vector<double>({6, 9, 24, 27}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({14, 22, 30}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({7, 9, 11}), tt::tolerance(1e-6) << tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(mean_values) {
+  Graph g;
+  Output x = matrix_2x3(g);
+  Output all = mean(x);
+  Output rows = mean(x, {0});
+  Output cols = mean(x, {-1}, true);
+  Session s(g);
+  auto out = s.run({all, rows, cols});
+  BOOST_TEST(values(out[0]) == std::vector<double>({3.5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(out[2].shape().to_string() == "(2, 1)");
+  BOOST_TEST(values(out[2]) == std::vector<double>({2, 5}), tt::tolerance(1e-6) << tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(max_min_values) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<float>({2, 3}, {1, 9, 3, 7, 5, -6}), "x");
+  Session s(g);
+  auto out = s.run({max(x), max(x, {0}), max(x, {1}), min(x), min(x, {0}), min(x, {-1}, true)});
+  BOOST_TEST(values(out[0]) == std::vector<double>({9}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({7, 9, 3}), tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({9, 7}), tt::per_element());
+  BOOST_TEST(values(out[3]) == std::vector<double>({-6}), tt::per_element());
+  BOOST_TEST(values(out[4]) == std::vector<double>({1, 5, -6}), tt::per_element());
+  BOOST_TEST(out[5].shape().to_string() == "(2, 1)");
+  BOOST_TEST(values(out[5]) == std::vector<double>({1, -6}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(max_of_all_negative_infinity_and_nan) {
+  Graph g;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Output ninf = constant(g, Tensor::from_vector<float>({2}, {-inf, -inf}));
+  Output with_nan = constant(g, Tensor::from_vector<float>({3}, {1, nan, 3}));
+  Session s(g);
+  auto out = s.run({max(ninf), min(ninf), max(with_nan), min(with_nan)});
+  BOOST_TEST(out[0].item<float>() == -inf);
+  BOOST_TEST(out[1].item<float>() == -inf);
+  BOOST_TEST(std::isnan(out[2].item<float>()));  // NaN propagates, as in NumPy
+  BOOST_TEST(std::isnan(out[3].item<float>()));
+}
+
+BOOST_AUTO_TEST_CASE(integer_reductions) {
+  Graph g;
+  Output a = constant(g, Tensor::from_vector<std::int32_t>({2, 2}, {1, 2, 3, 4}));
+  Output b = constant(g, Tensor::from_vector<std::int64_t>({3}, {-7, 12, 5}));
+  const std::int32_t big = std::numeric_limits<std::int32_t>::max();
+  Output wraps = constant(g, Tensor::from_vector<std::int32_t>({2}, {big, 1}));
+  Output s0 = sum(a, {0});
+  BOOST_TEST((s0.dtype() == DType::int32));
+  Session s(g);
+  auto out = s.run({s0, sum(a), max(b), min(b), sum(b), sum(wraps)});
+  BOOST_TEST(out[0].to_vector<std::int32_t>() == std::vector<std::int32_t>({4, 6}), tt::per_element());
+  BOOST_TEST(out[1].item<std::int32_t>() == 10);
+  BOOST_TEST(out[2].item<std::int64_t>() == 12);
+  BOOST_TEST(out[3].item<std::int64_t>() == -7);
+  BOOST_TEST(out[4].item<std::int64_t>() == 10);
+  // Integer sums wrap around (two's complement): 2^31 - 1 + 1 = -2^31.
+  BOOST_TEST(out[5].item<std::int32_t>() == std::numeric_limits<std::int32_t>::min());
+}
+
+BOOST_AUTO_TEST_CASE(float64_reductions) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<double>({2, 2}, {0.1, 0.2, 0.3, 0.4}));
+  Session s(g);
+  auto out = s.run({sum(x), mean(x, {1}), max(x, {0}), min(x)});
+  BOOST_TEST(out[0].item<double>() == 1.0, tt::tolerance(1e-14));
+  BOOST_TEST(values(out[1]) == std::vector<double>({0.15, 0.35}), tt::tolerance(1e-14) << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({0.3, 0.4}), tt::per_element());
+  BOOST_TEST(out[3].item<double>() == 0.1);
+}
+
+BOOST_AUTO_TEST_CASE(long_sum_is_accurate) {
+  // 10^6 copies of 0.1f: a naive float32 running sum drifts by about 1%.
+  Graph g;
+  std::vector<float> v(1000000, 0.1f);
+  Output x = constant(g, Tensor::from_vector<float>({1000, 1000}, v));
+  Session s(g);
+  BOOST_TEST(s.run(sum(x)).item<float>() == 100000.0f, tt::tolerance(1e-6f));
+  BOOST_TEST(s.run(mean(x)).item<float>() == 0.1f, tt::tolerance(1e-6f));
+}
+
+BOOST_AUTO_TEST_CASE(repeated_runs_reuse_the_output_buffer) {
+  // The executor reuses output buffers while feed shapes stay the same: the kernel must reset
+  // its accumulator instead of adding to the previous result.
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output total = sum(x, {0});
+  Output largest = max(x, {0});
+  Session s(g);
+  Tensor feed = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  for (int run = 0; run < 3; ++run) {
+    auto out = s.run({total, largest}, {{x, feed}});
+    BOOST_TEST(values(out[0]) == std::vector<double>({5, 7, 9}), tt::per_element());
+    BOOST_TEST(values(out[1]) == std::vector<double>({4, 5, 6}), tt::per_element());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unknown_batch_dimension) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output per_row = sum(x, {1});
+  Output per_row_kept = max(x, {-1}, true);
+  Output per_column = sum(x, {0});
+  Output per_column_kept = min(x, {0}, true);
+  Output overall = mean(x);
+  Output best = argmax(x);
+  BOOST_TEST(per_row.shape().to_string() == "(?,)");          // kept unknown dim stays unknown
+  BOOST_TEST(per_row_kept.shape().to_string() == "(?, 1)");
+  BOOST_TEST(per_column.shape().to_string() == "(3,)");        // reduced unknown dim disappears
+  BOOST_TEST(per_column_kept.shape().to_string() == "(1, 3)");
+  BOOST_TEST(overall.shape().to_string() == "()");
+  BOOST_TEST(best.shape().to_string() == "(?,)");
+  Session s(g);
+  auto one = s.run({per_row, per_row_kept, per_column, per_column_kept, overall, best},
+                   {{x, Tensor::from_vector<float>({1, 3}, {1, 2, 3})}});
+  BOOST_TEST(values(one[0]) == std::vector<double>({6}), tt::per_element());
+  BOOST_TEST(one[1].shape().to_string() == "(1, 1)");
+  BOOST_TEST(values(one[1]) == std::vector<double>({3}), tt::per_element());
+  BOOST_TEST(values(one[2]) == std::vector<double>({1, 2, 3}), tt::per_element());
+  BOOST_TEST(values(one[3]) == std::vector<double>({1, 2, 3}), tt::per_element());
+  BOOST_TEST(values(one[4]) == std::vector<double>({2}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(one[5].to_vector<std::int64_t>() == std::vector<std::int64_t>({2}), tt::per_element());
+  auto three = s.run({per_row, per_row_kept, per_column, per_column_kept, overall, best},
+                     {{x, Tensor::from_vector<float>({3, 3}, {1, 2, 3, 6, 5, 4, 7, 9, 8})}});
+  BOOST_TEST(values(three[0]) == std::vector<double>({6, 15, 24}), tt::per_element());
+  BOOST_TEST(three[1].shape().to_string() == "(3, 1)");
+  BOOST_TEST(values(three[1]) == std::vector<double>({3, 6, 9}), tt::per_element());
+  BOOST_TEST(values(three[2]) == std::vector<double>({14, 16, 15}), tt::per_element());
+  BOOST_TEST(values(three[3]) == std::vector<double>({1, 2, 3}), tt::per_element());
+  BOOST_TEST(values(three[4]) == std::vector<double>({5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(three[5].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 0, 1}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(sum_over_empty_axis_is_zero) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output columns = sum(x, {0});
+  Output total = sum(x);
+  Output rows_max = max(x, {1});  // nothing reduced over an empty axis: an empty result
+  Session s(g);
+  auto out = s.run({columns, total, rows_max}, {{x, Tensor(DType::float32, Shape{0, 3})}});
+  BOOST_TEST(values(out[0]) == std::vector<double>({0, 0, 0}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({0}), tt::per_element());
+  BOOST_TEST(out[2].shape().to_string() == "(0,)");
+}
+
+BOOST_AUTO_TEST_CASE(mean_max_min_argmax_over_empty_axis_throw_at_run_time) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output reductions[] = {mean(x, {0}, false, "m"), max(x, {}, false, "mx"), min(x, {0}, true, "mn"),
+                         argmax(x, 0, "am")};
+  const char* names[] = {"'m'", "'mx'", "'mn'", "'am'"};
+  Tensor empty(DType::float32, Shape{0, 3});
+  for (int i = 0; i < 4; ++i) {
+    Session s(g);
+    BOOST_CHECK_EXCEPTION(s.run(reductions[i], {{x, empty}}), ShapeError,
+                          mentions({names[i], "(0, 3)", "size 0"}));
+  }
+  // The same nodes work once the batch is not empty.
+  Session s(g);
+  auto out = s.run({reductions[0], reductions[3]}, {{x, Tensor::from_vector<float>({2, 3}, {1, 5, 3, 4, 2, 6})}});
+  BOOST_TEST(values(out[0]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 1}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(argmax_values) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<float>({2, 3}, {1, 9, 3, 7, 5, -6}), "x");
+  Output last = argmax(x);
+  Output first = argmax(x, 0);
+  Output middle = argmax(cube_2x3x2(g), 1);  // increasing along axis 1: always index 2
+  Output ints = argmax(constant(g, Tensor::from_vector<std::int32_t>({4}, {-3, 8, -1, 2})));
+  BOOST_TEST((last.dtype() == DType::int64));
+  BOOST_TEST(last.shape().to_string() == "(2,)");
+  BOOST_TEST(first.shape().to_string() == "(3,)");
+  BOOST_TEST(middle.shape().to_string() == "(2, 2)");
+  BOOST_TEST(ints.shape().to_string() == "()");
+  Session s(g);
+  auto out = s.run({last, first, middle, ints});
+  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 0}), tt::per_element());
+  BOOST_TEST(out[2].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 2, 2, 2}), tt::per_element());
+  BOOST_TEST(out[3].item<std::int64_t>() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(argmax_ties_and_nan) {
+  Graph g;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Output ties = constant(g, Tensor::from_vector<double>({2, 3}, {2, 5, 5, 3, 3, 1}));
+  Output column_ties = constant(g, Tensor::from_vector<double>({3, 2}, {1, 4, 4, 4, 4, 0}));
+  Output with_nan = constant(g, Tensor::from_vector<double>({4}, {1, nan, 3, nan}));
+  Session s(g);
+  auto out = s.run({argmax(ties), argmax(column_ties, 0), argmax(with_nan)});
+  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
+  BOOST_TEST(out[2].item<std::int64_t>() == 1);  // the first NaN, as NumPy
+}
+
+BOOST_AUTO_TEST_CASE(argmax_is_not_differentiable) {
+  Graph g;
+  const OpRecord& r = g.registry().get("argmax");
+  BOOST_TEST(!r.not_differentiable_reason.empty());
+  BOOST_TEST(r.dispatch_input == 0);
+}
+
+BOOST_AUTO_TEST_CASE(bad_axes_throw_shape_error_and_leave_graph_unchanged) {
+  Graph g;
+  Output x = matrix_2x3(g);
+  int before = g.num_nodes();
+  // Duplicate axes (once negative), out of range, and too negative, for each reduction.
+  BOOST_CHECK_EXCEPTION(sum(x, {1, -1}, false, "total"), ShapeError,
+                        mentions({"'total'", "op sum", "float32 (2, 3)", "appears twice"}));
+  BOOST_CHECK_EXCEPTION(mean(x, {2}, false, "average"), ShapeError,
+                        mentions({"'average'", "op mean", "float32 (2, 3)", "axis 2 is out of range"}));
+  BOOST_CHECK_EXCEPTION(max(x, {-3}, true, "largest"), ShapeError,
+                        mentions({"'largest'", "op max", "float32 (2, 3)", "axis -3 is out of range"}));
+  BOOST_CHECK_EXCEPTION(min(x, {0, 0}, false, "smallest"), ShapeError,
+                        mentions({"'smallest'", "op min", "float32 (2, 3)", "appears twice"}));
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(argmax_bad_axis_throws_shape_error) {
+  Graph g;
+  Output x = matrix_2x3(g);
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(argmax(x, 2, "best"), ShapeError,
+                        mentions({"'best'", "op argmax", "float32 (2, 3)", "axis 2 is out of range"}));
+  Output flag = constant(g, Tensor::from_vector<bool>({2}, {true, false}), "flag");
+  ++before;
+  BOOST_CHECK_EXCEPTION(argmax(flag, -1, "best_flag"), ShapeError,
+                        mentions({"'best_flag'", "op argmax", "bool (2,)"}));
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(mean_of_integers_and_empty_known_axis_throw_at_build_time) {
+  Graph g;
+  Output ints = constant(g, Tensor::from_vector<std::int32_t>({2, 2}, {1, 2, 3, 4}), "ints");
+  Output empty = constant(g, Tensor(DType::float32, Shape{0, 4}), "empty");
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(mean(ints, {}, false, "avg"), ShapeError,
+                        mentions({"'avg'", "op mean", "int32 (2, 2)", "float32 or float64"}));
+  BOOST_CHECK_EXCEPTION(max(empty, {0}, false, "peak"), ShapeError,
+                        mentions({"'peak'", "op max", "float32 (0, 4)", "size 0"}));
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

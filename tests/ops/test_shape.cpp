@@ -1,0 +1,529 @@
+// Shape and indexing ops: values against hand-computed numbers, unknown batch dimensions, and
+// build-time errors that name the op, the node and the input shapes.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+namespace tt = boost::test_tools;
+
+namespace {
+
+template <class T>
+std::vector<T> values(const Tensor& t) {
+  return t.to_vector<T>();
+}
+
+std::vector<float> iota_f(int n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i);
+  return v;
+}
+
+// Expects build() to throw ShapeError whose message holds every one of `parts`, and the graph
+// to keep its node count.
+template <class F>
+void check_build_error(Graph& g, F&& build, const std::vector<std::string>& parts) {
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(build(), ShapeError, [&](const ShapeError& e) {
+    std::string what = e.what();
+    for (const auto& p : parts)
+      if (what.find(p) == std::string::npos) {
+        BOOST_TEST_MESSAGE("message lacks '" << p << "': " << what);
+        return false;
+      }
+    return true;
+  });
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(shape_ops)
+
+// ---- transpose ----
+
+BOOST_AUTO_TEST_CASE(transpose_default_reverses_axes) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}));
+  Output y = transpose(x);
+  BOOST_TEST(y.shape().to_string() == "(3, 2)");
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 4, 2, 5, 3, 6}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(transpose_rank3_negative_perm) {
+  Graph g;
+  // x[a][b][c] = 12a + 4b + c, shape (2, 3, 4); perm (1, -1, 0) = (1, 2, 0): y[b][c][a] = x[a][b][c].
+  Output x = constant(g, Tensor::from_vector<float>({2, 3, 4}, iota_f(24)));
+  Output y = transpose(x, {1, -1, 0});
+  BOOST_TEST(y.shape().to_string() == "(3, 4, 2)");
+  std::vector<float> want;
+  for (int b = 0; b < 3; ++b)
+    for (int c = 0; c < 4; ++c)
+      for (int a = 0; a < 2; ++a) want.push_back(static_cast<float>(12 * a + 4 * b + c));
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y)) == want, tt::per_element());
+  // First elements by hand: y[0][0] = (x[0][0][0], x[1][0][0]) = (0, 12), y[0][1] = (1, 13).
+  std::vector<float> got = values<float>(s.run(y));
+  BOOST_TEST((std::vector<float>(got.begin(), got.begin() + 4)) == (std::vector<float>{0, 12, 1, 13}),
+             tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(transpose_unknown_batch) {
+  Graph g;
+  Output x = placeholder(g, DType::int32, Shape{-1, 2}, "x");
+  Output y = transpose(x);
+  BOOST_TEST(y.shape().to_string() == "(2, ?)");
+  Session s(g);
+  Tensor one = s.run(y, {{x, Tensor::from_vector<std::int32_t>({1, 2}, {7, 8})}});
+  BOOST_TEST(one.shape().to_string() == "(2, 1)");
+  BOOST_TEST(values<std::int32_t>(one) == (std::vector<std::int32_t>{7, 8}), tt::per_element());
+  Tensor three = s.run(y, {{x, Tensor::from_vector<std::int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}});
+  BOOST_TEST(three.shape().to_string() == "(2, 3)");
+  BOOST_TEST(values<std::int32_t>(three) == (std::vector<std::int32_t>{1, 3, 5, 2, 4, 6}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(transpose_rejects_non_permutation) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
+  check_build_error(g, [&] { transpose(x, {0, 0}, "bad_t"); },
+                    {"node 'bad_t'", "(op transpose)", "float32 (2, 3)", "not a permutation"});
+  check_build_error(g, [&] { transpose(x, {1, 0, 2}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "(2, 3)", "3 entries"});
+  check_build_error(g, [&] { transpose(x, {2, 0}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "not a permutation"});
+}
+
+// ---- reshape ----
+
+BOOST_AUTO_TEST_CASE(reshape_infers_minus_one) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}));
+  Output y = reshape(x, {3, -1});
+  BOOST_TEST(y.shape().to_string() == "(3, 2)");
+  Output z = reshape(x, {-1});
+  BOOST_TEST(z.shape().to_string() == "(6,)");
+  Output w = reshape(x, {1, 6, 1});
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 2, 3, 4, 5, 6}), tt::per_element());
+  BOOST_TEST(s.run(w).shape().to_string() == "(1, 6, 1)");
+}
+
+BOOST_AUTO_TEST_CASE(reshape_unknown_batch) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 2, 3}, "x");
+  Output flat = reshape(x, {-1, 6});
+  BOOST_TEST(flat.shape().to_string() == "(?, 6)");
+  // Unknown input dims: the -1 stays unknown until run time, the given dims are kept.
+  Output pairs = reshape(x, {2, -1});
+  BOOST_TEST(pairs.shape().to_string() == "(2, ?)");
+  Session s(g);
+  Tensor one = s.run(flat, {{x, Tensor::from_vector<float>({1, 2, 3}, iota_f(6))}});
+  BOOST_TEST(one.shape().to_string() == "(1, 6)");
+  std::vector<Tensor> both = s.run({flat, pairs}, {{x, Tensor::from_vector<float>({4, 2, 3}, iota_f(24))}});
+  BOOST_TEST(both[0].shape().to_string() == "(4, 6)");
+  BOOST_TEST(both[1].shape().to_string() == "(2, 12)");
+  BOOST_TEST(values<float>(both[1]) == iota_f(24), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(reshape_rejects_element_count_mismatch) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
+  check_build_error(g, [&] { reshape(x, {4, 2}, "bad_r"); },
+                    {"node 'bad_r'", "(op reshape)", "float32 (2, 3)", "6 elements", "[4, 2]"});
+  check_build_error(g, [&] { reshape(x, {4, -1}, "bad_r"); }, {"node 'bad_r'", "(op reshape)", "(2, 3)", "6 is not a multiple of 4"});
+  check_build_error(g, [&] { reshape(x, {-1, -1}, "bad_r"); }, {"(op reshape)", "more than one -1"});
+  check_build_error(g, [&] { reshape(x, {0, -1}, "bad_r"); }, {"(op reshape)", "hold 0 elements"});
+  // (?, 4) holds a multiple of 4 elements: 6 is impossible whatever the batch size.
+  Output b = placeholder(g, DType::float32, Shape{-1, 4}, "b");
+  check_build_error(g, [&] { reshape(b, {6}, "bad_r"); }, {"node 'bad_r'", "(op reshape)", "float32 (?, 4)"});
+  // At run time the concrete shape decides: a batch of 1 has 4 elements, not a multiple of 3.
+  Output r = reshape(b, {-1, 3});
+  BOOST_TEST(r.shape().to_string() == "(?, 3)");
+  Session s(g);
+  BOOST_TEST(s.run(r, {{b, Tensor(DType::float32, Shape{3, 4})}}).shape().to_string() == "(4, 3)");
+  BOOST_CHECK_EXCEPTION(s.run(r, {{b, Tensor(DType::float32, Shape{1, 4})}}), ShapeError, [](const ShapeError& e) {
+    return std::string(e.what()).find("4 is not a multiple of 3") != std::string::npos;
+  });
+}
+
+// ---- broadcast_to ----
+
+BOOST_AUTO_TEST_CASE(broadcast_to_numpy_rules) {
+  Graph g;
+  Output row = constant(g, Tensor::from_vector<float>({3}, {1, 2, 3}));
+  Output col = constant(g, Tensor::from_vector<std::int64_t>({2, 1}, {10, 20}));
+  Output one = constant(g, Tensor::scalar<double>(2.5));
+  Output a = broadcast_to(row, {2, 3});
+  Output b = broadcast_to(col, {2, 3});
+  Output c = broadcast_to(one, {2, 2});
+  Output d = broadcast_to(col, {2, 2, 2});
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(a)) == (std::vector<float>{1, 2, 3, 1, 2, 3}), tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(b)) == (std::vector<std::int64_t>{10, 10, 10, 20, 20, 20}), tt::per_element());
+  BOOST_TEST(values<double>(s.run(c)) == (std::vector<double>{2.5, 2.5, 2.5, 2.5}), tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(d)) == (std::vector<std::int64_t>{10, 10, 20, 20, 10, 10, 20, 20}),
+             tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_to_unknown_batch) {
+  Graph g;
+  // An unknown dimension may be 1 or the target's size; the run-time shape decides.
+  Output x = placeholder(g, DType::float32, Shape{-1, 1}, "x");
+  Output y = broadcast_to(x, {3, 2});
+  BOOST_TEST(y.shape().to_string() == "(3, 2)");
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y, {{x, Tensor::from_vector<float>({3, 1}, {1, 2, 3})}})) ==
+                 (std::vector<float>{1, 1, 2, 2, 3, 3}),
+             tt::per_element());
+  BOOST_TEST(values<float>(s.run(y, {{x, Tensor::from_vector<float>({1, 1}, {4})}})) ==
+                 (std::vector<float>{4, 4, 4, 4, 4, 4}),
+             tt::per_element());
+  BOOST_CHECK_THROW(s.run(y, {{x, Tensor(DType::float32, Shape{2, 1})}}), ShapeError);
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_to_rejects_incompatible) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{3}, "x");
+  check_build_error(g, [&] { broadcast_to(x, {2, 4}, "bad_b"); },
+                    {"node 'bad_b'", "(op broadcast_to)", "float32 (3,)", "[2, 4]"});
+  Output m = placeholder(g, DType::float32, Shape{2, 3}, "m");
+  check_build_error(g, [&] { broadcast_to(m, {3}, "bad_b"); }, {"node 'bad_b'", "(op broadcast_to)", "(2, 3)", "lower-rank"});
+}
+
+// ---- concat ----
+
+BOOST_AUTO_TEST_CASE(concat_values_and_negative_axis) {
+  Graph g;
+  Output a = constant(g, Tensor::from_vector<float>({1, 2}, {1, 2}));
+  Output b = constant(g, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6}));
+  Output rows = concat({a, b}, 0);
+  BOOST_TEST(rows.shape().to_string() == "(3, 2)");
+  Output p = constant(g, Tensor::from_vector<std::int32_t>({2, 1}, {1, 2}));
+  Output q = constant(g, Tensor::from_vector<std::int32_t>({2, 2}, {3, 4, 5, 6}));
+  Output cols = concat({p, q, p}, -1);
+  BOOST_TEST(cols.shape().to_string() == "(2, 4)");
+  Output single = concat({a}, 1);
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{1, 2, 3, 4, 5, 6}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(cols)) == (std::vector<std::int32_t>{1, 3, 4, 1, 2, 5, 6, 2}),
+             tt::per_element());
+  BOOST_TEST(values<float>(s.run(single)) == (std::vector<float>{1, 2}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(concat_unknown_batch) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 1}, "x");
+  Output z = placeholder(g, DType::float32, Shape{-1, 2}, "z");
+  Output y = concat({x, z}, 1);
+  BOOST_TEST(y.shape().to_string() == "(?, 3)");
+  Output stacked = concat({z, constant(g, Tensor::from_vector<float>({1, 2}, {9, 9}))}, 0);
+  BOOST_TEST(stacked.shape().to_string() == "(?, 2)");
+  Session s(g);
+  std::vector<Tensor> out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({2, 1}, {1, 2})},
+                                                 {z, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6})}});
+  BOOST_TEST(values<float>(out[0]) == (std::vector<float>{1, 3, 4, 2, 5, 6}), tt::per_element());
+  BOOST_TEST(values<float>(out[1]) == (std::vector<float>{3, 4, 5, 6, 9, 9}), tt::per_element());
+  out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({1, 1}, {7})}, {z, Tensor::from_vector<float>({1, 2}, {8, 9})}});
+  BOOST_TEST(out[0].shape().to_string() == "(1, 3)");
+  BOOST_TEST(values<float>(out[0]) == (std::vector<float>{7, 8, 9}), tt::per_element());
+  BOOST_TEST(out[1].shape().to_string() == "(2, 2)");
+}
+
+BOOST_AUTO_TEST_CASE(concat_rejects_mismatched_inputs) {
+  Graph g;
+  Output a = placeholder(g, DType::float32, Shape{2, 3}, "a");
+  Output b = placeholder(g, DType::float32, Shape{2, 4}, "b");
+  Output i = placeholder(g, DType::int32, Shape{2, 3}, "i");
+  check_build_error(g, [&] { concat({a, b}, 0, "bad_c"); },
+                    {"node 'bad_c'", "(op concat)", "a: float32 (2, 3)", "b: float32 (2, 4)", "axis 1"});
+  check_build_error(g, [&] { concat({a, i}, 1, "bad_c"); }, {"node 'bad_c'", "(op concat)", "int32 (2, 3)", "same dtype"});
+  check_build_error(g, [&] { concat({a, b}, 2, "bad_c"); }, {"node 'bad_c'", "(op concat)", "axis 2"});
+  Output v = placeholder(g, DType::float32, Shape{3}, "v");
+  check_build_error(g, [&] { concat({a, v}, 0, "bad_c"); }, {"(op concat)", "v: float32 (3,)", "rank"});
+}
+
+// ---- slice ----
+
+BOOST_AUTO_TEST_CASE(slice_values_and_to_end) {
+  Graph g;
+  // x[r][c] = 4r + c, shape (3, 4).
+  Output x = constant(g, Tensor::from_vector<float>({3, 4}, iota_f(12)));
+  Output y = slice(x, {1, 1}, {2, -1});
+  BOOST_TEST(y.shape().to_string() == "(2, 3)");
+  Output col = slice(x, {0, 2}, {-1, 1});
+  Output empty = slice(x, {3, 4}, {0, 0});
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{5, 6, 7, 9, 10, 11}), tt::per_element());
+  BOOST_TEST(values<float>(s.run(col)) == (std::vector<float>{2, 6, 10}), tt::per_element());
+  BOOST_TEST(s.run(empty).size() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(slice_unknown_batch) {
+  Graph g;
+  Output x = placeholder(g, DType::int64, Shape{-1, 4}, "x");
+  Output y = slice(x, {0, 1}, {-1, 2});
+  BOOST_TEST(y.shape().to_string() == "(?, 2)");
+  Session s(g);
+  BOOST_TEST(values<std::int64_t>(s.run(y, {{x, Tensor::from_vector<std::int64_t>({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7})}})) ==
+                 (std::vector<std::int64_t>{1, 2, 5, 6}),
+             tt::per_element());
+  Tensor three = s.run(y, {{x, Tensor::from_vector<std::int64_t>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})}});
+  BOOST_TEST(three.shape().to_string() == "(3, 2)");
+  BOOST_TEST(values<std::int64_t>(three) == (std::vector<std::int64_t>{1, 2, 5, 6, 9, 10}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(slice_rejects_out_of_bounds) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
+  check_build_error(g, [&] { slice(x, {0, 3}, {1, 2}, "bad_s"); },
+                    {"node 'bad_s'", "(op slice)", "float32 (3, 4)", "out of bounds"});
+  check_build_error(g, [&] { slice(x, {4, 0}, {-1, 1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "out of bounds"});
+  check_build_error(g, [&] { slice(x, {0}, {1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "(3, 4)", "one entry per axis"});
+  check_build_error(g, [&] { slice(x, {-1, 0}, {1, 1}, "bad_s"); }, {"(op slice)", "begin -1"});
+}
+
+// ---- gather ----
+
+BOOST_AUTO_TEST_CASE(gather_rows_and_negative_axis) {
+  Graph g;
+  Output params = constant(g, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6}));
+  Output idx = constant(g, Tensor::from_vector<std::int32_t>({3}, {2, 0, 2}));
+  Output rows = gather(params, idx);
+  BOOST_TEST(rows.shape().to_string() == "(3, 2)");
+  // axis -1 of (2, 3) with (2, 2) indices: out[o][i][j] = p[o][idx[i][j]], shape (2, 2, 2).
+  Output p2 = constant(g, Tensor::from_vector<std::int64_t>({2, 3}, {1, 2, 3, 4, 5, 6}));
+  Output idx2 = constant(g, Tensor::from_vector<std::int64_t>({2, 2}, {1, 0, 2, 2}));
+  Output cols = gather(p2, idx2, -1);
+  BOOST_TEST(cols.shape().to_string() == "(2, 2, 2)");
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{5, 6, 1, 2, 5, 6}), tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{2, 1, 3, 3, 5, 4, 6, 6}),
+             tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(gather_unknown_batch_of_indices) {
+  Graph g;
+  Output table = constant(g, Tensor::from_vector<double>({4, 2}, {0, 1, 10, 11, 20, 21, 30, 31}));
+  Output ids = placeholder(g, DType::int64, Shape{-1}, "ids");
+  Output y = gather(table, ids, 0);
+  BOOST_TEST(y.shape().to_string() == "(?, 2)");
+  Session s(g);
+  BOOST_TEST(values<double>(s.run(y, {{ids, Tensor::from_vector<std::int64_t>({2}, {3, 1})}})) ==
+                 (std::vector<double>{30, 31, 10, 11}),
+             tt::per_element());
+  Tensor three = s.run(y, {{ids, Tensor::from_vector<std::int64_t>({3}, {0, 0, 2})}});
+  BOOST_TEST(three.shape().to_string() == "(3, 2)");
+  BOOST_TEST(values<double>(three) == (std::vector<double>{0, 1, 0, 1, 20, 21}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(gather_out_of_range_index_is_an_error) {
+  Graph g;
+  Output params = constant(g, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6}));
+  Output ids = placeholder(g, DType::int32, Shape{-1}, "ids");
+  Output y = gather(params, ids, 0, "lookup");
+  Session s(g);
+  auto names = [](std::vector<std::string> parts) {
+    return [parts](const RunError& e) {
+      std::string what = e.what();
+      for (const auto& p : parts)
+        if (what.find(p) == std::string::npos) return false;
+      return true;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({2}, {1, 5})}}), RunError,
+                        names({"lookup", "index 5", "[0, 3)"}));
+  BOOST_CHECK_EXCEPTION(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({1}, {-1})}}), RunError,
+                        names({"lookup", "index -1", "[0, 3)"}));
+  // The session still works with good indices afterwards.
+  BOOST_TEST(values<float>(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({1}, {2})}})) ==
+                 (std::vector<float>{5, 6}),
+             tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(gather_rejects_bad_inputs) {
+  Graph g;
+  Output params = placeholder(g, DType::float32, Shape{3, 2}, "params");
+  Output fidx = placeholder(g, DType::float32, Shape{2}, "fidx");
+  Output idx = placeholder(g, DType::int32, Shape{2}, "idx");
+  check_build_error(g, [&] { gather(params, fidx, 0, "bad_g"); },
+                    {"node 'bad_g'", "(op gather)", "params: float32 (3, 2)", "fidx: float32 (2,)", "int32 or int64"});
+  check_build_error(g, [&] { gather(params, idx, 2, "bad_g"); }, {"node 'bad_g'", "(op gather)", "axis 2"});
+  Output sc = placeholder(g, DType::float32, Shape{}, "sc");
+  check_build_error(g, [&] { gather(sc, idx, 0, "bad_g"); }, {"node 'bad_g'", "(op gather)", "rank >= 1"});
+}
+
+// ---- one_hot ----
+
+BOOST_AUTO_TEST_CASE(one_hot_values_and_out_of_range_rows) {
+  Graph g;
+  Output idx = constant(g, Tensor::from_vector<std::int32_t>({4}, {0, 2, -1, 3}));
+  Output y = one_hot(idx, 3);
+  BOOST_TEST(y.shape().to_string() == "(4, 3)");
+  BOOST_TEST(dtype_name(y.dtype()) == dtype_name(DType::float32));
+  Output idx64 = constant(g, Tensor::from_vector<std::int64_t>({2, 1}, {1, 0}));
+  Output z = one_hot(idx64, 2, DType::int64, 5.0, -1.0);
+  BOOST_TEST(z.shape().to_string() == "(2, 1, 2)");
+  Session s(g);
+  // Rows for -1 and 3 (outside [0, 3)) are all off.
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}), tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(z)) == (std::vector<std::int64_t>{-1, 5, 5, -1}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(one_hot_unknown_batch) {
+  Graph g;
+  Output idx = placeholder(g, DType::int64, Shape{-1}, "labels");
+  Output y = one_hot(idx, 4, DType::float64);
+  BOOST_TEST(y.shape().to_string() == "(?, 4)");
+  Session s(g);
+  BOOST_TEST(values<double>(s.run(y, {{idx, Tensor::from_vector<std::int64_t>({1}, {3})}})) ==
+                 (std::vector<double>{0, 0, 0, 1}),
+             tt::per_element());
+  Tensor two = s.run(y, {{idx, Tensor::from_vector<std::int64_t>({2}, {1, 1})}});
+  BOOST_TEST(two.shape().to_string() == "(2, 4)");
+  BOOST_TEST(values<double>(two) == (std::vector<double>{0, 1, 0, 0, 0, 1, 0, 0}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(one_hot_rejects_bad_inputs) {
+  Graph g;
+  Output f = placeholder(g, DType::float32, Shape{3}, "f");
+  Output i = placeholder(g, DType::int32, Shape{3}, "i");
+  check_build_error(g, [&] { one_hot(f, 4, DType::float32, 1.0, 0.0, "bad_o"); },
+                    {"node 'bad_o'", "(op one_hot)", "f: float32 (3,)", "int32 or int64"});
+  check_build_error(g, [&] { one_hot(i, -2, DType::float32, 1.0, 0.0, "bad_o"); },
+                    {"node 'bad_o'", "(op one_hot)", "int32 (3,)", "depth"});
+  check_build_error(g, [&] { one_hot(i, 2, DType::int32, 1e10, 0.0, "bad_o"); },
+                    {"node 'bad_o'", "(op one_hot)", "on_value"});
+}
+
+// ---- cast ----
+
+BOOST_AUTO_TEST_CASE(cast_float_to_int_and_bool) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<float>({5}, {1.7f, -1.7f, 0.0f, 2.5f, -0.5f}));
+  Output i = cast(x, DType::int32);
+  Output b = cast(x, DType::boolean);
+  Output back = cast(b, DType::float64);
+  Session s(g);
+  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{1, -1, 0, 2, 0}), tt::per_element());
+  BOOST_TEST(values<bool>(s.run(b)) == (std::vector<bool>{true, true, false, true, true}), tt::per_element());
+  BOOST_TEST(values<double>(s.run(back)) == (std::vector<double>{1, 1, 0, 1, 1}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(cast_saturates_instead_of_undefined_behaviour) {
+  Graph g;
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  Output x = constant(g, Tensor::from_vector<double>({4}, {nan, 1e10, -1e10, 1e300}));
+  Output i32 = cast(x, DType::int32);
+  Output f32 = cast(x, DType::float32);
+  Output i64 = constant(g, Tensor::from_vector<std::int64_t>({2}, {4294967297LL, -1}));  // 2^32 + 1
+  Output wrapped = cast(i64, DType::int32);
+  Session s(g);
+  BOOST_TEST(values<std::int32_t>(s.run(i32)) ==
+                 (std::vector<std::int32_t>{0, 2147483647, -2147483647 - 1, 2147483647}),
+             tt::per_element());
+  std::vector<float> f = values<float>(s.run(f32));
+  BOOST_TEST(std::isnan(f[0]));
+  BOOST_TEST(f[1] == 1e10f);
+  BOOST_TEST(std::isinf(f[3]));
+  // Integer narrowing keeps the low 32 bits (two's complement).
+  BOOST_TEST(values<std::int32_t>(s.run(wrapped)) == (std::vector<std::int32_t>{1, -1}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(cast_every_dtype_pair) {
+  const DType all[] = {DType::float32, DType::float64, DType::int32, DType::int64, DType::boolean};
+  for (DType from : all)
+    for (DType to : all) {
+      Graph g;
+      Output x = cast(constant(g, Tensor::from_vector<double>({3}, {0, 1, 3})), from);
+      Output y = cast(x, to);
+      BOOST_TEST(dtype_name(y.dtype()) == dtype_name(to));
+      Session s(g);
+      Tensor t = s.run(y);
+      // 3 survives every numeric dtype; through bool it becomes 1.
+      double third = (from == DType::boolean || to == DType::boolean) ? 1.0 : 3.0;
+      BOOST_TEST(t.value_as_double(0) == 0.0);
+      BOOST_TEST(t.value_as_double(1) == 1.0);
+      BOOST_TEST(t.value_as_double(2) == third, dtype_name(from) << " -> " << dtype_name(to));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(cast_unknown_batch) {
+  Graph g;
+  Output x = placeholder(g, DType::int32, Shape{-1, 2}, "x");
+  Output y = cast(x, DType::float32);
+  BOOST_TEST(y.shape().to_string() == "(?, 2)");
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(y, {{x, Tensor::from_vector<std::int32_t>({2, 2}, {1, -2, 3, -4})}})) ==
+                 (std::vector<float>{1, -2, 3, -4}),
+             tt::per_element());
+  BOOST_TEST(s.run(y, {{x, Tensor::from_vector<std::int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}}).shape().to_string() == "(3, 2)");
+}
+
+// cast accepts every dtype and shape, so the only build failures are graph-level ones.
+BOOST_AUTO_TEST_CASE(cast_rejects_invalid_input_handle) {
+  Graph g;
+  int before = g.num_nodes();
+  BOOST_CHECK_THROW(cast(Output{}, DType::int32), GraphError);
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+// ---- zeros_like, ones_like, fill ----
+
+BOOST_AUTO_TEST_CASE(zeros_and_ones_like) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 3}, "x");
+  Output z = zeros_like(x);
+  Output o = ones_like(x);
+  BOOST_TEST(z.shape().to_string() == "(?, 3)");
+  Output b = ones_like(constant(g, Tensor::from_vector<bool>({2}, {false, false})));
+  Output i = zeros_like(constant(g, Tensor::from_vector<std::int32_t>({2}, {5, 6})));
+  Session s(g);
+  Tensor feed = Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6});
+  std::vector<Tensor> out = s.run({z, o}, {{x, feed}});
+  BOOST_TEST(values<double>(out[0]) == (std::vector<double>(6, 0.0)), tt::per_element());
+  BOOST_TEST(values<double>(out[1]) == (std::vector<double>(6, 1.0)), tt::per_element());
+  out = s.run({z, o}, {{x, Tensor(DType::float64, Shape{1, 3})}});
+  BOOST_TEST(out[1].shape().to_string() == "(1, 3)");
+  BOOST_TEST(values<bool>(s.run(b)) == (std::vector<bool>{true, true}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{0, 0}), tt::per_element());
+  BOOST_TEST(!g.registry().get("zeros_like").not_differentiable_reason.empty());
+  BOOST_TEST(!g.registry().get("ones_like").not_differentiable_reason.empty());
+}
+
+// zeros_like and ones_like accept every input; only an empty handle is rejected.
+BOOST_AUTO_TEST_CASE(zeros_ones_like_reject_invalid_input_handle) {
+  Graph g;
+  int before = g.num_nodes();
+  BOOST_CHECK_THROW(zeros_like(Output{}), GraphError);
+  BOOST_CHECK_THROW(ones_like(Output{}), GraphError);
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(fill_values) {
+  Graph g;
+  Output a = fill(g, Shape{2, 2}, 3.5, DType::float64);
+  Output b = fill(g, Shape{3}, -7, DType::int32);
+  Output c = fill(g, Shape{}, 2.0, DType::boolean);
+  Output d = fill(g, Shape{0, 4}, 1.0);
+  BOOST_TEST(a.shape().to_string() == "(2, 2)");
+  Session s(g);
+  BOOST_TEST(values<double>(s.run(a)) == (std::vector<double>{3.5, 3.5, 3.5, 3.5}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(b)) == (std::vector<std::int32_t>{-7, -7, -7}), tt::per_element());
+  BOOST_TEST(s.run(c).item<bool>() == true);
+  BOOST_TEST(s.run(d).size() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(fill_rejects_unknown_shape_and_unrepresentable_value) {
+  Graph g;
+  check_build_error(g, [&] { fill(g, Shape{-1, 2}, 1.0, DType::float32, "bad_f"); },
+                    {"node 'bad_f'", "(op fill)", "inputs []", "(?, 2)", "fully defined"});
+  check_build_error(g, [&] { fill(g, Shape{2}, 3e9, DType::int32, "bad_f"); },
+                    {"node 'bad_f'", "(op fill)", "not representable in int32"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
