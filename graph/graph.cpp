@@ -155,6 +155,11 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
   node_record.site = std::move(site);
   node_record.backward = backward_;
   by_name_[node_record.name] = node_record.id;
+  // Every scope on the node's path is taken, also for nodes added with a full name (loaded
+  // graphs), so that a later name_scope("layer1") opens "layer1_1" rather than reusing it.
+  for (auto slash = node_record.name.find('/'); slash != std::string::npos;
+       slash = node_record.name.find('/', slash + 1))
+    name_counts_.try_emplace(node_record.name.substr(0, slash), 0);
   nodes_.push_back(std::move(node_record));
   const Node& added = nodes_.back();
   std::vector<Output> outs;

@@ -1,5 +1,7 @@
 // Binary elementwise ops with NumPy broadcasting, comparisons, where, and the C++ operators.
+#include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "kernel_util.hpp"
@@ -22,6 +24,55 @@ bool is_trailing(const Shape& small, const Shape& big) {
 template <class T, std::size_t N = 1>
 auto flat_at(T* p, std::size_t n) {
   return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+}
+
+template <class F> struct ScalarCompare;
+
+// Offsets into N inputs broadcast (NumPy rules) to an output shape, advanced element by element
+// in the output's row-major order.
+template <std::size_t N>
+class BroadcastWalk {
+ public:
+  static constexpr int kMaxRank = 8;
+  BroadcastWalk(const Shape& out, std::array<const Shape*, N> inputs) : out_(out) {
+    if (out.rank() > kMaxRank) throw std::invalid_argument("broadcasting supports rank up to 8");
+    for (std::size_t k = 0; k < N; ++k) {
+      const Shape& s = *inputs[k];
+      std::int64_t step = 1;
+      for (int i = s.rank() - 1; i >= 0; --i) {
+        strides_[k][static_cast<std::size_t>(out.rank() - s.rank() + i)] = s[i] == 1 ? 0 : step;
+        step *= s[i];
+      }
+    }
+  }
+  std::int64_t offset(std::size_t k) const { return offset_[k]; }
+  void next() {
+    for (int d = out_.rank() - 1; d >= 0; --d) {
+      auto ud = static_cast<std::size_t>(d);
+      for (std::size_t k = 0; k < N; ++k) offset_[k] += strides_[k][ud];
+      if (++index_[ud] < out_[d]) return;
+      for (std::size_t k = 0; k < N; ++k) offset_[k] -= strides_[k][ud] * out_[d];
+      index_[ud] = 0;
+    }
+  }
+
+ private:
+  const Shape& out_;
+  std::array<std::array<std::int64_t, kMaxRank>, N> strides_{};
+  std::array<std::int64_t, kMaxRank> index_{};
+  std::array<std::int64_t, N> offset_{};
+};
+
+// xtensor 0.24 + xsimd 8 assign broadcast results involving bool wrongly once a row fills a
+// SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections), so comparisons
+// and where broadcast through these plain loops.
+template <class T, class Out, class Fn>
+void broadcast_loop(const Tensor& a, const Tensor& b, Tensor& out, Fn f) {
+  BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  Out* po = out.data<Out>();
+  for (std::int64_t e = 0; e < out.size(); ++e, walk.next()) po[e] = f(pa[walk.offset(0)], pb[walk.offset(1)]);
 }
 
 // F::apply(a, b) is an xtensor expression; R<T> is the output element type.
@@ -72,6 +123,8 @@ struct Binary {
         auto vo = flat_at(o.data<R>() + row * a.size(), n);
         xt::noalias(vo) = F::apply(va, vb);
       }
+    } else if constexpr (Compare) {
+      broadcast_loop<T, bool>(a, b, o, typename ScalarCompare<F>::type{});
     } else {
       auto vo = kernels::view<R>(o);
       xt::noalias(vo) = F::apply(kernels::view<T>(a), kernels::view<T>(b));
@@ -105,6 +158,13 @@ DAGRAD_BINARY(LessEqual, xt::less_equal(a, b))
 DAGRAD_BINARY(Equal, xt::equal(a, b))
 #undef DAGRAD_BINARY
 
+// The scalar comparison of each comparison op, for the plain broadcast loop.
+template <> struct ScalarCompare<Greater> { using type = std::greater<>; };
+template <> struct ScalarCompare<GreaterEqual> { using type = std::greater_equal<>; };
+template <> struct ScalarCompare<Less> { using type = std::less<>; };
+template <> struct ScalarCompare<LessEqual> { using type = std::less_equal<>; };
+template <> struct ScalarCompare<Equal> { using type = std::equal_to<>; };
+
 void binary_shape(ShapeContext& ctx, bool compare, bool floating_only) {
   ctx.expect_same_dtype(0, 1);
   if (floating_only) ctx.expect_floating(0);
@@ -115,9 +175,22 @@ void binary_shape(ShapeContext& ctx, bool compare, bool floating_only) {
                  broadcast_shapes(ctx.input_shape(0), ctx.input_shape(1)));
 }
 
+// The gradients of a binary op (da, db) from a, b, y = f(a, b) and dy, at the broadcast shape;
+// autodiff sums each back to its input's shape.
+using BinaryRule = std::pair<Output, Output> (*)(Output a, Output b, Output y, Output dy);
+
 template <class F, bool Compare = false>
-void add_binary(OpRegistry& registry, const char* name, const char* summary, bool floating_only = false) {
+void add_binary(OpRegistry& registry, const char* name, const char* summary, bool floating_only = false,
+                BinaryRule rule = nullptr, GradCheckSpec check = {}) {
   OpRecord r;
+  if (rule) {
+    r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys) {
+      auto [da, db] = rule(detail::input_of(g, node, 0), detail::input_of(g, node, 1), detail::output_of(g, node), dys[0]);
+      return std::vector<Output>{da, db};
+    };
+  }
+  r.gradcheck = std::move(check);
+  if (r.gradcheck.samples.empty()) r.gradcheck.samples = detail::binary_samples();
   r.name = name;
   r.input_names = {"a", "b"};
   if (floating_only) {
@@ -153,8 +226,18 @@ struct Where {
     (void)x.data<T>();  // dtype checks
     (void)o.data<T>();
     bool same = cond.shape() == o.shape() && x.shape() == o.shape() && y.shape() == o.shape();
-    auto vo = adapt_as<S>(o, same);
-    xt::noalias(vo) = xt::where(adapt_as<bool>(cond, same), adapt_as<S>(x, same), adapt_as<S>(y, same));
+    if (same) {
+      auto vo = adapt_as<S>(o, true);
+      xt::noalias(vo) = xt::where(adapt_as<bool>(cond, true), adapt_as<S>(x, true), adapt_as<S>(y, true));
+      return;
+    }
+    BroadcastWalk<3> walk(o.shape(), {&cond.shape(), &x.shape(), &y.shape()});
+    const bool* pc = cond.data<bool>();
+    const T* px = x.data<T>();
+    const T* py = y.data<T>();
+    T* po = o.data<T>();
+    for (std::int64_t e = 0; e < o.size(); ++e, walk.next())
+      po[e] = pc[walk.offset(0)] ? px[walk.offset(1)] : py[walk.offset(2)];
   }
 };
 
@@ -172,16 +255,71 @@ Output scalar_like(const Output& x, double value, const char* op, const std::sou
   return scalar(g, value, x.dtype(), OpName("", loc));
 }
 
+GradCheckSpec distinct_inputs() {
+  GradCheckSpec s;
+  s.distinct_inputs = true;
+  return s;
+}
+
+struct AddN {
+  template <class T>
+  static void run(KernelContext& c) {
+    auto out = kernels::flat<T>(c.output(0));
+    xt::noalias(out) = kernels::flat<T>(c.input(0));
+    for (std::size_t i = 1; i < c.inputs.size(); ++i) xt::noalias(out) += kernels::flat<T>(c.input(static_cast<int>(i)));
+  }
+};
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
-  add_binary<Add>(registry, "add", "a + b");
-  add_binary<Sub>(registry, "sub", "a - b");
-  add_binary<Mul>(registry, "mul", "a * b");
-  add_binary<Div>(registry, "div", "a / b (integer division truncates)");
-  add_binary<Pow>(registry, "pow", "a ^ b", /*floating_only=*/true);
-  add_binary<Maximum>(registry, "maximum", "elementwise max(a, b)");
-  add_binary<Minimum>(registry, "minimum", "elementwise min(a, b)");
+  // d(a+b) = (dy, dy)
+  add_binary<Add>(registry, "add", "a + b", false,
+                  [](Output, Output, Output, Output dy) { return std::pair{dy, dy}; });
+  // d(a-b) = (dy, -dy)
+  add_binary<Sub>(registry, "sub", "a - b", false,
+                  [](Output, Output, Output, Output dy) { return std::pair{dy, neg(dy)}; });
+  // d(ab) = (dy b, dy a)
+  add_binary<Mul>(registry, "mul", "a * b", false,
+                  [](Output a, Output b, Output, Output dy) { return std::pair{dy * b, dy * a}; });
+  // d(a/b) = (dy / b, -dy a / b^2 = -dy y / b)
+  {
+    GradCheckSpec s;
+    s.low = 0.5;  // keeps b away from 0 (a shares the range)
+    s.high = 2.0;
+    add_binary<Div>(registry, "div", "a / b (integer division truncates)", false,
+                    [](Output, Output b, Output y, Output dy) { return std::pair{dy / b, -(dy * y / b)}; }, s);
+  }
+  // d(a^b) = (dy b a^(b-1), dy y log(a)); log is taken of max(a, tiny) where a <= 0 so that the
+  // unused branch stays finite and second derivatives do not meet NaN.
+  {
+    GradCheckSpec s;
+    s.low = 0.3;
+    s.high = 2.0;
+    add_binary<Pow>(registry, "pow", "a ^ b", /*floating_only=*/true,
+                    [](Output a, Output b, Output y, Output dy) {
+                      Output positive = greater(a, zeros_like(a));
+                      Output safe_a = where(positive, a, ones_like(a));
+                      Output log_a = where(positive, log(safe_a), zeros_like(a));
+                      return std::pair{dy * b * pow(a, b - 1.0), dy * y * log_a};
+                    },
+                    s);
+  }
+  // Subgradient convention: at a tie, maximum/minimum pass the whole gradient to a.
+  add_binary<Maximum>(registry, "maximum", "elementwise max(a, b)", false,
+                      [](Output a, Output b, Output, Output dy) {
+                        Output pick_a = greater_equal(a, b);
+                        Output zero = zeros_like(dy);
+                        return std::pair{where(pick_a, dy, zero), where(pick_a, zero, dy)};
+                      },
+                      distinct_inputs());
+  add_binary<Minimum>(registry, "minimum", "elementwise min(a, b)", false,
+                      [](Output a, Output b, Output, Output dy) {
+                        Output pick_a = less_equal(a, b);
+                        Output zero = zeros_like(dy);
+                        return std::pair{where(pick_a, dy, zero), where(pick_a, zero, dy)};
+                      },
+                      distinct_inputs());
   add_binary<Greater, true>(registry, "greater", "a > b");
   add_binary<GreaterEqual, true>(registry, "greater_equal", "a >= b");
   add_binary<Less, true>(registry, "less", "a < b");
@@ -198,7 +336,46 @@ void register_binary_ops(OpRegistry& registry) {
       ctx.set_output(0, ctx.input_dtype(1), broadcast_shapes(ctx.input_shape(0), s));
     };
     kernels::set_kernels<Where, float, double, std::int32_t, std::int64_t, bool>(r);
+    // d where(c, x, y) = (none, c ? dy : 0, c ? 0 : dy)
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output c = detail::input_of(g, node, 0);
+      Output zero = zeros_like(dys[0]);
+      return std::vector<Output>{Output{}, where(c, dys[0], zero), where(c, zero, dys[0])};
+    };
+    Tensor mask = Tensor::from_vector<bool>({2, 3}, {true, false, true, false, false, true});
+    r.gradcheck.samples = {{{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {mask, Tensor(), Tensor()}, "same shape"},
+                           {{Shape{2, 3}, Shape{3}, Shape{2, 1}}, {}, {mask, Tensor(), Tensor()}, "broadcast"}};
     r.summary = "condition ? x : y, elementwise with broadcasting";
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "add_n";
+    r.input_names = {"xs"};
+    r.variadic_inputs = true;
+    r.min_inputs = 1;
+    r.shape_fn = [](ShapeContext& ctx) {
+      Shape shape = ctx.input_shape(0);
+      for (int i = 1; i < ctx.num_inputs(); ++i) {
+        ctx.expect_same_dtype(0, i);
+        const Shape& other = ctx.input_shape(i);
+        if (!other.compatible_with(shape))
+          throw ShapeError("input " + std::to_string(i) + " has shape " + other.to_string() +
+                           ", input 0 has " + shape.to_string() + " (add_n does not broadcast)");
+        for (int d = 0; d < shape.rank(); ++d)
+          if (shape[d] == Shape::kUnknown) shape[d] = other[d];
+      }
+      if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("arithmetic on bool inputs is not defined");
+      ctx.set_output(0, ctx.input_dtype(0), shape);
+    };
+    kernels::set_kernels<AddN, float, double, std::int32_t, std::int64_t>(r);
+    // d(x0 + x1 + ...) = (dy, dy, ...)
+    r.gradient = [](Graph&, const Node& node, std::span<const Output> dys) {
+      return std::vector<Output>(node.inputs.size(), dys[0]);
+    };
+    r.gradcheck.samples = {{{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {}, "three"},
+                           {{Shape{-1, 2}, Shape{-1, 2}}, {}, {}, "unknown batch"}};
+    r.summary = "x0 + x1 + ... of equal shapes, in one pass";
     registry.add(std::move(r));
   }
 }
@@ -215,6 +392,10 @@ Output greater_equal(Output a, Output b, OpName name) { return binary("greater_e
 Output less(Output a, Output b, OpName name) { return binary("less", a, b, name); }
 Output less_equal(Output a, Output b, OpName name) { return binary("less_equal", a, b, name); }
 Output equal(Output a, Output b, OpName name) { return binary("equal", a, b, name); }
+Output add_n(const std::vector<Output>& xs, OpName name) {
+  if (xs.empty()) throw GraphError("add_n: no inputs");
+  return detail::build(detail::graph_of(xs[0], "add_n"), "add_n", xs, {}, name);
+}
 Output where(Output cond, Output x, Output y, OpName name) {
   return detail::build(detail::graph_of(cond, "where"), "where", {cond, x, y}, {}, name);
 }

@@ -56,14 +56,28 @@ DAGRAD_UNARY(LeakyRelu, xt::where(x > T(0), x, T(ctx.attrs().get_float("alpha"))
 
 enum class Domain { Float, Signed };
 
+using detail::input_of;
+using detail::output_of;
+
+// The gradient of a unary op from x, y = f(x) and dy; returns dx.
+using UnaryRule = Output (*)(Graph& g, const Node& node, Output x, Output y, Output dy);
+
+struct UnaryOp {
+  const char* name;
+  Domain domain;
+  const char* summary;
+  UnaryRule rule;
+  GradCheckSpec check;
+  std::vector<AttrSpec> attrs;
+};
+
 template <class F>
-void add_unary(OpRegistry& registry, const char* name, Domain domain, const char* summary,
-               std::vector<AttrSpec> attrs = {}) {
+void add_unary(OpRegistry& registry, UnaryOp op) {
   OpRecord r;
-  r.name = name;
+  r.name = op.name;
   r.input_names = {"x"};
-  r.attrs = std::move(attrs);
-  if (domain == Domain::Float) {
+  r.attrs = std::move(op.attrs);
+  if (op.domain == Domain::Float) {
     r.shape_fn = [](ShapeContext& ctx) {
       ctx.expect_floating(0);
       detail::same_as_input0(ctx);
@@ -76,7 +90,13 @@ void add_unary(OpRegistry& registry, const char* name, Domain domain, const char
     };
     kernels::set_kernels<Unary<F>, float, double, std::int32_t, std::int64_t>(r);
   }
-  r.summary = summary;
+  UnaryRule rule = op.rule;
+  r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys) {
+    return std::vector<Output>{rule(g, node, input_of(g, node, 0), output_of(g, node), dys[0])};
+  };
+  r.gradcheck = std::move(op.check);
+  if (r.gradcheck.samples.empty()) r.gradcheck.samples = detail::unary_samples();
+  r.summary = op.summary;
   registry.add(std::move(r));
 }
 
@@ -84,29 +104,111 @@ Output unary(const char* op, Output x, const OpName& name, AttrMap attrs = {}) {
   return detail::build(detail::graph_of(x, op), op, {x}, std::move(attrs), name);
 }
 
+Output zeros_where_not_positive(Output x, Output value) {
+  // x > 0 ? value : 0; the derivative of relu-like ops at exactly 0 is taken from the left (0).
+  return where(greater(x, zeros_like(x)), value, zeros_like(value));
+}
+
+GradCheckSpec domain(double low, double high) {
+  GradCheckSpec s;
+  s.low = low;
+  s.high = high;
+  return s;
+}
+GradCheckSpec kinked_at_zero() {
+  GradCheckSpec s;
+  s.kinks = {0.0};
+  return s;
+}
+
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& registry) {
-  add_unary<Neg>(registry, "neg", Domain::Signed, "-x");
-  add_unary<Abs>(registry, "abs", Domain::Signed, "|x|");
-  add_unary<Sign>(registry, "sign", Domain::Signed, "-1, 0 or 1 by the sign of x");
-  add_unary<Exp>(registry, "exp", Domain::Float, "e^x");
-  add_unary<Log>(registry, "log", Domain::Float, "natural logarithm");
-  add_unary<Log1p>(registry, "log1p", Domain::Float, "log(1 + x), accurate near 0");
-  add_unary<Sqrt>(registry, "sqrt", Domain::Float, "square root");
-  add_unary<Rsqrt>(registry, "rsqrt", Domain::Float, "1 / sqrt(x)");
-  add_unary<Square>(registry, "square", Domain::Signed, "x * x");
-  add_unary<Reciprocal>(registry, "reciprocal", Domain::Float, "1 / x");
-  add_unary<Sigmoid>(registry, "sigmoid", Domain::Float, "1 / (1 + e^-x)");
-  add_unary<Tanh>(registry, "tanh", Domain::Float, "hyperbolic tangent");
-  add_unary<Relu>(registry, "relu", Domain::Float, "max(x, 0)");
-  add_unary<Softplus>(registry, "softplus", Domain::Float, "log(1 + e^x)");
-  add_unary<Elu>(registry, "elu", Domain::Float, "x if x > 0 else alpha * (e^x - 1)",
-                 {{"alpha", AttrKind::Float, AttrValue(1.0)}});
-  add_unary<Selu>(registry, "selu", Domain::Float,
-                  "scale * elu(x, alpha), scale = 1.0507009873554805, alpha = 1.6732632423543772");
-  add_unary<LeakyRelu>(registry, "leaky_relu", Domain::Float, "x if x > 0 else alpha * x",
-                       {{"alpha", AttrKind::Float, AttrValue(0.2)}});
+  // d(-x)/dx = -1
+  add_unary<Neg>(registry, {"neg", Domain::Signed, "-x",
+                            [](Graph&, const Node&, Output, Output, Output dy) { return neg(dy); }, {}, {}});
+  // d|x|/dx = sign(x)
+  add_unary<Abs>(registry, {"abs", Domain::Signed, "|x|",
+                            [](Graph&, const Node&, Output x, Output, Output dy) { return dy * sign(x); },
+                            kinked_at_zero(), {}});
+  // sign is piecewise constant: its derivative is 0 wherever it exists.
+  {
+    GradCheckSpec s = kinked_at_zero();
+    s.zero_gradient_expected = true;
+    add_unary<Sign>(registry, {"sign", Domain::Signed, "-1, 0 or 1 by the sign of x",
+                               [](Graph&, const Node&, Output, Output, Output dy) { return zeros_like(dy); },
+                               s, {}});
+  }
+  // d e^x/dx = e^x = y
+  add_unary<Exp>(registry, {"exp", Domain::Float, "e^x",
+                            [](Graph&, const Node&, Output, Output y, Output dy) { return dy * y; }, {}, {}});
+  // d log(x)/dx = 1/x
+  add_unary<Log>(registry, {"log", Domain::Float, "natural logarithm",
+                            [](Graph&, const Node&, Output x, Output, Output dy) { return dy / x; },
+                            domain(0.2, 3.0), {}});
+  // d log(1+x)/dx = 1/(1+x)
+  add_unary<Log1p>(registry, {"log1p", Domain::Float, "log(1 + x), accurate near 0",
+                              [](Graph&, const Node&, Output x, Output, Output dy) { return dy / (1.0 + x); },
+                              domain(-0.7, 3.0), {}});
+  // d sqrt(x)/dx = 1/(2 sqrt(x)) = 0.5/y
+  add_unary<Sqrt>(registry, {"sqrt", Domain::Float, "square root",
+                             [](Graph&, const Node&, Output, Output y, Output dy) { return dy * 0.5 / y; },
+                             domain(0.2, 3.0), {}});
+  // d x^-1/2 /dx = -1/2 x^-3/2 = -0.5 y^3
+  add_unary<Rsqrt>(registry, {"rsqrt", Domain::Float, "1 / sqrt(x)",
+                              [](Graph&, const Node&, Output, Output y, Output dy) {
+                                return dy * (-0.5 * (y * square(y)));
+                              },
+                              domain(0.2, 3.0), {}});
+  // d x^2/dx = 2x
+  add_unary<Square>(registry, {"square", Domain::Signed, "x * x",
+                               [](Graph&, const Node&, Output x, Output, Output dy) { return dy * (2.0 * x); },
+                               {}, {}});
+  // d (1/x)/dx = -1/x^2 = -y^2
+  {
+    GradCheckSpec s = kinked_at_zero();
+    s.kink_margin = 0.3;
+    add_unary<Reciprocal>(registry, {"reciprocal", Domain::Float, "1 / x",
+                                     [](Graph&, const Node&, Output, Output y, Output dy) { return -(dy * square(y)); },
+                                     s, {}});
+  }
+  // d sigmoid(x)/dx = y (1 - y)
+  add_unary<Sigmoid>(registry, {"sigmoid", Domain::Float, "1 / (1 + e^-x)",
+                                [](Graph&, const Node&, Output, Output y, Output dy) { return dy * (y * (1.0 - y)); },
+                                {}, {}});
+  // d tanh(x)/dx = 1 - y^2
+  add_unary<Tanh>(registry, {"tanh", Domain::Float, "hyperbolic tangent",
+                             [](Graph&, const Node&, Output, Output y, Output dy) { return dy * (1.0 - square(y)); },
+                             {}, {}});
+  // d max(x, 0)/dx = 1 if x > 0 else 0
+  add_unary<Relu>(registry, {"relu", Domain::Float, "max(x, 0)",
+                             [](Graph&, const Node&, Output x, Output, Output dy) { return zeros_where_not_positive(x, dy); },
+                             kinked_at_zero(), {}});
+  // d softplus(x)/dx = sigmoid(x)
+  add_unary<Softplus>(registry, {"softplus", Domain::Float, "log(1 + e^x)",
+                                 [](Graph&, const Node&, Output x, Output, Output dy) { return dy * sigmoid(x); },
+                                 {}, {}});
+  // d elu/dx = 1 if x > 0 else alpha e^x = y + alpha
+  add_unary<Elu>(registry, {"elu", Domain::Float, "x if x > 0 else alpha * (e^x - 1)",
+                            [](Graph&, const Node& node, Output x, Output y, Output dy) {
+                              double alpha = node.attrs.get_float("alpha");
+                              return where(greater(x, zeros_like(x)), dy, dy * (y + alpha));
+                            },
+                            kinked_at_zero(), {{"alpha", AttrKind::Float, AttrValue(1.0)}}});
+  // d selu/dx = scale if x > 0 else y + scale alpha
+  add_unary<Selu>(registry, {"selu", Domain::Float,
+                             "scale * elu(x, alpha), scale = 1.0507009873554805, alpha = 1.6732632423543772",
+                             [](Graph&, const Node&, Output x, Output y, Output dy) {
+                               return where(greater(x, zeros_like(x)), dy * kSeluScale,
+                                            dy * (y + kSeluScale * kSeluAlpha));
+                             },
+                             kinked_at_zero(), {}});
+  // d leaky_relu/dx = 1 if x > 0 else alpha
+  add_unary<LeakyRelu>(registry, {"leaky_relu", Domain::Float, "x if x > 0 else alpha * x",
+                                  [](Graph&, const Node& node, Output x, Output, Output dy) {
+                                    return where(greater(x, zeros_like(x)), dy, dy * node.attrs.get_float("alpha"));
+                                  },
+                                  kinked_at_zero(), {{"alpha", AttrKind::Float, AttrValue(0.2)}}});
 }
 
 Output neg(Output x, OpName name) { return unary("neg", x, name); }

@@ -107,6 +107,49 @@ struct Matmul {
   }
 };
 
+// The gradients of y = op(A) op(B), op = identity or transpose:
+//   y = A B      dA = dY B^T     dB = A^T dY
+//   y = A B^T    dA = dY B       dB = dY^T A
+//   y = A^T B    dA = B dY^T     dB = A dY
+//   y = A^T B^T  dA = B^T dY^T   dB = dY^T A^T
+// An operand that is a single matrix broadcast across a batch gets a batched gradient, which
+// autodiff sums back to the matrix (sum_to) like any broadcast gradient.
+std::vector<Output> matmul_gradient(Graph& g, const Node& node, std::span<const Output> dys) {
+  Output a = detail::input_of(g, node, 0), b = detail::input_of(g, node, 1), dy = dys[0];
+  bool ta = node.attrs.get_bool("transpose_a"), tb = node.attrs.get_bool("transpose_b");
+  Output da = !ta ? matmul(dy, b, false, !tb) : (!tb ? matmul(b, dy, false, true) : matmul(b, dy, true, true));
+  Output db;
+  int ra = a.shape().rank();
+  std::int64_t k = a.shape()[ra - 1], n = dy.shape()[dy.shape().rank() - 1];
+  if (b.shape().rank() == 2 && ra > 2 && !ta && k > 0 && n > 0) {  // known, and reshape can infer -1
+    // A batch of untransposed matrices times one matrix: fold the batch into the rows, so dB is
+    // one product over all of them instead of a batch of products summed afterwards.
+    Output a_rows = reshape(a, {-1, k}), dy_rows = reshape(dy, {-1, n});
+    db = !tb ? matmul(a_rows, dy_rows, true, false) : matmul(dy_rows, a_rows, true, false);
+  } else {
+    db = !tb ? matmul(a, dy, !ta, false) : (!ta ? matmul(dy, a, true, false) : matmul(dy, a, true, true));
+  }
+  return {da, db};
+}
+
+std::vector<GradCheckSample> matmul_samples() {
+  auto flags = [](bool ta, bool tb) { return AttrMap{{"transpose_a", ta}, {"transpose_b", tb}}; };
+  return {{{Shape{2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrices"},
+          {{Shape{3, 2}, Shape{3, 4}}, flags(true, false), {}, "transpose a"},
+          {{Shape{2, 3}, Shape{4, 3}}, flags(false, true), {}, "transpose b"},
+          {{Shape{3, 2}, Shape{4, 3}}, flags(true, true), {}, "transpose both"},
+          {{Shape{2, 2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "batched"},
+          {{Shape{2, 3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "batched, transpose both"},
+          {{Shape{2, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrix b broadcast"},
+          {{Shape{2, 2, 2, 3}, Shape{4, 3}}, flags(false, true), {}, "matrix b broadcast, transpose b"},
+          {{Shape{2, 3, 2}, Shape{3, 4}}, flags(true, false), {}, "matrix b broadcast, transpose a"},
+          {{Shape{2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "matrix a broadcast"},
+          {{Shape{3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "matrix a broadcast, transpose both"},
+          {{Shape{-1, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "unknown batch"},
+          {{Shape{-1, 3}, Shape{2, 3}}, flags(false, true), {}, "unknown rows, transpose b"},
+          {{Shape{-1, 2, 3}, Shape{-1, 3, 2}}, flags(false, false), {}, "unknown batch, batched"}};
+}
+
 }  // namespace
 
 void register_linalg_ops(OpRegistry& registry) {
@@ -123,6 +166,8 @@ void register_linalg_ops(OpRegistry& registry) {
                                 ctx.attrs().get_bool("transpose_b")));
   };
   kernels::set_kernels<Matmul, float, double>(r);
+  r.gradient = matmul_gradient;
+  r.gradcheck.samples = matmul_samples();
   r.summary = "matrix product op(a) op(b), batched over leading dims (BLAS gemm)";
   registry.add(std::move(r));
 }

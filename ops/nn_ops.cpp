@@ -91,7 +91,7 @@ struct Softmax {
   }
 };
 
-void add_softmax(OpRegistry& registry, const char* name, bool log, const char* summary) {
+void add_softmax(OpRegistry& registry, const char* name, bool log, const char* summary, GradientFn gradient) {
   OpRecord r;
   r.name = name;
   r.input_names = {"x"};
@@ -105,6 +105,13 @@ void add_softmax(OpRegistry& registry, const char* name, bool log, const char* s
     kernels::set_kernels<Softmax<true>, float, double>(r);
   else
     kernels::set_kernels<Softmax<false>, float, double>(r);
+  r.gradient = std::move(gradient);
+  auto axis = [](std::int64_t a) { return AttrMap{{"axis", a}}; };
+  r.gradcheck.samples = {{{Shape{2, 3}}, axis(-1), {}, "last axis"},
+                         {{Shape{2, 3, 4}}, axis(1), {}, "middle axis"},
+                         {{Shape{3, 2}}, axis(0), {}, "first axis"},
+                         {{Shape{5}}, axis(0), {}, "vector"},
+                         {{Shape{-1, 4}}, axis(-1), {}, "unknown batch"}};
   r.summary = summary;
   registry.add(std::move(r));
 }
@@ -139,8 +146,20 @@ struct Clip {
 }  // namespace
 
 void register_nn_ops(OpRegistry& registry) {
-  add_softmax(registry, "softmax", false, "e^x / sum e^x along axis, shifted by the max for stability");
-  add_softmax(registry, "log_softmax", true, "x - log(sum e^x) along axis, shifted by the max for stability");
+  // d softmax(x)/dx: dx = y (dy - sum(dy y, axis))
+  add_softmax(registry, "softmax", false, "e^x / sum e^x along axis, shifted by the max for stability",
+              [](Graph& g, const Node& node, std::span<const Output> dys) {
+                Output y = detail::output_of(g, node), dy = dys[0];
+                std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
+                return std::vector<Output>{y * (dy - sum(dy * y, axis, true))};
+              });
+  // d log_softmax(x)/dx: dx = dy - e^y sum(dy, axis)  (e^y = softmax(x))
+  add_softmax(registry, "log_softmax", true, "x - log(sum e^x) along axis, shifted by the max for stability",
+              [](Graph& g, const Node& node, std::span<const Output> dys) {
+                Output y = detail::output_of(g, node), dy = dys[0];
+                std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
+                return std::vector<Output>{dy - exp(y) * sum(dy, axis, true)};
+              });
   {
     OpRecord r;
     r.name = "clip_by_value";
@@ -159,6 +178,20 @@ void register_nn_ops(OpRegistry& registry) {
       detail::same_as_input0(ctx);
     };
     kernels::set_kernels<Clip, float, double, std::int32_t, std::int64_t>(r);
+    // d clip(x)/dx = 1 where clip_min <= x <= clip_max, else 0
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output x = detail::input_of(g, node, 0), dy = dys[0];
+      Output lo = scalar(g, node.attrs.get_float("clip_min"), x.dtype());
+      Output hi = scalar(g, node.attrs.get_float("clip_max"), x.dtype());
+      Output zero = zeros_like(dy);
+      return std::vector<Output>{where(greater_equal(x, lo), where(less_equal(x, hi), dy, zero), zero)};
+    };
+    // Inputs in [-2, 2] around the bounds -1 and 1: both sides of both kinks are checked.
+    r.gradcheck.kinks = {-1.0, 1.0};
+    auto bounds = AttrMap{{"clip_min", -1.0}, {"clip_max", 1.0}};
+    r.gradcheck.samples = {{{Shape{2, 3}}, bounds, {}, "matrix"},
+                           {{Shape{4, 5}}, bounds, {}, "larger"},
+                           {{Shape{-1, 3}}, bounds, {}, "unknown batch"}};
     r.summary = "min(max(x, clip_min), clip_max); integer dtypes round the bounds inward";
     registry.add(std::move(r));
   }

@@ -7,6 +7,7 @@
 // reducers so that they can restart from the identity in the reused output buffer, accumulate
 // float32 in double, and run without allocating.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -248,14 +249,128 @@ Output reduce(const char* op, Output x, std::vector<std::int64_t> axes, bool kee
                        {{"axes", std::move(axes)}, {"keepdims", keepdims}}, name);
 }
 
+// A reduction's output (or its gradient) t with the reduced axes kept (as size 1), so that it
+// broadcasts against the input x.
+Output keep_reduced_axes(const Node& node, const Output& x, const Output& t) {
+  if (node.attrs.get_bool("keepdims")) return t;
+  const auto& axes = node.attrs.get_ints("axes");
+  if (axes.empty()) return t;  // a scalar broadcasts as it is
+  std::vector<std::int64_t> normalized;
+  for (auto a : axes) normalized.push_back(detail::normalize_axis(a, x.shape().rank()));
+  std::sort(normalized.begin(), normalized.end());
+  return expand_dims(t, normalized);
+}
+
+// The number of elements reduced into each output of the reduction y of x, as a scalar of x's
+// dtype: a constant when the reduced dimensions are known at build time, else size(x)/size(y)
+// at run time (an unknown batch dimension reduced away).
+Output reduced_count(Graph& g, const Node& node, const Output& x, const Output& y) {
+  const Shape& shape = x.shape();
+  AxisMask mask = reduced_mask(node.attrs.get_ints("axes"), shape.rank());
+  double count = 1;
+  for (int i = 0; i < shape.rank(); ++i) {
+    if (!mask[static_cast<std::size_t>(i)]) continue;
+    if (shape[i] == Shape::kUnknown)
+      return div(cast(size(x), x.dtype()), cast(size(y), x.dtype()));
+    count *= static_cast<double>(shape[i]);
+  }
+  return scalar(g, count, x.dtype());
+}
+
+// max and min: dy goes to the elements equal to the result, split equally among ties.
+std::vector<Output> extremum_gradient(const Node& node, Output x, Output y, Output dy) {
+  const auto& axes = node.attrs.get_ints("axes");
+  // Compared at x's shape: the broadcasting comparison kernel is avoided on purpose (with
+  // xtensor 0.24 + xsimd 8 it returns wrong values for rows of 8 or more; see the report).
+  Output mask = cast(equal(x, broadcast_like(keep_reduced_axes(node, x, y), x)), x.dtype());
+  Output ties = sum(mask, axes, true);
+  return {mask * (keep_reduced_axes(node, x, dy) / ties)};
+}
+
+std::vector<GradCheckSample> reduce_samples() {
+  using V = std::vector<std::int64_t>;
+  return {{{Shape{2, 3}}, {}, {}, "all axes"},
+          {{Shape{2, 3, 4}}, {{"axes", V{1}}}, {}, "middle axis"},
+          {{Shape{2, 3, 4}}, {{"axes", V{0, -1}}, {"keepdims", true}}, {}, "outer axes, keepdims"},
+          {{Shape{-1, 3}}, {{"axes", V{0}}}, {}, "unknown batch"}};
+}
+
+// sum_to: sums x over the axes along which `like` was broadcast to x's shape.
+void sum_to_shape(ShapeContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  const Shape& like = ctx.input_shape(1);
+  if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("cannot sum bool values");
+  if (like.rank() > x.rank() || !broadcast_shapes(like, x).compatible_with(x))
+    throw ShapeError("x of shape " + x.to_string() + " is not a broadcast of shape " + like.to_string());
+  ctx.set_output(0, ctx.input_dtype(0), like);
+}
+
+struct SumTo {
+  static constexpr int kMaxRank = 8;
+  template <class T>
+  static void run(KernelContext& c) {
+    const Tensor& x = c.input(0);
+    Tensor& out = c.output(0);
+    const Shape& xs = x.shape();
+    const Shape& os = out.shape();
+    const T* src = x.data<T>();
+    T* dst = out.data<T>();
+    std::fill(dst, dst + out.size(), T(0));
+    if (x.size() == 0) return;
+    if (xs.rank() > kMaxRank) throw std::invalid_argument("sum_to supports rank up to 8");
+    // Output stride of each x axis: 0 along the axes that are summed away.
+    std::array<std::int64_t, kMaxRank> stride{}, index{};
+    int lead = xs.rank() - os.rank();
+    std::int64_t step = 1;
+    for (int i = os.rank() - 1; i >= 0; --i) {
+      stride[static_cast<std::size_t>(lead + i)] = os[i] == 1 && xs[lead + i] != 1 ? 0 : step;
+      step *= os[i];
+    }
+    const int rank = xs.rank();
+    std::int64_t offset = 0;
+    for (std::int64_t e = 0; e < x.size(); ++e) {
+      dst[offset] += src[e];
+      for (int a = rank - 1; a >= 0; --a) {  // odometer over x's index
+        auto ua = static_cast<std::size_t>(a);
+        offset += stride[ua];
+        if (++index[ua] < xs[a]) break;
+        offset -= stride[ua] * xs[a];
+        index[ua] = 0;
+      }
+    }
+  }
+};
+
 }  // namespace
 
 void register_reduce_ops(OpRegistry& registry) {
   {
     OpRecord r;
+    r.name = "sum_to";
+    r.input_names = {"x", "like"};
+    r.shape_fn = sum_to_shape;
+    kernels::set_kernels<SumTo, float, double, std::int32_t, std::int64_t>(r);
+    // d sum_to(x, like)/dx: the gradient broadcast back to x's shape; like's values are unused.
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      return std::vector<Output>{broadcast_like(dys[0], detail::input_of(g, node, 0)), Output{}};
+    };
+    r.gradcheck.samples = {{{Shape{2, 3}, Shape{3}}, {}, {}, "rows"},
+                           {{Shape{2, 3}, Shape{2, 1}}, {}, {}, "columns"},
+                           {{Shape{-1, 2, 3}, Shape{1, 3}}, {}, {}, "unknown batch"}};
+    r.summary = "x summed down to the shape of `like` (the inverse of broadcasting)";
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r;
     r.name = "sum";
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "sum", false, false); };
     kernels::set_kernels<Reduce<SumOp>, float, double, std::int32_t, std::int64_t>(r);
+    // d sum(x, axes)/dx = dy broadcast back over the summed axes
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output x = detail::input_of(g, node, 0);
+      return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]), x)};
+    };
+    r.gradcheck.samples = reduce_samples();
     r.summary = "sum over axes (all when empty); integer sums wrap around";
     add_reduce(registry, std::move(r));
   }
@@ -264,6 +379,17 @@ void register_reduce_ops(OpRegistry& registry) {
     r.name = "mean";
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "mean", true, true); };
     kernels::set_kernels<Reduce<SumOp, true>, float, double>(r);
+    // d mean(x, axes)/dx = dy / (number of elements reduced), broadcast back over the reduced axes
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output x = detail::input_of(g, node, 0);
+      Output count = reduced_count(g, node, x, detail::output_of(g, node));
+      return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]) / count, x)};
+    };
+    r.gradcheck.samples = reduce_samples();
+    r.gradcheck.samples.push_back(
+        {{Shape{-1, 3, 2}}, {{"axes", std::vector<std::int64_t>{-3, 2}}}, {}, "unknown batch reduced, negative axes"});
+    r.gradcheck.samples.push_back(
+        {{Shape{-1, 4}}, {{"axes", std::vector<std::int64_t>{-1}}, {"keepdims", true}}, {}, "unknown batch kept"});
     r.summary = "mean over axes (all when empty)";
     add_reduce(registry, std::move(r));
   }
@@ -272,6 +398,12 @@ void register_reduce_ops(OpRegistry& registry) {
     r.name = "max";
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "maximum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<true>>, float, double, std::int32_t, std::int64_t>(r);
+    // d max(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
+    };
+    // Continuous random draws have no ties, so the function is smooth around every sample.
+    r.gradcheck.samples = reduce_samples();
     r.summary = "maximum over axes (all when empty); NaN propagates";
     add_reduce(registry, std::move(r));
   }
@@ -280,6 +412,12 @@ void register_reduce_ops(OpRegistry& registry) {
     r.name = "min";
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "minimum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<false>>, float, double, std::int32_t, std::int64_t>(r);
+    // d min(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
+    };
+    // Continuous random draws have no ties, so the function is smooth around every sample.
+    r.gradcheck.samples = reduce_samples();
     r.summary = "minimum over axes (all when empty); NaN propagates";
     add_reduce(registry, std::move(r));
   }
@@ -305,6 +443,10 @@ void register_reduce_ops(OpRegistry& registry) {
     r.summary = "index (int64) of the largest element along axis, first on ties";
     registry.add(std::move(r));
   }
+}
+
+Output sum_to(Output x, Output like, OpName name) {
+  return detail::build(detail::graph_of(x, "sum_to"), "sum_to", {x, like}, {}, name);
 }
 
 Output sum(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {

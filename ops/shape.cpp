@@ -1,105 +1,22 @@
-// Shape and indexing ops: transpose, reshape, broadcast_to, concat, slice, gather, one_hot,
-// cast, zeros_like, ones_like, fill.
+// Shape ops: transpose, reshape, broadcast_to, broadcast_like, reshape_like, expand_dims, cast,
+// zeros_like, ones_like, fill, size. The indexing ops (concat, slice, pad, gather, scatter_add,
+// one_hot) are in indexing.cpp; register_shape_ops registers both.
 //
 // These ops move elements without arithmetic, so their kernels are plain index loops over the
-// row-major buffers (one strided-copy routine serves transpose, slice and broadcast_to) rather
-// than xtensor views: a strided gather gains nothing from SIMD, and contiguous runs are copied
-// with std::copy_n, which the compiler turns into memmove.
-#include <algorithm>
-#include <cmath>
+// row-major buffers (one strided-copy routine serves transpose and broadcasting) rather than
+// xtensor views: a strided gather gains nothing from SIMD, and contiguous runs are copied with
+// std::copy_n, which the compiler turns into memmove.
 #include <cstring>
-#include <limits>
-#include <stdexcept>
 #include <string>
-#include <type_traits>
 
-#include "kernel_util.hpp"
-#include "op_util.hpp"
+#include "shape_util.hpp"
 
 namespace dagrad {
 
 namespace {
 
-std::string ints_to_string(const std::vector<std::int64_t>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
-// Row-major element strides of a fully defined shape.
-std::vector<std::int64_t> strides_of(const Shape& s) {
-  std::vector<std::int64_t> strides(static_cast<std::size_t>(s.rank()), 1);
-  for (int i = s.rank() - 2; i >= 0; --i)
-    strides[static_cast<std::size_t>(i)] = strides[static_cast<std::size_t>(i) + 1] * s[i + 1];
-  return strides;
-}
-
-// Writes the row-major tensor of shape `dims` to dst, reading output element (i0, i1, ...) at
-// src + sum(i_k * src_strides[k]). A stride of 0 repeats (broadcasts) along that axis.
-template <class T>
-void strided_copy(T* dst, const T* src, const std::vector<std::int64_t>& dims,
-                  const std::vector<std::int64_t>& src_strides) {
-  const std::size_t rank = dims.size();
-  if (rank == 0) {
-    *dst = *src;
-    return;
-  }
-  for (auto d : dims)
-    if (d == 0) return;
-  const std::int64_t inner = dims[rank - 1];
-  const std::int64_t inner_stride = src_strides[rank - 1];
-  std::vector<std::int64_t> index(rank, 0);  // odometer over the axes before the last
-  std::int64_t offset = 0;                   // into src; an integer, so stepping past the end is harmless
-  for (;;) {
-    if (inner_stride == 1) {
-      std::copy_n(src + offset, inner, dst);
-    } else {
-      for (std::int64_t i = 0; i < inner; ++i) dst[i] = src[offset + i * inner_stride];
-    }
-    dst += inner;
-    std::size_t axis = rank - 1;
-    for (;;) {
-      if (axis == 0) return;
-      --axis;
-      offset += src_strides[axis];
-      if (++index[axis] < dims[axis]) break;
-      offset -= src_strides[axis] * dims[axis];
-      index[axis] = 0;
-    }
-  }
-}
-
-// Value conversion without undefined behaviour: float to integer truncates toward zero,
-// saturates out-of-range values and maps NaN to 0; anything to bool is "!= 0".
-template <class To, class From>
-To convert_value(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    if (std::isnan(v)) return To(0);
-    // min() is -2^k and max() + 1 is 2^k: both exact in any floating type.
-    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
-    if (v >= -static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::max();
-    return static_cast<To>(v);
-  } else if constexpr (std::is_same_v<To, float> && std::is_same_v<From, double>) {
-    // Finite doubles beyond float's range become infinities explicitly (else undefined).
-    constexpr double kMax = std::numeric_limits<float>::max();
-    if (v > kMax) return std::numeric_limits<float>::infinity();
-    if (v < -kMax) return -std::numeric_limits<float>::infinity();
-    return static_cast<float>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-// An attribute value that becomes an element of `dtype` must be representable in it, so the
-// kernel never converts an out-of-range double (fill, one_hot).
-void check_fits(double v, DType dtype, const char* attr) {
-  double lo = dtype == DType::int32 ? -2147483648.0 : -9223372036854775808.0;
-  if (is_integer(dtype) && !(v >= lo && v < -lo))
-    throw ShapeError("attribute '" + std::string(attr) + "' = " + std::to_string(v) +
-                     " is not representable in " + std::string(dtype_name(dtype)));
-}
+using namespace shape_util;
+using detail::input_of;
 
 // Calls f(T{}) with the C++ type of `dtype`.
 template <class F>
@@ -111,19 +28,6 @@ void visit_dtype(DType dtype, F&& f) {
     case DType::int64: f(std::int64_t{}); break;
     case DType::boolean: f(bool{}); break;
   }
-}
-
-// Calls f(pointer) with the elements of an int32 or int64 index tensor.
-template <class F>
-void with_indices(const Tensor& t, F&& f) {
-  if (t.dtype() == DType::int32) f(static_cast<const std::int32_t*>(t.data<std::int32_t>()));
-  else f(static_cast<const std::int64_t*>(t.data<std::int64_t>()));
-}
-
-void expect_index_dtype(const ShapeContext& ctx, int i, const char* what) {
-  if (!is_integer(ctx.input_dtype(i)))
-    throw ShapeError(std::string(what) + " (input " + std::to_string(i) + ") must be int32 or int64, got " +
-                     std::string(dtype_name(ctx.input_dtype(i))));
 }
 
 // ---- transpose ----
@@ -150,14 +54,28 @@ std::vector<int> resolve_perm(const std::vector<std::int64_t>& perm, int rank) {
   return out;
 }
 
+void transpose_shape(ShapeContext& ctx) {
+  const Shape& in = ctx.input_shape(0);
+  expect_max_rank(in, "x");
+  std::vector<int> perm = resolve_perm(ctx.attrs().get_ints("perm"), in.rank());
+  std::vector<std::int64_t> out(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) out[i] = in[perm[i]];
+  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
+}
+
 struct TransposeKernel {
   template <class T>
   static void run(KernelContext& c) {
     const Tensor& x = c.input(0);
-    std::vector<int> perm = resolve_perm(c.attrs().get_ints("perm"), x.shape().rank());
-    std::vector<std::int64_t> in_strides = strides_of(x.shape()), strides(perm.size());
-    for (std::size_t i = 0; i < perm.size(); ++i) strides[i] = in_strides[static_cast<std::size_t>(perm[i])];
-    strided_copy(c.output(0).data<T>(), x.data<T>(), c.output(0).shape().dims(), strides);
+    Tensor& y = c.output(0);
+    const int rank = x.shape().rank();
+    const auto& perm = c.attrs().get_ints("perm");  // validated by the shape function
+    Dims in_strides = strides_of(x.shape()), strides{};
+    for (int i = 0; i < rank; ++i) {
+      std::int64_t p = perm.empty() ? rank - 1 - i : perm[static_cast<std::size_t>(i)];
+      strides[static_cast<std::size_t>(i)] = in_strides[static_cast<std::size_t>(p < 0 ? p + rank : p)];
+    }
+    strided_copy(y.data<T>(), strides_of(y.shape()), x.data<T>(), strides, rank, dims_of(y.shape()));
   }
 };
 
@@ -212,7 +130,42 @@ struct CopyKernel {
   }
 };
 
-// ---- broadcast_to ----
+struct ReshapeLikeKernel {
+  template <class T>
+  static void run(KernelContext& c) {
+    if (c.input(0).size() != c.output(0).size())
+      throw std::invalid_argument("cannot reshape " + c.input(0).shape().to_string() + " to " +
+                                  c.output(0).shape().to_string());
+    std::memcpy(c.output(0).raw(), c.input(0).raw(), c.input(0).nbytes());
+  }
+};
+
+void reshape_like_shape(ShapeContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  const Shape& like = ctx.input_shape(1);
+  if (x.is_fully_defined() && like.is_fully_defined() && x.num_elements() != like.num_elements())
+    throw ShapeError("cannot reshape " + x.to_string() + " (" + std::to_string(x.num_elements()) +
+                     " elements) to " + like.to_string() + " (" + std::to_string(like.num_elements()) + ")");
+  ctx.set_output(0, ctx.input_dtype(0), like);
+}
+
+void expand_dims_shape(ShapeContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  const auto& axes = ctx.attrs().get_ints("axes");
+  int rank = x.rank() + static_cast<int>(axes.size());
+  std::vector<char> inserted(static_cast<std::size_t>(rank), 0);
+  for (auto a : axes) {
+    int axis = detail::normalize_axis(a, rank);
+    if (inserted[static_cast<std::size_t>(axis)]) throw ShapeError("axis " + std::to_string(a) + " is repeated");
+    inserted[static_cast<std::size_t>(axis)] = 1;
+  }
+  std::vector<std::int64_t> dims;
+  int next = 0;
+  for (int i = 0; i < rank; ++i) dims.push_back(inserted[static_cast<std::size_t>(i)] ? 1 : x[next++]);
+  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(dims)));
+}
+
+// ---- broadcast_to, broadcast_like ----
 
 void broadcast_to_shape(ShapeContext& ctx) {
   const auto& target = ctx.attrs().get_ints("shape");
@@ -221,6 +174,7 @@ void broadcast_to_shape(ShapeContext& ctx) {
     if (d < 0) throw ShapeError("target shape " + ints_to_string(target) + " must have dimensions >= 0");
   if (in.rank() > static_cast<int>(target.size()))
     throw ShapeError("cannot broadcast " + in.to_string() + " to the lower-rank shape " + ints_to_string(target));
+  expect_max_rank(Shape(target), "the target shape");
   int lead = static_cast<int>(target.size()) - in.rank();
   for (int i = 0; i < in.rank(); ++i) {
     auto d = in[i], t = target[static_cast<std::size_t>(lead + i)];
@@ -231,177 +185,29 @@ void broadcast_to_shape(ShapeContext& ctx) {
   ctx.set_output(0, ctx.input_dtype(0), Shape(target));
 }
 
+void broadcast_like_shape(ShapeContext& ctx) {
+  const Shape& x = ctx.input_shape(0);
+  const Shape& like = ctx.input_shape(1);
+  if (x.rank() > like.rank() || !broadcast_shapes(x, like).compatible_with(like))
+    throw ShapeError("cannot broadcast shape " + x.to_string() + " to the shape " + like.to_string() + " of `like`");
+  expect_max_rank(like, "`like`");
+  ctx.set_output(0, ctx.input_dtype(0), like);
+}
+
 struct BroadcastToKernel {
   template <class T>
   static void run(KernelContext& c) {
     const Shape& in = c.input(0).shape();
     const Shape& out = c.output(0).shape();
-    std::vector<std::int64_t> in_strides = strides_of(in), strides(static_cast<std::size_t>(out.rank()), 0);
+    Dims in_strides = strides_of(in), strides{};  // 0 along the broadcast (and leading) axes
     int lead = out.rank() - in.rank();
     for (int i = 0; i < in.rank(); ++i)
       if (in[i] != 1) strides[static_cast<std::size_t>(lead + i)] = in_strides[static_cast<std::size_t>(i)];
-    strided_copy(c.output(0).data<T>(), c.input(0).data<T>(), out.dims(), strides);
+    strided_copy(c.output(0).data<T>(), strides_of(out), c.input(0).data<T>(), strides, out.rank(), dims_of(out));
   }
 };
 
-// ---- concat ----
-
-void concat_shape(ShapeContext& ctx) {
-  const Shape& first = ctx.input_shape(0);
-  int rank = first.rank();
-  if (rank == 0) throw ShapeError("cannot concatenate scalars (rank 0)");
-  int axis = detail::normalize_axis(ctx.attrs().get_int("axis"), rank);
-  std::vector<std::int64_t> out = first.dims();
-  for (int i = 1; i < ctx.num_inputs(); ++i) {
-    ctx.expect_same_dtype(0, i);
-    const Shape& s = ctx.input_shape(i);
-    if (s.rank() != rank)
-      throw ShapeError("input " + std::to_string(i) + " has rank " + std::to_string(s.rank()) +
-                       ", input 0 has rank " + std::to_string(rank));
-    for (int k = 0; k < rank; ++k) {
-      auto& o = out[static_cast<std::size_t>(k)];
-      if (k == axis) {
-        o = (o == Shape::kUnknown || s[k] == Shape::kUnknown) ? Shape::kUnknown : o + s[k];
-      } else if (o == Shape::kUnknown) {
-        o = s[k];
-      } else if (s[k] != Shape::kUnknown && s[k] != o) {
-        throw ShapeError("input " + std::to_string(i) + " has dimension " + std::to_string(s[k]) + " at axis " +
-                         std::to_string(k) + " where earlier inputs have " + std::to_string(o) +
-                         "; only the concatenation axis " + std::to_string(axis) + " may differ");
-      }
-    }
-  }
-  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
-}
-
-struct ConcatKernel {
-  template <class T>
-  static void run(KernelContext& c) {
-    const Shape& out = c.output(0).shape();
-    int axis = detail::normalize_axis(c.attrs().get_int("axis"), out.rank());
-    std::int64_t outer = 1, inner = 1;
-    for (int k = 0; k < axis; ++k) outer *= out[k];
-    for (int k = axis + 1; k < out.rank(); ++k) inner *= out[k];
-    T* dst = c.output(0).data<T>();
-    for (std::int64_t o = 0; o < outer; ++o)
-      for (const Tensor* in : c.inputs) {
-        std::int64_t chunk = in->shape()[axis] * inner;
-        std::copy_n(in->data<T>() + o * chunk, chunk, dst);
-        dst += chunk;
-      }
-  }
-};
-
-// ---- slice ----
-
-void slice_shape(ShapeContext& ctx) {
-  const auto& begin = ctx.attrs().get_ints("begin");
-  const auto& size = ctx.attrs().get_ints("size");
-  const Shape& in = ctx.input_shape(0);
-  if (static_cast<int>(begin.size()) != in.rank() || static_cast<int>(size.size()) != in.rank())
-    throw ShapeError("begin " + ints_to_string(begin) + " and size " + ints_to_string(size) +
-                     " must each have one entry per axis of the rank-" + std::to_string(in.rank()) + " input");
-  std::vector<std::int64_t> out(begin.size());
-  for (std::size_t i = 0; i < begin.size(); ++i) {
-    auto b = begin[i], n = size[i], d = in[static_cast<int>(i)];
-    if (b < 0 || n < -1)
-      throw ShapeError("axis " + std::to_string(i) + ": begin " + std::to_string(b) + " must be >= 0 and size " +
-                       std::to_string(n) + " must be >= 0 or -1");
-    if (d != Shape::kUnknown && (b > d || (n != -1 && b + n > d)))
-      throw ShapeError("axis " + std::to_string(i) + ": slice [" + std::to_string(b) + ", " +
-                       (n == -1 ? std::string("end") : std::to_string(b + n)) +
-                       ") is out of bounds for dimension " + std::to_string(d));
-    out[i] = n != -1 ? n : (d == Shape::kUnknown ? Shape::kUnknown : d - b);
-  }
-  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
-}
-
-struct SliceKernel {
-  template <class T>
-  static void run(KernelContext& c) {
-    const Tensor& x = c.input(0);
-    if (c.output(0).size() == 0) return;  // begin may then point past the end of x
-    const auto& begin = c.attrs().get_ints("begin");
-    std::vector<std::int64_t> strides = strides_of(x.shape());
-    std::int64_t offset = 0;
-    for (std::size_t i = 0; i < begin.size(); ++i) offset += begin[i] * strides[i];
-    strided_copy(c.output(0).data<T>(), x.data<T>() + offset, c.output(0).shape().dims(), strides);
-  }
-};
-
-// ---- gather ----
-
-void gather_shape(ShapeContext& ctx) {
-  const Shape& params = ctx.input_shape(0);
-  if (params.rank() == 0) throw ShapeError("params (input 0) must have rank >= 1, got a scalar");
-  expect_index_dtype(ctx, 1, "indices");
-  int axis = detail::normalize_axis(ctx.attrs().get_int("axis"), params.rank());
-  std::vector<std::int64_t> out(params.dims().begin(), params.dims().begin() + axis);
-  for (auto d : ctx.input_shape(1).dims()) out.push_back(d);
-  out.insert(out.end(), params.dims().begin() + axis + 1, params.dims().end());
-  ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
-}
-
-struct GatherKernel {
-  template <class T>
-  static void run(KernelContext& c) {
-    const Tensor& params = c.input(0);
-    const Tensor& indices = c.input(1);
-    int axis = detail::normalize_axis(c.attrs().get_int("axis"), params.shape().rank());
-    std::int64_t outer = 1, inner = 1, n = params.shape()[axis], m = indices.size();
-    for (int k = 0; k < axis; ++k) outer *= params.shape()[k];
-    for (int k = axis + 1; k < params.shape().rank(); ++k) inner *= params.shape()[k];
-    with_indices(indices, [&](const auto* index) {
-      // Check every index before reading any row: a bad index is an error, never a stray read.
-      for (std::int64_t j = 0; j < m; ++j)
-        if (index[j] < 0 || index[j] >= n)
-          throw std::out_of_range("gather: index " + std::to_string(index[j]) + " (element " + std::to_string(j) +
-                                  " of indices) is out of range [0, " + std::to_string(n) + ") for axis " +
-                                  std::to_string(axis) + " of params " + params.shape().to_string());
-      const T* src = params.data<T>();
-      T* dst = c.output(0).data<T>();
-      for (std::int64_t o = 0; o < outer; ++o)
-        for (std::int64_t j = 0; j < m; ++j, dst += inner)
-          std::copy_n(src + (o * n + static_cast<std::int64_t>(index[j])) * inner, inner, dst);
-    });
-  }
-};
-
-// ---- one_hot ----
-
-void one_hot_shape(ShapeContext& ctx) {
-  expect_index_dtype(ctx, 0, "indices");
-  std::int64_t depth = ctx.attrs().get_int("depth");
-  if (depth < 0) throw ShapeError("depth must be >= 0, got " + std::to_string(depth));
-  DType dtype = ctx.attrs().get_dtype("dtype");
-  check_fits(ctx.attrs().get_float("on_value"), dtype, "on_value");
-  check_fits(ctx.attrs().get_float("off_value"), dtype, "off_value");
-  std::vector<std::int64_t> out = ctx.input_shape(0).dims();
-  out.push_back(depth);
-  ctx.set_output(0, dtype, Shape(std::move(out)));
-}
-
-struct OneHotKernel {
-  template <class T>
-  static void run(KernelContext& c) {
-    const Tensor& indices = c.input(0);
-    Tensor& y = c.output(0);
-    std::int64_t depth = c.attrs().get_int("depth");
-    T on = convert_value<T>(c.attrs().get_float("on_value"));
-    T off = convert_value<T>(c.attrs().get_float("off_value"));
-    T* out = y.data<T>();
-    std::fill_n(out, y.size(), off);
-    // An index outside [0, depth) leaves its row all off, as TensorFlow's one_hot does.
-    with_indices(indices, [&](const auto* index) {
-      for (std::int64_t j = 0; j < indices.size(); ++j) {
-        auto idx = static_cast<std::int64_t>(index[j]);
-        if (idx >= 0 && idx < depth) out[j * depth + idx] = on;
-      }
-    });
-  }
-};
-
-// ---- cast, zeros_like, ones_like, fill ----
+// ---- cast, zeros_like, ones_like, fill, size ----
 
 // Dispatched on the input dtype (dispatch_input = 0); the output dtype picks the inner loop.
 struct CastKernel {
@@ -432,97 +238,163 @@ struct FillKernel {
   }
 };
 
-// Every dtype: these ops only move or produce elements.
-template <class K>
-void set_all_kernels(OpRecord& r) {
-  kernels::set_kernels<K, float, double, std::int32_t, std::int64_t, bool>(r);
+struct SizeKernel {
+  template <class T>
+  static void run(KernelContext& c) {
+    *c.output(0).data<std::int64_t>() = c.input(0).size();
+  }
+};
+
+GradCheckSample sample(std::vector<Shape> shapes, AttrMap attrs, const char* note) {
+  return {std::move(shapes), std::move(attrs), {}, note};
 }
 
-template <class K>
-void add_op(OpRegistry& registry, const char* name, std::vector<std::string> inputs, std::vector<AttrSpec> attrs,
-            ShapeFn shape_fn, const char* summary, const char* not_differentiable_reason = "") {
-  OpRecord r;
-  r.name = name;
-  r.input_names = std::move(inputs);
-  r.attrs = std::move(attrs);
-  r.shape_fn = std::move(shape_fn);
-  set_all_kernels<K>(r);
-  r.not_differentiable_reason = not_differentiable_reason;
-  r.summary = summary;
-  registry.add(std::move(r));
+// Identity-like ops whose gradient is dy given x's (run-time) shape again.
+std::vector<Output> reshaped_back(Graph& g, const Node& node, std::span<const Output> dys) {
+  std::vector<Output> dxs(node.inputs.size());
+  dxs[0] = reshape_like(dys[0], input_of(g, node, 0));
+  return dxs;
 }
-
-using Ints = std::vector<std::int64_t>;
 
 }  // namespace
 
 void register_shape_ops(OpRegistry& registry) {
-  add_op<TransposeKernel>(
-      registry, "transpose", {"x"}, {{"perm", AttrKind::Ints, AttrValue(Ints{})}},
-      [](ShapeContext& ctx) {
-        const Shape& in = ctx.input_shape(0);
-        std::vector<int> perm = resolve_perm(ctx.attrs().get_ints("perm"), in.rank());
-        std::vector<std::int64_t> out(perm.size());
-        for (std::size_t i = 0; i < perm.size(); ++i) out[i] = in[perm[i]];
-        ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
-      },
-      "permutes the axes of x (empty perm reverses them)");
-  add_op<CopyKernel>(registry, "reshape", {"x"}, {{"shape", AttrKind::Ints, {}}}, reshape_shape,
-                     "x with a new shape of as many elements; one dimension may be -1");
-  add_op<BroadcastToKernel>(registry, "broadcast_to", {"x"}, {{"shape", AttrKind::Ints, {}}}, broadcast_to_shape,
-                            "x repeated to the given shape by NumPy broadcasting");
   {
-    OpRecord r;
-    r.name = "concat";
-    r.input_names = {"values"};
-    r.variadic_inputs = true;
-    r.min_inputs = 1;
-    r.attrs = {{"axis", AttrKind::Int, {}}};
-    r.shape_fn = concat_shape;
-    set_all_kernels<ConcatKernel>(r);
-    r.summary = "the inputs joined along axis";
-    registry.add(std::move(r));
-  }
-  add_op<SliceKernel>(registry, "slice", {"x"}, {{"begin", AttrKind::Ints, {}}, {"size", AttrKind::Ints, {}}},
-                      slice_shape, "x[begin : begin + size] per axis; size -1 runs to the end");
-  add_op<GatherKernel>(registry, "gather", {"params", "indices"},
-                       {{"axis", AttrKind::Int, AttrValue(std::int64_t{0})}}, gather_shape,
-                       "slices of params along axis picked by integer indices");
-  add_op<OneHotKernel>(registry, "one_hot", {"indices"},
-                       {{"depth", AttrKind::Int, {}},
-                        {"dtype", AttrKind::DType, AttrValue(DType::float32)},
-                        {"on_value", AttrKind::Float, AttrValue(1.0)},
-                        {"off_value", AttrKind::Float, AttrValue(0.0)}},
-                       one_hot_shape, "a new last axis of length depth: on_value at the index, else off_value",
-                       "its output depends on integer indices only");
-  {
-    OpRecord r;
-    r.name = "cast";
-    r.input_names = {"x"};
-    r.attrs = {{"dtype", AttrKind::DType, {}}};
-    r.shape_fn = [](ShapeContext& ctx) {
-      ctx.set_output(0, ctx.attrs().get_dtype("dtype"), ctx.input_shape(0));
+    OpRecord r = make_record<TransposeKernel>("transpose", {"x"}, {{"perm", AttrKind::Ints, AttrValue(Ints{})}},
+                                              transpose_shape, "permutes the axes of x (empty perm reverses them)");
+    // d transpose(x, p)/dx = transpose(dy, p^-1)
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output x = input_of(g, node, 0);
+      std::vector<int> perm = resolve_perm(node.attrs.get_ints("perm"), x.shape().rank());
+      Ints inverse(perm.size());
+      for (std::size_t i = 0; i < perm.size(); ++i) inverse[static_cast<std::size_t>(perm[i])] = static_cast<std::int64_t>(i);
+      return std::vector<Output>{transpose(dys[0], inverse)};
     };
-    set_all_kernels<CastKernel>(r);
-    r.dispatch_input = 0;
-    r.summary = "x converted to dtype (float to int truncates and saturates; to bool is != 0)";
+    r.gradcheck.samples = {sample({Shape{2, 3}}, {}, "reverse"),
+                           sample({Shape{2, 3, 4}}, {{"perm", Ints{2, 0, 1}}}, "rotate"),
+                           sample({Shape{2, 3, 4}}, {{"perm", Ints{1, -1, 0}}}, "negative axis"),
+                           sample({Shape{-1, 3, 2}}, {{"perm", Ints{0, 2, 1}}}, "unknown batch")};
     registry.add(std::move(r));
   }
-  add_op<ConstantFillKernel<0>>(registry, "zeros_like", {"x"}, {}, detail::same_as_input0,
-                                "zeros of x's dtype and shape", "its output does not depend on the input's values");
-  add_op<ConstantFillKernel<1>>(registry, "ones_like", {"x"}, {}, detail::same_as_input0,
-                                "ones of x's dtype and shape", "its output does not depend on the input's values");
-  add_op<FillKernel>(
-      registry, "fill", {},
-      {{"shape", AttrKind::Shape, {}}, {"value", AttrKind::Float, {}}, {"dtype", AttrKind::DType, AttrValue(DType::float32)}},
-      [](ShapeContext& ctx) {
-        const Shape& s = ctx.attrs().get_shape("shape");
-        if (!s.is_fully_defined()) throw ShapeError("shape must be fully defined, got " + s.to_string());
-        DType dtype = ctx.attrs().get_dtype("dtype");
-        check_fits(ctx.attrs().get_float("value"), dtype, "value");
-        ctx.set_output(0, dtype, s);
-      },
-      "a tensor of the given shape filled with value", "it has no inputs");
+  {
+    OpRecord r = make_record<CopyKernel>("reshape", {"x"}, {{"shape", AttrKind::Ints, {}}}, reshape_shape,
+                                         "x with a new shape of as many elements; one dimension may be -1");
+    // d reshape(x)/dx = dy reshaped back to x's shape
+    r.gradient = reshaped_back;
+    r.gradcheck.samples = {sample({Shape{2, 3}}, {{"shape", Ints{3, 2}}}, "matrix"),
+                           sample({Shape{2, 3, 4}}, {{"shape", Ints{-1, 4}}}, "inferred -1"),
+                           sample({Shape{1}}, {{"shape", Ints{}}}, "to scalar"),
+                           sample({Shape{-1, 6}}, {{"shape", Ints{-1, 2, 3}}}, "unknown batch")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<BroadcastToKernel>("broadcast_to", {"x"}, {{"shape", AttrKind::Ints, {}}},
+                                                broadcast_to_shape,
+                                                "x repeated to the given shape by NumPy broadcasting");
+    // d broadcast_to(x)/dx = dy summed over the broadcast axes
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      return std::vector<Output>{sum_to(dys[0], input_of(g, node, 0))};
+    };
+    r.gradcheck.samples = {sample({Shape{3}}, {{"shape", Ints{2, 3}}}, "new axis"),
+                           sample({Shape{2, 1}}, {{"shape", Ints{2, 3}}}, "size-1 axis"),
+                           sample({Shape{}}, {{"shape", Ints{2, 2}}}, "scalar"),
+                           sample({Shape{1, 3, 1}}, {{"shape", Ints{2, 3, 4}}}, "two axes"),
+                           sample({Shape{-1, 1}}, {{"shape", Ints{3, 4}}}, "unknown input dim")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<BroadcastToKernel>("broadcast_like", {"x", "like"}, {}, broadcast_like_shape,
+                                                "x repeated to the run-time shape of `like` by NumPy broadcasting");
+    // d broadcast_like(x, like)/dx = dy summed back to x's shape; like's values are unused.
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      return std::vector<Output>{sum_to(dys[0], input_of(g, node, 0)), Output{}};
+    };
+    r.gradcheck.samples = {sample({Shape{3}, Shape{2, 3}}, {}, "new axis"),
+                           sample({Shape{2, 1}, Shape{2, 3}}, {}, "size-1 axis"),
+                           sample({Shape{}, Shape{2, 2}}, {}, "scalar"),
+                           sample({Shape{1, 3}, Shape{-1, 3}}, {}, "unknown batch")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<ReshapeLikeKernel>("reshape_like", {"x", "like"}, {}, reshape_like_shape,
+                                                "x with the run-time shape of `like` (same number of elements)");
+    // d reshape_like(x, like)/dx = dy reshaped back to x's shape; like's values are unused.
+    r.gradient = reshaped_back;
+    r.gradcheck.samples = {sample({Shape{2, 3}, Shape{3, 2}}, {}, "matrix"),
+                           sample({Shape{6}, Shape{2, 3}}, {}, "vector to matrix"),
+                           sample({Shape{-1, 4}, Shape{-1, 2, 2}}, {}, "unknown batch")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<CopyKernel>("expand_dims", {"x"}, {{"axes", AttrKind::Ints, {}}}, expand_dims_shape,
+                                         "x with dimensions of size 1 inserted at `axes` (positions in the result)");
+    // d expand_dims(x)/dx = dy reshaped back to x's shape
+    r.gradient = reshaped_back;
+    r.gradcheck.samples = {sample({Shape{2, 3}}, {{"axes", Ints{0}}}, "leading"),
+                           sample({Shape{2, 3}}, {{"axes", Ints{-1, 1}}}, "negative axis"),
+                           sample({Shape{}}, {{"axes", Ints{0}}}, "scalar"),
+                           sample({Shape{-1, 3}}, {{"axes", Ints{1}}}, "unknown batch")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<CastKernel>(
+        "cast", {"x"}, {{"dtype", AttrKind::DType, {}}},
+        [](ShapeContext& ctx) { ctx.set_output(0, ctx.attrs().get_dtype("dtype"), ctx.input_shape(0)); },
+        "x converted to dtype (float to int truncates and saturates; to bool is != 0)");
+    r.dispatch_input = 0;
+    // d cast(x)/dx = 1 between float dtypes: dy cast back to x's dtype. Integer and bool inputs
+    // get no gradient (autodiff skips them), nor does a float input through an integer output.
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+      Output x = input_of(g, node, 0);
+      if (!is_floating(x.dtype()) || !is_floating(dys[0].dtype())) return std::vector<Output>{Output{}};
+      return std::vector<Output>{dys[0].dtype() == x.dtype() ? dys[0] : cast(dys[0], x.dtype())};
+    };
+    // The checker runs in float64, so the samples cast float64 to float64; float32 <-> float64
+    // is covered by a test in tests/ops/test_shape.cpp (finite differences in float32 are noise).
+    r.gradcheck.samples = {sample({Shape{2, 3}}, {{"dtype", DType::float64}}, "matrix"),
+                           sample({Shape{-1, 3}}, {{"dtype", DType::float64}}, "unknown batch")};
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<ConstantFillKernel<0>>("zeros_like", {"x"}, {}, detail::same_as_input0,
+                                                    "zeros of x's dtype and shape");
+    r.not_differentiable_reason = "its output does not depend on the input's values";
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<ConstantFillKernel<1>>("ones_like", {"x"}, {}, detail::same_as_input0,
+                                                    "ones of x's dtype and shape");
+    r.not_differentiable_reason = "its output does not depend on the input's values";
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r = make_record<FillKernel>(
+        "fill", {},
+        {{"shape", AttrKind::Shape, {}},
+         {"value", AttrKind::Float, {}},
+         {"dtype", AttrKind::DType, AttrValue(DType::float32)}},
+        [](ShapeContext& ctx) {
+          const Shape& s = ctx.attrs().get_shape("shape");
+          if (!s.is_fully_defined()) throw ShapeError("shape must be fully defined, got " + s.to_string());
+          DType dtype = ctx.attrs().get_dtype("dtype");
+          check_fits(ctx.attrs().get_float("value"), dtype, "value");
+          ctx.set_output(0, dtype, s);
+        },
+        "a tensor of the given shape filled with value");
+    r.not_differentiable_reason = "it has no inputs";
+    registry.add(std::move(r));
+  }
+  {
+    OpRecord r;
+    r.name = "size";
+    r.input_names = {"x"};
+    r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, DType::int64, Shape{}); };
+    kernels::set_kernels<SizeKernel, std::int64_t>(r);  // dispatched on the (int64) output
+    r.not_differentiable_reason = "an element count: it depends on the input's shape, not its values";
+    r.summary = "the number of elements of x at run time, as an int64 scalar";
+    registry.add(std::move(r));
+  }
+  register_indexing_ops(registry);
 }
 
 Output transpose(Output x, std::vector<std::int64_t> perm, OpName name) {
@@ -531,25 +403,17 @@ Output transpose(Output x, std::vector<std::int64_t> perm, OpName name) {
 Output reshape(Output x, std::vector<std::int64_t> shape, OpName name) {
   return detail::build(detail::graph_of(x, "reshape"), "reshape", {x}, {{"shape", std::move(shape)}}, name);
 }
+Output reshape_like(Output x, Output like, OpName name) {
+  return detail::build(detail::graph_of(x, "reshape_like"), "reshape_like", {x, like}, {}, name);
+}
+Output expand_dims(Output x, std::vector<std::int64_t> axes, OpName name) {
+  return detail::build(detail::graph_of(x, "expand_dims"), "expand_dims", {x}, {{"axes", std::move(axes)}}, name);
+}
+Output broadcast_like(Output x, Output like, OpName name) {
+  return detail::build(detail::graph_of(x, "broadcast_like"), "broadcast_like", {x, like}, {}, name);
+}
 Output broadcast_to(Output x, std::vector<std::int64_t> shape, OpName name) {
   return detail::build(detail::graph_of(x, "broadcast_to"), "broadcast_to", {x}, {{"shape", std::move(shape)}},
-                       name);
-}
-Output concat(const std::vector<Output>& xs, std::int64_t axis, OpName name) {
-  if (xs.empty())
-    throw GraphError("concat: needs at least one input (created at " + SourceSite::from(name.loc).to_string() + ")");
-  return detail::build(detail::graph_of(xs[0], "concat"), "concat", xs, {{"axis", axis}}, name);
-}
-Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size, OpName name) {
-  return detail::build(detail::graph_of(x, "slice"), "slice", {x},
-                       {{"begin", std::move(begin)}, {"size", std::move(size)}}, name);
-}
-Output gather(Output params, Output indices, std::int64_t axis, OpName name) {
-  return detail::build(detail::graph_of(params, "gather"), "gather", {params, indices}, {{"axis", axis}}, name);
-}
-Output one_hot(Output indices, std::int64_t depth, DType dtype, double on_value, double off_value, OpName name) {
-  return detail::build(detail::graph_of(indices, "one_hot"), "one_hot", {indices},
-                       {{"depth", depth}, {"dtype", dtype}, {"on_value", on_value}, {"off_value", off_value}},
                        name);
 }
 Output cast(Output x, DType dtype, OpName name) {
@@ -563,6 +427,9 @@ Output ones_like(Output x, OpName name) {
 }
 Output fill(Graph& g, Shape shape, double value, DType dtype, OpName name) {
   return detail::build(g, "fill", {}, {{"shape", std::move(shape)}, {"value", value}, {"dtype", dtype}}, name);
+}
+Output size(Output x, OpName name) {
+  return detail::build(detail::graph_of(x, "size"), "size", {x}, {}, name);
 }
 
 }  // namespace dagrad

@@ -132,7 +132,15 @@ void register_state_ops(OpRegistry& registry) {
     r.input_names = {"x"};
     r.shape_fn = detail::same_as_input0;
     kernels::set_kernels<Copy, float, double, std::int32_t, std::int64_t, bool>(r);
-    r.summary = std::string(name) == "identity" ? "a copy of x" : "x, through which no gradient flows";
+    if (std::string(name) == "identity") {
+      // d identity(x) = dy
+      r.gradient = [](Graph&, const Node&, std::span<const Output> dys) { return std::vector<Output>{dys[0]}; };
+      r.gradcheck.samples = detail::unary_samples();
+      r.summary = "a copy of x";
+    } else {
+      r.not_differentiable_reason = "blocks gradients by definition";
+      r.summary = "x, through which no gradient flows";
+    }
     registry.add(std::move(r));
   }
   {

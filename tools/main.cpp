@@ -1,2 +1,31 @@
+// The `dagrad` program: hosts the subcommands (tools/*_command.cpp). Failures print one line,
+// "dagrad: error: ...", to stderr and exit with status 1; usage errors exit with CLI11's codes.
+#include <algorithm>
+#include <exception>
 #include <iostream>
-int main() { std::cout << "dagrad\n"; }
+#include <string>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dagrad: build, inspect and run static deep-learning graphs", "dagrad"};
+  app.require_subcommand(1);
+  // Usage errors too are one line, in the same form as the others.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "dagrad: error: " + std::string(e.what()) + " (see dagrad --help)\n";
+  });
+  dagrad::tools::add_dot_command(app);
+  dagrad::tools::add_ops_command(app);
+  dagrad::tools::add_gradcheck_command(app);
+  try {
+    app.parse(argc, argv);  // runs the chosen subcommand's callback
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "dagrad: error: " << message << "\n";
+    return 1;
+  }
+  return 0;
+}

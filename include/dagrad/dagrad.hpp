@@ -2,11 +2,16 @@
 #pragma once
 
 #include "graph/attr.hpp"
+#include "graph/dot.hpp"
 #include "graph/dtype.hpp"
 #include "graph/errors.hpp"
 #include "graph/graph.hpp"
+#include "graph/graph_file.hpp"
+#include "graph/npy.hpp"
 #include "graph/op_registry.hpp"
 #include "graph/session.hpp"
 #include "graph/shape.hpp"
 #include "graph/tensor.hpp"
 #include "ops/ops.hpp"
+#include "autodiff/gradient_check.hpp"
+#include "autodiff/gradients.hpp"

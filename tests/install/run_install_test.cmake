@@ -13,8 +13,24 @@ run_step("install" ${CMAKE_COMMAND} --install "${DAGRAD_BINARY_DIR}" --prefix "$
 run_step("configure consumer" ${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${SCRATCH_DIR}/build"
          -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run_step("build consumer" ${CMAKE_COMMAND} --build "${SCRATCH_DIR}/build")
-run_step("run consumer" "${SCRATCH_DIR}/build/consumer")
+execute_process(COMMAND "${SCRATCH_DIR}/build/consumer" WORKING_DIRECTORY "${SCRATCH_DIR}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE step_output ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "install test: consumer failed (${rc})\n${step_output}\n${err}")
+endif()
 message(STATUS "consumer printed:\n${step_output}")
-if(NOT step_output MATCHES "consumer ok: y = \\[11, 41, 31, 81\\]")
+# [1 2] [1 -1; 2 .5] = [5, 0], + [.5 -3] = [5.5, -3] -> relu [5.5, 0]; [3 4] -> [11.5, -4] -> [11.5, 0]
+if(NOT step_output MATCHES "y = float32 \\(2, 2\\) \\[\\[5.5, 0\\], \\[11.5, 0\\]\\]")
   message(FATAL_ERROR "install test: unexpected consumer output:\n${step_output}")
+endif()
+file(READ "${SCRATCH_DIR}/dense.dot" dot)
+if(NOT dot MATCHES "cluster_dense" OR NOT dot MATCHES "float32 \\(\\?, 2\\)")
+  message(FATAL_ERROR "install test: the consumer's DOT file lacks the dense cluster or shapes:\n${dot}")
+endif()
+# The README's "Building a graph in C++" program is this consumer, word for word.
+file(READ "${CONSUMER_SOURCE_DIR}/main.cpp" program)
+file(READ "${README}" readme)
+string(FIND "${readme}" "${program}" found)
+if(found EQUAL -1)
+  message(FATAL_ERROR "install test: README.md no longer shows tests/install/consumer/main.cpp verbatim")
 endif()

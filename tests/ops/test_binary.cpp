@@ -829,3 +829,57 @@ BOOST_AUTO_TEST_CASE(operator_with_scalar_rejected_leaves_graph_unchanged) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Regression: xtensor 0.24 + xsimd 8 assigned strided bool results wrongly once a row filled a
+// SIMD register ((1, 9) against (2, 9) gave wrong comparisons). Checked against plain loops.
+BOOST_AUTO_TEST_SUITE(binary_wide_broadcast)
+
+BOOST_AUTO_TEST_CASE(comparisons_and_where_with_wide_rows) {
+  for (std::int64_t n : {3, 8, 9, 17, 33}) {
+    Graph g;
+    std::vector<double> av(static_cast<std::size_t>(n)), bv(static_cast<std::size_t>(3 * n));
+    for (std::int64_t j = 0; j < n; ++j) av[static_cast<std::size_t>(j)] = static_cast<double>(j % 5);
+    for (std::int64_t i = 0; i < 3 * n; ++i) bv[static_cast<std::size_t>(i)] = static_cast<double>((i * 7) % 5);
+    Output a = constant(g, Tensor::from_vector<double>({1, n}, av));
+    Output b = constant(g, Tensor::from_vector<double>({3, n}, bv));
+    Output eq = equal(a, b), lt = less(a, b), ge = greater_equal(b, a);
+    Output pick = where(lt, b, a);
+    Session s(g);
+    auto out = s.run({eq, lt, ge, pick});
+    auto e = out[0].to_vector<bool>(), l = out[1].to_vector<bool>(), q = out[2].to_vector<bool>();
+    auto p = out[3].to_vector<double>();
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        auto k = static_cast<std::size_t>(i * n + j);
+        double x = av[static_cast<std::size_t>(j)], y = bv[k];
+        BOOST_TEST_INFO("n " << n << " row " << i << " col " << j);
+        BOOST_TEST(e[k] == (x == y));
+        BOOST_TEST(l[k] == (x < y));
+        BOOST_TEST(q[k] == (y >= x));
+        BOOST_TEST(p[k] == (x < y ? y : x));
+      }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(arithmetic_with_wide_rows_in_three_dimensions) {
+  const std::int64_t n = 17;
+  Graph g;
+  std::vector<float> av(2 * n), bv(3 * n);
+  for (std::size_t i = 0; i < av.size(); ++i) av[i] = static_cast<float>(i) * 0.5f;
+  for (std::size_t i = 0; i < bv.size(); ++i) bv[i] = static_cast<float>(i % 7) - 3.0f;
+  Output a = constant(g, Tensor::from_vector<float>({2, 1, n}, av));
+  Output b = constant(g, Tensor::from_vector<float>({1, 3, n}, bv));
+  Session s(g);
+  auto out = s.run({a + b, a * b, maximum(a, b)});
+  for (std::int64_t i = 0; i < 2; ++i)
+    for (std::int64_t j = 0; j < 3; ++j)
+      for (std::int64_t k = 0; k < n; ++k) {
+        float x = av[static_cast<std::size_t>(i * n + k)], y = bv[static_cast<std::size_t>(j * n + k)];
+        auto e = static_cast<std::size_t>((i * 3 + j) * n + k);
+        BOOST_TEST(out[0].to_vector<float>()[e] == x + y);
+        BOOST_TEST(out[1].to_vector<float>()[e] == x * y);
+        BOOST_TEST(out[2].to_vector<float>()[e] == std::max(x, y));
+      }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -247,4 +247,24 @@ BOOST_AUTO_TEST_CASE(matmul_shape_error_at_run_time) {
                         mentions({"'late'", "(2, 4)", "(3, 2)", "inner dimensions"}));
 }
 
+// The gradient of a matrix shared across a batch (a dense layer over a sequence) is one product
+// over the batch folded into rows, not a batch of products summed afterwards.
+BOOST_AUTO_TEST_CASE(gradient_of_a_broadcast_matrix_is_one_product) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 2, 2}, "x");
+  Output w = constant(g, Tensor::from_vector<double>({2, 1}, {1, 1}), "w");
+  Output y = matmul(x, w);
+  Output dw = gradients(sum(y), {w})[0];
+  BOOST_TEST(dw.shape().to_string() == "(2, 1)");
+  bool summed = false;
+  for (const Node& n : g.nodes()) summed = summed || (n.backward && n.op->name == "sum_to");
+  BOOST_TEST(!summed);
+  BOOST_TEST(dw.producer().op->name == "matmul");
+  BOOST_TEST(dw.producer().output_shapes[0].to_string() == "(2, 1)");
+  // dW = sum over the batch and rows of x^T: column sums of x seen as (batch*2, 2) rows.
+  Session s(g);
+  Tensor out = s.run(dw, {{x, Tensor::from_vector<double>({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
+  BOOST_TEST(values(out) == (std::vector<double>{16, 20}), tt::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -233,4 +233,30 @@ BOOST_AUTO_TEST_CASE(clip_by_value_errors_at_build_time) {
   BOOST_TEST(g.num_nodes() == before);
 }
 
+// At a bound the value is continuous and the rule passes the gradient (bounds are inside).
+BOOST_AUTO_TEST_CASE(clip_gradient_is_one_inside_including_the_bounds) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{5}, "x");
+  Output dx = gradients(sum(clip_by_value(x, -1.0, 1.0)), {x})[0];
+  Session s(g);
+  BOOST_TEST(values(s.run(dx, {{x, Tensor::from_vector<float>({5}, {-1, 0, 1, 2, -3})}})) ==
+                 (std::vector<double>{1, 1, 1, 0, 0}),
+             tt::per_element());
+}
+
+// The rules hold at magnitudes where a naive softmax overflows: they use the op's output only.
+BOOST_AUTO_TEST_CASE(softmax_gradients_are_finite_at_large_inputs) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{1, 3}, "x");
+  Output w = constant(g, Tensor::from_vector<float>({1, 3}, {1, 2, 3}));
+  Output d = gradients(sum(softmax(x) * w), {x})[0];
+  Output dl = gradients(sum(log_softmax(x) * w), {x})[0];
+  Session s(g);
+  std::vector<Tensor> out = s.run({d, dl}, {{x, Tensor::from_vector<float>({1, 3}, {1000, 1000, -1000})}});
+  // softmax = (1/2, 1/2, 0): d = y (w - y.w) = (1/2 (1 - 3/2), 1/2 (2 - 3/2), 0);
+  // dl = w - softmax sum(w) = (1 - 3, 2 - 3, 3 - 0).
+  BOOST_TEST(values(out[0]) == (std::vector<double>{-0.25, 0.25, 0}), tt::per_element());
+  BOOST_TEST(values(out[1]) == (std::vector<double>{-2, -1, 3}), tt::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

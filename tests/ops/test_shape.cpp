@@ -1,5 +1,6 @@
-// Shape and indexing ops: values against hand-computed numbers, unknown batch dimensions, and
-// build-time errors that name the op, the node and the input shapes.
+// Shape ops (transpose, reshape, broadcasting, cast, fills, size): values against hand-computed
+// numbers, unknown batch dimensions, and build-time errors that name the op, the node and the
+// input shapes. The indexing ops are tested in test_indexing.cpp.
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
@@ -41,6 +42,8 @@ void check_build_error(Graph& g, F&& build, const std::vector<std::string>& part
   });
   BOOST_TEST(g.num_nodes() == before);
 }
+
+using Ints = std::vector<std::int64_t>;
 
 }  // namespace
 
@@ -195,211 +198,6 @@ BOOST_AUTO_TEST_CASE(broadcast_to_rejects_incompatible) {
   check_build_error(g, [&] { broadcast_to(m, {3}, "bad_b"); }, {"node 'bad_b'", "(op broadcast_to)", "(2, 3)", "lower-rank"});
 }
 
-// ---- concat ----
-
-BOOST_AUTO_TEST_CASE(concat_values_and_negative_axis) {
-  Graph g;
-  Output a = constant(g, Tensor::from_vector<float>({1, 2}, {1, 2}));
-  Output b = constant(g, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6}));
-  Output rows = concat({a, b}, 0);
-  BOOST_TEST(rows.shape().to_string() == "(3, 2)");
-  Output p = constant(g, Tensor::from_vector<std::int32_t>({2, 1}, {1, 2}));
-  Output q = constant(g, Tensor::from_vector<std::int32_t>({2, 2}, {3, 4, 5, 6}));
-  Output cols = concat({p, q, p}, -1);
-  BOOST_TEST(cols.shape().to_string() == "(2, 4)");
-  Output single = concat({a}, 1);
-  Session s(g);
-  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{1, 2, 3, 4, 5, 6}), tt::per_element());
-  BOOST_TEST(values<std::int32_t>(s.run(cols)) == (std::vector<std::int32_t>{1, 3, 4, 1, 2, 5, 6, 2}),
-             tt::per_element());
-  BOOST_TEST(values<float>(s.run(single)) == (std::vector<float>{1, 2}), tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(concat_unknown_batch) {
-  Graph g;
-  Output x = placeholder(g, DType::float32, Shape{-1, 1}, "x");
-  Output z = placeholder(g, DType::float32, Shape{-1, 2}, "z");
-  Output y = concat({x, z}, 1);
-  BOOST_TEST(y.shape().to_string() == "(?, 3)");
-  Output stacked = concat({z, constant(g, Tensor::from_vector<float>({1, 2}, {9, 9}))}, 0);
-  BOOST_TEST(stacked.shape().to_string() == "(?, 2)");
-  Session s(g);
-  std::vector<Tensor> out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({2, 1}, {1, 2})},
-                                                 {z, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6})}});
-  BOOST_TEST(values<float>(out[0]) == (std::vector<float>{1, 3, 4, 2, 5, 6}), tt::per_element());
-  BOOST_TEST(values<float>(out[1]) == (std::vector<float>{3, 4, 5, 6, 9, 9}), tt::per_element());
-  out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({1, 1}, {7})}, {z, Tensor::from_vector<float>({1, 2}, {8, 9})}});
-  BOOST_TEST(out[0].shape().to_string() == "(1, 3)");
-  BOOST_TEST(values<float>(out[0]) == (std::vector<float>{7, 8, 9}), tt::per_element());
-  BOOST_TEST(out[1].shape().to_string() == "(2, 2)");
-}
-
-BOOST_AUTO_TEST_CASE(concat_rejects_mismatched_inputs) {
-  Graph g;
-  Output a = placeholder(g, DType::float32, Shape{2, 3}, "a");
-  Output b = placeholder(g, DType::float32, Shape{2, 4}, "b");
-  Output i = placeholder(g, DType::int32, Shape{2, 3}, "i");
-  check_build_error(g, [&] { concat({a, b}, 0, "bad_c"); },
-                    {"node 'bad_c'", "(op concat)", "a: float32 (2, 3)", "b: float32 (2, 4)", "axis 1"});
-  check_build_error(g, [&] { concat({a, i}, 1, "bad_c"); }, {"node 'bad_c'", "(op concat)", "int32 (2, 3)", "same dtype"});
-  check_build_error(g, [&] { concat({a, b}, 2, "bad_c"); }, {"node 'bad_c'", "(op concat)", "axis 2"});
-  Output v = placeholder(g, DType::float32, Shape{3}, "v");
-  check_build_error(g, [&] { concat({a, v}, 0, "bad_c"); }, {"(op concat)", "v: float32 (3,)", "rank"});
-}
-
-// ---- slice ----
-
-BOOST_AUTO_TEST_CASE(slice_values_and_to_end) {
-  Graph g;
-  // x[r][c] = 4r + c, shape (3, 4).
-  Output x = constant(g, Tensor::from_vector<float>({3, 4}, iota_f(12)));
-  Output y = slice(x, {1, 1}, {2, -1});
-  BOOST_TEST(y.shape().to_string() == "(2, 3)");
-  Output col = slice(x, {0, 2}, {-1, 1});
-  Output empty = slice(x, {3, 4}, {0, 0});
-  Session s(g);
-  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{5, 6, 7, 9, 10, 11}), tt::per_element());
-  BOOST_TEST(values<float>(s.run(col)) == (std::vector<float>{2, 6, 10}), tt::per_element());
-  BOOST_TEST(s.run(empty).size() == 0);
-}
-
-BOOST_AUTO_TEST_CASE(slice_unknown_batch) {
-  Graph g;
-  Output x = placeholder(g, DType::int64, Shape{-1, 4}, "x");
-  Output y = slice(x, {0, 1}, {-1, 2});
-  BOOST_TEST(y.shape().to_string() == "(?, 2)");
-  Session s(g);
-  BOOST_TEST(values<std::int64_t>(s.run(y, {{x, Tensor::from_vector<std::int64_t>({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7})}})) ==
-                 (std::vector<std::int64_t>{1, 2, 5, 6}),
-             tt::per_element());
-  Tensor three = s.run(y, {{x, Tensor::from_vector<std::int64_t>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})}});
-  BOOST_TEST(three.shape().to_string() == "(3, 2)");
-  BOOST_TEST(values<std::int64_t>(three) == (std::vector<std::int64_t>{1, 2, 5, 6, 9, 10}), tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(slice_rejects_out_of_bounds) {
-  Graph g;
-  Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
-  check_build_error(g, [&] { slice(x, {0, 3}, {1, 2}, "bad_s"); },
-                    {"node 'bad_s'", "(op slice)", "float32 (3, 4)", "out of bounds"});
-  check_build_error(g, [&] { slice(x, {4, 0}, {-1, 1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "out of bounds"});
-  check_build_error(g, [&] { slice(x, {0}, {1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "(3, 4)", "one entry per axis"});
-  check_build_error(g, [&] { slice(x, {-1, 0}, {1, 1}, "bad_s"); }, {"(op slice)", "begin -1"});
-}
-
-// ---- gather ----
-
-BOOST_AUTO_TEST_CASE(gather_rows_and_negative_axis) {
-  Graph g;
-  Output params = constant(g, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6}));
-  Output idx = constant(g, Tensor::from_vector<std::int32_t>({3}, {2, 0, 2}));
-  Output rows = gather(params, idx);
-  BOOST_TEST(rows.shape().to_string() == "(3, 2)");
-  // axis -1 of (2, 3) with (2, 2) indices: out[o][i][j] = p[o][idx[i][j]], shape (2, 2, 2).
-  Output p2 = constant(g, Tensor::from_vector<std::int64_t>({2, 3}, {1, 2, 3, 4, 5, 6}));
-  Output idx2 = constant(g, Tensor::from_vector<std::int64_t>({2, 2}, {1, 0, 2, 2}));
-  Output cols = gather(p2, idx2, -1);
-  BOOST_TEST(cols.shape().to_string() == "(2, 2, 2)");
-  Session s(g);
-  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{5, 6, 1, 2, 5, 6}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{2, 1, 3, 3, 5, 4, 6, 6}),
-             tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(gather_unknown_batch_of_indices) {
-  Graph g;
-  Output table = constant(g, Tensor::from_vector<double>({4, 2}, {0, 1, 10, 11, 20, 21, 30, 31}));
-  Output ids = placeholder(g, DType::int64, Shape{-1}, "ids");
-  Output y = gather(table, ids, 0);
-  BOOST_TEST(y.shape().to_string() == "(?, 2)");
-  Session s(g);
-  BOOST_TEST(values<double>(s.run(y, {{ids, Tensor::from_vector<std::int64_t>({2}, {3, 1})}})) ==
-                 (std::vector<double>{30, 31, 10, 11}),
-             tt::per_element());
-  Tensor three = s.run(y, {{ids, Tensor::from_vector<std::int64_t>({3}, {0, 0, 2})}});
-  BOOST_TEST(three.shape().to_string() == "(3, 2)");
-  BOOST_TEST(values<double>(three) == (std::vector<double>{0, 1, 0, 1, 20, 21}), tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(gather_out_of_range_index_is_an_error) {
-  Graph g;
-  Output params = constant(g, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6}));
-  Output ids = placeholder(g, DType::int32, Shape{-1}, "ids");
-  Output y = gather(params, ids, 0, "lookup");
-  Session s(g);
-  auto names = [](std::vector<std::string> parts) {
-    return [parts](const RunError& e) {
-      std::string what = e.what();
-      for (const auto& p : parts)
-        if (what.find(p) == std::string::npos) return false;
-      return true;
-    };
-  };
-  BOOST_CHECK_EXCEPTION(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({2}, {1, 5})}}), RunError,
-                        names({"lookup", "index 5", "[0, 3)"}));
-  BOOST_CHECK_EXCEPTION(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({1}, {-1})}}), RunError,
-                        names({"lookup", "index -1", "[0, 3)"}));
-  // The session still works with good indices afterwards.
-  BOOST_TEST(values<float>(s.run(y, {{ids, Tensor::from_vector<std::int32_t>({1}, {2})}})) ==
-                 (std::vector<float>{5, 6}),
-             tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(gather_rejects_bad_inputs) {
-  Graph g;
-  Output params = placeholder(g, DType::float32, Shape{3, 2}, "params");
-  Output fidx = placeholder(g, DType::float32, Shape{2}, "fidx");
-  Output idx = placeholder(g, DType::int32, Shape{2}, "idx");
-  check_build_error(g, [&] { gather(params, fidx, 0, "bad_g"); },
-                    {"node 'bad_g'", "(op gather)", "params: float32 (3, 2)", "fidx: float32 (2,)", "int32 or int64"});
-  check_build_error(g, [&] { gather(params, idx, 2, "bad_g"); }, {"node 'bad_g'", "(op gather)", "axis 2"});
-  Output sc = placeholder(g, DType::float32, Shape{}, "sc");
-  check_build_error(g, [&] { gather(sc, idx, 0, "bad_g"); }, {"node 'bad_g'", "(op gather)", "rank >= 1"});
-}
-
-// ---- one_hot ----
-
-BOOST_AUTO_TEST_CASE(one_hot_values_and_out_of_range_rows) {
-  Graph g;
-  Output idx = constant(g, Tensor::from_vector<std::int32_t>({4}, {0, 2, -1, 3}));
-  Output y = one_hot(idx, 3);
-  BOOST_TEST(y.shape().to_string() == "(4, 3)");
-  BOOST_TEST(dtype_name(y.dtype()) == dtype_name(DType::float32));
-  Output idx64 = constant(g, Tensor::from_vector<std::int64_t>({2, 1}, {1, 0}));
-  Output z = one_hot(idx64, 2, DType::int64, 5.0, -1.0);
-  BOOST_TEST(z.shape().to_string() == "(2, 1, 2)");
-  Session s(g);
-  // Rows for -1 and 3 (outside [0, 3)) are all off.
-  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(z)) == (std::vector<std::int64_t>{-1, 5, 5, -1}), tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(one_hot_unknown_batch) {
-  Graph g;
-  Output idx = placeholder(g, DType::int64, Shape{-1}, "labels");
-  Output y = one_hot(idx, 4, DType::float64);
-  BOOST_TEST(y.shape().to_string() == "(?, 4)");
-  Session s(g);
-  BOOST_TEST(values<double>(s.run(y, {{idx, Tensor::from_vector<std::int64_t>({1}, {3})}})) ==
-                 (std::vector<double>{0, 0, 0, 1}),
-             tt::per_element());
-  Tensor two = s.run(y, {{idx, Tensor::from_vector<std::int64_t>({2}, {1, 1})}});
-  BOOST_TEST(two.shape().to_string() == "(2, 4)");
-  BOOST_TEST(values<double>(two) == (std::vector<double>{0, 1, 0, 0, 0, 1, 0, 0}), tt::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(one_hot_rejects_bad_inputs) {
-  Graph g;
-  Output f = placeholder(g, DType::float32, Shape{3}, "f");
-  Output i = placeholder(g, DType::int32, Shape{3}, "i");
-  check_build_error(g, [&] { one_hot(f, 4, DType::float32, 1.0, 0.0, "bad_o"); },
-                    {"node 'bad_o'", "(op one_hot)", "f: float32 (3,)", "int32 or int64"});
-  check_build_error(g, [&] { one_hot(i, -2, DType::float32, 1.0, 0.0, "bad_o"); },
-                    {"node 'bad_o'", "(op one_hot)", "int32 (3,)", "depth"});
-  check_build_error(g, [&] { one_hot(i, 2, DType::int32, 1e10, 0.0, "bad_o"); },
-                    {"node 'bad_o'", "(op one_hot)", "on_value"});
-}
-
 // ---- cast ----
 
 BOOST_AUTO_TEST_CASE(cast_float_to_int_and_bool) {
@@ -524,6 +322,69 @@ BOOST_AUTO_TEST_CASE(fill_rejects_unknown_shape_and_unrepresentable_value) {
                     {"node 'bad_f'", "(op fill)", "inputs []", "(?, 2)", "fully defined"});
   check_build_error(g, [&] { fill(g, Shape{2}, 3e9, DType::int32, "bad_f"); },
                     {"node 'bad_f'", "(op fill)", "not representable in int32"});
+}
+
+// ---- size ----
+
+BOOST_AUTO_TEST_CASE(size_counts_elements_at_run_time) {
+  Graph g;
+  Output c = size(constant(g, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6})));
+  Output x = placeholder(g, DType::int32, Shape{-1, 4}, "x");
+  Output n = size(x);
+  BOOST_TEST(dtype_name(n.dtype()) == "int64");
+  BOOST_TEST(n.shape().to_string() == "()");
+  Output one = size(constant(g, Tensor::scalar<bool>(true)));
+  Output none = size(constant(g, Tensor(DType::float64, Shape{0, 3})));
+  Session s(g);
+  BOOST_TEST(s.run(c).item<std::int64_t>() == 6);
+  BOOST_TEST(s.run(n, {{x, Tensor(DType::int32, Shape{5, 4})}}).item<std::int64_t>() == 20);
+  BOOST_TEST(s.run(n, {{x, Tensor(DType::int32, Shape{1, 4})}}).item<std::int64_t>() == 4);
+  BOOST_TEST(s.run(one).item<std::int64_t>() == 1);
+  BOOST_TEST(s.run(none).item<std::int64_t>() == 0);
+  BOOST_TEST(!g.registry().get("size").not_differentiable_reason.empty());
+}
+
+// size accepts every dtype and shape, so the only build failure is a graph-level one.
+BOOST_AUTO_TEST_CASE(size_rejects_invalid_input_handle) {
+  Graph g;
+  int before = g.num_nodes();
+  BOOST_CHECK_THROW(size(Output{}), GraphError);
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+// ---- gradients the registry's float64 checker cannot see ----
+
+BOOST_AUTO_TEST_CASE(cast_gradient_between_float_dtypes) {
+  Graph g;
+  Output x32 = placeholder(g, DType::float32, Shape{2}, "x32");
+  Output x64 = placeholder(g, DType::float64, Shape{2}, "x64");
+  Output y64 = cast(x32, DType::float64);
+  Output y32 = cast(x64, DType::float32);
+  // d sum(cast(x)^2)/dx = 2x, in x's dtype.
+  std::vector<Output> d = gradients(std::vector<Output>{sum(y64 * y64), sum(y32 * y32)}, {x32, x64});
+  BOOST_TEST(dtype_name(d[0].dtype()) == "float32");
+  BOOST_TEST(dtype_name(d[1].dtype()) == "float64");
+  Session s(g);
+  std::vector<Tensor> out = s.run(d, {{x32, Tensor::from_vector<float>({2}, {1.5f, -2})},
+                                      {x64, Tensor::from_vector<double>({2}, {0.25, 3})}});
+  BOOST_TEST(values<float>(out[0]) == (std::vector<float>{3, -4}), tt::per_element());
+  BOOST_TEST(values<double>(out[1]) == (std::vector<double>{0.5, 6}), tt::per_element());
+  // Through an integer the value is piecewise constant: no gradient path at all.
+  Output rounded = cast(cast(x32, DType::int32), DType::float32);
+  BOOST_TEST(!gradients(sum(rounded), {x32})[0].valid());
+}
+
+BOOST_AUTO_TEST_CASE(kernels_with_fixed_rank_arrays_reject_rank_above_8) {
+  Graph g;
+  Output deep = placeholder(g, DType::float32, Shape{1, 1, 1, 1, 1, 1, 1, 1, 2}, "deep");
+  check_build_error(g, [&] { transpose(deep, {}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "rank up to 8"});
+  check_build_error(g, [&] { broadcast_to(deep, {1, 1, 1, 1, 1, 1, 1, 1, 2}, "bad_b"); },
+                    {"(op broadcast_to)", "rank up to 8"});
+  check_build_error(g, [&] { slice(deep, Ints(9, 0), Ints(9, -1), "bad_s"); }, {"(op slice)", "rank up to 8"});
+  // Rank 8 itself works.
+  Output eight = constant(g, Tensor::from_vector<float>({1, 1, 1, 1, 1, 1, 2, 2}, {1, 2, 3, 4}));
+  Session s(g);
+  BOOST_TEST(values<float>(s.run(transpose(eight))) == (std::vector<float>{1, 3, 2, 4}), tt::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

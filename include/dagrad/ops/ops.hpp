@@ -27,6 +27,8 @@ void register_binary_ops(OpRegistry& registry);
 void register_reduce_ops(OpRegistry& registry);
 void register_linalg_ops(OpRegistry& registry);
 void register_shape_ops(OpRegistry& registry);
+// Called by register_shape_ops (ops/indexing.cpp: concat, slice, pad, gather, scatter_add, one_hot).
+void register_indexing_ops(OpRegistry& registry);
 void register_nn_ops(OpRegistry& registry);
 void register_random_ops(OpRegistry& registry);
 
@@ -92,6 +94,8 @@ Output greater_equal(Output a, Output b, OpName name = {});
 Output less(Output a, Output b, OpName name = {});
 Output less_equal(Output a, Output b, OpName name = {});
 Output equal(Output a, Output b, OpName name = {});
+// x0 + x1 + ... for inputs of one dtype and shape (no broadcasting), in one pass.
+Output add_n(const std::vector<Output>& xs, OpName name = {});
 // Elementwise select: cond ? x : y, all three broadcast together; cond is bool.
 Output where(Output cond, Output x, Output y, OpName name = {});
 
@@ -100,6 +104,9 @@ Output sum(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false,
 Output mean(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
 Output max(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
 Output min(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+// x summed over the axes along which `like` broadcasts to x: the result has like's (run-time)
+// shape. The inverse of broadcast_like; autodiff uses it to undo broadcasting.
+Output sum_to(Output x, Output like, OpName name = {});
 // Index of the largest element along `axis` (first one on ties), as int64.
 Output argmax(Output x, std::int64_t axis = -1, OpName name = {});
 
@@ -114,16 +121,30 @@ Output transpose(Output x, std::vector<std::int64_t> perm = {}, OpName name = {}
 // One dimension may be -1 (inferred); unknown input dimensions propagate.
 Output reshape(Output x, std::vector<std::int64_t> shape, OpName name = {});
 Output broadcast_to(Output x, std::vector<std::int64_t> shape, OpName name = {});
+// x with the run-time shape of `like` (same number of elements; like's values are not read).
+Output reshape_like(Output x, Output like, OpName name = {});
+// x with dimensions of size 1 inserted at `axes`, positions in the result (negative from the end).
+Output expand_dims(Output x, std::vector<std::int64_t> axes, OpName name = {});
+// x broadcast to the run-time shape of `like` (whose values are not read).
+Output broadcast_like(Output x, Output like, OpName name = {});
 Output concat(const std::vector<Output>& xs, std::int64_t axis, OpName name = {});
 // size -1 means "to the end of the axis".
 Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size, OpName name = {});
+// x with before[i] zeros ahead of it and after[i] zeros behind it along each axis i.
+Output pad(Output x, std::vector<std::int64_t> before, std::vector<std::int64_t> after, OpName name = {});
 // Rows of `params` along `axis` picked by integer `indices`: shape params[:axis]+indices+params[axis+1:].
 Output gather(Output params, Output indices, std::int64_t axis = 0, OpName name = {});
+// Zeros of like's run-time shape (like's values are not read) with the rows of `updates`
+// added at the rows `indices` picks along `axis`; repeated indices add up. `updates` has the
+// shape gather(like, indices, axis) would have. The gradient of gather.
+Output scatter_add(Output updates, Output indices, Output like, std::int64_t axis = 0, OpName name = {});
 Output one_hot(Output indices, std::int64_t depth, DType dtype = DType::float32, double on_value = 1.0,
                double off_value = 0.0, OpName name = {});
 Output cast(Output x, DType dtype, OpName name = {});
 Output zeros_like(Output x, OpName name = {});
 Output ones_like(Output x, OpName name = {});
+// The number of elements of x, known at run time (so an unknown batch works), as an int64 scalar.
+Output size(Output x, OpName name = {});
 // A tensor of a fully defined shape filled with `value`.
 Output fill(Graph& g, Shape shape, double value, DType dtype = DType::float32, OpName name = {});
 

@@ -1,0 +1,163 @@
+#include "dagrad/autodiff/gradients.hpp"
+
+#include <map>
+
+#include "dagrad/graph/errors.hpp"
+#include "dagrad/ops/ops.hpp"
+
+namespace dagrad {
+
+namespace {
+
+bool differentiable_dtype(DType d) { return is_floating(d); }
+
+// Sums the contributions to one output's gradient: one add_n for fan-out.
+Output sum_contributions(std::vector<Output>& parts) {
+  if (parts.size() == 1) return parts[0];
+  return add_n(parts, "AddN");
+}
+
+}  // namespace
+
+std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<Output>& xs,
+                              const std::vector<Output>& grad_ys) {
+  if (ys.empty()) throw GraphError("gradients: no ys");
+  Graph& g = *ys[0].graph;
+  for (const Output& y : ys) {
+    if (!y.valid() || y.graph != &g) throw GraphError("gradients: ys must be valid outputs of one graph");
+    if (!differentiable_dtype(y.dtype()))
+      throw GraphError("gradients: y '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) +
+                       "; only float32/float64 outputs can be differentiated");
+  }
+  for (const Output& x : xs)
+    if (!x.valid() || x.graph != &g) throw GraphError("gradients: xs must be valid outputs of the ys' graph");
+  if (!grad_ys.empty() && grad_ys.size() != ys.size())
+    throw GraphError("gradients: " + std::to_string(grad_ys.size()) + " grad_ys for " +
+                     std::to_string(ys.size()) + " ys");
+
+  const int n = g.num_nodes();
+  // Nodes that depend on some x (forward reachable), through differentiable edges.
+  std::vector<char> from_x(static_cast<std::size_t>(n), 0);
+  int lowest = n;
+  for (const Output& x : xs) {
+    from_x[static_cast<std::size_t>(x.node)] = 1;
+    lowest = std::min(lowest, x.node);
+  }
+  for (int id = lowest; id < n; ++id) {
+    if (from_x[static_cast<std::size_t>(id)]) continue;
+    const Node& node = g.node(id);
+    if (!node.op->not_differentiable_reason.empty()) continue;  // stop_gradient, comparisons, ...
+    for (const auto& in : node.inputs)
+      if (from_x[static_cast<std::size_t>(in.node)] &&
+          differentiable_dtype(g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)])) {
+        from_x[static_cast<std::size_t>(id)] = 1;
+        break;
+      }
+  }
+  // Nodes some y depends on (backward reachable) that also depend on an x: the path.
+  std::vector<char> on_path(static_cast<std::size_t>(n), 0);
+  int highest = -1;
+  {
+    std::vector<int> stack;
+    for (const Output& y : ys) stack.push_back(y.node);
+    while (!stack.empty()) {
+      int id = stack.back();
+      stack.pop_back();
+      if (on_path[static_cast<std::size_t>(id)] || !from_x[static_cast<std::size_t>(id)]) continue;
+      on_path[static_cast<std::size_t>(id)] = 1;
+      highest = std::max(highest, id);
+      for (const auto& in : g.node(id).inputs) stack.push_back(in.node);
+    }
+  }
+
+  // Pending gradient contributions per (node, output).
+  std::map<std::pair<int, int>, std::vector<Output>> pending;
+  std::map<std::pair<int, int>, Output> done;  // summed gradients, for xs
+  auto scope_guard = g.absolute_scope("gradients");
+  auto backward = g.backward_section();
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    const Output& y = ys[i];
+    if (!on_path[static_cast<std::size_t>(y.node)]) continue;
+    Output seed;
+    if (!grad_ys.empty() && grad_ys[i].valid()) {
+      if (grad_ys[i].dtype() != y.dtype() || !grad_ys[i].shape().compatible_with(y.shape()))
+        throw ShapeError("gradients: grad_ys[" + std::to_string(i) + "] is " +
+                         std::string(dtype_name(grad_ys[i].dtype())) + " " + grad_ys[i].shape().to_string() +
+                         ", y '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) + " " +
+                         y.shape().to_string());
+      seed = grad_ys[i];
+    } else {
+      seed = ones_like(y, y.producer().name + "_grad_seed");
+    }
+    pending[{y.node, y.index}].push_back(seed);
+  }
+
+  std::vector<char> is_x(static_cast<std::size_t>(n), 0);
+  for (const Output& x : xs) is_x[static_cast<std::size_t>(x.node)] = 1;
+
+  for (int id = highest; id >= 0; --id) {
+    if (!on_path[static_cast<std::size_t>(id)]) continue;
+    const Node& node = g.node(id);
+    const int num_outputs = static_cast<int>(node.output_dtypes.size());
+    std::vector<Output> dys(static_cast<std::size_t>(num_outputs));
+    bool any = false;
+    {
+      auto scope = g.absolute_scope("gradients/" + node.name + "_grad");
+      for (int o = 0; o < num_outputs; ++o) {
+        auto it = pending.find({id, o});
+        if (it == pending.end()) continue;
+        dys[static_cast<std::size_t>(o)] = sum_contributions(it->second);
+        pending.erase(it);
+        any = true;
+      }
+    }
+    if (!any) continue;
+    if (is_x[static_cast<std::size_t>(id)])
+      for (int o = 0; o < num_outputs; ++o) done[{id, o}] = dys[static_cast<std::size_t>(o)];
+    if (node.inputs.empty() || !node.op->not_differentiable_reason.empty()) continue;
+    // Does any input lie on the path (and so need a gradient)?
+    bool needs = false;
+    for (const auto& in : node.inputs) needs = needs || on_path[static_cast<std::size_t>(in.node)];
+    if (!needs) continue;
+    if (!node.op->gradient)
+      throw GraphError("no gradient defined for op '" + node.op->name + "' (node '" + node.name +
+                       "', created at " + node.site.to_string() + ")");
+    std::vector<Output> dxs;
+    {
+      auto scope = g.absolute_scope("gradients/" + node.name + "_grad");
+      dxs = node.op->gradient(g, node, dys);
+      if (dxs.size() != node.inputs.size())
+        throw GraphError("gradient rule of op '" + node.op->name + "' returned " +
+                         std::to_string(dxs.size()) + " gradients for " +
+                         std::to_string(node.inputs.size()) + " inputs (node '" + node.name + "')");
+      for (std::size_t i = 0; i < dxs.size(); ++i) {
+        const auto& in = node.inputs[i];
+        Output x = g.output_of(in.node, in.index);
+        if (!dxs[i].valid() || !on_path[static_cast<std::size_t>(in.node)] || !differentiable_dtype(x.dtype()))
+          continue;
+        Output dx = dxs[i];
+        if (dx.dtype() != x.dtype())
+          throw GraphError("gradient rule of op '" + node.op->name + "' gave input " + std::to_string(i) +
+                           " a " + std::string(dtype_name(dx.dtype())) + " gradient for a " +
+                           std::string(dtype_name(x.dtype())) + " input (node '" + node.name + "')");
+        // Broadcasting: sum the gradient back to the input's shape, here for every rule.
+        if (dx.shape() != x.shape()) dx = sum_to(dx, x, "SumTo");
+        pending[{in.node, in.index}].push_back(dx);
+      }
+    }
+  }
+
+  std::vector<Output> result;
+  result.reserve(xs.size());
+  for (const Output& x : xs) {
+    auto it = done.find({x.node, x.index});
+    result.push_back(it == done.end() ? Output{} : it->second);
+  }
+  return result;
+}
+
+std::vector<Output> gradients(Output y, const std::vector<Output>& xs) {
+  return gradients(std::vector<Output>{y}, xs);
+}
+
+}  // namespace dagrad

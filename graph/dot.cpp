@@ -1,0 +1,326 @@
+// DOT export and in-process Graphviz rendering.
+#include "dagrad/graph/dot.hpp"
+
+#include <graphviz/cgraph.h>
+#include <graphviz/gvc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "dagrad/graph/errors.hpp"
+
+namespace dagrad {
+
+namespace {
+
+// The body of a DOT double-quoted string. Inside quotes '<' and '>' are literal (only <...>
+// delimiters make an HTML label, and we draw no record shapes), and Graphviz escapes them in
+// SVG output itself; but a backslash starts an escape (\n, \l, \N ...) and must be doubled.
+std::string escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        break;
+      default:
+        out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+    }
+  }
+  return out;
+}
+std::string dot_string(std::string_view s) {
+  std::string out = "\"";
+  out += escape(s);
+  out += '"';
+  return out;
+}
+
+std::string short_name(const std::string& name) {
+  auto slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+std::string node_style(const Node& n) {
+  if (n.backward)
+    return "shape=box, style=\"rounded,filled,dashed\", fillcolor=\"#fde0dd\", color=\"#c51b8a\"";
+  switch (n.op->role) {
+    case OpRole::Placeholder:
+      return "shape=invhouse, style=filled, fillcolor=\"#c6dbef\"";
+    case OpRole::Variable:
+      return "shape=cylinder, style=filled, fillcolor=\"#fdd0a2\"";
+    case OpRole::Constant:
+      return "shape=box, style=filled, fillcolor=\"#e0e0e0\"";
+    case OpRole::Compute:
+      break;
+  }
+  if (n.op->writes_input0 || n.op->overwrites_input0)
+    return "shape=box, style=\"rounded,filled\", fillcolor=\"#fff3b0\"";
+  return "shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\"";
+}
+
+std::string output_label(const Node& producer, int index) {
+  std::string s =
+      std::string(dtype_name(producer.output_dtypes.at(static_cast<std::size_t>(index)))) + " " +
+      producer.output_shapes.at(static_cast<std::size_t>(index)).to_string();
+  return index == 0 ? s : std::to_string(index) + ": " + s;
+}
+
+// Name scopes as a tree; each node sits in the cluster of its innermost scope.
+struct Cluster {
+  std::string path;  // "model/dense_1"
+  std::vector<int> nodes;
+  std::vector<std::unique_ptr<Cluster>> children;  // in order of first appearance
+
+  Cluster& child(const std::string& name) {
+    std::string p = path.empty() ? name : path + "/" + name;
+    for (auto& c : children)
+      if (c->path == p) return *c;
+    children.push_back(std::make_unique<Cluster>());
+    children.back()->path = p;
+    return *children.back();
+  }
+};
+
+class DotWriter {
+ public:
+  DotWriter(const Graph& g, std::ostringstream& os) : g_(g), os_(os) {}
+
+  void node(int id, const std::string& indent) {
+    const Node& n = g_.node(id);
+    std::string tooltip = n.name + "\n" + n.op->name;
+    for (std::size_t i = 0; i < n.output_dtypes.size(); ++i)
+      tooltip.append("\n").append(output_label(n, static_cast<int>(i)));
+    tooltip += "\ncreated at " + n.site.to_string();
+    os_ << indent << "n" << id << " [label=" << dot_string(short_name(n.name) + "\n" + n.op->name)
+        << ", tooltip=" << dot_string(tooltip) << ", " << node_style(n) << "];\n";
+  }
+
+  void cluster(const Cluster& c, const std::string& indent) {
+    std::string id = "cluster_";
+    for (char ch : c.path) id += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+    // "a/b" and "a_b" sanitize alike; the suffix keeps cluster ids distinct.
+    std::string unique = id;
+    for (int k = 2; !cluster_ids_.insert(unique).second; ++k) unique = id + "_" + std::to_string(k);
+    os_ << indent << "subgraph " << unique << " {\n"
+        << indent << "  label=" << dot_string(short_name(c.path)) << ";\n"
+        << indent << "  tooltip=" << dot_string(c.path) << ";\n"
+        << indent << "  style=\"rounded\"; color=\"#9e9e9e\"; fontcolor=\"#616161\";\n";
+    for (int id_ : c.nodes) node(id_, indent + "  ");
+    for (const auto& child : c.children) cluster(*child, indent + "  ");
+    os_ << indent << "}\n";
+  }
+
+ private:
+  const Graph& g_;
+  std::ostringstream& os_;
+  std::set<std::string> cluster_ids_;
+};
+
+}  // namespace
+
+std::string to_dot(const Graph& graph, const DotOptions& options) {
+  std::string filter = options.scope_filter;
+  while (!filter.empty() && filter.back() == '/') filter.pop_back();
+  const std::string prefix = filter + "/";
+
+  std::vector<bool> shown(static_cast<std::size_t>(graph.num_nodes()), false);
+  bool any = false;
+  for (const Node& n : graph.nodes()) {
+    bool keep =
+        (options.show_backward || !n.backward) &&
+        (filter.empty() || n.name.compare(0, prefix.size(), prefix) == 0 || n.name == filter);
+    shown[static_cast<std::size_t>(n.id)] = keep;
+    any = any || keep;
+  }
+  if (!filter.empty() && !any)
+    throw GraphError("to_dot: no node in name scope '" + filter + "'" +
+                     (options.show_backward ? "" : " outside the backward part"));
+
+  // A variable's initializer is built in a scope named after the variable; drawing the
+  // variable inside that cluster keeps the pair together.
+  std::set<std::string> scopes;
+  for (const Node& n : graph.nodes())
+    if (shown[static_cast<std::size_t>(n.id)])
+      for (std::string s = n.scope(); !s.empty(); s = s.substr(0, s.rfind('/')))
+        if (!scopes.insert(s).second || s.find('/') == std::string::npos) break;
+  Cluster root;
+  for (const Node& n : graph.nodes()) {
+    if (!shown[static_cast<std::size_t>(n.id)]) continue;
+    Cluster* c = &root;
+    std::string scope = scopes.count(n.name) ? n.name : n.scope();
+    for (std::size_t start = 0; !scope.empty() && start <= scope.size();) {
+      auto slash = scope.find('/', start);
+      if (slash == std::string::npos) slash = scope.size();
+      c = &c->child(scope.substr(start, slash - start));
+      start = slash + 1;
+    }
+    c->nodes.push_back(n.id);
+  }
+
+  std::ostringstream os;
+  os << "digraph dagrad {\n"
+     << "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11];\n"
+     << "  node [fontname=\"Helvetica\", fontsize=10];\n"
+     << "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#616161\"];\n";
+  DotWriter writer(graph, os);
+  for (int id : root.nodes) writer.node(id, "  ");
+  for (const auto& child : root.children) writer.cluster(*child, "  ");
+
+  // Inputs from nodes that are not drawn (outside the filter, or hidden backward nodes).
+  std::set<int> external;
+  for (const Node& n : graph.nodes()) {
+    if (!shown[static_cast<std::size_t>(n.id)]) continue;
+    for (const NodeInput& in : n.inputs)
+      if (!shown[static_cast<std::size_t>(in.node)]) external.insert(in.node);
+    for (int c : n.control_inputs)
+      if (!shown[static_cast<std::size_t>(c)]) external.insert(c);
+  }
+  for (int id : external)
+    os << "  n" << id << " [label=" << dot_string(graph.node(id).name)
+       << ", tooltip=" << dot_string(graph.node(id).name + "\n" + graph.node(id).op->name)
+       << ", shape=plaintext, fontsize=8, fontcolor=\"#757575\"];\n";
+
+  for (const Node& n : graph.nodes()) {
+    if (!shown[static_cast<std::size_t>(n.id)]) continue;
+    for (const NodeInput& in : n.inputs)
+      os << "  n" << in.node << " -> n" << n.id
+         << " [label=" << dot_string(output_label(graph.node(in.node), in.index)) << "];\n";
+    for (int c : n.control_inputs)
+      os << "  n" << c << " -> n" << n.id << " [style=dashed, arrowhead=odot];\n";
+  }
+  os << "}\n";
+  return os.str();
+}
+
+namespace {
+
+// Graphviz reports errors through a process-wide callback; renders are serialized so that
+// each one collects its own messages.
+std::mutex render_mutex;
+std::string* render_messages = nullptr;
+int collect_message(char* message) {
+  if (render_messages) *render_messages += message;
+  return 0;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s.empty() ? "no message from Graphviz" : s;
+}
+
+}  // namespace
+
+std::string render_dot(const std::string& dot_source, const std::string& format) {
+  if (format != "svg" && format != "png" && format != "dot")
+    throw std::runtime_error("render_dot: unknown format '" + format +
+                             "' (expected svg, png or dot)");
+
+  std::lock_guard lock(render_mutex);
+  std::string messages;
+  render_messages = &messages;
+  agusererrf saved_handler = agseterrf(collect_message);
+  agerrlevel_t saved_level = agseterr(AGERR);  // warnings (missing fonts, ...) are not failures
+  struct Restore {
+    agusererrf handler;
+    agerrlevel_t level;
+    ~Restore() {
+      agseterrf(handler);
+      agseterr(level);
+      render_messages = nullptr;
+    }
+  } restore{saved_handler, saved_level};
+
+  // One context for the process, never freed: Graphviz 2.42's pango plugin keeps a static
+  // pointer to the last font name, which lives in the context's font table, so rendering with
+  // a second context after gvFreeContext reads freed memory (found with AddressSanitizer).
+  static GVC_t* const gvc = gvContext();
+  if (!gvc) throw std::runtime_error("render_dot: cannot create a Graphviz context");
+  std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> g(agmemread(dot_source.c_str()), agclose);
+  if (!g)
+    throw std::runtime_error("render_dot: Graphviz cannot parse the DOT source: " +
+                             trimmed(messages));
+  if (gvLayout(gvc, g.get(), "dot") != 0)
+    throw std::runtime_error("render_dot: Graphviz layout failed: " + trimmed(messages));
+  // Frees the layout before the graph (agclose) and the context go.
+  struct LayoutGuard {
+    GVC_t* gvc;
+    Agraph_t* g;
+    ~LayoutGuard() { gvFreeLayout(gvc, g); }
+  } layout{gvc, g.get()};
+
+  char* data = nullptr;
+  unsigned int length = 0;
+  if (gvRenderData(gvc, g.get(), format.c_str(), &data, &length) != 0 || !data) {
+    if (data) gvFreeRenderData(data);
+    throw std::runtime_error("render_dot: Graphviz cannot render " + format + ": " +
+                             trimmed(messages));
+  }
+  std::string out(data, length);
+  gvFreeRenderData(data);
+  return out;
+}
+
+void write_dot_file(const Graph& graph, const std::string& path, const DotOptions& options) {
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  std::string ext = target.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  std::string bytes;
+  if (ext == ".dot" || ext == ".gv") {
+    bytes = to_dot(graph, options);
+  } else if (ext == ".svg" || ext == ".png") {
+    bytes = render_dot(to_dot(graph, options), ext.substr(1));
+  } else {
+    throw FileError("cannot write '" + path + "': unknown extension '" + ext +
+                    "' (expected .dot, .gv, .svg or .png)");
+  }
+
+  std::random_device rd;
+  fs::path temp = target;
+  std::string temp_name = ".";
+  temp_name += target.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+               std::to_string(rd() % 1000000000u);
+  temp.replace_filename(temp_name);
+  std::error_code ec;
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError("cannot write '" + path + "': " + std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      fs::remove(temp, ec);
+      throw FileError("cannot write '" + path + "': write failed (disk full?)");
+    }
+  }
+  fs::rename(temp, target, ec);
+  if (ec) {
+    std::string why = ec.message();
+    fs::remove(temp, ec);
+    throw FileError("cannot write '" + path + "': " + why);
+  }
+}
+
+}  // namespace dagrad

@@ -1,0 +1,37 @@
+// Graphviz DOT export of a graph, and in-process rendering to SVG or PNG with libgvc.
+#pragma once
+
+#include <string>
+
+#include "graph.hpp"
+
+namespace dagrad {
+
+struct DotOptions {
+  // When set ("dense_1" or "model/dense_1"), only the nodes inside this name scope (and a node
+  // of exactly that name, such as the variable whose initializer the scope holds) are drawn;
+  // nodes outside it that feed them appear as small plain-text nodes.
+  std::string scope_filter;
+  // When false, nodes built by autodiff (Node::backward) are left out.
+  bool show_backward = true;
+};
+
+// The DOT source of the graph: name scopes become nested clusters labeled with the scope name
+// (a node named like a scope, such as a variable and its initializer's scope, joins it); each
+// node shows its short name and op, each data edge its dtype and shape
+// ("float32 (?, 784)"), control edges are dashed. Placeholders, variables, constants, state
+// updates, compute ops and backward nodes have distinct shapes and fill colours. Throws
+// GraphError when scope_filter matches no node.
+std::string to_dot(const Graph& graph, const DotOptions& options = {});
+
+// Lays out `dot_source` with Graphviz's dot layout and renders it in process; format is "svg",
+// "png" or "dot" (the laid-out DOT with coordinates). Returns the rendered bytes. Throws
+// std::runtime_error with Graphviz's message on bad DOT, an unknown format or a failed layout.
+std::string render_dot(const std::string& dot_source, const std::string& format);
+
+// Writes to_dot(graph, options) to `path`, as DOT source for .dot/.gv, rendered for .svg/.png
+// (other extensions throw FileError). Writes a temporary sibling file, then renames it over
+// `path`, so readers never see a half-written file.
+void write_dot_file(const Graph& graph, const std::string& path, const DotOptions& options = {});
+
+}  // namespace dagrad

@@ -1,0 +1,242 @@
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <set>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+const OpRegistry& dot_registry() {
+  static OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    register_state_ops(*r);
+    register_elementwise_ops(*r);
+    register_binary_ops(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+// x (?, 784) -> model/dense: relu(x * w + b), model/dense/inner: tanh -> a backward node.
+std::unique_ptr<Graph> scoped_graph() {
+  auto g = std::make_unique<Graph>(dot_registry());
+  Output x = placeholder(*g, DType::float32, Shape{-1, 784}, "x");
+  auto model = g->name_scope("model");
+  Output h;
+  {
+    auto dense = g->name_scope("dense");
+    Output w = variable(*g, Tensor(DType::float32, Shape{784}), "w");
+    Output b = variable(*g, Tensor(DType::float32, Shape{784}), "b");
+    h = relu(x * w + b, "act");
+    auto inner = g->name_scope("inner");
+    h = tanh(h, "squash");
+  }
+  {
+    auto section = g->backward_section();
+    square(h, "grad_node");
+  }
+  return g;
+}
+
+// The line of the DOT source that defines node `label_start` (its label begins with it).
+std::string node_line(const std::string& dot, const std::string& label_start) {
+  auto at = dot.find("[label=\"" + label_start);
+  BOOST_TEST_REQUIRE(at != std::string::npos, "no node labeled " << label_start);
+  auto begin = dot.rfind('\n', at) + 1;
+  return dot.substr(begin, dot.find('\n', at) - begin);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dot)
+
+BOOST_AUTO_TEST_CASE(name_scopes_become_nested_clusters) {
+  auto g = scoped_graph();
+  std::string dot = to_dot(*g);
+  BOOST_TEST(dot.rfind("digraph dagrad {", 0) == 0u);
+  auto model = dot.find("subgraph cluster_model {");
+  auto dense = dot.find("subgraph cluster_model_dense {");
+  auto inner = dot.find("subgraph cluster_model_dense_inner {");
+  BOOST_TEST_REQUIRE(model != std::string::npos);
+  BOOST_TEST_REQUIRE(dense != std::string::npos);
+  BOOST_TEST_REQUIRE(inner != std::string::npos);
+  BOOST_TEST((model < dense && dense < inner));
+  BOOST_TEST(dot.find("label=\"dense\";") != std::string::npos);
+  BOOST_TEST(dot.find("label=\"inner\";") != std::string::npos);
+  // The tanh node sits inside the inner cluster, x at top level before any cluster.
+  BOOST_TEST(dot.find("[label=\"squash\\ntanh\"") > inner);
+  BOOST_TEST(dot.find("[label=\"x\\nplaceholder\"") < model);
+}
+
+BOOST_AUTO_TEST_CASE(variable_is_drawn_with_its_initializer) {
+  auto g = scoped_graph();
+  std::string dot = to_dot(*g);
+  auto cluster = dot.find("subgraph cluster_model_dense_w {");
+  BOOST_TEST_REQUIRE(cluster != std::string::npos);
+  auto end = dot.find("subgraph cluster_model_dense_b {");  // the next cluster
+  for (const char* label : {"[label=\"w\\nvariable\"", "[label=\"initial_value\\nconstant\"",
+                            "[label=\"Assign\\nassign\""}) {
+    auto at = dot.find(label);
+    BOOST_TEST((at > cluster && at < end), label);
+  }
+  DotOptions options;
+  options.scope_filter = "model/dense/w";
+  dot = to_dot(*g, options);
+  BOOST_TEST(dot.find("[label=\"w\\nvariable\"") != std::string::npos);
+  BOOST_TEST(dot.find("[label=\"b\\nvariable\"") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(edges_show_dtype_and_shape) {
+  auto g = scoped_graph();
+  std::string dot = to_dot(*g);
+  int x = g->find_node("x")->id;
+  int mul = g->find_node("model/dense/mul")->id;
+  std::string edge =
+      "n" + std::to_string(x) + " -> n" + std::to_string(mul) + " [label=\"float32 (?, 784)\"];";
+  BOOST_TEST(dot.find(edge) != std::string::npos, edge);
+  BOOST_TEST(dot.find("[label=\"float32 (784,)\"]") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(node_kinds_are_styled_apart) {
+  auto g = scoped_graph();
+  std::string dot = to_dot(*g);
+  std::string placeholder_line = node_line(dot, "x\\nplaceholder");
+  std::string variable_line = node_line(dot, "w\\nvariable");
+  std::string constant_line = node_line(dot, "initial_value\\nconstant");
+  std::string assign_line = node_line(dot, "Assign\\nassign");
+  std::string compute_line = node_line(dot, "act\\nrelu");
+  std::string backward_line = node_line(dot, "grad_node\\nsquare");
+  BOOST_TEST(placeholder_line.find("shape=invhouse") != std::string::npos);
+  BOOST_TEST(variable_line.find("shape=cylinder") != std::string::npos);
+  BOOST_TEST(constant_line.find("fillcolor=\"#e0e0e0\"") != std::string::npos);
+  BOOST_TEST(assign_line.find("fillcolor=\"#fff3b0\"") != std::string::npos);
+  BOOST_TEST(compute_line.find("fillcolor=\"#ffffff\"") != std::string::npos);
+  BOOST_TEST(backward_line.find("dashed") != std::string::npos);
+  BOOST_TEST(backward_line.find("fillcolor=\"#fde0dd\"") != std::string::npos);
+  std::set<std::string> styles;
+  for (const std::string& line :
+       {placeholder_line, variable_line, constant_line, assign_line, compute_line, backward_line})
+    styles.insert(line.substr(line.find("shape=")));
+  BOOST_TEST(styles.size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(labels_are_escaped) {
+  Graph g(dot_registry());
+  NodeOptions options;
+  options.name = "say \"hi\"\\ <b>\nnext";
+  Output x = g.add("placeholder", {}, {{"dtype", DType::float32}, {"shape", Shape{2}}}, options);
+  neg(x);
+  std::string dot = to_dot(g);
+  BOOST_TEST(
+      dot.find("[label=\"say \\\"hi\\\"\\\\ <b>\\nnext\\nplaceholder\"") != std::string::npos, dot);
+  // Graphviz accepts it and escapes the markup characters in SVG.
+  std::string svg = render_dot(dot, "svg");
+  BOOST_TEST(svg.find("say &quot;hi&quot;\\ &lt;b&gt;") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(scope_filter_keeps_one_scope) {
+  auto g = scoped_graph();
+  DotOptions options;
+  options.scope_filter = "model/dense/inner";
+  std::string dot = to_dot(*g, options);
+  BOOST_TEST(dot.find("squash\\ntanh") != std::string::npos);
+  BOOST_TEST(dot.find("[label=\"act\\nrelu") == std::string::npos);
+  BOOST_TEST(dot.find("[label=\"x\\nplaceholder") == std::string::npos);
+  // The external input appears as a small plain node with its full name.
+  BOOST_TEST(
+      dot.find("[label=\"model/dense/act\", tooltip=\"model/dense/act\\nrelu\", shape=plaintext") !=
+          std::string::npos,
+      dot);
+  BOOST_TEST(dot.find("subgraph cluster_model_dense_inner {") != std::string::npos);
+
+  options.scope_filter = "model/dense/";
+  dot = to_dot(*g, options);
+  BOOST_TEST(dot.find("act\\nrelu") != std::string::npos);
+  BOOST_TEST(dot.find("[label=\"x\", tooltip=\"x\\nplaceholder\", shape=plaintext") !=
+             std::string::npos);
+
+  options.scope_filter = "model/den";  // a prefix of a scope name is not a scope
+  BOOST_CHECK_THROW(to_dot(*g, options), GraphError);
+}
+
+BOOST_AUTO_TEST_CASE(backward_nodes_can_be_hidden) {
+  auto g = scoped_graph();
+  BOOST_TEST(to_dot(*g).find("grad_node") != std::string::npos);
+  DotOptions options;
+  options.show_backward = false;
+  std::string dot = to_dot(*g, options);
+  BOOST_TEST(dot.find("grad_node") == std::string::npos);
+  BOOST_TEST(dot.find("squash\\ntanh") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(control_edges_are_dashed) {
+  Graph g(dot_registry());
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  Output y = neg(x, "y");
+  Output done = group(g, {y}, "done");
+  std::string edge =
+      "n" + std::to_string(y.node) + " -> n" + std::to_string(done.node) + " [style=dashed";
+  BOOST_TEST(to_dot(g).find(edge) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(renders_svg_and_png_with_graphviz) {
+  auto g = scoped_graph();
+  std::string svg = render_dot(to_dot(*g), "svg");
+  BOOST_TEST(svg.find("<svg") != std::string::npos);
+  for (const char* name :
+       {">x<", ">act<", ">squash<", ">grad_node<", ">dense<", ">float32 (?, 784)<"})
+    BOOST_TEST(svg.find(name) != std::string::npos, name);
+  std::string png = render_dot(to_dot(*g), "png");
+  BOOST_TEST(png.rfind("\x89PNG", 0) == 0u);
+  BOOST_TEST(render_dot("digraph { a -> b }", "dot").find("pos=") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(render_errors_are_exceptions) {
+  try {
+    render_dot("digraph { a -> ; }", "svg");
+    BOOST_FAIL("expected std::runtime_error");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("syntax error") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(render_dot("digraph { a }", "pdf"), std::runtime_error);
+  BOOST_CHECK_THROW(render_dot("", "svg"), std::runtime_error);
+  // Graphviz still works after an error.
+  BOOST_TEST(render_dot("digraph { a }", "svg").find("<svg") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(write_dot_file_picks_the_format_from_the_extension) {
+  fs::path dir =
+      fs::temp_directory_path() / ("dagrad_dot_" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  auto g = scoped_graph();
+  write_dot_file(*g, (dir / "g.dot").string());
+  write_dot_file(*g, (dir / "g.SVG").string());
+  write_dot_file(*g, (dir / "g.png").string());
+  BOOST_TEST(read_text(dir / "g.dot") == to_dot(*g));
+  BOOST_TEST(read_text(dir / "g.SVG").find("<svg") != std::string::npos);
+  BOOST_TEST(read_text(dir / "g.png").rfind("\x89PNG", 0) == 0u);
+  try {
+    write_dot_file(*g, (dir / "g.pdf").string());
+    BOOST_FAIL("expected FileError");
+  } catch (const FileError& e) {
+    BOOST_TEST(std::string(e.what()).find("'.pdf'") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(write_dot_file(*g, (dir / "missing" / "g.dot").string()), FileError);
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  BOOST_TEST(entries == 3);  // no temporary files, no g.pdf
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,379 @@
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path =
+        fs::temp_directory_path() / ("dagrad_graph_file_" + std::to_string(std::random_device{}()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void write_text(const fs::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << s;
+}
+// Replaces the first occurrence of `from` in graph.json.
+void edit_json(const fs::path& dir, const std::string& from, const std::string& to) {
+  std::string text = read_text(dir / "graph.json");
+  auto at = text.find(from);
+  BOOST_TEST_REQUIRE(at != std::string::npos, "graph.json has no '" << from << "'");
+  text.replace(at, from.size(), to);
+  write_text(dir / "graph.json", text);
+}
+
+void copy_float(KernelContext& c) {
+  std::memcpy(c.output(0).raw(), c.input(0).raw(), c.input(0).nbytes());
+}
+
+// A fresh registry: the state, elementwise and binary families plus "tagged", an identity op
+// with one attribute of every kind.
+const OpRegistry& test_registry() {
+  static OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    register_state_ops(*r);
+    register_elementwise_ops(*r);
+    register_binary_ops(*r);
+    OpRecord op;
+    op.name = "tagged";
+    op.input_names = {"x"};
+    op.attrs = {{"flag", AttrKind::Bool, false},
+                {"count", AttrKind::Int, std::int64_t{3}},
+                {"scale", AttrKind::Float, {}},
+                {"label", AttrKind::String, std::string("plain")},
+                {"out_dtype", AttrKind::DType, DType::float32},
+                {"target", AttrKind::Shape, Shape{-1, 2}},
+                {"axes", AttrKind::Ints, std::vector<std::int64_t>{}},
+                {"table", AttrKind::Tensor, {}}};
+    op.shape_fn = [](ShapeContext& ctx) {
+      ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+    };
+    op.kernels[static_cast<std::size_t>(DType::float32)] = &copy_float;
+    op.not_differentiable_reason = "test op";
+    r->add(std::move(op));
+    return r;
+  }();
+  return *registry;
+}
+
+// x (?, 3) -> layer1: relu(x * w + b) -> head: leaky_relu(h - 1) ; a backward node; a group.
+std::unique_ptr<Graph> small_network() {
+  auto g = std::make_unique<Graph>(test_registry());
+  g->set_seed(1234);
+  Output x = placeholder(*g, DType::float32, Shape{-1, 3}, "x");
+  Output h;
+  {
+    auto scope = g->name_scope("layer1");
+    Output w = variable(*g, Tensor::from_vector<float>({3}, {0.5f, -1.f, 2.f}), "w");
+    Output b = variable(*g, Tensor::from_vector<float>({3}, {0.1f, 0.2f, 0.3f}), "b");
+    h = relu(x * w + b);
+  }
+  Output y;
+  {
+    auto scope = g->name_scope("head");
+    y = leaky_relu(h - 1.0, 0.1, "out");
+  }
+  {
+    auto section = g->backward_section();
+    square(y, "grad_like");
+  }
+  Output done = group(*g, {y}, "done");
+  {
+    auto after = g->control_dependencies({done});  // a control input without outputs
+    identity(y, "after_done");
+  }
+  return g;
+}
+
+const Tensor kBatch = Tensor::from_vector<float>({2, 3}, {1, 2, 3, -4, 5, 0.5f});
+
+std::vector<float> run_network(Graph& g) {
+  Session s(g);
+  s.initialize_variables();
+  return s.run(g.output("head/out"), {{g.output("x"), kBatch}}).to_vector<float>();
+}
+
+bool same_attr(const AttrValue& a, const AttrValue& b) {
+  if (attr_kind_of(a) != attr_kind_of(b)) return false;
+  if (attr_kind_of(a) != AttrKind::Tensor) return attr_to_string(a) == attr_to_string(b);
+  const Tensor& x = std::get<Tensor>(a);
+  const Tensor& y = std::get<Tensor>(b);
+  if (!x.defined() || !y.defined()) return x.defined() == y.defined();
+  return x.dtype() == y.dtype() && x.shape() == y.shape() &&
+         std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0;
+}
+
+void expect_same_graph(const Graph& a, const Graph& b) {
+  BOOST_TEST_REQUIRE(a.num_nodes() == b.num_nodes());
+  BOOST_TEST(a.seed() == b.seed());
+  for (int i = 0; i < a.num_nodes(); ++i) {
+    const Node& x = a.node(i);
+    const Node& y = b.node(i);
+    BOOST_TEST_CONTEXT("node " << x.name) {
+      BOOST_TEST(x.name == y.name);
+      BOOST_TEST(x.op->name == y.op->name);
+      BOOST_TEST_REQUIRE(x.inputs.size() == y.inputs.size());
+      for (std::size_t k = 0; k < x.inputs.size(); ++k) {
+        BOOST_TEST(x.inputs[k].node == y.inputs[k].node);
+        BOOST_TEST(x.inputs[k].index == y.inputs[k].index);
+      }
+      BOOST_TEST(x.control_inputs == y.control_inputs, boost::test_tools::per_element());
+      BOOST_TEST_REQUIRE(x.attrs.items().size() == y.attrs.items().size());
+      for (std::size_t k = 0; k < x.attrs.items().size(); ++k) {
+        BOOST_TEST(x.attrs.items()[k].first == y.attrs.items()[k].first);
+        BOOST_TEST(same_attr(x.attrs.items()[k].second, y.attrs.items()[k].second),
+                   x.attrs.items()[k].first << ": " << attr_to_string(x.attrs.items()[k].second)
+                                            << " vs " << attr_to_string(y.attrs.items()[k].second));
+      }
+      BOOST_TEST(x.output_shapes == y.output_shapes);
+      BOOST_TEST(x.site.to_string() == y.site.to_string());
+      BOOST_TEST(x.backward == y.backward);
+    }
+  }
+  BOOST_TEST_REQUIRE(a.variables().size() == b.variables().size());
+  for (std::size_t k = 0; k < a.variables().size(); ++k) {
+    BOOST_TEST(a.variables()[k].variable == b.variables()[k].variable);
+    BOOST_TEST(a.variables()[k].initializer == b.variables()[k].initializer);
+  }
+}
+
+// Runs `load` and checks it throws E whose message contains every fragment.
+template <class E>
+void expect_load_error(const fs::path& path, std::vector<std::string> fragments) {
+  try {
+    load_graph(path.string(), test_registry());
+    BOOST_FAIL("expected an error containing '" << fragments.front() << "'");
+  } catch (const E& e) {
+    std::string message = e.what();
+    BOOST_TEST_INFO("message: " << message);
+    for (const auto& f : fragments)
+      BOOST_TEST(message.find(f) != std::string::npos, "missing '" << f << "'");
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(graph_file)
+
+BOOST_AUTO_TEST_CASE(round_trip_preserves_structure) {
+  TempDir dir;
+  auto g = small_network();
+  save_graph(*g, (dir.path / "net.dagrad").string());
+  auto loaded = load_graph((dir.path / "net.dagrad").string(), test_registry());
+  expect_same_graph(*g, *loaded);
+  BOOST_TEST(loaded->find_node("grad_like")->backward);
+  BOOST_TEST(loaded->find_node("done")->control_inputs.size() == 1u);
+  BOOST_TEST(loaded->find_node("after_done")->control_inputs ==
+             std::vector<int>{loaded->find_node("done")->id});
+  BOOST_TEST(loaded->find_node("head/out")->site.file.find("test_graph_file.cpp") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(loaded_graph_runs_to_the_same_values) {
+  TempDir dir;
+  auto g = small_network();
+  std::vector<float> expected = run_network(*g);
+  save_graph(*g, (dir.path / "net.dagrad").string());
+  auto loaded = load_graph((dir.path / "net.dagrad").string(), test_registry());
+  std::vector<float> got = run_network(*loaded);
+  BOOST_TEST(got == expected, boost::test_tools::per_element());
+  // relu(x*w+b) - 1 then leaky_relu(0.1), computed by hand for the first row.
+  BOOST_TEST(expected[0] == -0.1f * (1.0f - 0.6f), boost::test_tools::tolerance(1e-6f));
+}
+
+BOOST_AUTO_TEST_CASE(every_attribute_kind_round_trips) {
+  TempDir dir;
+  Graph g(test_registry());
+  Output x = placeholder(g, DType::float32, Shape{-1, 2}, "x");
+  auto table = Tensor::from_vector<std::int64_t>(
+      {2, 2}, {1, -2, std::numeric_limits<std::int64_t>::min(), 4});
+  for (double scale : {0.1, std::nan(""), -std::numeric_limits<double>::infinity(), 1e308}) {
+    g.add("tagged", {x},
+          {{"flag", true},
+           {"count", std::int64_t{-9}},
+           {"scale", scale},
+           {"label", std::string("q\"u\\o\nté")},
+           {"out_dtype", DType::boolean},
+           {"target", Shape{}},
+           {"axes", std::vector<std::int64_t>{0, -1}},
+           {"table", table}});
+  }
+  g.add("tagged", {x}, {{"scale", 2.0}, {"table", Tensor()}});  // defaults and an undefined tensor
+  save_graph(g, (dir.path / "attrs").string());
+  auto loaded = load_graph((dir.path / "attrs").string(), test_registry());
+  expect_same_graph(g, *loaded);
+  BOOST_TEST(std::isnan(loaded->find_node("tagged_1")->attrs.get_float("scale")));
+}
+
+BOOST_AUTO_TEST_CASE(files_are_plain_json_and_npy) {
+  TempDir dir;
+  auto g = small_network();
+  fs::path path = dir.path / "net.dagrad";
+  save_graph(*g, path.string());
+  std::string json = read_text(path / "graph.json");
+  BOOST_TEST(json.find("\"format\": \"dagrad-graph\"") != std::string::npos);
+  BOOST_TEST(json.find("\"version\": 1") != std::string::npos);
+  BOOST_TEST(json.find("\"name\":\"layer1/w\"") != std::string::npos);
+  int npy_files = 0;
+  for (const auto& entry : fs::directory_iterator(path)) {
+    if (entry.path().extension() != ".npy") continue;
+    ++npy_files;
+    BOOST_TEST(json.find("\"" + entry.path().filename().string() + "\"") != std::string::npos);
+    BOOST_TEST(read_npy(entry.path().string()).defined());
+  }
+  int tensor_attrs = 0;
+  for (const Node& n : g->nodes())
+    for (const auto& [name, value] : n.attrs.items())
+      tensor_attrs += attr_kind_of(value) == AttrKind::Tensor;
+  BOOST_TEST(npy_files == tensor_attrs);
+  BOOST_TEST(npy_files >= 3);  // w and b initial values, the scalar constants
+}
+
+BOOST_AUTO_TEST_CASE(load_accepts_the_directory_or_its_json) {
+  TempDir dir;
+  auto g = small_network();
+  save_graph(*g, (dir.path / "net.dagrad/").string());
+  BOOST_TEST(load_graph((dir.path / "net.dagrad").string(), test_registry())->num_nodes() ==
+             g->num_nodes());
+  BOOST_TEST(
+      load_graph((dir.path / "net.dagrad" / "graph.json").string(), test_registry())->num_nodes() ==
+      g->num_nodes());
+  expect_load_error<FileError>(dir.path / "missing.dagrad",
+                               {"missing.dagrad", "cannot read graph file"});
+}
+
+BOOST_AUTO_TEST_CASE(unknown_op_names_file_and_node) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"op\":\"relu\"", "\"op\":\"no_such_op\"");
+  expect_load_error<GraphError>(dir.path / "g",
+                                {"graph.json", "'layer1/relu'", "unknown op 'no_such_op'"});
+}
+
+BOOST_AUTO_TEST_CASE(wrong_version_or_format_is_rejected) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"version\": 1", "\"version\": 7");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "unsupported version 7"});
+  edit_json(dir.path / "g", "\"version\": 7", "\"version\": 1");
+  edit_json(dir.path / "g", "\"dagrad-graph\"", "\"other-graph\"");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "format"});
+}
+
+BOOST_AUTO_TEST_CASE(truncated_json_reports_the_byte_offset) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  std::string text = read_text(dir.path / "g" / "graph.json");
+  write_text(dir.path / "g" / "graph.json", text.substr(0, text.size() / 2));
+  expect_load_error<FileError>(
+      dir.path / "g",
+      {"graph.json", "invalid JSON at byte " + std::to_string(text.size() / 2 + 1)});
+}
+
+BOOST_AUTO_TEST_CASE(missing_npy_file_names_file_and_node) {
+  TempDir dir;
+  auto g = small_network();
+  save_graph(*g, (dir.path / "g").string());
+  const Node* init = g->find_node("layer1/w/initial_value");
+  BOOST_TEST_REQUIRE(init);
+  std::string file = std::to_string(init->id) + "_layer1_w_initial_value.value.npy";
+  BOOST_TEST_REQUIRE(fs::remove(dir.path / "g" / file));
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "'layer1/w/initial_value'", file});
+}
+
+BOOST_AUTO_TEST_CASE(dangling_input_and_missing_field_are_reported) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"layer1/w:0\"", "\"layer1/nothing:0\"");
+  expect_load_error<GraphError>(dir.path / "g",
+                                {"graph.json", "layer1/nothing:0", "not an earlier node"});
+
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"op\":\"relu\"", "\"opcode\":\"relu\"");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "node", "missing field 'op'"});
+}
+
+BOOST_AUTO_TEST_CASE(tampered_attribute_is_caught_by_the_shape_function) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  // The first dtype in the file is placeholder x's; an int32 x no longer multiplies float32 w.
+  edit_json(dir.path / "g", "\"value\":\"float32\"", "\"value\":\"int32\"");
+  expect_load_error<ShapeError>(dir.path / "g", {"graph.json", "layer1/mul", "int32"});
+}
+
+BOOST_AUTO_TEST_CASE(failed_save_keeps_the_old_graph) {
+  TempDir dir;
+  fs::path path = dir.path / "g.dagrad";
+  auto old = small_network();
+  save_graph(*old, path.string());
+  // A string attribute that is not UTF-8 cannot be stored in JSON: the save fails.
+  Graph bad(test_registry());
+  Output x = placeholder(bad, DType::float32, Shape{2}, "x");
+  bad.add("tagged", {x}, {{"scale", 1.0}, {"label", std::string("\xff\xfe")}, {"table", Tensor()}});
+  try {
+    save_graph(bad, path.string());
+    BOOST_FAIL("expected FileError");
+  } catch (const FileError& e) {
+    BOOST_TEST(std::string(e.what()).find("'tagged'") != std::string::npos, e.what());
+  }
+  expect_same_graph(*old, *load_graph(path.string(), test_registry()));
+  // No temporary directories are left behind.
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
+  BOOST_TEST(entries == 1);
+}
+
+BOOST_AUTO_TEST_CASE(saving_over_a_graph_replaces_it) {
+  TempDir dir;
+  fs::path path = dir.path / "g.dagrad";
+  save_graph(*small_network(), path.string());
+  Graph other(test_registry());
+  placeholder(other, DType::int64, Shape{4}, "only");
+  save_graph(other, path.string());
+  auto loaded = load_graph(path.string(), test_registry());
+  BOOST_TEST(loaded->num_nodes() == 1);
+  BOOST_TEST(loaded->node(0).name == "only");
+  int npy = 0;
+  for (const auto& e : fs::directory_iterator(path)) npy += e.path().extension() == ".npy";
+  BOOST_TEST(npy == 0);  // the old graph's tensors went with it
+}
+
+BOOST_AUTO_TEST_CASE(save_refuses_to_replace_other_files) {
+  TempDir dir;
+  fs::create_directories(dir.path / "mine");
+  write_text(dir.path / "mine" / "keep.txt", "precious");
+  BOOST_CHECK_THROW(save_graph(*small_network(), (dir.path / "mine").string()), FileError);
+  BOOST_TEST(read_text(dir.path / "mine" / "keep.txt") == "precious");
+  write_text(dir.path / "plain_file", "data");
+  BOOST_CHECK_THROW(save_graph(*small_network(), (dir.path / "plain_file").string()), FileError);
+  BOOST_TEST(read_text(dir.path / "plain_file") == "data");
+  // An empty directory is fine.
+  fs::create_directories(dir.path / "empty");
+  save_graph(*small_network(), (dir.path / "empty").string());
+  BOOST_TEST(fs::exists(dir.path / "empty" / "graph.json"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,20 @@
+// The subcommands of the `dagrad` program. Each lives in its own file and adds itself to the
+// app; its callback throws std::exception on failure, which main reports as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace dagrad::tools {
+
+// Adds a repeatable `--plugin LIB.so` option to `cmd`; load_plugins registers each library's
+// ops in dagrad::default_registry() (tools/plugins.cpp). Call it first in the callback.
+void add_plugin_option(CLI::App* cmd, std::vector<std::string>& paths);
+void load_plugins(const std::vector<std::string>& paths);
+
+void add_dot_command(CLI::App& app);  // tools/dot_command.cpp
+void add_ops_command(CLI::App& app);  // tools/ops_command.cpp
+void add_gradcheck_command(CLI::App& app);  // tools/gradcheck_command.cpp
+
+}  // namespace dagrad::tools

@@ -1,0 +1,124 @@
+// `dagrad gradcheck --all | --op NAME... | --graph FILE [--output NAME]`: checks symbolic
+// gradients against central finite differences (float64 unless --float32) and prints one row
+// per check: op, shapes, max abs error, max rel error, verdict. Exits 1 when any check fails.
+#include <iostream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "dagrad/autodiff/gradient_check.hpp"
+#include "dagrad/graph/errors.hpp"
+#include "dagrad/graph/graph_file.hpp"
+#include "dagrad/ops/ops.hpp"
+
+namespace dagrad::tools {
+
+namespace {
+
+struct GradcheckArgs {
+  bool all = false;
+  std::vector<std::string> ops;
+  std::string graph_file;
+  std::string output;
+  std::vector<std::string> plugins;
+  bool fast = false;
+  bool float32 = false;
+  std::uint64_t seed = 1;
+};
+
+// The output to differentiate: the named one, else the last float scalar of the graph.
+Output pick_output(Graph& graph, const std::string& name) {
+  if (!name.empty()) return graph.output(name);
+  for (int id = graph.num_nodes() - 1; id >= 0; --id) {
+    const Node& n = graph.node(id);
+    for (std::size_t o = 0; o < n.output_dtypes.size(); ++o)
+      if (is_floating(n.output_dtypes[o]) && n.output_shapes[o].rank() == 0 && n.op->role == OpRole::Compute)
+        return graph.output_of(id, static_cast<int>(o));
+  }
+  throw GraphError("the graph has no float scalar output to check; name one with --output");
+}
+
+GradCheckResult check_saved_graph(const GradcheckArgs& args, const GradCheckOptions& options) {
+  std::unique_ptr<Graph> graph = load_graph(args.graph_file, default_registry());
+  Output y = pick_output(*graph, args.output);
+  if (!is_floating(y.dtype()) || y.shape().rank() != 0)
+    throw GraphError("output '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) + " " +
+                     y.shape().to_string() + ", not a float scalar");
+  Session session(*graph);
+  session.initialize_variables();
+  std::vector<Output> xs;
+  for (const auto& v : graph->variables()) {
+    Output var = graph->output_of(v.variable);
+    if (is_floating(var.dtype())) xs.push_back(var);
+  }
+  if (xs.empty()) throw GraphError("the graph has no float variables to check the gradient against");
+  // Placeholders get seeded random values (unknown dimensions as 3).
+  std::mt19937_64 rng(args.seed);
+  std::normal_distribution<double> normal;
+  std::vector<Feed> feeds;
+  for (const Node& n : graph->nodes()) {
+    if (n.op->role != OpRole::Placeholder || n.backward) continue;
+    std::vector<std::int64_t> dims = n.output_shapes[0].dims();
+    for (auto& d : dims)
+      if (d == Shape::kUnknown) d = 3;
+    Tensor value(n.output_dtypes[0], Shape(dims));
+    if (!is_floating(value.dtype()))
+      throw GraphError("placeholder '" + n.name + "' is " + std::string(dtype_name(value.dtype())) +
+                       ": gradcheck --graph can only feed float placeholders");
+    for (std::int64_t i = 0; i < value.size(); ++i) {
+      if (value.dtype() == DType::float64) value.data<double>()[i] = normal(rng);
+      else value.data<float>()[i] = static_cast<float>(normal(rng));
+    }
+    feeds.push_back({graph->output_of(n.id), value});
+  }
+  GradCheckResult r = check_graph_gradients(session, y, xs, feeds, options);
+  r.op = "graph";
+  r.shapes = y.name() + " wrt " + std::to_string(xs.size()) + " variables";
+  return r;
+}
+
+}  // namespace
+
+void add_gradcheck_command(CLI::App& app) {
+  auto args = std::make_shared<GradcheckArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "gradcheck", "Check symbolic gradients against central finite differences (float64)");
+  cmd->add_flag("--all", args->all, "Check every registered op (plugins included)");
+  cmd->add_option("--op", args->ops, "Check this op (repeatable)");
+  cmd->add_option("--graph", args->graph_file, "Check a saved graph's scalar output against its float variables");
+  cmd->add_option("--output", args->output, "With --graph: the scalar output to check (default: the last one)");
+  cmd->add_flag("--fast", args->fast, "Compare random directional derivatives instead of the full Jacobian");
+  cmd->add_flag("--float32", args->float32, "Check in float32 (unreliable: finite differences need float64)");
+  cmd->add_option("--seed", args->seed, "Seed of the random inputs");
+  add_plugin_option(cmd, args->plugins);
+  cmd->callback([args] {
+    load_plugins(args->plugins);
+    if (!args->all && args->ops.empty() && args->graph_file.empty())
+      throw std::invalid_argument("nothing to check: give --all, --op NAME or --graph FILE");
+    GradCheckOptions options;
+    options.fast = args->fast;
+    options.seed = args->seed;
+    if (args->float32) options.dtype = DType::float32;
+    std::vector<std::string> ops = args->ops;
+    if (args->all) ops = default_registry().names();
+    std::vector<GradCheckResult> results;
+    for (const std::string& op : ops) {
+      auto r = check_op_gradients(default_registry(), op, options);
+      results.insert(results.end(), r.begin(), r.end());
+    }
+    if (!args->graph_file.empty()) results.push_back(check_saved_graph(*args, options));
+    std::cout << format_gradcheck_table(results);
+    int failed = 0, skipped = 0, passed = 0;
+    for (const auto& r : results) {
+      if (r.skipped) ++skipped;
+      else if (r.passed) ++passed;
+      else ++failed;
+    }
+    std::cout << passed << " passed, " << failed << " failed, " << skipped << " skipped\n";
+    if (failed > 0) throw std::runtime_error(std::to_string(failed) + " gradient check(s) failed");
+  });
+}
+
+}  // namespace dagrad::tools
