@@ -87,6 +87,17 @@ void OpRegistry::add(OpRecord r) {
   }
   if (r.gradient && !r.not_differentiable_reason.empty())
     fail("has both a gradient and a not-differentiable reason");
+  for (std::size_t i = 0; i < r.gradcheck.samples.size(); ++i) {
+    const GradCheckSample& sample = r.gradcheck.samples[i];
+    auto n = sample.shapes.size();
+    bool arity_ok = r.variadic_inputs ? static_cast<int>(n) >= r.min_inputs : n == r.input_names.size();
+    if (!arity_ok)
+      fail("gradient-check sample " + std::to_string(i) + " gives " + std::to_string(n) + " input shapes for " +
+           std::to_string(r.input_names.size()) + " inputs");
+    if (sample.fixed.size() > n)
+      fail("gradient-check sample " + std::to_string(i) + " has " + std::to_string(sample.fixed.size()) +
+           " fixed tensors for " + std::to_string(n) + " inputs");
+  }
   std::string name = r.name;
   records_.emplace(std::move(name), std::make_unique<OpRecord>(std::move(r)));
 }

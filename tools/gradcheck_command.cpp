@@ -1,5 +1,6 @@
-// `dagrad gradcheck --all | --op NAME... | --graph FILE [--output NAME]`: checks symbolic
-// gradients against central finite differences (float64 unless --float32) and prints one row
+// `dagrad gradcheck --all | --op NAME... | --graph FILE [--output NAME] [--feed NAME=FILE.npy]`:
+// checks symbolic gradients against central finite differences (float64 unless --float32; a
+// float32 graph is checked as its float64 twin) and prints one row
 // per check: op, shapes, max abs error, max rel error, verdict. Exits 1 when any check fails.
 #include <iostream>
 #include <memory>
@@ -11,6 +12,8 @@
 #include "dagrad/autodiff/gradient_check.hpp"
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/graph_file.hpp"
+#include "dagrad/graph/npy.hpp"
+#include "dagrad/graph/transforms.hpp"
 #include "dagrad/ops/ops.hpp"
 
 namespace dagrad::tools {
@@ -23,6 +26,7 @@ struct GradcheckArgs {
   std::string graph_file;
   std::string output;
   std::vector<std::string> plugins;
+  std::vector<std::string> feeds;  // NAME=FILE.npy
   bool fast = false;
   bool float32 = false;
   std::uint64_t seed = 1;
@@ -42,6 +46,8 @@ Output pick_output(Graph& graph, const std::string& name) {
 
 GradCheckResult check_saved_graph(const GradcheckArgs& args, const GradCheckOptions& options) {
   std::unique_ptr<Graph> graph = load_graph(args.graph_file, default_registry());
+  // Finite differences need float64: a float32 model is checked as its float64 twin.
+  if (options.dtype == DType::float64) graph = promote_to_float64(*graph);
   Output y = pick_output(*graph, args.output);
   if (!is_floating(y.dtype()) || y.shape().rank() != 0)
     throw GraphError("output '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) + " " +
@@ -54,19 +60,38 @@ GradCheckResult check_saved_graph(const GradcheckArgs& args, const GradCheckOpti
     if (is_floating(var.dtype())) xs.push_back(var);
   }
   if (xs.empty()) throw GraphError("the graph has no float variables to check the gradient against");
-  // Placeholders get seeded random values (unknown dimensions as 3).
+  // Placeholders are fed from --feed NAME=FILE.npy, else float ones get seeded random values
+  // (unknown dimensions as 3).
   std::mt19937_64 rng(args.seed);
   std::normal_distribution<double> normal;
   std::vector<Feed> feeds;
+  std::vector<std::string> unused;
+  for (const std::string& spec : args.feeds) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--feed '" + spec + "': expected NAME=FILE.npy");
+    Output p = graph->output(spec.substr(0, eq));
+    Tensor value = read_npy(spec.substr(eq + 1));
+    if (p.dtype() == DType::float64 && value.dtype() == DType::float32) {
+      Tensor wide(DType::float64, value.shape());
+      for (std::int64_t i = 0; i < value.size(); ++i) wide.data<double>()[i] = value.data<float>()[i];
+      value = wide;
+    }
+    feeds.push_back({p, value});
+  }
+  auto fed = [&](int node) {
+    for (const Feed& f : feeds)
+      if (f.placeholder.node == node) return true;
+    return false;
+  };
   for (const Node& n : graph->nodes()) {
-    if (n.op->role != OpRole::Placeholder || n.backward) continue;
+    if (n.op->role != OpRole::Placeholder || n.backward || fed(n.id)) continue;
     std::vector<std::int64_t> dims = n.output_shapes[0].dims();
     for (auto& d : dims)
       if (d == Shape::kUnknown) d = 3;
     Tensor value(n.output_dtypes[0], Shape(dims));
     if (!is_floating(value.dtype()))
       throw GraphError("placeholder '" + n.name + "' is " + std::string(dtype_name(value.dtype())) +
-                       ": gradcheck --graph can only feed float placeholders");
+                       ": feed it with --feed " + n.name + "=FILE.npy (only float placeholders get random values)");
     for (std::int64_t i = 0; i < value.size(); ++i) {
       if (value.dtype() == DType::float64) value.data<double>()[i] = normal(rng);
       else value.data<float>()[i] = static_cast<float>(normal(rng));
@@ -89,6 +114,7 @@ void add_gradcheck_command(CLI::App& app) {
   cmd->add_option("--op", args->ops, "Check this op (repeatable)");
   cmd->add_option("--graph", args->graph_file, "Check a saved graph's scalar output against its float variables");
   cmd->add_option("--output", args->output, "With --graph: the scalar output to check (default: the last one)");
+  cmd->add_option("--feed", args->feeds, "With --graph: feed a placeholder from a .npy file, NAME=FILE.npy (repeatable)");
   cmd->add_flag("--fast", args->fast, "Compare random directional derivatives instead of the full Jacobian");
   cmd->add_flag("--float32", args->float32, "Check in float32 (unreliable: finite differences need float64)");
   cmd->add_option("--seed", args->seed, "Seed of the random inputs");

@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
     write_dot_file(g, (out_dir / "train_gd.dot").string());
     write_dot_file(g, (out_dir / "train_gd.svg").string());
     save_graph(g, (out_dir / "train_gd.dagrad").string());
+    // The data, for `dagrad gradcheck --graph ... --feed x=... --feed y=...`.
+    write_npy((out_dir / "train_gd_x.npy").string(), xs);
+    write_npy((out_dir / "train_gd_y.npy").string(), ys);
     std::cout << "wrote " << (out_dir / "train_gd.dot").string() << ", train_gd.svg and train_gd.dagrad\n";
     return last < first ? 0 : 1;
   } catch (const std::exception& e) {

@@ -204,3 +204,38 @@ BOOST_AUTO_TEST_CASE(gradient_graph_passes_the_gradient_check) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rule_contracts)
+
+BOOST_AUTO_TEST_CASE(a_rule_returning_the_wrong_count_is_named) {
+  OpRegistry registry;
+  register_builtin_ops(registry);
+  OpRecord r;
+  r.name = "two_in";
+  r.input_names = {"a", "b"};
+  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  r.gradient = [](Graph&, const Node&, std::span<const Output> dy) { return std::vector<Output>{dy[0]}; };
+  registry.add(std::move(r));
+  Graph g(registry);
+  Output a = placeholder(g, DType::float64, Shape{2}, "a");
+  Output y = sum(g.add("two_in", {a, a}));
+  BOOST_CHECK_EXCEPTION(gradients(y, {a}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'two_in' returned 1 gradients for 2 inputs");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(registration_checks_gradient_samples_against_the_arity) {
+  OpRegistry registry;
+  OpRecord r;
+  r.name = "one_in";
+  r.input_names = {"x"};
+  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  r.gradcheck.samples = {{{Shape{2}, Shape{2}}, {}, {}, "two shapes for one input"}};
+  BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'one_in'") && contains(e.what(), "2 input shapes for 1 inputs");
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -131,3 +131,79 @@ BOOST_AUTO_TEST_CASE(ops_lists_the_registry) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(gradcheck_cli, CliFixture)
+
+BOOST_AUTO_TEST_CASE(all_ops_pass_in_float64) {
+  BOOST_TEST(run("gradcheck --all") == 0, read("stdout") + read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(out.find("max abs err") != std::string::npos);
+  BOOST_TEST(out.find("matmul") != std::string::npos);
+  BOOST_TEST(out.find("FAIL") == std::string::npos);
+  BOOST_TEST(out.find(" 0 failed") != std::string::npos);
+  BOOST_TEST(out.find("greater") != std::string::npos);  // listed as skipped, with its reason
+}
+
+BOOST_AUTO_TEST_CASE(some_ops_in_fast_mode) {
+  BOOST_TEST(run("gradcheck --op softmax --op matmul --fast") == 0, read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(out.find("softmax") != std::string::npos);
+  BOOST_TEST(out.find("relu") == std::string::npos);
+}
+
+#ifdef DAGRAD_PLUGIN_EXAMPLE
+BOOST_AUTO_TEST_CASE(plugin_ops_are_loaded_and_checked) {
+  BOOST_TEST(run(std::string("gradcheck --plugin '") + DAGRAD_PLUGIN_EXAMPLE + "' --op swish --op huber") == 0,
+             read("stdout") + read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(out.find("swish") != std::string::npos);
+  BOOST_TEST(out.find("huber") != std::string::npos);
+  BOOST_TEST(out.find("4 passed, 0 failed") != std::string::npos);
+  BOOST_TEST(read("stderr").find("loaded 2 op(s)") != std::string::npos);
+}
+#endif
+
+BOOST_AUTO_TEST_CASE(saved_graph_loss_against_its_variables) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 3}, "x");
+  Output w = variable(g, Tensor::from_vector<double>({3, 2}, {0.5, -1, 0.25, 2, -0.75, 1}), "w");
+  Output b = variable(g, Tensor::from_vector<double>({2}, {0.1, -0.2}), "b");
+  Output loss = mean(square(tanh(matmul(x, w) + b)), {}, false, "loss");
+  (void)loss;
+  fs::path file = dir / "loss.dagrad";
+  save_graph(g, file.string());
+  BOOST_TEST(run("gradcheck --graph " + quoted(file)) == 0, read("stdout") + read("stderr"));
+  BOOST_TEST(read("stdout").find("loss wrt 2 variables") != std::string::npos);
+  BOOST_TEST(read("stdout").find("1 passed, 0 failed") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(float32_graph_with_integer_feed) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 2}, "x");
+  Output labels = placeholder(g, DType::int64, Shape{-1}, "labels");
+  Output w = variable(g, Tensor::from_vector<float>({2, 3}, {0.5f, -1, 0.25f, 2, -0.75f, 1}), "w");
+  Output picked = sum(one_hot(labels, 3) * log_softmax(matmul(x, w)), {1});
+  neg(mean(picked), "loss");
+  fs::path file = dir / "clf.dagrad";
+  save_graph(g, file.string());
+  write_npy((dir / "x.npy").string(), Tensor::from_vector<float>({3, 2}, {1, 2, -1, 0.5f, 0, 3}));
+  write_npy((dir / "labels.npy").string(), Tensor::from_vector<std::int64_t>({3}, {0, 2, 1}));
+  // Without the labels the integer placeholder cannot be made up.
+  BOOST_TEST(run("gradcheck --graph " + quoted(file)) != 0);
+  BOOST_TEST(read("stderr").find("--feed labels=FILE.npy") != std::string::npos);
+  BOOST_TEST(run("gradcheck --graph " + quoted(file) + " --feed x=" + quoted(dir / "x.npy") + " --feed labels=" +
+                 quoted(dir / "labels.npy")) == 0,
+             read("stdout") + read("stderr"));
+  BOOST_TEST(read("stdout").find("loss wrt 1 variables") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {
+  BOOST_TEST(run("gradcheck") != 0);
+  BOOST_TEST(read("stderr").find("nothing to check") != std::string::npos);
+  BOOST_TEST(run("gradcheck --op no_such_op") != 0);
+  BOOST_TEST(read("stderr").find("no_such_op") != std::string::npos);
+  BOOST_TEST(run("gradcheck --op relu --plugin /nonexistent/lib.so") != 0);
+  BOOST_TEST(read("stderr").find("/nonexistent/lib.so") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

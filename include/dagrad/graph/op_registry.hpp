@@ -88,7 +88,7 @@ using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& n
 struct GradCheckSample {
   std::vector<Shape> shapes;  // per input; a -1 dimension is unknown at build time and fed as 3
   AttrMap attrs;
-  std::vector<Tensor> fixed;  // per input (or empty): a defined tensor is fed as given, not drawn
+  std::vector<Tensor> fixed;  // per leading input (may be shorter): a defined tensor is used as given, not drawn
   std::string note;           // "broadcast", "unknown batch", ...
 };
 
