@@ -28,47 +28,12 @@ auto flat_at(T* p, std::size_t n) {
 
 template <class F> struct ScalarCompare;
 
-// Offsets into N inputs broadcast (NumPy rules) to an output shape, advanced element by element
-// in the output's row-major order.
-template <std::size_t N>
-class BroadcastWalk {
- public:
-  static constexpr int kMaxRank = 8;
-  BroadcastWalk(const Shape& out, std::array<const Shape*, N> inputs) : out_(out) {
-    if (out.rank() > kMaxRank) throw std::invalid_argument("broadcasting supports rank up to 8");
-    for (std::size_t k = 0; k < N; ++k) {
-      const Shape& s = *inputs[k];
-      std::int64_t step = 1;
-      for (int i = s.rank() - 1; i >= 0; --i) {
-        strides_[k][static_cast<std::size_t>(out.rank() - s.rank() + i)] = s[i] == 1 ? 0 : step;
-        step *= s[i];
-      }
-    }
-  }
-  std::int64_t offset(std::size_t k) const { return offset_[k]; }
-  void next() {
-    for (int d = out_.rank() - 1; d >= 0; --d) {
-      auto ud = static_cast<std::size_t>(d);
-      for (std::size_t k = 0; k < N; ++k) offset_[k] += strides_[k][ud];
-      if (++index_[ud] < out_[d]) return;
-      for (std::size_t k = 0; k < N; ++k) offset_[k] -= strides_[k][ud] * out_[d];
-      index_[ud] = 0;
-    }
-  }
-
- private:
-  const Shape& out_;
-  std::array<std::array<std::int64_t, kMaxRank>, N> strides_{};
-  std::array<std::int64_t, kMaxRank> index_{};
-  std::array<std::int64_t, N> offset_{};
-};
-
 // xtensor 0.24 + xsimd 8 assign broadcast results involving bool wrongly once a row fills a
 // SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections), so comparisons
 // and where broadcast through these plain loops.
 template <class T, class Out, class Fn>
 void broadcast_loop(const Tensor& a, const Tensor& b, Tensor& out, Fn f) {
-  BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+  kernels::BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   Out* po = out.data<Out>();
@@ -231,7 +196,7 @@ struct Where {
       xt::noalias(vo) = xt::where(adapt_as<bool>(cond, true), adapt_as<S>(x, true), adapt_as<S>(y, true));
       return;
     }
-    BroadcastWalk<3> walk(o.shape(), {&cond.shape(), &x.shape(), &y.shape()});
+    kernels::BroadcastWalk<3> walk(o.shape(), {&cond.shape(), &x.shape(), &y.shape()});
     const bool* pc = cond.data<bool>();
     const T* px = x.data<T>();
     const T* py = y.data<T>();

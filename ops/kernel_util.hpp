@@ -2,7 +2,9 @@
 // files (xtensor is heavy to compile; public headers never include it).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <stdexcept>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -34,6 +36,41 @@ auto view(const Tensor& t) {
   return xt::adapt(t.data<T>(), static_cast<std::size_t>(t.size()), xt::no_ownership(),
                    to_xshape(t.shape()));
 }
+
+// Offsets into N inputs broadcast (NumPy rules) to an output shape, advanced element by element
+// in the output's row-major order.
+template <std::size_t N>
+class BroadcastWalk {
+ public:
+  static constexpr int kMaxRank = 8;
+  BroadcastWalk(const Shape& out, std::array<const Shape*, N> inputs) : out_(out) {
+    if (out.rank() > kMaxRank) throw std::invalid_argument("broadcasting supports rank up to 8");
+    for (std::size_t k = 0; k < N; ++k) {
+      const Shape& s = *inputs[k];
+      std::int64_t step = 1;
+      for (int i = s.rank() - 1; i >= 0; --i) {
+        strides_[k][static_cast<std::size_t>(out.rank() - s.rank() + i)] = s[i] == 1 ? 0 : step;
+        step *= s[i];
+      }
+    }
+  }
+  std::int64_t offset(std::size_t k) const { return offset_[k]; }
+  void next() {
+    for (int d = out_.rank() - 1; d >= 0; --d) {
+      auto ud = static_cast<std::size_t>(d);
+      for (std::size_t k = 0; k < N; ++k) offset_[k] += strides_[k][ud];
+      if (++index_[ud] < out_[d]) return;
+      for (std::size_t k = 0; k < N; ++k) offset_[k] -= strides_[k][ud] * out_[d];
+      index_[ud] = 0;
+    }
+  }
+
+ private:
+  const Shape& out_;
+  std::array<std::array<std::int64_t, kMaxRank>, N> strides_{};
+  std::array<std::int64_t, kMaxRank> index_{};
+  std::array<std::int64_t, N> offset_{};
+};
 
 // Sets kernels[dtype] = &F::run<T> for every listed element type.
 template <class F, class... Ts>

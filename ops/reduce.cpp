@@ -306,38 +306,16 @@ void sum_to_shape(ShapeContext& ctx) {
 }
 
 struct SumTo {
-  static constexpr int kMaxRank = 8;
   template <class T>
   static void run(KernelContext& c) {
     const Tensor& x = c.input(0);
     Tensor& out = c.output(0);
-    const Shape& xs = x.shape();
-    const Shape& os = out.shape();
     const T* src = x.data<T>();
     T* dst = out.data<T>();
     std::fill(dst, dst + out.size(), T(0));
-    if (x.size() == 0) return;
-    if (xs.rank() > kMaxRank) throw std::invalid_argument("sum_to supports rank up to 8");
-    // Output stride of each x axis: 0 along the axes that are summed away.
-    std::array<std::int64_t, kMaxRank> stride{}, index{};
-    int lead = xs.rank() - os.rank();
-    std::int64_t step = 1;
-    for (int i = os.rank() - 1; i >= 0; --i) {
-      stride[static_cast<std::size_t>(lead + i)] = os[i] == 1 && xs[lead + i] != 1 ? 0 : step;
-      step *= os[i];
-    }
-    const int rank = xs.rank();
-    std::int64_t offset = 0;
-    for (std::int64_t e = 0; e < x.size(); ++e) {
-      dst[offset] += src[e];
-      for (int a = rank - 1; a >= 0; --a) {  // odometer over x's index
-        auto ua = static_cast<std::size_t>(a);
-        offset += stride[ua];
-        if (++index[ua] < xs[a]) break;
-        offset -= stride[ua] * xs[a];
-        index[ua] = 0;
-      }
-    }
+    // Walking x, the output offset stays put along the axes that are summed away.
+    kernels::BroadcastWalk<1> walk(x.shape(), {&out.shape()});
+    for (std::int64_t e = 0; e < x.size(); ++e, walk.next()) dst[walk.offset(0)] += src[e];
   }
 };
 
