@@ -9,101 +9,21 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <iomanip>
 #include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "dagrad/dagrad.hpp"
+#include "ops/op_test_util.hpp"
 
 namespace bdata = boost::unit_test::data;
 using namespace dagrad;
+using namespace dagrad::testing;
 
 namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-Tensor make_tensor(DType dtype, Shape shape, const std::vector<double>& values) {
-  auto convert = [&]<class T>() {
-    std::vector<T> v;
-    for (double x : values) v.push_back(static_cast<T>(x));
-    return Tensor::from_vector<T>(shape, v);
-  };
-  switch (dtype) {
-    case DType::float32: return convert.template operator()<float>();
-    case DType::float64: return convert.template operator()<double>();
-    case DType::int32: return convert.template operator()<std::int32_t>();
-    case DType::int64: return convert.template operator()<std::int64_t>();
-    case DType::boolean: {
-      std::vector<bool> v;
-      for (double x : values) v.push_back(x != 0.0);
-      return Tensor::from_vector<bool>(shape, v);
-    }
-  }
-  return Tensor();
-}
-
-double rounded_to(DType dtype, double x) {
-  switch (dtype) {
-    case DType::float32: return static_cast<double>(static_cast<float>(x));
-    case DType::int32: return static_cast<double>(static_cast<std::int32_t>(x));
-    case DType::int64: return static_cast<double>(static_cast<std::int64_t>(x));
-    default: return x;
-  }
-}
-
-double rel_tolerance(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return 1e-6;
-    case DType::float64: return 1e-13;
-    default: return 0.0;
-  }
-}
-
-// `values` repeated cyclically: at least three copies and 48 elements, and a length of 15 modulo
-// 16, so that with 16 (float32) or 8 (float64) SIMD lanes each value is computed in full SIMD
-// batches and the last 15 (7) elements in the scalar tail of the loop.
-std::vector<double> tiled(const std::vector<double>& values) {
-  std::vector<double> out;
-  while (out.size() < 48 || out.size() < 3 * values.size() || out.size() % 16 != 15)
-    out.push_back(values[out.size() % values.size()]);
-  return out;
-}
-
-// got may hold the inputs repeated (see tiled): element i is checked against expected[i % n].
-void check_values(const Tensor& got, const std::vector<double>& expected, double rel, const std::string& context) {
-  auto n = static_cast<std::int64_t>(expected.size());
-  if (n == 0) {
-    BOOST_TEST(got.size() == 0, context << ": size");
-    return;
-  }
-  BOOST_TEST_REQUIRE(got.size() >= n, context << ": size " << got.size());
-  for (std::int64_t i = 0; i < got.size(); ++i) {
-    double g = got.value_as_double(i);
-    double e = expected[static_cast<std::size_t>(i % n)];
-    bool ok;
-    if (std::isnan(e)) ok = std::isnan(g);
-    else if (std::isinf(e)) ok = g == e;
-    else ok = std::isfinite(g) && std::abs(g - e) <= rel * std::abs(e);
-    BOOST_TEST(ok, std::setprecision(17) << context << " element " << i << " (input " << i % n << "): got " << g
-                                         << ", expected " << e);
-  }
-}
-
-template <class E>
-auto mentions_all(std::vector<std::string> fragments) {
-  return [fragments = std::move(fragments)](const E& e) {
-    std::string what = e.what();
-    bool ok = true;
-    for (const std::string& f : fragments)
-      if (what.find(f) == std::string::npos) {
-        BOOST_TEST_MESSAGE("message lacks '" << f << "': " << what);
-        ok = false;
-      }
-    return ok;
-  };
-}
 
 std::string describe(DType dtype, const Shape& shape) {
   return std::string(dtype_name(dtype)) + " " + shape.to_string();
@@ -534,11 +454,8 @@ BOOST_AUTO_TEST_CASE(run_time_broadcast_failure_is_reported_every_time) {
   for (int attempt = 1; attempt <= 2; ++attempt) {
     BOOST_TEST_CONTEXT("attempt " << attempt) {
       // Regression: a rejected shape binding must not be cached, or the repeat skips the check.
-      BOOST_CHECK_EXCEPTION(s.run(z, {{x, two}, {p, three}}), std::exception, [](const std::exception& e) {
-        std::string what = e.what();
-        return what.find("'z'") != std::string::npos && what.find("(2,)") != std::string::npos &&
-               what.find("(3,)") != std::string::npos;
-      });
+      BOOST_CHECK_EXCEPTION(s.run(z, {{x, two}, {p, three}}), std::exception,
+                            mentions_all({"'z'", "(2,)", "(3,)"}));
     }
   }
   check_values(s.run(z, {{x, two}, {p, two}}), {2, 4}, 0.0, "(2,) + (2,) afterwards");
@@ -880,6 +797,36 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_wide_rows_in_three_dimensions) {
         BOOST_TEST(out[1].to_vector<float>()[e] == x * y);
         BOOST_TEST(out[2].to_vector<float>()[e] == std::max(x, y));
       }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Ops that autodiff builds gradients with.
+BOOST_AUTO_TEST_SUITE(gradient_support_binary)
+
+BOOST_AUTO_TEST_CASE(add_n_sums_equal_shapes) {
+  Graph g;
+  Output a = constant(g, Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4}));
+  Output b = constant(g, Tensor::from_vector<float>({2, 2}, {10, 20, 30, 40}));
+  Output c = constant(g, Tensor::from_vector<float>({2, 2}, {-1, -1, 0.5f, 0}));
+  Output p = placeholder(g, DType::float32, Shape{-1, 2}, "p");
+  Output s3 = add_n({a, b, c});
+  Output s1 = add_n({a});
+  Output sp = add_n({p, p}, "twice");
+  BOOST_TEST(sp.shape() == (Shape{-1, 2}));
+  Session s(g);
+  BOOST_TEST(s.run(s3).to_vector<float>() == (std::vector<float>{10, 21, 33.5f, 44}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(s1).to_vector<float>() == (std::vector<float>{1, 2, 3, 4}), boost::test_tools::per_element());
+  auto got = s.run(sp, {{p, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6})}}).to_vector<float>();
+  BOOST_TEST(got == (std::vector<float>{2, 4, 6, 8, 10, 12}), boost::test_tools::per_element());
+  int before = g.num_nodes();
+  Output row = constant(g, Tensor::from_vector<float>({2}, {1, 2}), "row");
+  ++before;
+  BOOST_CHECK_EXCEPTION(add_n({a, row}, "bad_sum"), ShapeError, mentions_all<ShapeError>({"bad_sum", "add_n", "float32 (2, 2)", "float32 (2,)", "does not broadcast"}));
+  Output d = constant(g, Tensor::from_vector<double>({2, 2}, {1, 2, 3, 4}), "d");
+  ++before;
+  BOOST_CHECK_THROW(add_n({a, d}), ShapeError);
+  BOOST_TEST(g.num_nodes() == before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <iomanip>
 #include <limits>
 #include <ostream>
 #include <sstream>
@@ -16,80 +15,15 @@
 #include <vector>
 
 #include "dagrad/dagrad.hpp"
+#include "ops/op_test_util.hpp"
 
 namespace bdata = boost::unit_test::data;
 using namespace dagrad;
+using namespace dagrad::testing;
 
 namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-Tensor make_tensor(DType dtype, Shape shape, const std::vector<double>& values) {
-  auto convert = [&]<class T>() {
-    std::vector<T> v;
-    for (double x : values) v.push_back(static_cast<T>(x));
-    return Tensor::from_vector<T>(shape, v);
-  };
-  switch (dtype) {
-    case DType::float32: return convert.template operator()<float>();
-    case DType::float64: return convert.template operator()<double>();
-    case DType::int32: return convert.template operator()<std::int32_t>();
-    case DType::int64: return convert.template operator()<std::int64_t>();
-    case DType::boolean: {
-      std::vector<bool> v;
-      for (double x : values) v.push_back(x != 0.0);
-      return Tensor::from_vector<bool>(shape, v);
-    }
-  }
-  return Tensor();
-}
-
-// The value each input element has once stored in `dtype` (what the op really sees).
-double rounded_to(DType dtype, double x) {
-  switch (dtype) {
-    case DType::float32: return static_cast<double>(static_cast<float>(x));
-    case DType::int32: return static_cast<double>(static_cast<std::int32_t>(x));
-    case DType::int64: return static_cast<double>(static_cast<std::int64_t>(x));
-    default: return x;
-  }
-}
-
-// Relative tolerance for a result computed in `dtype` against an exact double reference:
-// a few units in the last place of float32 / float64.
-double rel_tolerance(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return 1e-6;
-    case DType::float64: return 1e-13;
-    default: return 0.0;  // integers are exact
-  }
-}
-
-// `values` repeated cyclically: at least three copies and 48 elements, and a length of 15 modulo
-// 16, so that with 16 (float32) or 8 (float64) SIMD lanes each value is computed in full SIMD
-// batches and the last 15 (7) elements in the scalar tail of the loop.
-std::vector<double> tiled(const std::vector<double>& values) {
-  std::vector<double> out;
-  while (out.size() < 48 || out.size() < 3 * values.size() || out.size() % 16 != 15)
-    out.push_back(values[out.size() % values.size()]);
-  return out;
-}
-
-// got may hold the inputs repeated (see tiled): element i is checked against expected[i % n].
-void check_values(const Tensor& got, const std::vector<double>& expected, double rel, double abs_tol,
-                  const std::string& context) {
-  auto n = static_cast<std::int64_t>(expected.size());
-  BOOST_TEST_REQUIRE(got.size() >= n, context << ": size " << got.size());
-  for (std::int64_t i = 0; i < got.size(); ++i) {
-    double g = got.value_as_double(i);
-    double e = expected[static_cast<std::size_t>(i % n)];
-    bool ok;
-    if (std::isnan(e)) ok = std::isnan(g);
-    else if (std::isinf(e)) ok = g == e;
-    else ok = std::isfinite(g) && std::abs(g - e) <= rel * std::abs(e) + abs_tol;
-    BOOST_TEST(ok, std::setprecision(17) << context << " element " << i << " (input " << i % n << "): got " << g
-                                         << ", expected " << e);
-  }
-}
 
 // Runs y = build(x) with x a placeholder of `dtype` and shape (?,) fed with tiled(inputs).
 Tensor run_unary(const std::function<Output(Output, OpName)>& build, DType dtype,
@@ -103,21 +37,6 @@ Tensor run_unary(const std::function<Output(Output, OpName)>& build, DType dtype
   std::vector<double> fed = tiled(inputs);
   auto n = static_cast<std::int64_t>(fed.size());
   return s.run(y, {{x, make_tensor(dtype, Shape{n}, fed)}});
-}
-
-// Predicate for BOOST_CHECK_EXCEPTION: what() holds every fragment.
-template <class E>
-auto mentions_all(std::vector<std::string> fragments) {
-  return [fragments = std::move(fragments)](const E& e) {
-    std::string what = e.what();
-    bool ok = true;
-    for (const std::string& f : fragments)
-      if (what.find(f) == std::string::npos) {
-        BOOST_TEST_MESSAGE("message lacks '" << f << "': " << what);
-        ok = false;
-      }
-    return ok;
-  };
 }
 
 // ---- the table of unary ops ------------------------------------------------------------------

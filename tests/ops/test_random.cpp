@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "dagrad/dagrad.hpp"
+#include "ops/op_test_util.hpp"
 
 using namespace dagrad;
+using namespace dagrad::testing;
 namespace tt = boost::test_tools;
 
 namespace {
@@ -31,12 +33,6 @@ Moments moments(const std::vector<double>& v) {
   return m;
 }
 
-std::vector<double> as_doubles(const Tensor& t) {
-  std::vector<double> v(static_cast<std::size_t>(t.size()));
-  for (std::int64_t i = 0; i < t.size(); ++i) v[static_cast<std::size_t>(i)] = t.value_as_double(i);
-  return v;
-}
-
 // One fresh session's values of a graph built by make(g) with graph seed `graph_seed`.
 template <class Make>
 std::vector<double> sample(std::uint64_t graph_seed, Make&& make) {
@@ -44,22 +40,7 @@ std::vector<double> sample(std::uint64_t graph_seed, Make&& make) {
   g.set_seed(graph_seed);
   Output y = make(g);
   Session s(g);
-  return as_doubles(s.run(y));
-}
-
-template <class F>
-void check_build_error(Graph& g, F&& build, const std::vector<std::string>& parts) {
-  int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(build(), ShapeError, [&](const ShapeError& e) {
-    std::string what = e.what();
-    for (const auto& p : parts)
-      if (what.find(p) == std::string::npos) {
-        BOOST_TEST_MESSAGE("message lacks '" << p << "': " << what);
-        return false;
-      }
-    return true;
-  });
-  BOOST_TEST(g.num_nodes() == before);
+  return values(s.run(y));
 }
 
 }  // namespace
@@ -94,7 +75,7 @@ BOOST_AUTO_TEST_CASE(different_seeds_give_different_values) {
   Output b = random_normal(g, Shape{8});
   Session s(g);
   std::vector<Tensor> ab = s.run({a, b});
-  BOOST_TEST((as_doubles(ab[0]) != as_doubles(ab[1])));
+  BOOST_TEST((values(ab[0]) != values(ab[1])));
 }
 
 BOOST_AUTO_TEST_CASE(successive_runs_differ) {
@@ -103,14 +84,14 @@ BOOST_AUTO_TEST_CASE(successive_runs_differ) {
   Output u = random_uniform(g, Shape{16}, 0.0, 1.0, DType::float32, 5);
   Output n = truncated_normal(g, Shape{16}, 0.0, 1.0, DType::float64, 5);
   Session s(g);
-  BOOST_TEST((as_doubles(s.run(u)) != as_doubles(s.run(u))));
-  BOOST_TEST((as_doubles(s.run(n)) != as_doubles(s.run(n))));
+  BOOST_TEST((values(s.run(u)) != values(s.run(u))));
+  BOOST_TEST((values(s.run(n)) != values(s.run(n))));
   // The sequence of runs is itself reproducible: a fresh session repeats it.
   Session s1(g), s2(g);
-  std::vector<double> first = as_doubles(s1.run(u));
-  std::vector<double> second = as_doubles(s1.run(u));
-  BOOST_TEST(as_doubles(s2.run(u)) == first, tt::per_element());
-  BOOST_TEST(as_doubles(s2.run(u)) == second, tt::per_element());
+  std::vector<double> first = values(s1.run(u));
+  std::vector<double> second = values(s1.run(u));
+  BOOST_TEST(values(s2.run(u)) == first, tt::per_element());
+  BOOST_TEST(values(s2.run(u)) == second, tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(uniform_statistics) {
@@ -198,8 +179,8 @@ BOOST_AUTO_TEST_CASE(like_forms_take_an_unknown_batch_dimension) {
     BOOST_TEST(out[0].shape().to_string() == want);
     BOOST_TEST(out[1].shape().to_string() == want);
     BOOST_TEST(out[2].shape().to_string() == want);
-    for (double v : as_doubles(out[0])) BOOST_TEST((v >= 2.0 && v < 4.0));
-    for (double v : as_doubles(out[1])) BOOST_TEST((v == 0.0 || v == 1.0));
+    for (double v : values(out[0])) BOOST_TEST((v >= 2.0 && v < 4.0));
+    for (double v : values(out[1])) BOOST_TEST((v == 0.0 || v == 1.0));
   }
 }
 

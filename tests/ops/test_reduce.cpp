@@ -9,30 +9,13 @@
 #include <vector>
 
 #include "dagrad/dagrad.hpp"
+#include "ops/op_test_util.hpp"
 
 using namespace dagrad;
+using namespace dagrad::testing;
 namespace tt = boost::test_tools;
 
 namespace {
-
-std::vector<double> values(const Tensor& t) {
-  std::vector<double> v;
-  for (std::int64_t i = 0; i < t.size(); ++i) v.push_back(t.value_as_double(i));
-  return v;
-}
-
-// A predicate for BOOST_CHECK_EXCEPTION: the message holds every one of `parts`.
-auto mentions(std::vector<std::string> parts) {
-  return [parts](const std::exception& e) {
-    std::string what = e.what();
-    for (const auto& p : parts)
-      if (what.find(p) == std::string::npos) {
-        BOOST_TEST_MESSAGE("'" << p << "' missing from: " << what);
-        return false;
-      }
-    return true;
-  };
-}
 
 // x = [[1, 2, 3], [4, 5, 6]]
 Output matrix_2x3(Graph& g, const char* name = "x") {
@@ -41,9 +24,7 @@ Output matrix_2x3(Graph& g, const char* name = "x") {
 
 // x[i][j][k] = 6i + 2j + k, shape (2, 3, 2)
 Output cube_2x3x2(Graph& g) {
-  std::vector<float> v;
-  for (int i = 0; i < 12; ++i) v.push_back(static_cast<float>(i));
-  return constant(g, Tensor::from_vector<float>({2, 3, 2}, v), "cube");
+  return constant(g, Tensor::from_vector<float>({2, 3, 2}, iota_f(12)), "cube");
 }
 
 }  // namespace
@@ -262,7 +243,7 @@ BOOST_AUTO_TEST_CASE(mean_max_min_argmax_over_empty_axis_throw_at_run_time) {
   for (int i = 0; i < 4; ++i) {
     Session s(g);
     BOOST_CHECK_EXCEPTION(s.run(reductions[i], {{x, empty}}), ShapeError,
-                          mentions({names[i], "(0, 3)", "size 0"}));
+                          mentions_all({names[i], "(0, 3)", "size 0"}));
   }
   // The same nodes work once the batch is not empty.
   Session s(g);
@@ -317,13 +298,13 @@ BOOST_AUTO_TEST_CASE(bad_axes_throw_shape_error_and_leave_graph_unchanged) {
   int before = g.num_nodes();
   // Duplicate axes (once negative), out of range, and too negative, for each reduction.
   BOOST_CHECK_EXCEPTION(sum(x, {1, -1}, false, "total"), ShapeError,
-                        mentions({"'total'", "op sum", "float32 (2, 3)", "appears twice"}));
+                        mentions_all({"'total'", "op sum", "float32 (2, 3)", "appears twice"}));
   BOOST_CHECK_EXCEPTION(mean(x, {2}, false, "average"), ShapeError,
-                        mentions({"'average'", "op mean", "float32 (2, 3)", "axis 2 is out of range"}));
+                        mentions_all({"'average'", "op mean", "float32 (2, 3)", "axis 2 is out of range"}));
   BOOST_CHECK_EXCEPTION(max(x, {-3}, true, "largest"), ShapeError,
-                        mentions({"'largest'", "op max", "float32 (2, 3)", "axis -3 is out of range"}));
+                        mentions_all({"'largest'", "op max", "float32 (2, 3)", "axis -3 is out of range"}));
   BOOST_CHECK_EXCEPTION(min(x, {0, 0}, false, "smallest"), ShapeError,
-                        mentions({"'smallest'", "op min", "float32 (2, 3)", "appears twice"}));
+                        mentions_all({"'smallest'", "op min", "float32 (2, 3)", "appears twice"}));
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -332,11 +313,11 @@ BOOST_AUTO_TEST_CASE(argmax_bad_axis_throws_shape_error) {
   Output x = matrix_2x3(g);
   int before = g.num_nodes();
   BOOST_CHECK_EXCEPTION(argmax(x, 2, "best"), ShapeError,
-                        mentions({"'best'", "op argmax", "float32 (2, 3)", "axis 2 is out of range"}));
+                        mentions_all({"'best'", "op argmax", "float32 (2, 3)", "axis 2 is out of range"}));
   Output flag = constant(g, Tensor::from_vector<bool>({2}, {true, false}), "flag");
   ++before;
   BOOST_CHECK_EXCEPTION(argmax(flag, -1, "best_flag"), ShapeError,
-                        mentions({"'best_flag'", "op argmax", "bool (2,)"}));
+                        mentions_all({"'best_flag'", "op argmax", "bool (2,)"}));
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -346,9 +327,9 @@ BOOST_AUTO_TEST_CASE(mean_of_integers_and_empty_known_axis_throw_at_build_time) 
   Output empty = constant(g, Tensor(DType::float32, Shape{0, 4}), "empty");
   int before = g.num_nodes();
   BOOST_CHECK_EXCEPTION(mean(ints, {}, false, "avg"), ShapeError,
-                        mentions({"'avg'", "op mean", "int32 (2, 2)", "float32 or float64"}));
+                        mentions_all({"'avg'", "op mean", "int32 (2, 2)", "float32 or float64"}));
   BOOST_CHECK_EXCEPTION(max(empty, {0}, false, "peak"), ShapeError,
-                        mentions({"'peak'", "op max", "float32 (0, 4)", "size 0"}));
+                        mentions_all({"'peak'", "op max", "float32 (0, 4)", "size 0"}));
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -403,6 +384,40 @@ BOOST_AUTO_TEST_CASE(max_gradient_over_the_batch_axis_of_long_rows) {
     // The maximum of each column is the element that is 1: its gradient is 1, the other's 0.
     BOOST_TEST(values(s.run(dx, {{x, Tensor::from_vector<double>({2, n}, v)}})) == v, tt::per_element());
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Ops that autodiff builds gradients with.
+BOOST_AUTO_TEST_SUITE(gradient_support_reduce)
+
+BOOST_AUTO_TEST_CASE(sum_to_reduces_broadcast_axes) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6}), "x");
+  Output row = constant(g, Tensor(DType::float64, Shape{3}));
+  Output col = constant(g, Tensor(DType::float64, Shape{2, 1}));
+  Output one = constant(g, Tensor(DType::float64, Shape{}));
+  Session s(g);
+  BOOST_TEST(s.run(sum_to(x, row)).to_vector<double>() == (std::vector<double>{5, 7, 9}), boost::test_tools::per_element());
+  Tensor rows = s.run(sum_to(x, col));
+  BOOST_TEST(rows.shape() == (Shape{2, 1}));
+  BOOST_TEST(rows.to_vector<double>() == (std::vector<double>{6, 15}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(sum_to(x, one)).item<double>() == 21.0);
+  // A (?, 2, 2) batch summed to (1, 2): over the batch and the middle axis.
+  Output batch = placeholder(g, DType::float64, Shape{-1, 2, 2}, "batch");
+  Output target = constant(g, Tensor(DType::float64, Shape{1, 2}));
+  Output folded = sum_to(batch, target);
+  BOOST_TEST(folded.shape() == (Shape{1, 2}));
+  auto got = s.run(folded, {{batch, Tensor::from_vector<double>({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
+  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{16, 20}), boost::test_tools::per_element());
+  int before = g.num_nodes();
+  Output wrong = constant(g, Tensor(DType::float64, Shape{4}), "wrong");
+  ++before;
+  BOOST_CHECK_EXCEPTION(sum_to(x, wrong, "bad"), ShapeError, mentions_all<ShapeError>({"bad", "sum_to", "float64 (2, 3)", "float64 (4,)"}));
+  Output bigger = constant(g, Tensor(DType::float64, Shape{2, 2, 3}));
+  ++before;
+  BOOST_CHECK_THROW(sum_to(x, bigger), ShapeError);
+  BOOST_TEST(g.num_nodes() == before);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,51 +14,19 @@
 #include <vector>
 
 #include "dagrad/dagrad.hpp"
+#include "ops/op_test_util.hpp"
 
 namespace bdata = boost::unit_test::data;
 using namespace dagrad;
+using namespace dagrad::testing;
 
 namespace {
-
-Tensor make_tensor(DType dtype, Shape shape, const std::vector<double>& values) {
-  auto convert = [&]<class T>() {
-    std::vector<T> v;
-    for (double x : values) v.push_back(static_cast<T>(x));
-    return Tensor::from_vector<T>(shape, v);
-  };
-  switch (dtype) {
-    case DType::float32: return convert.template operator()<float>();
-    case DType::float64: return convert.template operator()<double>();
-    case DType::int32: return convert.template operator()<std::int32_t>();
-    case DType::int64: return convert.template operator()<std::int64_t>();
-    case DType::boolean: {
-      std::vector<bool> v;
-      for (double x : values) v.push_back(x != 0.0);
-      return Tensor::from_vector<bool>(shape, v);
-    }
-  }
-  return Tensor();
-}
 
 // Exact comparison: every value in these tests is exactly representable in its dtype.
 void check_values(const Tensor& got, const std::vector<double>& expected, const std::string& context) {
   BOOST_TEST_REQUIRE(got.size() == static_cast<std::int64_t>(expected.size()), context << ": size");
   for (std::size_t i = 0; i < expected.size(); ++i)
     BOOST_TEST(got.value_as_double(static_cast<std::int64_t>(i)) == expected[i], context << " element " << i);
-}
-
-template <class E>
-auto mentions_all(std::vector<std::string> fragments) {
-  return [fragments = std::move(fragments)](const E& e) {
-    std::string what = e.what();
-    bool ok = true;
-    for (const std::string& f : fragments)
-      if (what.find(f) == std::string::npos) {
-        BOOST_TEST_MESSAGE("message lacks '" << f << "': " << what);
-        ok = false;
-      }
-    return ok;
-  };
 }
 
 const std::vector<DType> kAllDTypes = {DType::float32, DType::float64, DType::int32, DType::int64, DType::boolean};
@@ -477,7 +445,7 @@ BOOST_DATA_TEST_CASE(assign_rejects_bad_targets_and_values, bdata::make(assign_c
   Session s(g);
   s.initialize_variables();
   BOOST_CHECK_EXCEPTION(s.run(update, {{batch, Tensor::from_vector<float>({2}, {1, 1})}}), std::exception,
-                        [](const std::exception& e) { return std::string(e.what()).find("'update'") != std::string::npos; });
+                        mentions_all({"'update'"}));
   check_values(s.run(v), {1, 2, 3}, c.op + ": variable unchanged after a rejected run");
 }
 
