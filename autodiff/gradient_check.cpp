@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -30,6 +31,32 @@ struct Perturbed {
   Tensor value;    // the working copy
 };
 
+// Puts every perturbed variable back to the value it had before the check, also when a run
+// throws halfway through a perturbation. (Placeholders need no restoring: the check perturbs
+// clones held in its own copy of the feeds, never the caller's tensors.)
+class RestoreVariables {
+ public:
+  RestoreVariables(Session& session, const std::vector<Perturbed>& xs) : session_(session) {
+    for (const Perturbed& p : xs)
+      if (p.is_variable) originals_.push_back({p.x, p.value.clone()});
+  }
+  RestoreVariables(const RestoreVariables&) = delete;
+  RestoreVariables& operator=(const RestoreVariables&) = delete;
+  ~RestoreVariables() {
+    for (const auto& [variable, value] : originals_) {
+      try {
+        session_.set_variable_value(variable, value);
+      } catch (...) {
+        // Same dtype and shape as read from this session: cannot fail; never throw from here.
+      }
+    }
+  }
+
+ private:
+  Session& session_;
+  std::vector<std::pair<Output, Tensor>> originals_;
+};
+
 double evaluate(Session& session, Output y, std::vector<Perturbed>& xs, std::vector<Feed>& feeds) {
   for (Perturbed& p : xs) {
     if (p.is_variable) session.set_variable_value(p.x, p.value);
@@ -49,6 +76,49 @@ std::string shape_list(const std::vector<Shape>& shapes) {
   return s;
 }
 
+// A tolerance as %g: "1e-06", "1e-09", "0.01" (std::to_string's fixed six decimals would
+// print 1e-9 as "0.000000").
+std::string format_g(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
+
+// float32 keeps about 7 digits: with a step of 1e-6, f(x + eps) - f(x - eps) keeps almost none.
+constexpr double kFloat32Eps = 1e-3, kFloat32Rtol = 1e-2, kFloat32Atol = 1e-4;
+
+void warn_float32_once() {
+  static std::once_flag warned;
+  std::call_once(warned, [] {
+    std::cerr << "warning: gradient check in float32 is not reliable; use float64\n";
+  });
+}
+
+// Throws GraphError when y depends on a node whose op draws random numbers: each evaluation of
+// y would draw again, so differences of y would measure the noise, not the gradient.
+void reject_random_dependencies(const Output& y) {
+  const Graph& g = *y.graph;
+  std::vector<char> seen(static_cast<std::size_t>(g.num_nodes()), 0);
+  std::vector<int> stack{y.node};
+  seen[static_cast<std::size_t>(y.node)] = 1;
+  while (!stack.empty()) {
+    const Node& n = g.node(stack.back());
+    stack.pop_back();
+    if (n.op->uses_rng)
+      throw GraphError(
+          "gradient check: y '" + y.name() + "' depends on node '" + n.name + "' (" + n.op->name +
+          "), a random op that draws new values on every evaluation, so finite differences "
+          "would measure the noise; feed those values through a placeholder instead");
+    for (const NodeInput& in : n.inputs) {
+      auto k = static_cast<std::size_t>(in.node);
+      if (!seen[k]) {
+        seen[k] = 1;
+        stack.push_back(in.node);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 GradCheckResult check_graph_gradients(Session& session, Output y, const std::vector<Output>& xs,
@@ -56,16 +126,35 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
                                       double rtol, double atol, double eps, bool zero_gradient_expected) {
   GradCheckResult result;
   result.op = "graph";
+  if (!y.valid()) throw GraphError("gradient check: y is not a valid output (empty handle)");
+  if (!is_floating(y.dtype()))
+    throw GraphError("gradient check: y '" + y.name() + "' is not a float tensor");
+  bool float32 = options.dtype == DType::float32 || y.dtype() == DType::float32;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (!xs[i].valid())
+      throw GraphError("gradient check: x " + std::to_string(i) + " is not a valid output");
+    if (!is_floating(xs[i].dtype()))
+      throw GraphError("gradient check: x '" + xs[i].name() + "' is " +
+                       std::string(dtype_name(xs[i].dtype())));
+    float32 = float32 || xs[i].dtype() == DType::float32;
+    for (std::size_t j = 0; j < i; ++j)
+      if (xs[j] == xs[i])
+        throw GraphError("gradient check: x '" + xs[i].name() + "' appears twice in xs (at " +
+                         std::to_string(j) + " and " + std::to_string(i) + ")");
+  }
+  reject_random_dependencies(y);
+  if (float32) {
+    warn_float32_once();
+    rtol = std::max(rtol, kFloat32Rtol);
+    atol = std::max(atol, kFloat32Atol);
+    eps = std::max(eps, kFloat32Eps);
+  }
   if (options.rtol) rtol = *options.rtol;
   if (options.atol) atol = *options.atol;
   if (options.eps) eps = *options.eps;
-  if (!is_floating(y.dtype()))
-    throw GraphError("gradient check: y '" + y.name() + "' is not a float tensor");
   std::vector<Feed> feeds = feeds_in;
   std::vector<Perturbed> perturbed;
   for (const Output& x : xs) {
-    if (!is_floating(x.dtype()))
-      throw GraphError("gradient check: x '" + x.name() + "' is " + std::string(dtype_name(x.dtype())));
     Perturbed p{x, x.producer().op->role == OpRole::Variable, -1, {}};
     if (p.is_variable) {
       p.value = session.variable_value(x);
@@ -78,6 +167,7 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
     }
     perturbed.push_back(std::move(p));
   }
+  RestoreVariables restore(session, perturbed);
   std::vector<Output> grads = gradients(y, xs);
   std::vector<Output> fetch;
   for (std::size_t i = 0; i < grads.size(); ++i)
@@ -154,11 +244,9 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
       compare((plus - minus) / (2 * eps), sym);
     }
   }
-  // Restore the variables.
-  evaluate(session, y, perturbed, feeds);
   if (!ok) {
-    result.message = "symbolic and numeric gradients differ (rtol " + std::to_string(rtol) + ", atol " +
-                     std::to_string(atol) + ")";
+    result.message = "symbolic and numeric gradients differ (rtol " + format_g(rtol) + ", atol " +
+                     format_g(atol) + ", eps " + format_g(eps) + ")";
   } else if (max_numeric <= atol && max_symbolic <= atol && !zero_gradient_expected) {
     ok = false;
     result.message = "both gradients are zero everywhere: the check proves nothing";
@@ -203,8 +291,17 @@ Tensor draw_input(const GradCheckSpec& spec, DType dtype, const Shape& shape, in
   return t;
 }
 
-Shape concrete(const Shape& s) {
-  std::vector<std::int64_t> dims = s.dims();
+// The run-time shape of input i: the sample's feed shape, else every unknown dimension as 3.
+Shape fed_shape(const GradCheckSample& sample, std::size_t i) {
+  const Shape& built = sample.shapes[i];
+  if (i < sample.feed_shapes.size()) {
+    const Shape& fed = sample.feed_shapes[i];
+    if (!fed.is_fully_defined() || fed.rank() != built.rank() || !fed.compatible_with(built))
+      throw GraphError("sample feed shape " + fed.to_string() + " of input " + std::to_string(i) +
+                       " does not fit its build-time shape " + built.to_string());
+    return fed;
+  }
+  std::vector<std::int64_t> dims = built.dims();
   for (auto& d : dims)
     if (d == Shape::kUnknown) d = 3;
   return Shape(dims);
@@ -234,14 +331,15 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
     results.push_back(r);
     return results;
   }
-  if (options.dtype == DType::float32)
-    std::cerr << "warning: gradient check in float32 is not reliable; use float64\n";
+  if (options.dtype == DType::float32) warn_float32_once();
   const GradCheckSpec& spec = op.gradcheck;
   int sample_index = 0;
   for (const GradCheckSample& sample : spec.samples) {
     GradCheckResult r;
     r.op = op_name;
-    r.shapes = shape_list(sample.shapes) + (sample.note.empty() ? "" : " [" + sample.note + "]");
+    r.shapes = shape_list(sample.shapes);
+    if (!sample.feed_shapes.empty()) r.shapes += " fed " + shape_list(sample.feed_shapes);
+    if (!sample.note.empty()) r.shapes += " [" + sample.note + "]";
     try {
       Graph g(registry);
       std::mt19937_64 rng(options.seed * 1000003 + static_cast<std::uint64_t>(sample_index++));
@@ -256,12 +354,14 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
         Output p = placeholder(g, options.dtype, sample.shapes[i], "x" + std::to_string(i));
         inputs.push_back(p);
         xs.push_back(p);
-        feeds.push_back({p, draw_input(spec, options.dtype, concrete(sample.shapes[i]), static_cast<int>(i), rng)});
+        feeds.push_back(
+            {p, draw_input(spec, options.dtype, fed_shape(sample, i), static_cast<int>(i), rng)});
       }
       NodeOptions node_options;
       node_options.name = "op";
       std::vector<Output> outputs = g.add_node(op_name, inputs, sample.attrs, node_options);
-      // L = sum_o sum(w_o * y_o) with fixed random weights fed in the outputs' run-time shapes.
+      // L = sum_o sum(w_o * y_o) with fixed random float64 weights fed in the outputs' run-time
+      // shapes.
       Session session(g);
       std::vector<Output> float_outputs;
       for (const Output& o : outputs)
@@ -277,11 +377,15 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
       std::vector<Output> terms;
       std::normal_distribution<double> normal;
       for (std::size_t o = 0; o < float_outputs.size(); ++o) {
-        Output w = placeholder(g, float_outputs[o].dtype(), float_outputs[o].shape(), "w" + std::to_string(o));
-        Tensor wv(float_outputs[o].dtype(), forward[o].shape());
+        // The weighting and sum run in float64: rounding L to float32 alone would cost
+        // finite differences about ulp(L) / (2 eps), more than the float32 tolerances allow.
+        Output y = float_outputs[o];
+        if (y.dtype() != DType::float64) y = cast(y, DType::float64);
+        Output w = placeholder(g, DType::float64, y.shape(), "w" + std::to_string(o));
+        Tensor wv(DType::float64, forward[o].shape());
         for (std::int64_t e = 0; e < wv.size(); ++e) set(wv, e, normal(rng));
         feeds.push_back({w, wv});
-        terms.push_back(sum(mul(float_outputs[o], w)));
+        terms.push_back(sum(mul(y, w)));
       }
       Output loss = terms.size() == 1 ? terms[0] : add_n(terms);
       GradCheckResult checked = check_graph_gradients(session, loss, xs, feeds, options, spec.rtol, spec.atol,

@@ -22,6 +22,7 @@ Output sum_contributions(std::vector<Output>& parts) {
 std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<Output>& xs,
                               const std::vector<Output>& grad_ys) {
   if (ys.empty()) throw GraphError("gradients: no ys");
+  if (!ys[0].valid()) throw GraphError("gradients: ys[0] is not a valid output");
   Graph& g = *ys[0].graph;
   for (const Output& y : ys) {
     if (!y.valid() || y.graph != &g) throw GraphError("gradients: ys must be valid outputs of one graph");
@@ -31,6 +32,8 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
   }
   for (const Output& x : xs)
     if (!x.valid() || x.graph != &g) throw GraphError("gradients: xs must be valid outputs of the ys' graph");
+  for (const Output& seed : grad_ys)
+    if (seed.valid() && seed.graph != &g) throw GraphError("gradients: grad_ys must be outputs of the ys' graph");
   if (!grad_ys.empty() && grad_ys.size() != ys.size())
     throw GraphError("gradients: " + std::to_string(grad_ys.size()) + " grad_ys for " +
                      std::to_string(ys.size()) + " ys");
@@ -68,6 +71,19 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
       highest = std::max(highest, id);
       for (const auto& in : g.node(id).inputs) stack.push_back(in.node);
     }
+  }
+
+  // Every op that must pass a gradient has a rule: checked before any node is added, so a
+  // failure leaves the graph unchanged.
+  for (int id = 0; id <= highest; ++id) {
+    if (!on_path[static_cast<std::size_t>(id)]) continue;
+    const Node& node = g.node(id);
+    if (node.inputs.empty() || !node.op->not_differentiable_reason.empty() || node.op->gradient) continue;
+    bool needs = false;
+    for (const auto& in : node.inputs) needs = needs || on_path[static_cast<std::size_t>(in.node)];
+    if (needs)
+      throw GraphError("no gradient defined for op '" + node.op->name + "' (node '" + node.name +
+                       "', created at " + node.site.to_string() + ")");
   }
 
   // Pending gradient contributions per (node, output).
@@ -140,8 +156,11 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
           throw GraphError("gradient rule of op '" + node.op->name + "' gave input " + std::to_string(i) +
                            " a " + std::string(dtype_name(dx.dtype())) + " gradient for a " +
                            std::string(dtype_name(x.dtype())) + " input (node '" + node.name + "')");
-        // Broadcasting: sum the gradient back to the input's shape, here for every rule.
-        if (dx.shape() != x.shape()) dx = sum_to(dx, x, "SumTo");
+        // Broadcasting: sum the gradient back to the input's shape, here for every rule. With
+        // unknown dimensions the shapes may look equal and still broadcast at run time ((?, 3)
+        // against (?, 3) fed (4, 3) and (1, 3)), so ops of several inputs sum there too.
+        bool may_broadcast = node.inputs.size() > 1 && !x.shape().is_fully_defined();
+        if (dx.shape() != x.shape() || may_broadcast) dx = sum_to(dx, x, "SumTo");
         pending[{in.node, in.index}].push_back(dx);
       }
     }

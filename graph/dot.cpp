@@ -1,8 +1,9 @@
 // DOT export and in-process Graphviz rendering.
 #include "dagrad/graph/dot.hpp"
 
-#include <graphviz/cgraph.h>
-#include <graphviz/gvc.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,13 +14,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "dagrad/graph/errors.hpp"
+
+extern char** environ;
 
 namespace dagrad {
 
@@ -215,71 +217,68 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
 
 namespace {
 
-// Graphviz reports errors through a process-wide callback; renders are serialized so that
-// each one collects its own messages.
-std::mutex render_mutex;
-std::string* render_messages = nullptr;
-int collect_message(char* message) {
-  if (render_messages) *render_messages += message;
-  return 0;
-}
-
 std::string trimmed(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   std::replace(s.begin(), s.end(), '\n', ' ');
   return s.empty() ? "no message from Graphviz" : s;
 }
 
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
 }  // namespace
 
+// Renders with Graphviz's `dot` program in a child process rather than libgvc in this one:
+// Graphviz 2.42 (Debian 12) frees a layout twice for some clustered graphs
+// (gvFreeLayout -> dot_layout plugin: "double free detected"), which would kill the caller;
+// a crash of the child is reported as an error instead.
 std::string render_dot(const std::string& dot_source, const std::string& format) {
+  namespace fs = std::filesystem;
   if (format != "svg" && format != "png" && format != "dot")
-    throw std::runtime_error("render_dot: unknown format '" + format +
-                             "' (expected svg, png or dot)");
-
-  std::lock_guard lock(render_mutex);
-  std::string messages;
-  render_messages = &messages;
-  agusererrf saved_handler = agseterrf(collect_message);
-  agerrlevel_t saved_level = agseterr(AGERR);  // warnings (missing fonts, ...) are not failures
-  struct Restore {
-    agusererrf handler;
-    agerrlevel_t level;
-    ~Restore() {
-      agseterrf(handler);
-      agseterr(level);
-      render_messages = nullptr;
+    throw std::runtime_error("render_dot: unknown format '" + format + "' (expected svg, png or dot)");
+  std::random_device rd;
+  fs::path dir = fs::temp_directory_path() /
+                 ("dagrad-render-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
     }
-  } restore{saved_handler, saved_level};
-
-  // One context for the process, never freed: Graphviz 2.42's pango plugin keeps a static
-  // pointer to the last font name, which lives in the context's font table, so rendering with
-  // a second context after gvFreeContext reads freed memory (found with AddressSanitizer).
-  static GVC_t* const gvc = gvContext();
-  if (!gvc) throw std::runtime_error("render_dot: cannot create a Graphviz context");
-  std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> g(agmemread(dot_source.c_str()), agclose);
-  if (!g)
-    throw std::runtime_error("render_dot: Graphviz cannot parse the DOT source: " +
-                             trimmed(messages));
-  if (gvLayout(gvc, g.get(), "dot") != 0)
-    throw std::runtime_error("render_dot: Graphviz layout failed: " + trimmed(messages));
-  // Frees the layout before the graph (agclose) and the context go.
-  struct LayoutGuard {
-    GVC_t* gvc;
-    Agraph_t* g;
-    ~LayoutGuard() { gvFreeLayout(gvc, g); }
-  } layout{gvc, g.get()};
-
-  char* data = nullptr;
-  unsigned int length = 0;
-  if (gvRenderData(gvc, g.get(), format.c_str(), &data, &length) != 0 || !data) {
-    if (data) gvFreeRenderData(data);
-    throw std::runtime_error("render_dot: Graphviz cannot render " + format + ": " +
-                             trimmed(messages));
+  } cleanup{dir};
+  fs::path input = dir / "graph.dot", output = dir / ("graph." + format), errors = dir / "stderr";
+  {
+    std::ofstream out(input, std::ios::binary);
+    out << dot_source;
+    if (!out) throw std::runtime_error("render_dot: cannot write " + input.string());
   }
-  std::string out(data, length);
-  gvFreeRenderData(data);
-  return out;
+  std::string type = "-T" + format, out_arg = "-o" + output.string(), in_arg = input.string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  char* argv[] = {const_cast<char*>("dot"), type.data(), out_arg.data(), in_arg.data(), nullptr};
+  pid_t pid = 0;
+  int spawned = posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0)
+    throw std::runtime_error("render_dot: cannot run Graphviz's dot program (" + std::string(std::strerror(spawned)) +
+                             "); install the graphviz package (scripts/install-deps.sh)");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw std::runtime_error("render_dot: waitpid failed: " + std::string(std::strerror(errno)));
+  std::string messages = read_file(errors);
+  if (WIFSIGNALED(status))
+    throw std::runtime_error("render_dot: Graphviz's dot crashed (signal " + std::to_string(WTERMSIG(status)) +
+                             "): " + trimmed(messages));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(output))
+    throw std::runtime_error("render_dot: Graphviz cannot render " + format + ": " + trimmed(messages));
+  return read_file(output);
 }
 
 void write_dot_file(const Graph& graph, const std::string& path, const DotOptions& options) {

@@ -35,6 +35,19 @@ std::string Node::scope() const {
 
 Graph::Graph(const OpRegistry& registry) : registry_(&registry) {}
 
+// Names are '/'-separated paths of non-empty parts without ':' (which separates the output
+// index in "name:1") or control characters. Returns why `name` is not one, or "".
+std::string invalid_name_reason(std::string_view name) {
+  if (name.empty()) return "the name is empty";
+  if (name.front() == '/' || name.back() == '/' || name.find("//") != std::string_view::npos)
+    return "'" + std::string(name) + "' has an empty scope or name part";
+  for (char c : name) {
+    if (c == ':') return "'" + std::string(name) + "' contains ':' (reserved for output indices, as in \"name:1\")";
+    if (static_cast<unsigned char>(c) < 0x20) return "'" + std::string(name) + "' contains a control character";
+  }
+  return "";
+}
+
 std::string Graph::unique_name(const std::string& full) {
   if (!by_name_.count(full) && !name_counts_.count(full)) {
     name_counts_[full] = 0;
@@ -57,7 +70,8 @@ std::string Graph::describe_failure(std::string_view op, const std::string& name
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (i) os << ", ";
     const Output& in = inputs[i];
-    if (!in.valid() || in.graph != this) {
+    if (!in.valid() || in.graph != this || in.node >= num_nodes() || in.index < 0 ||
+        in.index >= static_cast<int>(node(in.node).output_dtypes.size())) {
       os << "<invalid>";
       continue;
     }
@@ -91,27 +105,26 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
     const Output& in = inputs[static_cast<std::size_t>(i)];
     if (!in.valid()) throw fail("input " + std::to_string(i) + " is not a valid output");
     if (in.graph != this) throw fail("input " + std::to_string(i) + " belongs to another graph");
+    if (in.node >= num_nodes()) throw fail("input " + std::to_string(i) + " refers to node " +
+                                           std::to_string(in.node) + ", which does not exist");
     if (in.index < 0 || in.index >= static_cast<int>(node(in.node).output_dtypes.size()))
       throw fail("input " + std::to_string(i) + " refers to a missing output");
   }
+  if (std::string why = invalid_name_reason(full); !why.empty()) throw fail("invalid node name: " + why);
   // Attributes: reject unknown names, check kinds, fill defaults, order as in the schema.
+  for (const auto& [k, v] : attrs.items())
+    if (std::none_of(op->attrs.begin(), op->attrs.end(), [&](const AttrSpec& s) { return s.name == k; }))
+      throw fail("unknown attribute '" + k + "'");
   AttrMap checked;
-  for (const auto& [k, v] : attrs.items()) {
-    auto spec = std::find_if(op->attrs.begin(), op->attrs.end(), [&](const AttrSpec& s) { return s.name == k; });
-    if (spec == op->attrs.end()) throw fail("unknown attribute '" + k + "'");
-    AttrValue value = v;
-    // Let users write integer literals for float attributes.
-    if (spec->kind == AttrKind::Float && attr_kind_of(v) == AttrKind::Int)
-      value = static_cast<double>(std::get<std::int64_t>(v));
-    if (attr_kind_of(value) != spec->kind)
-      throw fail("attribute '" + k + "' must be " + std::string(attr_kind_name(spec->kind)) +
-                 ", got " + std::string(attr_kind_name(attr_kind_of(v))));
-  }
   for (const auto& spec : op->attrs) {
     if (const AttrValue* v = attrs.find(spec.name)) {
       AttrValue value = *v;
+      // Let users write integer literals for float attributes.
       if (spec.kind == AttrKind::Float && attr_kind_of(value) == AttrKind::Int)
         value = static_cast<double>(std::get<std::int64_t>(value));
+      if (attr_kind_of(value) != spec.kind)
+        throw fail("attribute '" + spec.name + "' must be " + std::string(attr_kind_name(spec.kind)) + ", got " +
+                   std::string(attr_kind_name(attr_kind_of(*v))));
       checked.set(spec.name, std::move(value));
     } else if (spec.default_value) {
       checked.set(spec.name, *spec.default_value);
@@ -202,6 +215,7 @@ Output Graph::output(std::string_view name) {
 Graph::ScopeGuard Graph::name_scope(std::string_view name, bool reuse) {
   std::string saved = scope_;
   std::string full = scope_ + std::string(name);
+  if (std::string why = invalid_name_reason(full); !why.empty()) throw GraphError("invalid name scope: " + why);
   if (!reuse) {
     // Scopes and node names share one namespace so "dense" and "dense_1" never collide.
     if (by_name_.count(full) || name_counts_.count(full)) full = unique_name(full);
@@ -212,6 +226,8 @@ Graph::ScopeGuard Graph::name_scope(std::string_view name, bool reuse) {
 }
 
 Graph::ScopeGuard Graph::absolute_scope(std::string_view scope) {
+  if (!scope.empty())
+    if (std::string why = invalid_name_reason(scope); !why.empty()) throw GraphError("invalid name scope: " + why);
   std::string saved = scope_;
   scope_ = scope.empty() ? std::string() : std::string(scope) + "/";
   return ScopeGuard([this, saved] { scope_ = saved; });

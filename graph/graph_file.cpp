@@ -13,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -21,6 +20,7 @@
 
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/npy.hpp"
+#include "file_io.hpp"
 
 namespace dagrad {
 
@@ -460,11 +460,14 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
   LoadContext ctx{json_path.string(), json_path.parent_path(), ""};
   if (ctx.dir.empty()) ctx.dir = ".";
 
-  std::ifstream in(json_path, std::ios::binary);
-  if (!in)
-    throw FileError("cannot read graph file '" + json_path.string() + "': " + std::strerror(errno) +
+  std::string text;
+  try {
+    text = detail::read_regular_file(json_path.string(),
+                                     "cannot read graph file '" + json_path.string() + "'");
+  } catch (const FileError& e) {
+    throw FileError(std::string(e.what()) +
                     " (expected a graph directory or the graph.json inside it)");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
   Json doc;
   try {
     doc = Json::parse(text);
@@ -494,6 +497,7 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
   const Json& variables = field(doc, "variables", ctx);
   if (!variables.is_array()) ctx.file_error("field 'variables' must be an array");
   int n = graph->num_nodes();
+  std::set<int> registered;
   for (std::size_t k = 0; k < variables.size(); ++k) {
     ctx.where = "variable " + std::to_string(k);
     const Json& v = variables[k];
@@ -501,6 +505,17 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
       ctx.file_error("must be an object {\"variable\": ..., \"initializer\": ...}");
     int var = resolve(*graph, field(v, "variable", ctx), n, "variable", ctx, true).node;
     int init = resolve(*graph, field(v, "initializer", ctx), n, "initializer", ctx, true).node;
+    const Node& var_node = graph->node(var);
+    const Node& init_node = graph->node(init);
+    ctx.where += " '" + var_node.name + "'";
+    if (!registered.insert(var).second) ctx.graph_error("the variable is registered twice");
+    // Initializing runs the initializer to write the variable: it must be the assign (the op
+    // that overwrites its input 0) of this variable, not any node.
+    if (!init_node.op->overwrites_input0 || init_node.inputs.empty() ||
+        init_node.inputs[0].node != var)
+      ctx.graph_error("initializer '" + init_node.name + "' (" + init_node.op->name +
+                      ") is not an assign to this variable (an assign whose input 0 is '" +
+                      var_node.name + "')");
     try {
       graph->register_variable(var, init);
     } catch (const GraphError& e) {

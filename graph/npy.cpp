@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <vector>
 
 #include "dagrad/graph/errors.hpp"
+#include "file_io.hpp"
 
 namespace dagrad {
 
@@ -305,11 +305,7 @@ void write_npy(const std::string& path, const Tensor& tensor) {
 }
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError("cannot read '" + path + "': " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw FileError("cannot read '" + path + "': read failed");
-  return decode_npy(bytes, path);
+  return decode_npy(detail::read_regular_file(path, "cannot read '" + path + "'"), path);
 }
 
 }  // namespace dagrad

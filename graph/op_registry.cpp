@@ -119,11 +119,4 @@ std::vector<std::string> OpRegistry::names() const {
   return out;
 }
 
-void OpRegistry::set_gradient(std::string_view name, GradientFn gradient) {
-  auto it = records_.find(name);
-  if (it == records_.end())
-    throw GraphError("set_gradient: unknown op '" + std::string(name) + "'");
-  it->second->gradient = std::move(gradient);
-}
-
 }  // namespace dagrad

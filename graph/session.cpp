@@ -56,17 +56,29 @@ std::mt19937_64& Session::rng_for(int node) {
   return *slot;
 }
 
+void Session::check_request(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+                            const std::vector<Output>& feed_placeholders) const {
+  auto check = [&](const Output& o, const char* what, bool need_output) {
+    if (!o.valid() || o.graph != graph_ || o.node >= graph_->num_nodes())
+      throw RunError(std::string(what) + " is not an output of this session's graph");
+    const Node& n = graph_->node(o.node);
+    if (need_output && n.output_dtypes.empty())
+      throw RunError("cannot use " + node_context(n) + " as " + what + ": it has no outputs (run it as a target)");
+    if (need_output && (o.index < 0 || o.index >= static_cast<int>(n.output_dtypes.size())))
+      throw RunError(std::string(what) + " " + node_context(n) + " has no output " + std::to_string(o.index) +
+                     " (it has " + std::to_string(n.output_dtypes.size()) + ")");
+  };
+  for (const Output& f : fetches) check(f, "a fetch", true);
+  for (const Output& t : targets) check(t, "a target", false);
+  for (const Output& p : feed_placeholders) check(p, "a feed", true);
+}
+
 std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                                           const std::vector<Output>& targets,
                                           const std::vector<Output>& feed_placeholders) {
   const Graph& g = *graph_;
-  auto check_output = [&](const Output& o, const char* what) {
-    if (!o.valid() || o.graph != graph_ || o.node >= g.num_nodes())
-      throw RunError(std::string(what) + " is not an output of this session's graph");
-  };
   std::vector<char> fed(static_cast<std::size_t>(g.num_nodes()), 0);
   for (const Output& f : feed_placeholders) {
-    check_output(f, "a feed");
     const Node& n = g.node(f.node);
     if (n.op->role != OpRole::Placeholder)
       throw RunError("cannot feed " + node_context(n) + ": only placeholders can be fed");
@@ -77,13 +89,9 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0);
   std::vector<int> stack;
   for (const Output& f : fetches) {
-    check_output(f, "a fetch");
-    if (g.node(f.node).output_dtypes.empty())
-      throw RunError("cannot fetch " + node_context(g.node(f.node)) + ": it has no outputs (run it as a target)");
     stack.push_back(f.node);
   }
   for (const Output& t : targets) {
-    check_output(t, "a target");
     stack.push_back(t.node);
   }
   while (!stack.empty()) {
@@ -157,8 +165,10 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
         continue;
       case OpRole::Variable:
         plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = variable_state(id).value;
-        plan->variable_slots_.push_back({id, slot_of(id, 0)});
-        if (read[static_cast<std::size_t>(id)]) plan->variables_read_.push_back(id);
+        if (read[static_cast<std::size_t>(id)]) {
+          plan->variables_read_.push_back(id);
+          plan->read_states_.push_back(&variable_state(id));
+        }
         continue;
       case OpRole::Compute: break;
     }
@@ -174,16 +184,21 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                     n.op->uses_rng ? &rng_for(id) : nullptr};
     for (const auto& in : n.inputs)
       plan->input_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
-    for (int o = 0; o < static_cast<int>(n.output_dtypes.size()); ++o)
+    for (int o = 0; o < static_cast<int>(n.output_dtypes.size()); ++o) {
       plan->output_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(id, o))]);
+      plan->bound_slots_.push_back(slot_of(id, o));
+    }
     plan->steps_.push_back(step);
   }
   for (const Output& f : fetches) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
+  for (const auto& [fi, slot] : plan->feed_slots_) plan->bound_slots_.push_back(slot);
+  for (int v : plan->variables_initialized_) plan->initialized_states_.push_back(&variable_state(v));
   return plan;
 }
 
 Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Output>& targets,
                        const std::vector<Output>& feed_placeholders) {
+  check_request(fetches, targets, feed_placeholders);  // before the cache, whose key is node ids
   std::vector<std::int64_t> key;
   key.reserve(2 * fetches.size() + targets.size() + feed_placeholders.size() + 2);
   for (const Output& f : fetches) {
@@ -269,9 +284,52 @@ void Plan::check_feeds(std::span<const Tensor> feeds) const {
   }
 }
 
+void Plan::swap_binding(Binding& binding) {
+  for (std::size_t j = 0; j < bound_slots_.size(); ++j)
+    std::swap(slots_[static_cast<std::size_t>(bound_slots_[j])], binding.tensors[j]);
+}
+
+void Plan::activate(std::span<const Tensor> feeds) {
+  ++runs_;
+  auto matches = [&](const Binding& b) {
+    if (b.feed_shapes.size() != feeds.size()) return false;
+    for (std::size_t i = 0; i < feeds.size(); ++i)
+      if (b.feed_shapes[i] != feeds[i].shape()) return false;
+    return true;
+  };
+  if (active_ >= 0 && matches(bindings_[static_cast<std::size_t>(active_)])) {
+    bindings_[static_cast<std::size_t>(active_)].last_use = runs_;
+    return;
+  }
+  if (active_ >= 0) swap_binding(bindings_[static_cast<std::size_t>(active_)]);  // park it
+  active_ = -1;
+  for (std::size_t k = 0; k < bindings_.size(); ++k)
+    if (matches(bindings_[k])) {
+      swap_binding(bindings_[k]);
+      bindings_[k].last_use = runs_;
+      active_ = static_cast<int>(k);
+      return;
+    }
+  // A new signature: infer shapes and allocate, in a fresh binding or the least recently used.
+  std::size_t k = bindings_.size();
+  if (k == kMaxBindings) {
+    k = 0;
+    for (std::size_t i = 1; i < bindings_.size(); ++i)
+      if (bindings_[i].last_use < bindings_[k].last_use) k = i;
+    bindings_.erase(bindings_.begin() + static_cast<std::ptrdiff_t>(k));
+    k = bindings_.size();
+  }
+  bind_shapes(feeds);  // throws, leaving no binding active, when a shape function rejects them
+  Binding binding;
+  for (const Tensor& t : feeds) binding.feed_shapes.push_back(t.shape());
+  binding.tensors.resize(bound_slots_.size());
+  binding.last_use = runs_;
+  bindings_.push_back(std::move(binding));
+  active_ = static_cast<int>(k);
+}
+
 void Plan::bind_shapes(std::span<const Tensor> feeds) {
   const Graph& g = *graph_;
-  cache_.valid = false;  // until every shape function has accepted these shapes
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)] =
         Tensor(feeds[static_cast<std::size_t>(fi)].dtype(), feeds[static_cast<std::size_t>(fi)].shape());
@@ -284,15 +342,16 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
       infos.push_back({t->dtype(), t->shape(), g.node(n.inputs[i].node).op->role == OpRole::Variable});
     }
     ShapeContext ctx(infos, n.attrs, static_cast<int>(step.num_outputs));
+    auto inputs_text = [&] {
+      std::ostringstream os;
+      for (std::size_t i = 0; i < infos.size(); ++i)
+        os << (i ? ", " : "") << dtype_name(infos[i].dtype) << " " << infos[i].shape.to_string();
+      return os.str();
+    };
     try {
       n.op->shape_fn(ctx);
     } catch (const std::exception& e) {
-      std::ostringstream os;
-      os << node_context(n) << " rejects its run-time inputs [";
-      for (std::size_t i = 0; i < infos.size(); ++i)
-        os << (i ? ", " : "") << dtype_name(infos[i].dtype) << " " << infos[i].shape.to_string();
-      os << "]: " << e.what();
-      throw ShapeError(os.str());
+      throw ShapeError(node_context(n) + " rejects its run-time inputs [" + inputs_text() + "]: " + e.what());
     }
     for (std::uint32_t o = 0; o < step.num_outputs; ++o) {
       Tensor& out = *output_slots_[step.first_output + o];
@@ -301,24 +360,24 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
         continue;
       }
       const auto& info = ctx.outputs()[o];
-      out = Tensor(info.dtype, info.shape);
+      try {
+        out = Tensor(info.dtype, info.shape);
+      } catch (const std::exception& e) {  // a shape left unknown, too many elements, bad_alloc
+        throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) + " of shape " +
+                       info.shape.to_string() + " for inputs [" + inputs_text() + "]: " + e.what());
+      }
     }
   }
-  cache_.feed_shapes.clear();
-  for (const Tensor& t : feeds) cache_.feed_shapes.push_back(t.shape());
-  cache_.valid = true;
   ++allocations_;
 }
 
 std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   check_feeds(feeds);
-  for (int v : variables_read_)
-    if (!session_->variable_state(v).initialized)
-      throw RunError("variable '" + graph_->node(v).name +
+  for (std::size_t i = 0; i < read_states_.size(); ++i)
+    if (!read_states_[i]->initialized)
+      throw RunError("variable '" + graph_->node(variables_read_[i]).name +
                      "' is read before it is initialized: run Session::initialize_variables() first");
-  bool same = cache_.valid && cache_.feed_shapes.size() == feeds.size();
-  for (std::size_t i = 0; same && i < feeds.size(); ++i) same = cache_.feed_shapes[i] == feeds[i].shape();
-  if (!same) bind_shapes(feeds);
+  activate(feeds);
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)].copy_from(feeds[static_cast<std::size_t>(fi)]);
   for (const Step& step : steps_) {
@@ -332,7 +391,7 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
       throw RunError(node_context(*step.node) + " failed: " + e.what());
     }
   }
-  for (int v : variables_initialized_) session_->variable_state(v).initialized = true;
+  for (detail::VariableState* state : initialized_states_) state->initialized = true;
   std::vector<Tensor> out;
   out.reserve(fetch_slots_.size());
   for (int s : fetch_slots_) out.push_back(slots_[static_cast<std::size_t>(s)].clone());

@@ -25,7 +25,9 @@ std::int64_t Shape::num_elements() const {
   if (!is_fully_defined())
     throw std::invalid_argument("Shape::num_elements of partially known shape " + to_string());
   std::int64_t n = 1;
-  for (auto d : dims_) n *= d;
+  for (auto d : dims_)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw std::invalid_argument("shape " + to_string() + " has more elements than an int64 can count");
   return n;
 }
 

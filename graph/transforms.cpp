@@ -6,18 +6,20 @@ namespace {
 
 AttrValue promote(const AttrValue& value) {
   if (const DType* d = std::get_if<DType>(&value)) return *d == DType::float32 ? DType::float64 : *d;
-  if (const Tensor* t = std::get_if<Tensor>(&value)) {
-    if (!t->defined() || t->dtype() != DType::float32) return *t;
-    Tensor wide(DType::float64, t->shape());
-    const float* src = t->data<float>();
-    double* dst = wide.data<double>();
-    for (std::int64_t i = 0; i < t->size(); ++i) dst[i] = src[i];
-    return wide;
-  }
+  if (const Tensor* t = std::get_if<Tensor>(&value)) return widen_to_float64(*t);
   return value;
 }
 
 }  // namespace
+
+Tensor widen_to_float64(const Tensor& tensor) {
+  if (!tensor.defined() || tensor.dtype() != DType::float32) return tensor;
+  Tensor wide(DType::float64, tensor.shape());
+  const float* src = tensor.data<float>();
+  double* dst = wide.data<double>();
+  for (std::int64_t i = 0; i < tensor.size(); ++i) dst[i] = src[i];
+  return wide;
+}
 
 std::unique_ptr<Graph> promote_to_float64(const Graph& graph) {
   auto out = std::make_unique<Graph>(graph.registry());

@@ -21,9 +21,36 @@ bool is_trailing(const Shape& small, const Shape& big) {
   return true;
 }
 
-template <class T, std::size_t N = 1>
-auto flat_at(T* p, std::size_t n) {
-  return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+using kernels::flat_at;
+
+// Integer a / b is undefined for b == 0, and for min / -1 (the quotient overflows; x86 traps).
+// Checks the element pairs the division will meet, in one pass over the output.
+template <class T>
+void check_integer_division(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  auto check = [](T x, T y, std::int64_t b_element) {
+    if (y == 0)
+      throw std::domain_error("integer division by zero (element " + std::to_string(b_element) +
+                              " of b)");
+    if (y == T(-1) && x == std::numeric_limits<T>::min())
+      throw std::domain_error("integer division overflow: " + std::to_string(x) +
+                              " / -1 (element " + std::to_string(b_element) + " of b)");
+  };
+  if (a.shape() == b.shape()) {
+    for (std::int64_t i = 0; i < b.size(); ++i) check(pa[i], pb[i], i);
+  } else if (b.size() == 1 && out.shape() == a.shape()) {
+    // One divisor: zero always fails; -1 fails with any min in a.
+    check(T(1), *pb, 0);
+    if (*pb == T(-1))
+      for (std::int64_t i = 0; i < a.size(); ++i) check(pa[i], *pb, 0);
+  } else if (a.size() == 1 && out.shape() == b.shape()) {
+    for (std::int64_t i = 0; i < b.size(); ++i) check(*pa, pb[i], i);
+  } else {
+    kernels::BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+    for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
+      check(pa[walk.offset(0)], pb[walk.offset(1)], walk.offset(1));
+  }
 }
 
 template <class F> struct ScalarCompare;
@@ -49,19 +76,8 @@ struct Binary {
     const Tensor& a = c.input(0);
     const Tensor& b = c.input(1);
     Tensor& o = c.output(0);
-    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>) {
-      const T* pb = b.data<T>();
-      for (std::int64_t i = 0; i < b.size(); ++i) {
-        if (pb[i] == 0) throw std::domain_error("integer division by zero (element " + std::to_string(i) + " of b)");
-        // min / -1 overflows, and x86 traps on it.
-        if (pb[i] == T(-1)) {
-          const T* pa = a.data<T>();
-          for (std::int64_t j = 0; j < a.size(); ++j)
-            if (pa[j] == std::numeric_limits<T>::min())
-              throw std::domain_error("integer division overflow: " + std::to_string(pa[j]) + " / -1");
-        }
-      }
-    }
+    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>)
+      check_integer_division<T>(a, b, o);
     if (a.shape() == b.shape()) {
       auto vo = kernels::flat<R>(o);
       xt::noalias(vo) = F::apply(kernels::flat<T>(a), kernels::flat<T>(b));
@@ -255,8 +271,10 @@ void register_binary_ops(OpRegistry& registry) {
     add_binary<Div>(registry, "div", "a / b (integer division truncates)", false,
                     [](Output, Output b, Output y, Output dy) { return std::pair{dy / b, -(dy * y / b)}; }, s);
   }
-  // d(a^b) = (dy b a^(b-1), dy y log(a)); log is taken of max(a, tiny) where a <= 0 so that the
-  // unused branch stays finite and second derivatives do not meet NaN.
+  // d(a^b) = (dy b a^(b-1), dy y log(a)). b a^(b-1) is 0 where b == 0 (even at a = 0, where
+  // 0 * 0^-1 would be NaN), so the exponent b - 1 becomes 0 there. Where a <= 0, log(a) is
+  // replaced by 0, and it is taken of 1 there so that the unused branch of the where stays
+  // finite and second derivatives do not meet NaN.
   {
     GradCheckSpec s;
     s.low = 0.3;
@@ -266,7 +284,8 @@ void register_binary_ops(OpRegistry& registry) {
                       Output positive = greater(a, zeros_like(a));
                       Output safe_a = where(positive, a, ones_like(a));
                       Output log_a = where(positive, log(safe_a), zeros_like(a));
-                      return std::pair{dy * b * pow(a, b - 1.0), dy * y * log_a};
+                      Output safe_b = where(equal(b, zeros_like(b)), ones_like(b), b);
+                      return std::pair{dy * b * pow(a, safe_b - 1.0), dy * y * log_a};
                     },
                     s);
   }
@@ -308,8 +327,14 @@ void register_binary_ops(OpRegistry& registry) {
       return std::vector<Output>{Output{}, where(c, dys[0], zero), where(c, zero, dys[0])};
     };
     Tensor mask = Tensor::from_vector<bool>({2, 3}, {true, false, true, false, false, true});
-    r.gradcheck.samples = {{{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {mask, Tensor(), Tensor()}, "same shape"},
-                           {{Shape{2, 3}, Shape{3}, Shape{2, 1}}, {}, {mask, Tensor(), Tensor()}, "broadcast"}};
+    r.gradcheck.samples = {
+        {{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {mask, Tensor(), Tensor()}, "same shape"},
+        {{Shape{2, 3}, Shape{3}, Shape{2, 1}}, {}, {mask, Tensor(), Tensor()}, "broadcast"},
+        {{Shape{2, 3}, Shape{-1, 3}, Shape{-1, 1}},
+         {},
+         {mask, Tensor(), Tensor()},
+         "unknown batch",
+         {Shape{2, 3}, Shape{2, 3}, Shape{2, 1}}}};
     r.summary = "condition ? x : y, elementwise with broadcasting";
     registry.add(std::move(r));
   }

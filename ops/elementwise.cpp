@@ -41,7 +41,8 @@ DAGRAD_UNARY(Sqrt, xt::sqrt(x))
 DAGRAD_UNARY(Rsqrt, T(1) / xt::sqrt(x))
 DAGRAD_UNARY(Square, x * x)
 DAGRAD_UNARY(Reciprocal, T(1) / x)
-// Both branches are finite for every x: exp(-|x|) never overflows.
+// xt::where computes both branches; the selected one takes exp of a non-positive number, so it
+// never overflows (the other may, e.g. exp(x) = inf gives inf/inf = NaN, but is discarded).
 DAGRAD_UNARY(Sigmoid, xt::where(x >= T(0), T(1) / (T(1) + xt::exp(-x)),
                                 xt::exp(x) / (T(1) + xt::exp(x))))
 DAGRAD_UNARY(Tanh, xt::tanh(x))

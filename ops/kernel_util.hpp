@@ -23,11 +23,16 @@ inline xshape to_xshape(const Shape& s) {
   return out;
 }
 
+// n contiguous elements from p as a 1-D xtensor expression (a row of a larger buffer).
+template <class T>
+auto flat_at(T* p, std::size_t n) {
+  return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+}
+
 // The elements of t as a 1-D contiguous xtensor expression (SIMD-friendly).
 template <class T>
 auto flat(const Tensor& t) {
-  return xt::adapt(t.data<T>(), static_cast<std::size_t>(t.size()), xt::no_ownership(),
-                   std::array<std::size_t, 1>{static_cast<std::size_t>(t.size())});
+  return flat_at(t.data<T>(), static_cast<std::size_t>(t.size()));
 }
 
 // t with its own shape (row-major), for broadcasting and axis work.

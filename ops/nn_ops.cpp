@@ -12,10 +12,7 @@ namespace dagrad {
 
 namespace {
 
-template <class T>
-auto row(T* p, std::size_t n) {
-  return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
-}
+using kernels::flat_at;
 
 // softmax(x)_i = e^(x_i - m) / sum_j e^(x_j - m), m = max_j x_j (so no exp overflows);
 // log_softmax(x)_i = x_i - m - log(sum_j e^(x_j - m)).
@@ -33,8 +30,8 @@ struct Softmax {
     if (s.inner == 1) {
       // The common case (last axis): each softmax is a contiguous row.
       for (std::size_t o = 0; o < s.outer; ++o) {
-        auto xr = row(in + o * s.n, s.n);
-        auto yr = row(out + o * s.n, s.n);
+        auto xr = flat_at(in + o * s.n, s.n);
+        auto yr = flat_at(out + o * s.n, s.n);
         T m = *std::max_element(in + o * s.n, in + (o + 1) * s.n);
         xt::noalias(yr) = xt::exp(xr - m);
         double total = 0;
@@ -55,8 +52,8 @@ struct Softmax {
     for (std::size_t o = 0; o < s.outer; ++o) {
       const T* xb = in + o * s.n * s.inner;
       T* yb = out + o * s.n * s.inner;
-      auto x_row = [&](std::size_t i) { return row(xb + i * s.inner, s.inner); };
-      auto y_row = [&](std::size_t i) { return row(yb + i * s.inner, s.inner); };
+      auto x_row = [&](std::size_t i) { return flat_at(xb + i * s.inner, s.inner); };
+      auto y_row = [&](std::size_t i) { return flat_at(yb + i * s.inner, s.inner); };
       auto m = y_row(0);
       xt::noalias(m) = x_row(0);
       for (std::size_t i = 1; i < s.n; ++i) xt::noalias(m) = xt::maximum(m, x_row(i));

@@ -12,6 +12,13 @@
 
 namespace dagrad::detail {
 
+// "[1, -2, 3]": axes, sizes and permutations in error messages.
+inline std::string ints_to_string(const std::vector<std::int64_t>& v) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
 // Maps axis in [-rank, rank) to [0, rank); throws ShapeError naming the axis and rank.
 inline int normalize_axis(std::int64_t axis, int rank) {
   if (axis < -rank || axis >= rank)
@@ -66,7 +73,9 @@ inline std::vector<GradCheckSample> binary_samples() {
           {{Shape{2, 3}, Shape{3}}, {}, {}, "broadcast row"},
           {{Shape{2, 1}, Shape{1, 3}}, {}, {}, "broadcast both"},
           {{Shape{}, Shape{2, 2}}, {}, {}, "scalar and matrix"},
-          {{Shape{-1, 3}, Shape{1, 3}}, {}, {}, "unknown batch"}};
+          {{Shape{-1, 3}, Shape{1, 3}}, {}, {}, "unknown batch"},
+          // Both batches unknown when the graph is built; they broadcast only at run time.
+          {{Shape{-1, 3}, Shape{-1, 3}}, {}, {}, "run-time broadcast", {Shape{4, 3}, Shape{1, 3}}}};
 }
 
 // A shape function for ops whose output has input 0's dtype and shape.

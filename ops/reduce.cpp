@@ -23,11 +23,7 @@ namespace dagrad {
 
 namespace {
 
-std::string ints_to_string(const std::vector<std::int64_t>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
+using detail::ints_to_string;
 
 // Small-buffer storage, so kernels do not allocate for ranks up to 8.
 using AxisMask = xt::svector<bool, 8>;

@@ -25,11 +25,7 @@ inline constexpr int kMaxRank = 8;
 // Per-axis integers of a tensor of rank <= kMaxRank (unused entries are 0).
 using Dims = std::array<std::int64_t, kMaxRank>;
 
-inline std::string ints_to_string(const std::vector<std::int64_t>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
-  return s + "]";
-}
+using detail::ints_to_string;
 
 // For shape functions: the kernels of `op` index with fixed-size arrays.
 inline void expect_max_rank(const Shape& s, const char* what) {

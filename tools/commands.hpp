@@ -9,9 +9,11 @@
 namespace dagrad::tools {
 
 // Adds a repeatable `--plugin LIB.so` option to `cmd`; load_plugins registers each library's
-// ops in dagrad::default_registry() (tools/plugins.cpp). Call it first in the callback.
+// ops in dagrad::default_registry() (tools/plugins.cpp) and returns the names of the ops added.
+// A path already loaded in this process (compared canonically) is skipped. Call it first in
+// the callback.
 void add_plugin_option(CLI::App* cmd, std::vector<std::string>& paths);
-void load_plugins(const std::vector<std::string>& paths);
+std::vector<std::string> load_plugins(const std::vector<std::string>& paths);
 
 void add_dot_command(CLI::App& app);  // tools/dot_command.cpp
 void add_ops_command(CLI::App& app);  // tools/ops_command.cpp

@@ -239,3 +239,54 @@ BOOST_AUTO_TEST_CASE(registration_checks_gradient_samples_against_the_arity) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(walk_contracts)
+
+// (?, 3) + (?, 3) looks shape-preserving at build time, but fed (4, 3) and (1, 3) the second
+// input is broadcast: its gradient must be summed back to (1, 3) at run time.
+BOOST_AUTO_TEST_CASE(unknown_dimensions_broadcast_at_run_time) {
+  Graph g;
+  Output a = placeholder(g, DType::float64, Shape{-1, 3}, "a");
+  Output b = placeholder(g, DType::float64, Shape{-1, 3}, "b");
+  Output y = sum(a * b);
+  auto grads = gradients(y, {a, b});
+  Session s(g);
+  auto out = s.run(grads, {{a, Tensor::from_vector<double>({4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})},
+                           {b, Tensor::from_vector<double>({1, 3}, {1, -1, 2})}});
+  BOOST_TEST(out[1].shape() == (Shape{1, 3}));
+  // d/db sum(a * b) = column sums of a: 1+4+7+10, 2+5+8+11, 3+6+9+12.
+  BOOST_TEST(out[1].to_vector<double>() == (std::vector<double>{22, 26, 30}), tt::per_element());
+  BOOST_TEST(out[0].shape() == (Shape{4, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_rule_leaves_the_graph_unchanged) {
+  OpRegistry registry;
+  register_builtin_ops(registry);
+  OpRecord r;
+  r.name = "opaque";
+  r.input_names = {"x"};
+  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  registry.add(std::move(r));
+  Graph g(registry);
+  Output x = placeholder(g, DType::float64, Shape{2}, "x");
+  Output y = sum(exp(g.add("opaque", {tanh(x)})));
+  int before = g.num_nodes();
+  BOOST_CHECK_THROW(gradients(y, {x}), GraphError);
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(shared_ys_and_intermediate_xs) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{2}, "x");
+  Output h = square(x, "h");           // an intermediate x
+  Output y1 = sum(h * 3.0), y2 = sum(h * x);
+  auto grads = gradients({y1, y2}, {h, x});
+  Session s(g);
+  auto out = s.run(grads, {{x, vec({2, -1})}});
+  // d(y1 + y2)/dh = 3 + x; d(y1 + y2)/dx = (3 + x) * 2x + h = 6x + 3x^2.
+  BOOST_TEST(out[0].to_vector<double>() == (std::vector<double>{5, 2}), tt::per_element());
+  BOOST_TEST(out[1].to_vector<double>() == (std::vector<double>{24, -3}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -304,6 +304,47 @@ BOOST_AUTO_TEST_CASE(missing_npy_file_names_file_and_node) {
   expect_load_error<FileError>(dir.path / "g", {"graph.json", "'layer1/w/initial_value'", file});
 }
 
+// A directory where the loader expects a file is a FileError naming the path (it used to leak
+// "basic_filebuf::underflow error reading the file: Is a directory").
+BOOST_AUTO_TEST_CASE(directory_instead_of_a_file_names_the_path) {
+  TempDir dir;
+  auto g = small_network();
+  save_graph(*g, (dir.path / "g").string());
+  const Node* init = g->find_node("layer1/w/initial_value");
+  BOOST_TEST_REQUIRE(init);
+  std::string file = std::to_string(init->id) + "_layer1_w_initial_value.value.npy";
+  BOOST_TEST_REQUIRE(fs::remove(dir.path / "g" / file));
+  fs::create_directory(dir.path / "g" / file);
+  expect_load_error<FileError>(dir.path / "g",
+                               {"graph.json", "'layer1/w/initial_value'", file, "is a directory"});
+
+  fs::create_directories(dir.path / "h" / "graph.json");
+  expect_load_error<FileError>(dir.path / "h",
+                               {(dir.path / "h" / "graph.json").string(), "is a directory"});
+}
+
+// Each variable is registered once, with the assign that initializes it.
+BOOST_AUTO_TEST_CASE(bad_variable_registrations_name_file_and_node) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "{\"variable\":\"layer1/b\",\"initializer\":\"layer1/b/Assign\"}",
+            "{\"variable\":\"layer1/w\",\"initializer\":\"layer1/w/Assign\"}");
+  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'layer1/w'", "registered twice"});
+
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"initializer\":\"layer1/w/Assign\"",
+            "\"initializer\":\"layer1/w/initial_value\"");
+  expect_load_error<GraphError>(
+      dir.path / "g", {"graph.json", "'layer1/w'", "'layer1/w/initial_value'", "not an assign"});
+
+  // An assign, but to another variable.
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"initializer\":\"layer1/w/Assign\"",
+            "\"initializer\":\"layer1/b/Assign\"");
+  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'layer1/w'", "'layer1/b/Assign'",
+                                                 "not an assign to this variable"});
+}
+
 BOOST_AUTO_TEST_CASE(dangling_input_and_missing_field_are_reported) {
   TempDir dir;
   save_graph(*small_network(), (dir.path / "g").string());

@@ -141,6 +141,31 @@ BOOST_AUTO_TEST_CASE(file_round_trip_and_missing_file) {
   BOOST_CHECK_THROW(write_npy((path / "no" / "dir.npy").string(), t), FileError);
 }
 
+// A path that is not a regular file is a FileError naming it, not a leaked
+// "basic_filebuf::underflow error reading the file: Is a directory".
+BOOST_AUTO_TEST_CASE(directory_or_device_instead_of_a_file) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("dagrad_npy_dir_" + std::to_string(std::random_device{}()) + ".npy");
+  fs::create_directories(dir);
+  try {
+    read_npy(dir.string());
+    BOOST_FAIL("expected FileError");
+  } catch (const FileError& e) {
+    std::string message = e.what();
+    BOOST_TEST(message.find("'" + dir.string() + "'") != std::string::npos, message);
+    BOOST_TEST(message.find("is a directory") != std::string::npos, message);
+  }
+  fs::remove_all(dir);
+  try {
+    read_npy("/dev/null");
+    BOOST_FAIL("expected FileError");
+  } catch (const FileError& e) {
+    std::string message = e.what();
+    BOOST_TEST(message.find("'/dev/null'") != std::string::npos, message);
+    BOOST_TEST(message.find("not a regular file") != std::string::npos, message);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(malformed_inputs_name_the_offset) {
   std::string good = numpy_float32_123();
   std::string twelve(12, '\0');

@@ -238,3 +238,97 @@ BOOST_AUTO_TEST_CASE(initializers_may_read_earlier_variables) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(executor_contracts)
+
+BOOST_AUTO_TEST_CASE(alternating_batch_sizes_bind_once_each_and_allocate_nothing) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output w = variable(g, Tensor::from_vector<float>({3}, {0, 0, 0}), "w");
+  Output step = assign_add(w, sum(x * 2.0, {0}), "step");  // w += 2 * column sums of x
+  Session s(g);
+  s.initialize_variables();
+  Plan& plan = s.compile({}, {step}, {x});
+  std::vector<Tensor> big{Tensor::from_vector<float>({4, 3}, std::vector<float>(12, 1.0f))};
+  std::vector<Tensor> small{Tensor::from_vector<float>({1, 3}, {1, 2, 3})};
+  plan.run(big);
+  plan.run(small);
+  BOOST_TEST(plan.allocations() == 2);
+  long before = g_allocations.load();
+  for (int i = 0; i < 5; ++i) {
+    plan.run(big);
+    plan.run(small);
+  }
+  BOOST_TEST(g_allocations.load() - before == 0);
+  BOOST_TEST(plan.allocations() == 2);
+  // 6 big runs add 2 * 4 = 8 per column; 6 small runs add 2 * (1, 2, 3).
+  BOOST_TEST(s.variable_value(w).to_vector<float>() == (std::vector<float>{60, 72, 84}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(fetching_allocates_per_fetch_not_per_node) {
+  auto measure = [](int depth) {
+    Graph g;
+    Output x = placeholder(g, DType::float32, Shape{-1, 8}, "x");
+    Output y = x;
+    for (int i = 0; i < depth; ++i) y = tanh(y * 0.5 + 0.1);
+    Output loss = mean(y);
+    Session s(g);
+    Plan& plan = s.compile({loss}, {}, {x});
+    std::vector<Tensor> feeds{Tensor(DType::float32, Shape{16, 8})};
+    plan.run(feeds);
+    long before = g_allocations.load();
+    plan.run(feeds);
+    return g_allocations.load() - before;
+  };
+  long shallow = measure(2), deep = measure(40);  // 6 vs 120 compute nodes
+  BOOST_TEST(shallow == deep);
+  BOOST_TEST(shallow <= 4);  // the result vector and the clone of one scalar
+}
+
+BOOST_AUTO_TEST_CASE(requests_are_checked_before_the_plan_cache) {
+  Graph g1, g2;
+  Output a1 = scalar(g1, 1.0, DType::float32, "a");
+  Output a2 = scalar(g2, 2.0, DType::float32, "a");
+  Session s(g1);
+  BOOST_TEST(s.run(a1).item<float>() == 1.0f);
+  // Same node id, other graph: must not hit g1's cached plan.
+  BOOST_CHECK_EXCEPTION(s.run(a2), RunError,
+                        [](const RunError& e) { return contains(e.what(), "not an output of this session's graph"); });
+  BOOST_CHECK_EXCEPTION(s.run(Output{&g1, a1.node, 1}), RunError, [](const RunError& e) {
+    return contains(e.what(), "node 'a'") && contains(e.what(), "has no output 1");
+  });
+  Output grp = group(g1, {a1}, "grp");
+  BOOST_CHECK_EXCEPTION(s.run(grp), RunError,
+                        [](const RunError& e) { return contains(e.what(), "'grp'") && contains(e.what(), "no outputs"); });
+}
+
+BOOST_AUTO_TEST_CASE(huge_shapes_are_errors_not_crashes) {
+  Graph g;
+  const std::int64_t big = std::int64_t{1} << 32;
+  BOOST_CHECK_THROW(Shape({big, big}).num_elements(), std::invalid_argument);
+  Output f = fill(g, Shape{big, big}, 1.0, DType::float32, "huge");
+  Output t = transpose(f, {}, "flip");
+  Session s(g);
+  BOOST_CHECK_EXCEPTION(s.run(t), RunError, [](const RunError& e) {
+    return contains(e.what(), "'huge'") && contains(e.what(), "(4294967296, 4294967296)");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(names_must_be_well_formed_paths) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(neg(x, "q:1"), GraphError, [](const GraphError& e) { return contains(e.what(), "':'"); });
+  BOOST_CHECK_THROW(neg(x, "a//b"), GraphError);
+  BOOST_CHECK_THROW(neg(x, "trailing/"), GraphError);
+  BOOST_CHECK_THROW(neg(x, "two\nlines"), GraphError);
+  BOOST_CHECK_THROW((void)g.name_scope(""), GraphError);
+  BOOST_CHECK_THROW((void)g.name_scope("x:0"), GraphError);
+  BOOST_CHECK_EXCEPTION(neg(Output{&g, 1000, 0}), GraphError,
+                        [](const GraphError& e) { return contains(e.what(), "node 1000, which does not exist"); });
+  BOOST_TEST(g.num_nodes() == before);
+  BOOST_TEST(neg(x, "outer/inner").name() == "outer/inner");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

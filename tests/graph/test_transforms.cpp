@@ -6,6 +6,23 @@ using namespace dagrad;
 
 BOOST_AUTO_TEST_SUITE(transforms)
 
+// float32 -> float64 is exact; other dtypes and undefined tensors pass through unchanged.
+BOOST_AUTO_TEST_CASE(widen_to_float64_is_exact_and_leaves_other_dtypes) {
+  Tensor narrow = Tensor::from_vector<float>({2, 2}, {0.1f, -3.5f, 1e-30f, 16777217.0f});
+  Tensor wide = widen_to_float64(narrow);
+  BOOST_TEST(wide.dtype() == DType::float64);
+  BOOST_TEST(wide.shape() == (Shape{2, 2}));
+  std::vector<double> expected = {static_cast<double>(0.1f), -3.5, static_cast<double>(1e-30f),
+                                  16777216.0};
+  BOOST_TEST(wide.to_vector<double>() == expected, boost::test_tools::per_element());
+  Tensor ints = Tensor::from_vector<std::int32_t>({2}, {1, -2});
+  BOOST_TEST(widen_to_float64(ints).dtype() == DType::int32);
+  BOOST_TEST(widen_to_float64(ints).raw() == ints.raw());
+  Tensor doubles = Tensor::from_vector<double>({1}, {0.1});
+  BOOST_TEST(widen_to_float64(doubles).raw() == doubles.raw());
+  BOOST_TEST(!widen_to_float64(Tensor()).defined());
+}
+
 BOOST_AUTO_TEST_CASE(promote_to_float64_keeps_structure_and_widens_values) {
   Graph g;
   g.set_seed(5);

@@ -152,6 +152,30 @@ BOOST_AUTO_TEST_CASE(some_ops_in_fast_mode) {
 }
 
 #ifdef DAGRAD_PLUGIN_EXAMPLE
+// --plugin without --op or --all checks the ops the plugin added (two samples each).
+BOOST_AUTO_TEST_CASE(plugin_alone_checks_its_ops) {
+  BOOST_TEST(run(std::string("gradcheck --plugin '") + DAGRAD_PLUGIN_EXAMPLE + "'") == 0,
+             read("stdout") + read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(out.find("swish") != std::string::npos, out);
+  BOOST_TEST(out.find("huber") != std::string::npos, out);
+  BOOST_TEST(out.find("relu") == std::string::npos, out);
+  BOOST_TEST(out.find("4 passed, 0 failed, 0 skipped") != std::string::npos, out);
+}
+
+// The same library named twice (even through another spelling of its path) loads once.
+BOOST_AUTO_TEST_CASE(duplicate_plugin_is_loaded_once) {
+  fs::path plugin = DAGRAD_PLUGIN_EXAMPLE;
+  fs::path other_spelling = plugin.parent_path() / "." / plugin.filename();
+  BOOST_TEST(run("gradcheck --plugin " + quoted(plugin) + " --plugin " + quoted(plugin) +
+                 " --plugin " + quoted(other_spelling) + " --op swish") == 0,
+             read("stdout") + read("stderr"));
+  std::string err = read("stderr");
+  BOOST_TEST(err.find("already registered") == std::string::npos, err);
+  BOOST_TEST(err.find("loaded 2 op(s)") != std::string::npos, err);
+  BOOST_TEST(read("stdout").find("2 passed, 0 failed") != std::string::npos, read("stdout"));
+}
+
 BOOST_AUTO_TEST_CASE(plugin_ops_are_loaded_and_checked) {
   BOOST_TEST(run(std::string("gradcheck --plugin '") + DAGRAD_PLUGIN_EXAMPLE + "' --op swish --op huber") == 0,
              read("stdout") + read("stderr"));
@@ -195,6 +219,59 @@ BOOST_AUTO_TEST_CASE(float32_graph_with_integer_feed) {
                  quoted(dir / "labels.npy")) == 0,
              read("stdout") + read("stderr"));
   BOOST_TEST(read("stdout").find("loss wrt 1 variables") != std::string::npos);
+}
+
+// A training graph like examples/train_gd: the loss, an accuracy nobody differentiates, the
+// gradients of the loss and plain gradient-descent updates. Without --output the check must pick
+// the loss, not a gradient node (or the accuracy, whose gradients are all zero).
+BOOST_AUTO_TEST_CASE(default_output_of_a_training_graph_is_its_loss) {
+  Graph g;
+  g.set_seed(3);
+  Output x = placeholder(g, DType::float32, Shape{-1, 2}, "x");
+  Output labels = placeholder(g, DType::int64, Shape{-1}, "labels");
+  Output hidden, logits;
+  {
+    auto scope = g.name_scope("dense_1");
+    Output kernel =
+        variable(random_uniform(g, Shape{2, 4}, -1, 1, DType::float32, 1, "init"), "kernel");
+    Output bias = variable(g, Tensor::from_vector<float>({4}, {0.1f, -0.2f, 0.3f, 0.05f}), "bias");
+    hidden = tanh(matmul(x, kernel) + bias);
+  }
+  {
+    auto scope = g.name_scope("dense_2");
+    Output kernel =
+        variable(random_uniform(g, Shape{4, 3}, -1, 1, DType::float32, 2, "init"), "kernel");
+    logits = matmul(hidden, kernel);
+  }
+  Output loss, accuracy;
+  {
+    auto scope = g.name_scope("loss");
+    loss = neg(mean(sum(one_hot(labels, 3) * log_softmax(logits), {1})), "cross_entropy");
+    accuracy = mean(cast(equal(argmax(logits, 1), labels), DType::float32), {}, false, "accuracy");
+  }
+  std::vector<Output> params;
+  for (const auto& v : g.variables()) params.push_back(g.output_of(v.variable));
+  std::vector<Output> grads = gradients(loss, params);
+  {
+    auto scope = g.name_scope("sgd");
+    Output learning_rate = scalar(g, 0.5, DType::float32, "learning_rate");
+    std::vector<Output> updates;
+    for (std::size_t i = 0; i < params.size(); ++i)
+      updates.push_back(assign_sub(params[i], learning_rate * grads[i]));
+    group(g, updates, "train");
+  }
+  (void)accuracy;
+  fs::path file = dir / "train.dagrad";
+  save_graph(g, file.string());
+  write_npy((dir / "x.npy").string(),
+            Tensor::from_vector<float>({4, 2}, {0.5f, -1, 1, 0.25f, -0.75f, 0, 0.1f, 0.9f}));
+  write_npy((dir / "labels.npy").string(), Tensor::from_vector<std::int64_t>({4}, {0, 2, 1, 2}));
+  BOOST_TEST(run("gradcheck --graph " + quoted(file) + " --feed x=" + quoted(dir / "x.npy") +
+                 " --feed labels=" + quoted(dir / "labels.npy")) == 0,
+             read("stdout") + read("stderr"));
+  BOOST_TEST(read("stdout").find("loss/cross_entropy wrt 3 variables") != std::string::npos,
+             read("stdout"));
+  BOOST_TEST(read("stdout").find("1 passed, 0 failed") != std::string::npos, read("stdout"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {

@@ -13,7 +13,9 @@
 namespace dagrad {
 
 struct GradCheckOptions {
-  DType dtype = DType::float64;  // float32 is possible but unreliable (a warning is printed)
+  // float32 is possible but unreliable: a warning is printed (once per process), and the step
+  // and tolerances become at least eps 1e-3, rtol 1e-2, atol 1e-4 unless overridden below.
+  DType dtype = DType::float64;
   bool fast = false;             // compare random directional derivatives, not the full Jacobian
   int projections = 4;           // directions in fast mode
   std::uint64_t seed = 1;
@@ -42,7 +44,10 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
 
 // Checks d y / d xs for a scalar float y of an existing graph, where each x is a float variable
 // (its session value is perturbed) or a fed placeholder. Variables must be initialized in
-// `session`.
+// `session`; their values are restored afterwards, also when a run throws. The caller's feed
+// tensors are never modified. Throws GraphError when an x appears twice in xs, or when y depends
+// on a random op (one that draws new values on every evaluation). A float32 y or x is checked
+// with the float32 step and tolerances (see GradCheckOptions::dtype).
 GradCheckResult check_graph_gradients(Session& session, Output y, const std::vector<Output>& xs,
                                       const std::vector<Feed>& feeds, const GradCheckOptions& options = {},
                                       double rtol = 1e-6, double atol = 1e-9, double eps = 1e-6,

@@ -24,9 +24,11 @@ struct DotOptions {
 // GraphError when scope_filter matches no node.
 std::string to_dot(const Graph& graph, const DotOptions& options = {});
 
-// Lays out `dot_source` with Graphviz's dot layout and renders it in process; format is "svg",
+// Lays out `dot_source` with Graphviz's dot layout and renders it, by running Graphviz's `dot`
+// program in a child process (a Graphviz crash cannot take the caller down); format is "svg",
 // "png" or "dot" (the laid-out DOT with coordinates). Returns the rendered bytes. Throws
-// std::runtime_error with Graphviz's message on bad DOT, an unknown format or a failed layout.
+// std::runtime_error with Graphviz's message on bad DOT, an unknown format, a failed layout or
+// a missing `dot` program.
 std::string render_dot(const std::string& dot_source, const std::string& format);
 
 // Writes to_dot(graph, options) to `path`, as DOT source for .dot/.gv, rendered for .svg/.png

@@ -32,6 +32,10 @@ struct SourceSite {
   std::string to_string() const;  // "file.cpp:12 (main)" or "unknown site"
 };
 
+// Why `name` cannot name a node or scope ("" when it can): names are '/'-separated paths of
+// non-empty parts without ':' or control characters.
+std::string invalid_name_reason(std::string_view name);
+
 // A handle to output `index` of node `node` of a graph: the symbolic tensor users build with.
 struct Output {
   Graph* graph = nullptr;

@@ -86,10 +86,13 @@ using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& n
 
 // One configuration the gradient checker runs an op in.
 struct GradCheckSample {
-  std::vector<Shape> shapes;  // per input; a -1 dimension is unknown at build time and fed as 3
+  std::vector<Shape> shapes;  // per input, at build time; a -1 dimension is unknown
   AttrMap attrs;
   std::vector<Tensor> fixed;  // per leading input (may be shorter): a defined tensor is used as given, not drawn
   std::string note;           // "broadcast", "unknown batch", ...
+  // Per input, the run-time shape to feed (each compatible with shapes[i]); when empty, every
+  // unknown dimension is fed as 3.
+  std::vector<Shape> feed_shapes = {};
 };
 
 // How the gradient checker exercises an op, declared with the op so that a new op is checked
@@ -150,8 +153,6 @@ class OpRegistry {
   // Throws GraphError naming the unknown op.
   const OpRecord& get(std::string_view name) const;
   std::vector<std::string> names() const;
-  // Attaches a gradient rule to an op already registered (the autodiff module does this).
-  void set_gradient(std::string_view name, GradientFn gradient);
 
  private:
   std::map<std::string, std::unique_ptr<OpRecord>, std::less<>> records_;

@@ -19,6 +19,14 @@ namespace dagrad {
 
 class Session;
 
+namespace detail {
+// A variable's value in one session, and whether an initializer or assign has set it.
+struct VariableState {
+  Tensor value;
+  bool initialized = false;
+};
+}  // namespace detail
+
 // A value for a placeholder.
 struct Feed {
   Output placeholder;
@@ -28,13 +36,15 @@ struct Feed {
 class Plan {
  public:
   // Runs the plan. `feeds` are in the order of feed_placeholders() given at compile time.
-  // Returns clones of the fetched values (targets are only run).
+  // Returns clones of the fetched values (targets are only run). A fetched variable, or an
+  // assign that aliases one, shows the variable's value at the end of the run.
   std::vector<Tensor> run(std::span<const Tensor> feeds);
   const std::vector<int>& schedule() const { return schedule_; }  // node ids in run order
   const std::vector<Output>& feed_placeholders() const { return feeds_; }
-  // How many times shapes were (re)inferred and buffers (re)allocated: 1 while feed shapes stay
-  // the same.
+  // How many times shapes were inferred and buffers allocated: once per feed-shape signature
+  // while at most kMaxBindings signatures alternate (a training batch and a smaller last one).
   int allocations() const { return allocations_; }
+  static constexpr std::size_t kMaxBindings = 4;
 
  private:
   friend class Session;
@@ -47,13 +57,17 @@ class Plan {
     std::uint32_t num_outputs;
     std::mt19937_64* rng;
   };
-  struct ShapeCache {
+  // The buffers of one feed-shape signature. While a binding is active its tensors live in
+  // slots_; otherwise in `tensors` (swapped, so switching allocates nothing).
+  struct Binding {
     std::vector<Shape> feed_shapes;
-    bool valid = false;  // feed_shapes were accepted by every shape function
-    std::vector<Tensor> buffers;  // one per slot, for compute outputs
+    std::vector<Tensor> tensors;  // one per bound slot
+    std::uint64_t last_use = 0;
   };
   Plan() = default;
   void check_feeds(std::span<const Tensor> feeds) const;
+  void activate(std::span<const Tensor> feeds);
+  void swap_binding(Binding& binding);
   void bind_shapes(std::span<const Tensor> feeds);
 
   Session* session_ = nullptr;
@@ -67,11 +81,15 @@ class Plan {
   std::vector<Tensor*> output_slots_;         // per step, pointers into slots_
   std::vector<int> slot_of_output_base_;      // node id -> first slot (or -1)
   std::vector<std::pair<int, int>> feed_slots_;      // (feed index, slot)
-  std::vector<std::pair<int, int>> variable_slots_;  // (variable node, slot)
+  std::vector<int> bound_slots_;              // feed and step-output slots: what a binding owns
   std::vector<int> variables_read_;          // must be initialized before running
-  std::vector<int> variables_initialized_;   // assigned by this plan
+  std::vector<detail::VariableState*> read_states_;  // their states, same order
+  std::vector<int> variables_initialized_;   // assigned (initialized) by this plan
+  std::vector<detail::VariableState*> initialized_states_;  // their states, same order
   std::vector<int> fetch_slots_;
-  ShapeCache cache_;
+  std::vector<Binding> bindings_;
+  int active_ = -1;  // index into bindings_ of the binding in slots_
+  std::uint64_t runs_ = 0;
   int allocations_ = 0;
 };
 
@@ -104,12 +122,11 @@ class Session {
 
  private:
   friend class Plan;
-  struct VariableState {
-    Tensor value;
-    bool initialized = false;
-  };
+  using VariableState = detail::VariableState;
   VariableState& variable_state(int node);
   std::mt19937_64& rng_for(int node);
+  void check_request(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+                     const std::vector<Output>& feed_placeholders) const;
   std::unique_ptr<Plan> build_plan(const std::vector<Output>& fetches,
                                    const std::vector<Output>& targets,
                                    const std::vector<Output>& feed_placeholders);

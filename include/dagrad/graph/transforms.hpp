@@ -13,4 +13,8 @@ namespace dagrad {
 // float64 finite differences.
 std::unique_ptr<Graph> promote_to_float64(const Graph& graph);
 
+// A float32 tensor as a new float64 tensor of the same shape (exact: every float is a double);
+// any other tensor, undefined included, is returned as it is.
+Tensor widen_to_float64(const Tensor& tensor);
+
 }  // namespace dagrad
