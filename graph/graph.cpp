@@ -225,6 +225,12 @@ Graph::ScopeGuard Graph::name_scope(std::string_view name, bool reuse) {
   return ScopeGuard([this, saved] { scope_ = saved; });
 }
 
+void Graph::annotate(int id, SourceSite site, bool backward) {
+  Node& n = nodes_.at(static_cast<std::size_t>(id));
+  n.site = std::move(site);
+  n.backward = backward;
+}
+
 Graph::ScopeGuard Graph::absolute_scope(std::string_view scope) {
   if (!scope.empty())
     if (std::string why = invalid_name_reason(scope); !why.empty()) throw GraphError("invalid name scope: " + why);
@@ -252,8 +258,17 @@ Graph::ScopeGuard Graph::backward_section() {
 }
 
 void Graph::register_variable(int variable_node, int initializer_node) {
-  if (node(variable_node).op->role != OpRole::Variable)
-    throw GraphError("register_variable: node '" + node(variable_node).name + "' is not a variable");
+  if (variable_node < 0 || variable_node >= num_nodes() || initializer_node < 0 || initializer_node >= num_nodes())
+    throw GraphError("register_variable: node id out of range");
+  const Node& var = node(variable_node);
+  const Node& init = node(initializer_node);
+  if (var.op->role != OpRole::Variable)
+    throw GraphError("register_variable: node '" + var.name + "' is not a variable");
+  if (!init.op->overwrites_input0 || init.inputs.empty() || init.inputs[0].node != variable_node)
+    throw GraphError("register_variable: initializer '" + init.name + "' (" + init.op->name + ") of variable '" +
+                     var.name + "' is not an assign to this variable");
+  for (const VariableInfo& v : variables_)
+    if (v.variable == variable_node) throw GraphError("register_variable: '" + var.name + "' is registered twice");
   variables_.push_back({variable_node, initializer_node});
 }
 

@@ -372,22 +372,21 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
   } catch (const GraphError& e) {
     throw GraphError(ctx.prefix() + e.what());
   }
-  Node& node = g.mutable_node(g.num_nodes() - 1);
+  const Node& node = g.node(g.num_nodes() - 1);
   if (node.name != name) ctx.graph_error("the graph renamed the node to '" + node.name + "'");
 
-  node.site = SourceSite{};
+  SourceSite site;
   if (auto s = j.find("site"); s != j.end() && s->is_object()) {
-    if (auto f = s->find("file"); f != s->end() && f->is_string())
-      node.site.file = f->get<std::string>();
-    if (auto l = s->find("line"); l != s->end() && l->is_number_integer())
-      node.site.line = l->get<int>();
-    if (auto f = s->find("function"); f != s->end() && f->is_string())
-      node.site.function = f->get<std::string>();
+    if (auto f = s->find("file"); f != s->end() && f->is_string()) site.file = f->get<std::string>();
+    if (auto l = s->find("line"); l != s->end() && l->is_number_integer()) site.line = l->get<int>();
+    if (auto f = s->find("function"); f != s->end() && f->is_string()) site.function = f->get<std::string>();
   }
+  bool backward = false;
   if (auto b = j.find("backward"); b != j.end()) {
     if (!b->is_boolean()) ctx.file_error("field 'backward' must be true or false");
-    node.backward = b->get<bool>();
+    backward = b->get<bool>();
   }
+  g.annotate(node.id, std::move(site), backward);
 }
 
 }  // namespace
@@ -497,7 +496,6 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
   const Json& variables = field(doc, "variables", ctx);
   if (!variables.is_array()) ctx.file_error("field 'variables' must be an array");
   int n = graph->num_nodes();
-  std::set<int> registered;
   for (std::size_t k = 0; k < variables.size(); ++k) {
     ctx.where = "variable " + std::to_string(k);
     const Json& v = variables[k];
@@ -505,17 +503,9 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
       ctx.file_error("must be an object {\"variable\": ..., \"initializer\": ...}");
     int var = resolve(*graph, field(v, "variable", ctx), n, "variable", ctx, true).node;
     int init = resolve(*graph, field(v, "initializer", ctx), n, "initializer", ctx, true).node;
-    const Node& var_node = graph->node(var);
-    const Node& init_node = graph->node(init);
-    ctx.where += " '" + var_node.name + "'";
-    if (!registered.insert(var).second) ctx.graph_error("the variable is registered twice");
-    // Initializing runs the initializer to write the variable: it must be the assign (the op
-    // that overwrites its input 0) of this variable, not any node.
-    if (!init_node.op->overwrites_input0 || init_node.inputs.empty() ||
-        init_node.inputs[0].node != var)
-      ctx.graph_error("initializer '" + init_node.name + "' (" + init_node.op->name +
-                      ") is not an assign to this variable (an assign whose input 0 is '" +
-                      var_node.name + "')");
+    ctx.where += " '" + graph->node(var).name + "'";
+    // register_variable rejects a second registration and an initializer that is not an
+    // assign to this variable; the context adds the file and the entry.
     try {
       graph->register_variable(var, init);
     } catch (const GraphError& e) {

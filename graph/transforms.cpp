@@ -31,9 +31,7 @@ std::unique_ptr<Graph> promote_to_float64(const Graph& graph) {
     for (const auto& [name, value] : n.attrs.items()) attrs.set(name, promote(value));
     // Ids are preserved (nodes are added in order), so names and edges carry over unchanged.
     out->add_node(n.op->name, inputs, std::move(attrs), NodeOptions{n.name, n.control_inputs});
-    Node& copy = out->mutable_node(n.id);
-    copy.site = n.site;
-    copy.backward = n.backward;
+    out->annotate(n.id, n.site, n.backward);
   }
   for (const auto& v : graph.variables()) out->register_variable(v.variable, v.initializer);
   return out;

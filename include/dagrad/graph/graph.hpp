@@ -104,7 +104,9 @@ class Graph {
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   const Node& node(int id) const { return nodes_.at(static_cast<std::size_t>(id)); }
-  Node& mutable_node(int id) { return nodes_.at(static_cast<std::size_t>(id)); }
+  // Sets where a node was created and whether it is backward; for code that rebuilds graphs
+  // (file loading, transforms). Nothing else about a node changes after it is added.
+  void annotate(int id, SourceSite site, bool backward);
   const std::deque<Node>& nodes() const { return nodes_; }
   // The node with this full name, or null.
   const Node* find_node(std::string_view name) const;
@@ -149,6 +151,8 @@ class Graph {
     int initializer;
   };
   const std::vector<VariableInfo>& variables() const { return variables_; }
+  // Throws GraphError unless variable_node is a variable registered for the first time and
+  // initializer_node an assign to it.
   void register_variable(int variable_node, int initializer_node);
 
   // Nodes that consume output (node, *) as a data input.
