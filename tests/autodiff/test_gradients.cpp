@@ -11,6 +11,16 @@ namespace tt = boost::test_tools;
 namespace {
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 Tensor vec(std::vector<double> v) { return Tensor::from_vector<double>({static_cast<std::int64_t>(v.size())}, v); }
+
+// A float64 op that copies input 0, with the given inputs and no gradient rule (tests add one).
+OpRecord copy_op(const char* name, std::vector<std::string> inputs) {
+  OpRecord r;
+  r.name = name;
+  r.input_names = std::move(inputs);
+  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  return r;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(gradients_walk)
@@ -121,11 +131,7 @@ BOOST_AUTO_TEST_CASE(grad_ys_seed_a_vector_jacobian_product) {
 BOOST_AUTO_TEST_CASE(op_without_gradient_is_an_error_naming_op_node_and_site) {
   OpRegistry registry;
   register_builtin_ops(registry);
-  OpRecord r;
-  r.name = "mystery";
-  r.input_names = {"x"};
-  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
-  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  OpRecord r = copy_op("mystery", {"x"});
   registry.add(std::move(r));
   Graph g(registry);
   Output x = placeholder(g, DType::float64, Shape{2}, "x");
@@ -210,11 +216,7 @@ BOOST_AUTO_TEST_SUITE(rule_contracts)
 BOOST_AUTO_TEST_CASE(a_rule_returning_the_wrong_count_is_named) {
   OpRegistry registry;
   register_builtin_ops(registry);
-  OpRecord r;
-  r.name = "two_in";
-  r.input_names = {"a", "b"};
-  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
-  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  OpRecord r = copy_op("two_in", {"a", "b"});
   r.gradient = [](Graph&, const Node&, std::span<const Output> dy) { return std::vector<Output>{dy[0]}; };
   registry.add(std::move(r));
   Graph g(registry);
@@ -227,11 +229,7 @@ BOOST_AUTO_TEST_CASE(a_rule_returning_the_wrong_count_is_named) {
 
 BOOST_AUTO_TEST_CASE(registration_checks_gradient_samples_against_the_arity) {
   OpRegistry registry;
-  OpRecord r;
-  r.name = "one_in";
-  r.input_names = {"x"};
-  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
-  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  OpRecord r = copy_op("one_in", {"x"});
   r.gradcheck.samples = {{{Shape{2}, Shape{2}}, {}, {}, "two shapes for one input"}};
   BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
     return contains(e.what(), "'one_in'") && contains(e.what(), "2 input shapes for 1 inputs");
@@ -262,11 +260,7 @@ BOOST_AUTO_TEST_CASE(unknown_dimensions_broadcast_at_run_time) {
 BOOST_AUTO_TEST_CASE(a_missing_rule_leaves_the_graph_unchanged) {
   OpRegistry registry;
   register_builtin_ops(registry);
-  OpRecord r;
-  r.name = "opaque";
-  r.input_names = {"x"};
-  r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
-  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  OpRecord r = copy_op("opaque", {"x"});
   registry.add(std::move(r));
   Graph g(registry);
   Output x = placeholder(g, DType::float64, Shape{2}, "x");
