@@ -108,18 +108,17 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   plan->session_ = this;
   plan->graph_ = graph_;
   plan->feeds_ = feed_placeholders;
-  plan->fetches_ = fetches;
-  plan->slot_of_output_base_.assign(static_cast<std::size_t>(g.num_nodes()), -1);
+  std::vector<int> slot_base(static_cast<std::size_t>(g.num_nodes()), -1);  // node id -> first slot
   int num_slots = 0;
   for (int id = 0; id < g.num_nodes(); ++id) {
     if (!needed[static_cast<std::size_t>(id)]) continue;
     plan->schedule_.push_back(id);
-    plan->slot_of_output_base_[static_cast<std::size_t>(id)] = num_slots;
+    slot_base[static_cast<std::size_t>(id)] = num_slots;
     num_slots += static_cast<int>(g.node(id).output_dtypes.size());
   }
   plan->slots_.resize(static_cast<std::size_t>(num_slots));
   auto slot_of = [&](int node, int index) {
-    return plan->slot_of_output_base_[static_cast<std::size_t>(node)] + index;
+    return slot_base[static_cast<std::size_t>(node)] + index;
   };
 
   // Which variables the plan reads (all uses other than input 0 of an overwriting op).

@@ -74,12 +74,10 @@ class Plan {
   const Graph* graph_ = nullptr;
   std::vector<int> schedule_;
   std::vector<Output> feeds_;
-  std::vector<Output> fetches_;
   std::vector<Step> steps_;
   std::vector<Tensor> slots_;                 // current value of every node output in the plan
   std::vector<const Tensor*> input_slots_;    // per step, pointers into slots_
   std::vector<Tensor*> output_slots_;         // per step, pointers into slots_
-  std::vector<int> slot_of_output_base_;      // node id -> first slot (or -1)
   std::vector<std::pair<int, int>> feed_slots_;      // (feed index, slot)
   std::vector<int> bound_slots_;              // feed and step-output slots: what a binding owns
   std::vector<int> variables_read_;          // must be initialized before running
