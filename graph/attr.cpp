@@ -1,5 +1,8 @@
 #include "dagrad/graph/attr.hpp"
 
+#include <bit>
+#include <cstring>
+#include <functional>
 #include <sstream>
 
 #include "dagrad/graph/errors.hpp"
@@ -46,6 +49,99 @@ std::string attr_to_string(const AttrValue& value) {
     }
   }
   return os.str();
+}
+
+namespace {
+
+std::size_t mix(std::size_t seed, std::size_t v) {
+  return seed ^ (v + 0x9E3779B97F4A7C15ull + (seed << 6) + (seed >> 2));
+}
+
+std::size_t hash_bytes(const void* data, std::size_t n) {
+  // FNV-1a: tensors are small attributes (constants), and this keeps the hash independent of
+  // the standard library's string hash.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return static_cast<std::size_t>(h);
+}
+
+bool tensor_equal(const Tensor& a, const Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         (a.nbytes() == 0 || std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
+}
+
+std::size_t shape_hash(const Shape& s) {
+  std::size_t h = s.dims().size();
+  for (auto d : s.dims()) h = mix(h, std::hash<std::int64_t>{}(d));
+  return h;
+}
+
+}  // namespace
+
+bool attr_equal(const AttrValue& a, const AttrValue& b) {
+  if (a.index() != b.index()) return false;
+  switch (attr_kind_of(a)) {
+    case AttrKind::Float:
+      return std::bit_cast<std::uint64_t>(std::get<double>(a)) == std::bit_cast<std::uint64_t>(std::get<double>(b));
+    case AttrKind::Tensor: return tensor_equal(std::get<Tensor>(a), std::get<Tensor>(b));
+    case AttrKind::Bool: return std::get<bool>(a) == std::get<bool>(b);
+    case AttrKind::Int: return std::get<std::int64_t>(a) == std::get<std::int64_t>(b);
+    case AttrKind::String: return std::get<std::string>(a) == std::get<std::string>(b);
+    case AttrKind::DType: return std::get<DType>(a) == std::get<DType>(b);
+    case AttrKind::Shape: return std::get<Shape>(a) == std::get<Shape>(b);
+    case AttrKind::Ints: return std::get<std::vector<std::int64_t>>(a) == std::get<std::vector<std::int64_t>>(b);
+  }
+  return false;
+}
+
+std::size_t attr_hash(const AttrValue& value) {
+  std::size_t h = value.index();
+  switch (attr_kind_of(value)) {
+    case AttrKind::Bool: return mix(h, std::get<bool>(value) ? 1 : 0);
+    case AttrKind::Int: return mix(h, std::hash<std::int64_t>{}(std::get<std::int64_t>(value)));
+    case AttrKind::Float:
+      return mix(h, std::hash<std::uint64_t>{}(std::bit_cast<std::uint64_t>(std::get<double>(value))));
+    case AttrKind::String: return mix(h, std::hash<std::string>{}(std::get<std::string>(value)));
+    case AttrKind::DType: return mix(h, static_cast<std::size_t>(std::get<DType>(value)));
+    case AttrKind::Shape: return mix(h, shape_hash(std::get<Shape>(value)));
+    case AttrKind::Ints: {
+      for (auto v : std::get<std::vector<std::int64_t>>(value)) h = mix(h, std::hash<std::int64_t>{}(v));
+      return h;
+    }
+    case AttrKind::Tensor: {
+      const Tensor& t = std::get<Tensor>(value);
+      if (!t.defined()) return mix(h, 0x5bd1e995);
+      h = mix(h, static_cast<std::size_t>(t.dtype()) + 1);
+      h = mix(h, shape_hash(t.shape()));
+      return mix(h, hash_bytes(t.raw(), t.nbytes()));
+    }
+  }
+  return h;
+}
+
+bool AttrMap::operator==(const AttrMap& other) const {
+  if (items_.size() != other.items_.size()) return false;
+  for (std::size_t i = 0; i < items_.size(); ++i)
+    if (items_[i].first != other.items_[i].first || !attr_equal(items_[i].second, other.items_[i].second))
+      return false;
+  return true;
+}
+
+std::size_t AttrMap::hash() const {
+  std::size_t h = items_.size();
+  for (const auto& [k, v] : items_) h = mix(mix(h, std::hash<std::string>{}(k)), attr_hash(v));
+  return h;
+}
+
+const AttrValue& AttrMap::at(std::string_view name, AttrKind kind) const {
+  const AttrValue& v = at(name);
+  if (attr_kind_of(v) != kind)
+    throw GraphError("attribute '" + std::string(name) + "' is read as " + std::string(attr_kind_name(kind)) +
+                     " but holds " + std::string(attr_kind_name(attr_kind_of(v))) + " (" + attr_to_string(v) + ")");
+  return v;
 }
 
 AttrMap::AttrMap(std::initializer_list<std::pair<std::string, AttrValue>> items) {

@@ -18,11 +18,28 @@ std::string SourceSite::to_string() const {
   return s;
 }
 
-const Node& Output::producer() const { return graph->node(node); }
-DType Output::dtype() const { return producer().output_dtypes.at(static_cast<std::size_t>(index)); }
-const Shape& Output::shape() const {
-  return producer().output_shapes.at(static_cast<std::size_t>(index));
+const Node& Output::producer() const {
+  if (!graph || node < 0 || node >= graph->num_nodes())
+    throw GraphError(graph ? "output refers to node " + std::to_string(node) + ", which is not in the graph (" +
+                                 std::to_string(graph->num_nodes()) + " nodes)"
+                           : std::string("output is not a node of any graph (a default-constructed Output)"));
+  return graph->node(node);
 }
+
+namespace {
+
+const Node& output_node(const Output& o) {
+  const Node& n = o.producer();
+  if (o.index < 0 || o.index >= static_cast<int>(n.output_dtypes.size()))
+    throw GraphError("node '" + n.name + "' (op " + n.op->name + ") has no output " + std::to_string(o.index) +
+                     " (it has " + std::to_string(n.output_dtypes.size()) + ")");
+  return n;
+}
+
+}  // namespace
+
+DType Output::dtype() const { return output_node(*this).output_dtypes[static_cast<std::size_t>(index)]; }
+const Shape& Output::shape() const { return output_node(*this).output_shapes[static_cast<std::size_t>(index)]; }
 std::string Output::name() const {
   const std::string& n = producer().name;
   return index == 0 ? n : n + ":" + std::to_string(index);
@@ -34,6 +51,11 @@ std::string Node::scope() const {
 }
 
 Graph::Graph(const OpRegistry& registry) : registry_(&registry) {}
+
+void Graph::throw_no_node(int id) const {
+  throw GraphError("node " + std::to_string(id) + " is not in the graph (it has " + std::to_string(num_nodes()) +
+                   " nodes)");
+}
 
 // Names are '/'-separated paths of non-empty parts without ':' (which separates the output
 // index in "name:1") or control characters. Returns why `name` is not one, or "".
@@ -175,6 +197,13 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
     name_counts_.try_emplace(node_record.name.substr(0, slash), 0);
   nodes_.push_back(std::move(node_record));
   const Node& added = nodes_.back();
+  consumers_.emplace_back();
+  control_consumers_.emplace_back();
+  for (const NodeInput& in : added.inputs) {
+    auto& uses = consumers_[static_cast<std::size_t>(in.node)];
+    if (uses.empty() || uses.back() != added.id) uses.push_back(added.id);  // once per consumer
+  }
+  for (int c : added.control_inputs) control_consumers_[static_cast<std::size_t>(c)].push_back(added.id);
   std::vector<Output> outs;
   for (std::size_t i = 0; i < added.output_dtypes.size(); ++i)
     outs.push_back(Output{this, added.id, static_cast<int>(i)});
@@ -272,15 +301,15 @@ void Graph::register_variable(int variable_node, int initializer_node) {
   variables_.push_back({variable_node, initializer_node});
 }
 
-std::vector<int> Graph::consumers(int id) const {
-  std::vector<int> out;
-  for (const Node& n : nodes_)
-    for (const auto& in : n.inputs)
-      if (in.node == id) {
-        out.push_back(n.id);
-        break;
-      }
-  return out;
+const std::vector<int>& Graph::consumers(int id) const {
+  if (id < 0 || id >= num_nodes()) throw GraphError("consumers: node " + std::to_string(id) + " is not in the graph");
+  return consumers_[static_cast<std::size_t>(id)];
+}
+
+const std::vector<int>& Graph::control_consumers(int id) const {
+  if (id < 0 || id >= num_nodes())
+    throw GraphError("control_consumers: node " + std::to_string(id) + " is not in the graph");
+  return control_consumers_[static_cast<std::size_t>(id)];
 }
 
 void Graph::verify() const {

@@ -1,7 +1,8 @@
 // Graph files (format: docs/graph-file-format.md). Saving builds the whole JSON document and
 // every tensor's bytes in memory first, so that a graph that cannot be stored fails before
-// anything touches the disk; loading replays the nodes through Graph::add_node so that the
-// registry's shape functions, not the file, are the authority on dtypes and shapes.
+// anything touches the disk; loading parses each node into a NodeSpec and replays it with
+// replay_node (the routine clone uses) so that the registry's shape functions, not the file,
+// are the authority on dtypes and shapes.
 #include "dagrad/graph/graph_file.hpp"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/npy.hpp"
+#include "dagrad/graph/transforms.hpp"
 #include "file_io.hpp"
 
 namespace dagrad {
@@ -238,6 +240,11 @@ AttrValue json_to_attr(const std::string& name, const Json& j, const LoadContext
     case AttrKind::Int:
       return json_int(v, what, ctx);
     case AttrKind::Float:
+      // The saver writes every float with a fraction or exponent ("2.0"); an integer here was
+      // edited in or written by another tool, and would hide an int/float mix-up.
+      if (v.is_number_integer())
+        ctx.file_error(what + " is a float but the file holds the integer " + v.dump() +
+                       " (write it as " + v.dump() + ".0)");
       if (v.is_number()) return v.get<double>();
       if (v == "nan") return std::numeric_limits<double>::quiet_NaN();
       if (v == "inf") return std::numeric_limits<double>::infinity();
@@ -349,44 +356,53 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
 
   const Json& inputs_json = field(j, "inputs", ctx);
   if (!inputs_json.is_array()) ctx.file_error("field 'inputs' must be an array");
-  std::vector<Output> inputs;
+  NodeSpec spec;
+  spec.op = op;
+  spec.name = name;
   for (std::size_t k = 0; k < inputs_json.size(); ++k)
-    inputs.push_back(resolve(g, inputs_json[k], i, "input " + std::to_string(k), ctx));
-  NodeOptions options;
-  options.name = name;
+    spec.inputs.push_back(resolve(g, inputs_json[k], i, "input " + std::to_string(k), ctx));
   if (auto c = j.find("control_inputs"); c != j.end()) {
     if (!c->is_array()) ctx.file_error("field 'control_inputs' must be an array");
     for (std::size_t k = 0; k < c->size(); ++k)
-      options.control_inputs.push_back(
+      spec.control_inputs.push_back(
           resolve(g, (*c)[k], i, "control input " + std::to_string(k), ctx, true).node);
   }
-  AttrMap attrs;
   const Json& attrs_json = field(j, "attrs", ctx);
   if (!attrs_json.is_object()) ctx.file_error("field 'attrs' must be an object");
-  for (const auto& [key, value] : attrs_json.items()) attrs.set(key, json_to_attr(key, value, ctx));
+  const OpRecord& record = *g.registry().find(op);
+  for (const auto& [key, value] : attrs_json.items()) {
+    AttrValue attr = json_to_attr(key, value, ctx);
+    for (const AttrSpec& a : record.attrs)
+      if (a.name == key && a.kind != attr_kind_of(attr))
+        ctx.file_error("attribute '" + key + "' of op " + op + " is " + std::string(attr_kind_name(a.kind)) +
+                       ", but the file stores " + std::string(attr_kind_name(attr_kind_of(attr))));
+    spec.attrs.set(key, std::move(attr));
+  }
+  // Files store every attribute: a missing one would silently take today's default, which may
+  // not be the value the graph was saved with.
+  for (const AttrSpec& a : record.attrs)
+    if (!spec.attrs.has(a.name))
+      ctx.graph_error("attribute '" + a.name + "' of op " + op + " is missing (graph files store every attribute)");
 
+  if (auto s = j.find("site"); s != j.end() && s->is_object()) {
+    if (auto f = s->find("file"); f != s->end() && f->is_string()) spec.site.file = f->get<std::string>();
+    if (auto l = s->find("line"); l != s->end() && l->is_number_integer()) spec.site.line = l->get<int>();
+    if (auto f = s->find("function"); f != s->end() && f->is_string()) spec.site.function = f->get<std::string>();
+  }
+  if (auto b = j.find("backward"); b != j.end()) {
+    if (!b->is_boolean()) ctx.file_error("field 'backward' must be true or false");
+    spec.backward = b->get<bool>();
+  }
+
+  int id = -1;
   try {
-    g.add_node(op, inputs, std::move(attrs), std::move(options));
+    id = replay_node(g, spec);
   } catch (const ShapeError& e) {
     throw ShapeError(ctx.prefix() + e.what());
   } catch (const GraphError& e) {
     throw GraphError(ctx.prefix() + e.what());
   }
-  const Node& node = g.node(g.num_nodes() - 1);
-  if (node.name != name) ctx.graph_error("the graph renamed the node to '" + node.name + "'");
-
-  SourceSite site;
-  if (auto s = j.find("site"); s != j.end() && s->is_object()) {
-    if (auto f = s->find("file"); f != s->end() && f->is_string()) site.file = f->get<std::string>();
-    if (auto l = s->find("line"); l != s->end() && l->is_number_integer()) site.line = l->get<int>();
-    if (auto f = s->find("function"); f != s->end() && f->is_string()) site.function = f->get<std::string>();
-  }
-  bool backward = false;
-  if (auto b = j.find("backward"); b != j.end()) {
-    if (!b->is_boolean()) ctx.file_error("field 'backward' must be true or false");
-    backward = b->get<bool>();
-  }
-  g.annotate(node.id, std::move(site), backward);
+  if (g.node(id).name != name) ctx.graph_error("the graph renamed the node to '" + g.node(id).name + "'");
 }
 
 }  // namespace

@@ -10,6 +10,13 @@ namespace dagrad {
 ShapeContext::ShapeContext(std::span<const InputInfo> inputs, const AttrMap& attrs, int num_outputs)
     : inputs_(inputs), attrs_(attrs), outputs_(static_cast<std::size_t>(num_outputs)) {}
 
+const ShapeContext::InputInfo& ShapeContext::input(int i) const {
+  if (i < 0 || i >= num_inputs())
+    throw GraphError("shape function read input " + std::to_string(i) + " of a node with " +
+                     std::to_string(num_inputs()) + " inputs");
+  return inputs_[static_cast<std::size_t>(i)];
+}
+
 void ShapeContext::set_output(int i, DType dtype, Shape shape) {
   if (i < 0 || i >= static_cast<int>(outputs_.size()))
     throw GraphError("shape function set output " + std::to_string(i) + " of an op with " +

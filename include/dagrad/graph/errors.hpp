@@ -1,4 +1,5 @@
 // Exceptions dagrad throws. Every message names what was wrong: node, op, shapes, file, offset.
+// All derive from dagrad::Error, so one catch around building and running a graph sees them all.
 #pragma once
 
 #include <stdexcept>
@@ -6,21 +7,25 @@
 
 namespace dagrad {
 
+// The base of every error dagrad reports about a graph, a run or a file.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 // An op was built (or run) with inputs or attributes its shape function rejects.
-struct ShapeError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+struct ShapeError : Error {
+  using Error::Error;
 };
 // A graph is malformed: unknown op, wrong arity, missing attribute, cycle, unknown node name.
-struct GraphError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+struct GraphError : Error {
+  using Error::Error;
 };
 // A session request cannot run: missing or wrong feed, uninitialized variable, kernel missing.
-struct RunError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct RunError : Error {
+  using Error::Error;
 };
 // A graph or tensor file cannot be read or written; the message names the file and offset.
-struct FileError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct FileError : Error {
+  using Error::Error;
 };
 
 }  // namespace dagrad

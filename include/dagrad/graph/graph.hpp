@@ -43,6 +43,8 @@ struct Output {
   int index = 0;
 
   bool valid() const { return graph != nullptr && node >= 0; }
+  // These throw GraphError (naming the node) for a handle without a node or output, such as
+  // output 0 of a group node, which has no outputs.
   const Node& producer() const;
   DType dtype() const;
   const Shape& shape() const;
@@ -103,7 +105,11 @@ class Graph {
              NodeOptions options = {}, std::source_location loc = std::source_location::current());
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
-  const Node& node(int id) const { return nodes_.at(static_cast<std::size_t>(id)); }
+  // Throws GraphError for an id that is not a node of this graph.
+  const Node& node(int id) const {
+    if (id < 0 || id >= num_nodes()) throw_no_node(id);
+    return nodes_[static_cast<std::size_t>(id)];
+  }
   // Sets where a node was created and whether it is backward; for code that rebuilds graphs
   // (file loading, transforms). Nothing else about a node changes after it is added.
   void annotate(int id, SourceSite site, bool backward);
@@ -155,12 +161,16 @@ class Graph {
   // initializer_node an assign to it.
   void register_variable(int variable_node, int initializer_node);
 
-  // Nodes that consume output (node, *) as a data input.
-  std::vector<int> consumers(int node) const;
+  // Nodes that consume output (node, *) as a data input, each once, in id order; kept up to
+  // date as nodes are added (a node removal must update them too).
+  const std::vector<int>& consumers(int node) const;
+  // Nodes that have `node` among their control inputs, in id order.
+  const std::vector<int>& control_consumers(int node) const;
   // Throws GraphError if the node ids form a cycle or inputs are out of range (for loaded graphs).
   void verify() const;
 
  private:
+  [[noreturn]] void throw_no_node(int id) const;
   std::string unique_name(const std::string& full);
   std::string describe_failure(std::string_view op, const std::string& name,
                                const std::vector<Output>& inputs, const SourceSite& site) const;
@@ -174,6 +184,19 @@ class Graph {
   bool backward_ = false;
   std::uint64_t seed_ = 0;
   std::vector<VariableInfo> variables_;
+  std::vector<std::vector<int>> consumers_;          // use-lists, indexed by node id
+  std::vector<std::vector<int>> control_consumers_;
 };
 
 }  // namespace dagrad
+
+// Outputs hash on (graph, node, index), as operator== compares them.
+template <>
+struct std::hash<dagrad::Output> {
+  std::size_t operator()(const dagrad::Output& o) const noexcept {
+    std::size_t h = std::hash<const void*>{}(o.graph);
+    h ^= static_cast<std::size_t>(o.node) * 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h ^= static_cast<std::size_t>(o.index) + 0x7F4A7C15ull + (h << 6) + (h >> 2);
+    return h;
+  }
+};

@@ -38,9 +38,10 @@ class ShapeContext {
   ShapeContext(std::span<const InputInfo> inputs, const AttrMap& attrs, int num_outputs);
 
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
-  DType input_dtype(int i) const { return inputs_[static_cast<std::size_t>(i)].dtype; }
-  const Shape& input_shape(int i) const { return inputs_[static_cast<std::size_t>(i)].shape; }
-  bool input_is_variable(int i) const { return inputs_[static_cast<std::size_t>(i)].is_variable; }
+  // Each throws GraphError naming the index and the input count when i is out of range.
+  DType input_dtype(int i) const { return input(i).dtype; }
+  const Shape& input_shape(int i) const { return input(i).shape; }
+  bool input_is_variable(int i) const { return input(i).is_variable; }
   const AttrMap& attrs() const { return attrs_; }
 
   void set_output(int i, DType dtype, Shape shape);
@@ -58,6 +59,8 @@ class ShapeContext {
   const std::vector<OutputInfo>& outputs() const { return outputs_; }
 
  private:
+  const InputInfo& input(int i) const;
+
   std::span<const InputInfo> inputs_;
   const AttrMap& attrs_;
   std::vector<OutputInfo> outputs_;
