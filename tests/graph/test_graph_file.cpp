@@ -365,6 +365,35 @@ BOOST_AUTO_TEST_CASE(tampered_attribute_is_caught_by_the_shape_function) {
   expect_load_error<ShapeError>(dir.path / "g", {"graph.json", "layer1/mul", "int32"});
 }
 
+// leaky_relu's alpha has a default (0.2); a file without it must not load as alpha = 0.2.
+BOOST_AUTO_TEST_CASE(missing_attribute_is_an_error_not_the_default) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"attrs\":{\"alpha\":{\"kind\":\"float\",\"value\":0.1}}", "\"attrs\":{}");
+  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'head/out'", "attribute 'alpha'", "missing"});
+}
+
+BOOST_AUTO_TEST_CASE(integer_for_a_float_attribute_is_an_error) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
+            "\"alpha\":{\"kind\":\"float\",\"value\":1}");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "'head/out'", "attribute 'alpha'", "integer 1"});
+  // The same value stored under kind int.
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
+            "\"alpha\":{\"kind\":\"int\",\"value\":1}");
+  expect_load_error<FileError>(dir.path / "g",
+                               {"graph.json", "'head/out'", "attribute 'alpha'", "is float", "stores int"});
+  // A float with an integral value is written as 2.0 and loads back.
+  auto g = std::make_unique<Graph>(test_registry());
+  leaky_relu(placeholder(*g, DType::float32, Shape{2}, "x"), 2.0, "y");
+  save_graph(*g, (dir.path / "h").string());
+  BOOST_TEST(read_text(dir.path / "h" / "graph.json").find("\"value\":2.0") != std::string::npos);
+  auto loaded = load_graph((dir.path / "h").string(), test_registry());
+  BOOST_TEST(loaded->find_node("y")->attrs.get_float("alpha") == 2.0);
+}
+
 BOOST_AUTO_TEST_CASE(failed_save_keeps_the_old_graph) {
   TempDir dir;
   fs::path path = dir.path / "g.dagrad";

@@ -1,0 +1,170 @@
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <limits>
+#include <unordered_set>
+
+#include "dagrad/dagrad.hpp"
+
+using namespace dagrad;
+
+namespace {
+
+// The BOOST_CHECK_EXCEPTION predicate: the message holds every fragment.
+auto message_has(std::vector<std::string> fragments) {
+  return [fragments](const std::exception& e) {
+    std::string m = e.what();
+    for (const auto& f : fragments)
+      if (m.find(f) == std::string::npos) {
+        BOOST_TEST_MESSAGE("message '" << m << "' lacks '" << f << "'");
+        return false;
+      }
+    return true;
+  };
+}
+
+void copy_kernel(KernelContext&) {}
+
+// A registry with the state ops and "bad_plugin", whose shape function reads input 3 of 1.
+const OpRegistry& plugin_registry() {
+  static OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    register_state_ops(*r);
+    OpRecord op;
+    op.name = "bad_plugin";
+    op.input_names = {"x"};
+    op.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(3)); };
+    op.kernels[static_cast<std::size_t>(DType::float32)] = &copy_kernel;
+    op.not_differentiable_reason = "test op";
+    r->add(std::move(op));
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(graph)
+
+// consumers: each data consumer once, in id order; control consumers apart.
+BOOST_AUTO_TEST_CASE(use_lists_follow_added_nodes) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  Output y = mul(x, x, "y");  // reads x twice: listed once
+  Output z = add(y, x, "z");
+  BOOST_TEST(g.consumers(x.node) == (std::vector<int>{y.node, z.node}), boost::test_tools::per_element());
+  BOOST_TEST(g.consumers(y.node) == std::vector<int>{z.node}, boost::test_tools::per_element());
+  BOOST_TEST(g.consumers(z.node).empty());
+  Output after;
+  {
+    auto deps = g.control_dependencies({y});
+    after = identity(z, "after");
+  }
+  BOOST_TEST(g.control_consumers(y.node) == std::vector<int>{after.node}, boost::test_tools::per_element());
+  BOOST_TEST(g.consumers(y.node) == std::vector<int>{z.node}, boost::test_tools::per_element());
+  BOOST_TEST(g.consumers(z.node) == std::vector<int>{after.node}, boost::test_tools::per_element());
+  BOOST_TEST(g.control_consumers(x.node).empty());
+  BOOST_CHECK_THROW(g.consumers(99), GraphError);
+  // A failed add leaves the use-lists as they were.
+  BOOST_CHECK_THROW(mul(x, placeholder(g, DType::float32, Shape{3}, "bad")), ShapeError);
+  BOOST_TEST(g.consumers(x.node).size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(outputs_hash_and_compare_on_graph_node_and_index) {
+  Graph g, h;
+  Output a{&g, 1, 0}, b{&g, 1, 0}, c{&g, 1, 1}, d{&g, 2, 0}, e{&h, 1, 0};
+  BOOST_TEST((a == b));
+  BOOST_TEST(!(a == c));
+  BOOST_TEST(!(a == d));
+  BOOST_TEST(!(a == e));
+  BOOST_TEST(std::hash<Output>{}(a) == std::hash<Output>{}(b));
+  std::unordered_set<Output> set{a, b, c, d, e};
+  BOOST_TEST(set.size() == 4u);
+}
+
+// Bitwise float semantics: 0.0 and -0.0 differ, a NaN equals itself; kinds never coerce;
+// tensors compare by dtype, shape and bytes.
+BOOST_AUTO_TEST_CASE(attribute_values_hash_and_compare_bitwise) {
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  BOOST_TEST(attr_equal(AttrValue(nan), AttrValue(nan)));
+  BOOST_TEST(attr_hash(AttrValue(nan)) == attr_hash(AttrValue(nan)));
+  BOOST_TEST(!attr_equal(AttrValue(0.0), AttrValue(-0.0)));
+  BOOST_TEST(attr_equal(AttrValue(0.5), AttrValue(0.5)));
+  BOOST_TEST(!attr_equal(AttrValue(std::int64_t{1}), AttrValue(1.0)));
+  BOOST_TEST(!attr_equal(AttrValue(true), AttrValue(std::int64_t{1})));
+  BOOST_TEST(attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}), AttrValue(std::vector<std::int64_t>{1, 2})));
+  BOOST_TEST(!attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}), AttrValue(std::vector<std::int64_t>{2, 1})));
+  BOOST_TEST(attr_equal(AttrValue(Shape{-1, 3}), AttrValue(Shape{-1, 3})));
+  BOOST_TEST(!attr_equal(AttrValue(Shape{3}), AttrValue(Shape{1, 3})));
+  BOOST_TEST(attr_equal(AttrValue(std::string("a")), AttrValue(std::string("a"))));
+  BOOST_TEST(!attr_equal(AttrValue(DType::float32), AttrValue(DType::float64)));
+
+  Tensor t = Tensor::from_vector<float>({2}, {1, 2});
+  Tensor same = Tensor::from_vector<float>({2}, {1, 2});  // another buffer, same bytes
+  BOOST_TEST(attr_equal(AttrValue(t), AttrValue(same)));
+  BOOST_TEST(attr_hash(AttrValue(t)) == attr_hash(AttrValue(same)));
+  BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<float>({2}, {1, 3}))));
+  BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<float>({1, 2}, {1, 2}))));
+  BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<std::int32_t>({2}, {1065353216, 1073741824}))));
+  BOOST_TEST(!attr_equal(AttrValue(Tensor::from_vector<float>({1}, {0.f})), AttrValue(Tensor::from_vector<float>({1}, {-0.f}))));
+  BOOST_TEST(attr_equal(AttrValue(Tensor()), AttrValue(Tensor())));
+  BOOST_TEST(!attr_equal(AttrValue(Tensor()), AttrValue(t)));
+  // Different values hash differently here (not guaranteed in general, but these must not all collide).
+  std::unordered_set<std::size_t> hashes{attr_hash(AttrValue(0.0)), attr_hash(AttrValue(-0.0)),
+                                         attr_hash(AttrValue(std::int64_t{0})), attr_hash(AttrValue(false)),
+                                         attr_hash(AttrValue(t))};
+  BOOST_TEST(hashes.size() == 5u);
+
+  AttrMap m1{{"alpha", 0.5}, {"axes", std::vector<std::int64_t>{1}}};
+  AttrMap m2{{"alpha", 0.5}, {"axes", std::vector<std::int64_t>{1}}};
+  AttrMap m3{{"alpha", -0.5}, {"axes", std::vector<std::int64_t>{1}}};
+  BOOST_TEST((m1 == m2));
+  BOOST_TEST(m1.hash() == m2.hash());
+  BOOST_TEST(!(m1 == m3));
+  std::unordered_set<AttrValue, AttrValueHash, AttrValueEqual> set{AttrValue(nan), AttrValue(nan), AttrValue(0.0),
+                                                                   AttrValue(-0.0)};
+  BOOST_TEST(set.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(every_error_is_a_dagrad_error) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  BOOST_CHECK_THROW(add(x, placeholder(g, DType::float32, Shape{3})), Error);  // ShapeError
+  BOOST_CHECK_THROW(g.output("nothing"), Error);                              // GraphError
+  Session s(g);
+  BOOST_CHECK_THROW(s.run(x), Error);                                        // RunError: not fed
+  BOOST_CHECK_THROW(load_graph("/nonexistent/graph.dagrad", default_registry()), Error);          // FileError
+  static_assert(std::is_base_of_v<std::runtime_error, Error>);
+}
+
+// A group has no outputs: asking for its dtype is a GraphError naming it, not std::out_of_range.
+BOOST_AUTO_TEST_CASE(dtype_of_a_node_without_outputs_names_the_node) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  Output done = group(g, {x}, "done");
+  BOOST_CHECK_EXCEPTION(done.dtype(), GraphError, message_has({"'done'", "group", "no output 0", "has 0"}));
+  BOOST_CHECK_EXCEPTION(done.shape(), GraphError, message_has({"'done'"}));
+  BOOST_CHECK_EXCEPTION((Output{&g, x.node, 1}).dtype(), GraphError, message_has({"'x'", "no output 1"}));
+  BOOST_CHECK_EXCEPTION((Output{&g, 42, 0}).shape(), GraphError, message_has({"node 42"}));
+  BOOST_CHECK_THROW(Output{}.dtype(), GraphError);
+  BOOST_CHECK_THROW(g.node(-1), GraphError);
+}
+
+BOOST_AUTO_TEST_CASE(attribute_kind_mismatch_names_attribute_and_kinds) {
+  AttrMap m{{"alpha", std::int64_t{2}}};
+  BOOST_CHECK_EXCEPTION(m.get_float("alpha"), GraphError, message_has({"'alpha'", "float", "int"}));
+  BOOST_CHECK_EXCEPTION(m.get_shape("alpha"), GraphError, message_has({"'alpha'", "shape", "int"}));
+  BOOST_CHECK_EXCEPTION(m.get_int("beta"), GraphError, message_has({"'beta'", "missing"}));
+  BOOST_TEST(m.get_int("alpha") == 2);
+}
+
+// A plugin's shape function that reads a missing input gets an error, not undefined behavior.
+BOOST_AUTO_TEST_CASE(shape_context_checks_input_indices) {
+  Graph g(plugin_registry());
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(g.add("bad_plugin", {x}, {}, {"bad"}), GraphError,
+                        message_has({"'bad'", "bad_plugin", "input 3", "1 inputs"}));
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
