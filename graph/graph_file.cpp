@@ -374,7 +374,7 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
     AttrValue attr = json_to_attr(key, value, ctx);
     for (const AttrSpec& a : record.attrs)
       if (a.name == key && a.kind != attr_kind_of(attr))
-        ctx.file_error("attribute '" + key + "' of op " + op + " is " + std::string(attr_kind_name(a.kind)) +
+        ctx.graph_error("attribute '" + key + "' of op " + op + " is " + std::string(attr_kind_name(a.kind)) +
                        ", but the file stores " + std::string(attr_kind_name(attr_kind_of(attr))));
     spec.attrs.set(key, std::move(attr));
   }

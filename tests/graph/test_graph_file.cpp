@@ -383,8 +383,8 @@ BOOST_AUTO_TEST_CASE(integer_for_a_float_attribute_is_an_error) {
   save_graph(*small_network(), (dir.path / "g").string());
   edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
             "\"alpha\":{\"kind\":\"int\",\"value\":1}");
-  expect_load_error<FileError>(dir.path / "g",
-                               {"graph.json", "'head/out'", "attribute 'alpha'", "is float", "stores int"});
+  expect_load_error<GraphError>(dir.path / "g",
+                                {"graph.json", "'head/out'", "attribute 'alpha'", "is float", "stores int"});
   // A float with an integral value is written as 2.0 and loads back.
   auto g = std::make_unique<Graph>(test_registry());
   leaky_relu(placeholder(*g, DType::float32, Shape{2}, "x"), 2.0, "y");

@@ -295,6 +295,27 @@ BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {
   BOOST_CHECK_THROW(clone({y}, {{x, x}}, elsewhere), GraphError);
 }
 
+// A whole-graph copy into the same graph: under "clone/", with variables of its own.
+BOOST_AUTO_TEST_CASE(whole_graph_clone_into_the_same_graph_copies_variables) {
+  Graph g;
+  Output w = variable(g, vec({2, 3}), "w");
+  Output y = square(w, "y");
+  int before = g.num_nodes();
+  CloneOptions options;
+  options.whole_graph = true;
+  CloneResult r = clone({y}, {}, options);
+  BOOST_TEST(g.num_nodes() == 2 * before);
+  for (int id = 0; id < before; ++id) BOOST_TEST(g.node(r.copies[static_cast<std::size_t>(id)]).name == "clone/" + g.node(id).name);
+  BOOST_REQUIRE_EQUAL(g.variables().size(), 2u);
+  Output w_copy = r.map(w);
+  BOOST_TEST(g.variables()[1].variable == w_copy.node);
+  Session s(g);
+  s.initialize_variables();
+  s.set_variable_value(w_copy, vec({5, 7}));
+  BOOST_TEST(values(s, r.outputs[0]) == (std::vector<float>{25, 49}), boost::test_tools::per_element());
+  BOOST_TEST(values(s, y) == (std::vector<float>{4, 9}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(promote_to_float64_keeps_random_seeds_and_draws) {
   Graph g;
   g.set_seed(11);
