@@ -272,6 +272,29 @@ void Graph::register_variable(int variable_node, int initializer_node) {
   variables_.push_back({variable_node, initializer_node});
 }
 
+Graph::Checkpoint Graph::checkpoint() const {
+  Checkpoint c;
+  c.graph = this;
+  c.num_nodes = num_nodes();
+  c.num_variables = variables_.size();
+  c.name_counts = name_counts_;
+  return c;
+}
+
+void Graph::rollback(const Checkpoint& checkpoint) {
+  if (checkpoint.graph != this) throw GraphError("rollback: the checkpoint belongs to another graph");
+  if (checkpoint.num_nodes > num_nodes() || checkpoint.num_variables > variables_.size())
+    throw GraphError("rollback: the graph is older than the checkpoint (rolled back past it already)");
+  while (num_nodes() > checkpoint.num_nodes) {
+    // Removed nodes are the newest, so no remaining node refers to them; only the entries they
+    // put into bookkeeping go. (Use-lists: drop the removed node from its inputs' consumers here.)
+    by_name_.erase(nodes_.back().name);
+    nodes_.pop_back();
+  }
+  variables_.resize(checkpoint.num_variables);
+  name_counts_ = checkpoint.name_counts;
+}
+
 std::vector<int> Graph::consumers(int id) const {
   std::vector<int> out;
   for (const Node& n : nodes_)
