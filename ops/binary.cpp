@@ -157,8 +157,8 @@ void binary_shape(ShapeContext& ctx, bool compare, bool floating_only) {
 }
 
 // The gradients of a binary op (da, db) from a, b, y = f(a, b) and dy, at the broadcast shape;
-// autodiff sums each back to its input's shape. needs[i] says whether input i's is used: the
-// rule builds nothing for the other (an invalid Output).
+// autodiff sums each back to its input's shape. needs[i] says whether input i's gradient is
+// used: the rule builds nothing for an unused one (an invalid Output).
 using BinaryRule = std::pair<Output, Output> (*)(Output a, Output b, Output y, Output dy,
                                                  const std::vector<bool>& needs);
 

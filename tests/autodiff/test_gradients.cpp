@@ -236,6 +236,17 @@ BOOST_AUTO_TEST_CASE(registration_checks_gradient_samples_against_the_arity) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(registration_checks_broadcasting_inputs) {
+  OpRegistry registry;
+  OpRecord r = copy_op("pair", {"a", "b"});
+  r.broadcasting_inputs = {0, 2};
+  BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'pair'") && contains(e.what(), "broadcasting input 2 is not an input");
+  });
+  r.broadcasting_inputs = {0, 1};
+  BOOST_CHECK_NO_THROW(registry.add(r));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(walk_contracts)
