@@ -301,6 +301,36 @@ void Graph::register_variable(int variable_node, int initializer_node) {
   variables_.push_back({variable_node, initializer_node});
 }
 
+Graph::Checkpoint Graph::checkpoint() const {
+  Checkpoint c;
+  c.graph = this;
+  c.num_nodes = num_nodes();
+  c.num_variables = variables_.size();
+  c.name_counts = name_counts_;
+  return c;
+}
+
+void Graph::rollback(const Checkpoint& checkpoint) {
+  if (checkpoint.graph != this) throw GraphError("rollback: the checkpoint belongs to another graph");
+  if (checkpoint.num_nodes > num_nodes() || checkpoint.num_variables > variables_.size())
+    throw GraphError("rollback: the graph is older than the checkpoint (rolled back past it already)");
+  while (num_nodes() > checkpoint.num_nodes) {
+    // Removed nodes are the newest, so no remaining node refers to them; only the entries they
+    // put into bookkeeping go.
+    by_name_.erase(nodes_.back().name);
+    nodes_.pop_back();
+  }
+  // Use-lists are in id order: the removed consumers are at the back of each list.
+  const auto n = static_cast<std::size_t>(checkpoint.num_nodes);
+  consumers_.resize(n);
+  control_consumers_.resize(n);
+  for (auto* lists : {&consumers_, &control_consumers_})
+    for (auto& list : *lists)
+      while (!list.empty() && list.back() >= checkpoint.num_nodes) list.pop_back();
+  variables_.resize(checkpoint.num_variables);
+  name_counts_ = checkpoint.name_counts;
+}
+
 const std::vector<int>& Graph::consumers(int id) const {
   if (id < 0 || id >= num_nodes()) throw GraphError("consumers: node " + std::to_string(id) + " is not in the graph");
   return consumers_[static_cast<std::size_t>(id)];

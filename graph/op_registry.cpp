@@ -94,6 +94,9 @@ void OpRegistry::add(OpRecord r) {
   }
   if (r.gradient && !r.not_differentiable_reason.empty())
     fail("has both a gradient and a not-differentiable reason");
+  for (int i : r.broadcasting_inputs)
+    if (i < 0 || (!r.variadic_inputs && i >= static_cast<int>(r.input_names.size())))
+      fail("broadcasting input " + std::to_string(i) + " is not an input");
   for (std::size_t i = 0; i < r.gradcheck.samples.size(); ++i) {
     const GradCheckSample& sample = r.gradcheck.samples[i];
     auto n = sample.shapes.size();

@@ -203,8 +203,11 @@ CloneResult clone(const std::vector<Output>& outputs,
                        "' a second time; keep it out of the region or use StatefulPolicy::Copy");
     }
 
+  // A copy that fails part way (a rewrite the shape function rejects, ...) leaves nothing behind.
+  Graph::Checkpoint mark = target->checkpoint();
   std::string prefix;
   std::optional<Graph::ScopeGuard> scope;
+  try {
   if (!options.scope.empty() || target == source) {
     scope.emplace(target->name_scope(options.scope.empty() ? "clone" : options.scope));
     prefix = target->current_scope();
@@ -237,6 +240,11 @@ CloneResult clone(const std::vector<Output>& outputs,
     if (result.copied(v.variable) && result.copied(v.initializer))
       target->register_variable(result.copies[static_cast<std::size_t>(v.variable)],
                                 result.copies[static_cast<std::size_t>(v.initializer)]);
+  } catch (...) {
+    scope.reset();
+    target->rollback(mark);
+    throw;
+  }
   for (const Output& o : outputs) result.outputs.push_back(result.map(o));
   return result;
 }

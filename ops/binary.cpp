@@ -157,19 +157,23 @@ void binary_shape(ShapeContext& ctx, bool compare, bool floating_only) {
 }
 
 // The gradients of a binary op (da, db) from a, b, y = f(a, b) and dy, at the broadcast shape;
-// autodiff sums each back to its input's shape.
-using BinaryRule = std::pair<Output, Output> (*)(Output a, Output b, Output y, Output dy);
+// autodiff sums each back to its input's shape. needs[i] says whether input i's gradient is
+// used: the rule builds nothing for an unused one (an invalid Output).
+using BinaryRule = std::pair<Output, Output> (*)(Output a, Output b, Output y, Output dy,
+                                                 const std::vector<bool>& needs);
 
 template <class F, bool Compare = false>
 void add_binary(OpRegistry& registry, const char* name, const char* summary, bool floating_only = false,
                 BinaryRule rule = nullptr, GradCheckSpec check = {}) {
   OpRecord r;
   if (rule) {
-    r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys) {
-      auto [da, db] = rule(detail::input_of(g, node, 0), detail::input_of(g, node, 1), detail::output_of(g, node), dys[0]);
+    r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+      auto [da, db] =
+          rule(detail::input_of(g, node, 0), detail::input_of(g, node, 1), detail::output_of(g, node), dys[0], needs);
       return std::vector<Output>{da, db};
     };
   }
+  r.broadcasting_inputs = {0, 1};
   r.gradcheck = std::move(check);
   if (r.gradcheck.samples.empty()) r.gradcheck.samples = detail::binary_samples();
   r.name = name;
@@ -256,20 +260,27 @@ struct AddN {
 void register_binary_ops(OpRegistry& registry) {
   // d(a+b) = (dy, dy)
   add_binary<Add>(registry, "add", "a + b", false,
-                  [](Output, Output, Output, Output dy) { return std::pair{dy, dy}; });
+                  [](Output, Output, Output, Output dy, const std::vector<bool>&) { return std::pair{dy, dy}; });
   // d(a-b) = (dy, -dy)
   add_binary<Sub>(registry, "sub", "a - b", false,
-                  [](Output, Output, Output, Output dy) { return std::pair{dy, neg(dy)}; });
+                  [](Output, Output, Output, Output dy, const std::vector<bool>& needs) {
+                    return std::pair{dy, needs[1] ? neg(dy) : Output{}};
+                  });
   // d(ab) = (dy b, dy a)
   add_binary<Mul>(registry, "mul", "a * b", false,
-                  [](Output a, Output b, Output, Output dy) { return std::pair{dy * b, dy * a}; });
+                  [](Output a, Output b, Output, Output dy, const std::vector<bool>& needs) {
+                    return std::pair{needs[0] ? dy * b : Output{}, needs[1] ? dy * a : Output{}};
+                  });
   // d(a/b) = (dy / b, -dy a / b^2 = -dy y / b)
   {
     GradCheckSpec s;
     s.low = 0.5;  // keeps b away from 0 (a shares the range)
     s.high = 2.0;
     add_binary<Div>(registry, "div", "a / b (integer division truncates)", false,
-                    [](Output, Output b, Output y, Output dy) { return std::pair{dy / b, -(dy * y / b)}; }, s);
+                    [](Output, Output b, Output y, Output dy, const std::vector<bool>& needs) {
+                      return std::pair{needs[0] ? dy / b : Output{}, needs[1] ? -(dy * y / b) : Output{}};
+                    },
+                    s);
   }
   // d(a^b) = (dy b a^(b-1), dy y log(a)). b a^(b-1) is 0 where b == 0 (even at a = 0, where
   // 0 * 0^-1 would be NaN), so the exponent b - 1 becomes 0 there. Where a <= 0, log(a) is
@@ -280,28 +291,37 @@ void register_binary_ops(OpRegistry& registry) {
     s.low = 0.3;
     s.high = 2.0;
     add_binary<Pow>(registry, "pow", "a ^ b", /*floating_only=*/true,
-                    [](Output a, Output b, Output y, Output dy) {
-                      Output positive = greater(a, zeros_like(a));
-                      Output safe_a = where(positive, a, ones_like(a));
-                      Output log_a = where(positive, log(safe_a), zeros_like(a));
-                      Output safe_b = where(equal(b, zeros_like(b)), ones_like(b), b);
-                      return std::pair{dy * b * pow(a, safe_b - 1.0), dy * y * log_a};
+                    [](Output a, Output b, Output y, Output dy, const std::vector<bool>& needs) {
+                      Output da, db;
+                      if (needs[0]) {
+                        Output safe_b = where(equal(b, zeros_like(b)), ones_like(b), b);
+                        da = dy * b * pow(a, safe_b - 1.0);
+                      }
+                      if (needs[1]) {
+                        Output positive = greater(a, zeros_like(a));
+                        Output safe_a = where(positive, a, ones_like(a));
+                        Output log_a = where(positive, log(safe_a), zeros_like(a));
+                        db = dy * y * log_a;
+                      }
+                      return std::pair{da, db};
                     },
                     s);
   }
   // Subgradient convention: at a tie, maximum/minimum pass the whole gradient to a.
   add_binary<Maximum>(registry, "maximum", "elementwise max(a, b)", false,
-                      [](Output a, Output b, Output, Output dy) {
+                      [](Output a, Output b, Output, Output dy, const std::vector<bool>& needs) {
                         Output pick_a = greater_equal(a, b);
                         Output zero = zeros_like(dy);
-                        return std::pair{where(pick_a, dy, zero), where(pick_a, zero, dy)};
+                        return std::pair{needs[0] ? where(pick_a, dy, zero) : Output{},
+                                         needs[1] ? where(pick_a, zero, dy) : Output{}};
                       },
                       distinct_inputs());
   add_binary<Minimum>(registry, "minimum", "elementwise min(a, b)", false,
-                      [](Output a, Output b, Output, Output dy) {
+                      [](Output a, Output b, Output, Output dy, const std::vector<bool>& needs) {
                         Output pick_a = less_equal(a, b);
                         Output zero = zeros_like(dy);
-                        return std::pair{where(pick_a, dy, zero), where(pick_a, zero, dy)};
+                        return std::pair{needs[0] ? where(pick_a, dy, zero) : Output{},
+                                         needs[1] ? where(pick_a, zero, dy) : Output{}};
                       },
                       distinct_inputs());
   add_binary<Greater, true>(registry, "greater", "a > b");
@@ -321,11 +341,13 @@ void register_binary_ops(OpRegistry& registry) {
     };
     kernels::set_kernels<Where, float, double, std::int32_t, std::int64_t, bool>(r);
     // d where(c, x, y) = (none, c ? dy : 0, c ? 0 : dy)
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
       Output c = detail::input_of(g, node, 0);
       Output zero = zeros_like(dys[0]);
-      return std::vector<Output>{Output{}, where(c, dys[0], zero), where(c, zero, dys[0])};
+      return std::vector<Output>{Output{}, needs[1] ? where(c, dys[0], zero) : Output{},
+                                 needs[2] ? where(c, zero, dys[0]) : Output{}};
     };
+    r.broadcasting_inputs = {0, 1, 2};  // the condition broadcasts too
     Tensor mask = Tensor::from_vector<bool>({2, 3}, {true, false, true, false, false, true});
     r.gradcheck.samples = {
         {{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {mask, Tensor(), Tensor()}, "same shape"},
@@ -360,7 +382,7 @@ void register_binary_ops(OpRegistry& registry) {
     };
     kernels::set_kernels<AddN, float, double, std::int32_t, std::int64_t>(r);
     // d(x0 + x1 + ...) = (dy, dy, ...)
-    r.gradient = [](Graph&, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph&, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       return std::vector<Output>(node.inputs.size(), dys[0]);
     };
     r.gradcheck.samples = {{{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}}, {}, {}, "three"},

@@ -92,7 +92,7 @@ void add_unary(OpRegistry& registry, UnaryOp op) {
     kernels::set_kernels<Unary<F>, float, double, std::int32_t, std::int64_t>(r);
   }
   UnaryRule rule = op.rule;
-  r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys) {
+  r.gradient = [rule](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
     return std::vector<Output>{rule(g, node, input_of(g, node, 0), output_of(g, node), dys[0])};
   };
   r.gradcheck = std::move(op.check);

@@ -300,7 +300,7 @@ void register_indexing_ops(OpRegistry& registry) {
     set_all_kernels<ConcatKernel>(r);
     // d concat(x_0, x_1, ...)/dx_i = the slice of dy along axis where x_i was copied. Its begin
     // is the sum of the earlier inputs' sizes along axis, which must be known at build time.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
       const int rank = node.output_shapes[0].rank();
       const int axis = detail::normalize_axis(node.attrs.get_int("axis"), rank);
       std::vector<Output> dxs;
@@ -316,7 +316,7 @@ void register_indexing_ops(OpRegistry& registry) {
         Ints begin(static_cast<std::size_t>(rank), 0), size(static_cast<std::size_t>(rank), -1);
         begin[static_cast<std::size_t>(axis)] = offset;
         size[static_cast<std::size_t>(axis)] = d;  // -1 (to the end) for an unknown last input
-        dxs.push_back(slice(dys[0], begin, size));
+        dxs.push_back(needs[i] ? slice(dys[0], begin, size) : Output{});
         offset += d;
       }
       return dxs;
@@ -332,35 +332,53 @@ void register_indexing_ops(OpRegistry& registry) {
   {
     OpRecord r = make_record<SliceKernel>("slice", {"x"}, {{"begin", AttrKind::Ints, {}}, {"size", AttrKind::Ints, {}}},
                                           slice_shape, "x[begin : begin + size] per axis; size -1 runs to the end");
-    // d slice(x)/dx = dy padded with zeros back to x's shape
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    // d slice(x)/dx = dy padded with zeros back to x's shape. Along an axis of x whose size is
+    // unknown at build time the zeros after the slice are joined on with concat: zeros of the
+    // run-time shape of the rest of x there (so concat's gradient, which slices a gradient of
+    // unknown size, can be differentiated again).
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       const auto& begin = node.attrs.get_ints("begin");
       const auto& size = node.attrs.get_ints("size");
-      Ints after(begin.size(), 0);
-      for (std::size_t i = 0; i < begin.size(); ++i) {
+      const std::size_t rank = begin.size();
+      Ints after(rank, 0);
+      std::vector<std::size_t> open;  // axes whose zeros after the slice have a run-time size
+      for (std::size_t i = 0; i < rank; ++i) {
         if (size[i] == -1) continue;  // to the end: nothing after
         std::int64_t d = x.shape()[static_cast<int>(i)];
-        if (d == Shape::kUnknown)
-          throw GraphError("cannot differentiate " + describe(node) + ": axis " + std::to_string(i) + " of x " +
-                           x.shape().to_string() + " is unknown at build time, so the zero padding after the slice [" +
-                           std::to_string(begin[i]) + ", " + std::to_string(begin[i] + size[i]) +
-                           ") is unknown (slice to the end with size -1, or give x a known size there)");
-        after[i] = d - begin[i] - size[i];
+        if (d == Shape::kUnknown) open.push_back(i);
+        else after[i] = d - begin[i] - size[i];
       }
-      return std::vector<Output>{pad(dys[0], begin, after)};
+      Output dx = pad(dys[0], begin, after);
+      // dx now spans x on every axis but the open ones, where it ends at begin + size. Close
+      // them one by one with the part of x beyond the slice, taken over what dx spans.
+      for (std::size_t k = 0; k < open.size(); ++k) {
+        Ints rest_begin(rank, 0), rest_size(rank, -1);
+        const std::size_t axis = open[k];
+        rest_begin[axis] = begin[axis] + size[axis];
+        for (std::size_t later = k + 1; later < open.size(); ++later)
+          rest_size[open[later]] = begin[open[later]] + size[open[later]];
+        dx = concat({dx, zeros_like(slice(x, rest_begin, rest_size))}, static_cast<std::int64_t>(axis));
+      }
+      return std::vector<Output>{dx};
     };
     r.gradcheck.samples = {{{Shape{3, 4}}, {{"begin", Ints{1, 1}}, {"size", Ints{2, -1}}}, {}, "to the end"},
                            {{Shape{2, 3, 4}}, {{"begin", Ints{0, 1, 2}}, {"size", Ints{2, 1, 2}}}, {}, "rank 3"},
                            {{Shape{-1, 4}}, {{"begin", Ints{0, 1}}, {"size", Ints{-1, 2}}}, {}, "unknown batch"},
-                           {{Shape{-1, 4}}, {{"begin", Ints{1, 0}}, {"size", Ints{-1, 3}}}, {}, "unknown batch, offset"}};
+                           {{Shape{-1, 4}}, {{"begin", Ints{1, 0}}, {"size", Ints{-1, 3}}}, {}, "unknown batch, offset"},
+                           {{Shape{-1, 4}}, {{"begin", Ints{1, 1}}, {"size", Ints{1, 2}}}, {}, "inside an unknown axis"},
+                           {{Shape{-1, 3, -1}},
+                            {{"begin", Ints{1, 0, 0}}, {"size", Ints{2, 2, 1}}},
+                            {},
+                            "inside two unknown axes",
+                            {Shape{4, 3, 2}}}};
     registry.add(std::move(r));
   }
   {
     OpRecord r = make_record<PadKernel>("pad", {"x"}, {{"before", AttrKind::Ints, {}}, {"after", AttrKind::Ints, {}}},
                                         pad_shape, "x with before[i] zeros ahead of and after[i] behind it on axis i");
     // d pad(x)/dx = the slice of dy where x was copied
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       const auto& before = node.attrs.get_ints("before");
       const auto& after = node.attrs.get_ints("after");
@@ -387,7 +405,8 @@ void register_indexing_ops(OpRegistry& registry) {
                                            "slices of params along axis picked by integer indices");
     // d gather(p, i)/dp = dy's rows added into zeros of p's shape at the indexed rows (a row
     // picked twice gets both); indices get none.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+      if (!needs[0]) return std::vector<Output>(2);
       Output params = input_of(g, node, 0), indices = input_of(g, node, 1);
       return std::vector<Output>{scatter_add(dys[0], indices, params, node.attrs.get_int("axis")), Output{}};
     };
@@ -411,7 +430,8 @@ void register_indexing_ops(OpRegistry& registry) {
     kernels::set_kernels<ScatterAddKernel, float, double, std::int32_t, std::int64_t>(r);
     r.summary = "zeros of like's run-time shape plus the rows of updates added at the indexed rows (repeats add up)";
     // d scatter_add(u, i, like)/du = gather(dy, i): each update row reads the row it was added to
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+      if (!needs[0]) return std::vector<Output>(3);
       Output indices = input_of(g, node, 1);
       return std::vector<Output>{gather(dys[0], indices, node.attrs.get_int("axis")), Output{}, Output{}};
     };

@@ -114,11 +114,14 @@ struct Matmul {
 //   y = A^T B^T  dA = B^T dY^T   dB = dY^T A^T
 // An operand that is a single matrix broadcast across a batch gets a batched gradient, which
 // autodiff sums back to the matrix (sum_to) like any broadcast gradient.
-std::vector<Output> matmul_gradient(Graph& g, const Node& node, std::span<const Output> dys) {
+std::vector<Output> matmul_gradient(Graph& g, const Node& node, std::span<const Output> dys,
+                                    const std::vector<bool>& needs) {
   Output a = detail::input_of(g, node, 0), b = detail::input_of(g, node, 1), dy = dys[0];
   bool ta = node.attrs.get_bool("transpose_a"), tb = node.attrs.get_bool("transpose_b");
-  Output da = !ta ? matmul(dy, b, false, !tb) : (!tb ? matmul(b, dy, false, true) : matmul(b, dy, true, true));
-  Output db;
+  Output da, db;
+  if (needs[0])
+    da = !ta ? matmul(dy, b, false, !tb) : (!tb ? matmul(b, dy, false, true) : matmul(b, dy, true, true));
+  if (!needs[1]) return {da, db};
   int ra = a.shape().rank();
   std::int64_t k = a.shape()[ra - 1], n = dy.shape()[dy.shape().rank() - 1];
   if (b.shape().rank() == 2 && ra > 2 && !ta && k > 0 && n > 0) {  // known, and reshape can infer -1

@@ -145,14 +145,14 @@ struct Clip {
 void register_nn_ops(OpRegistry& registry) {
   // d softmax(x)/dx: dx = y (dy - sum(dy y, axis))
   add_softmax(registry, "softmax", false, "e^x / sum e^x along axis, shifted by the max for stability",
-              [](Graph& g, const Node& node, std::span<const Output> dys) {
+              [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
                 Output y = detail::output_of(g, node), dy = dys[0];
                 std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
                 return std::vector<Output>{y * (dy - sum(dy * y, axis, true))};
               });
   // d log_softmax(x)/dx: dx = dy - e^y sum(dy, axis)  (e^y = softmax(x))
   add_softmax(registry, "log_softmax", true, "x - log(sum e^x) along axis, shifted by the max for stability",
-              [](Graph& g, const Node& node, std::span<const Output> dys) {
+              [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
                 Output y = detail::output_of(g, node), dy = dys[0];
                 std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
                 return std::vector<Output>{dy - exp(y) * sum(dy, axis, true)};
@@ -176,7 +176,7 @@ void register_nn_ops(OpRegistry& registry) {
     };
     kernels::set_kernels<Clip, float, double, std::int32_t, std::int64_t>(r);
     // d clip(x)/dx = 1 where clip_min <= x <= clip_max, else 0
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0), dy = dys[0];
       Output lo = scalar(g, node.attrs.get_float("clip_min"), x.dtype());
       Output hi = scalar(g, node.attrs.get_float("clip_max"), x.dtype());

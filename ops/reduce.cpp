@@ -329,7 +329,8 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = sum_to_shape;
     kernels::set_kernels<SumTo, float, double, std::int32_t, std::int64_t>(r);
     // d sum_to(x, like)/dx: the gradient broadcast back to x's shape; like's values are unused.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+      if (!needs[0]) return std::vector<Output>(2);
       return std::vector<Output>{broadcast_like(dys[0], detail::input_of(g, node, 0)), Output{}};
     };
     r.gradcheck.samples = {{{Shape{2, 3}, Shape{3}}, {}, {}, "rows"},
@@ -344,7 +345,7 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "sum", false, false); };
     kernels::set_kernels<Reduce<SumOp>, float, double, std::int32_t, std::int64_t>(r);
     // d sum(x, axes)/dx = dy broadcast back over the summed axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0);
       return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]), x)};
     };
@@ -358,7 +359,7 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "mean", true, true); };
     kernels::set_kernels<Reduce<SumOp, true>, float, double>(r);
     // d mean(x, axes)/dx = dy / (number of elements reduced), broadcast back over the reduced axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0);
       Output count = reduced_count(g, node, x, detail::output_of(g, node));
       return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]) / count, x)};
@@ -377,7 +378,7 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "maximum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<true>>, float, double, std::int32_t, std::int64_t>(r);
     // d max(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
     };
     // Continuous random draws have no ties, so the function is smooth around every sample.
@@ -391,7 +392,7 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "minimum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<false>>, float, double, std::int32_t, std::int64_t>(r);
     // d min(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
     };
     // Continuous random draws have no ties, so the function is smooth around every sample.

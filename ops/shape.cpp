@@ -250,9 +250,10 @@ GradCheckSample sample(std::vector<Shape> shapes, AttrMap attrs, const char* not
 }
 
 // Identity-like ops whose gradient is dy given x's (run-time) shape again.
-std::vector<Output> reshaped_back(Graph& g, const Node& node, std::span<const Output> dys) {
+std::vector<Output> reshaped_back(Graph& g, const Node& node, std::span<const Output> dys,
+                                  const std::vector<bool>& needs) {
   std::vector<Output> dxs(node.inputs.size());
-  dxs[0] = reshape_like(dys[0], input_of(g, node, 0));
+  if (needs[0]) dxs[0] = reshape_like(dys[0], input_of(g, node, 0));
   return dxs;
 }
 
@@ -263,7 +264,7 @@ void register_shape_ops(OpRegistry& registry) {
     OpRecord r = make_record<TransposeKernel>("transpose", {"x"}, {{"perm", AttrKind::Ints, AttrValue(Ints{})}},
                                               transpose_shape, "permutes the axes of x (empty perm reverses them)");
     // d transpose(x, p)/dx = transpose(dy, p^-1)
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       std::vector<int> perm = resolve_perm(node.attrs.get_ints("perm"), x.shape().rank());
       Ints inverse(perm.size());
@@ -292,7 +293,7 @@ void register_shape_ops(OpRegistry& registry) {
                                                 broadcast_to_shape,
                                                 "x repeated to the given shape by NumPy broadcasting");
     // d broadcast_to(x)/dx = dy summed over the broadcast axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       return std::vector<Output>{sum_to(dys[0], input_of(g, node, 0))};
     };
     r.gradcheck.samples = {sample({Shape{3}}, {{"shape", Ints{2, 3}}}, "new axis"),
@@ -306,7 +307,8 @@ void register_shape_ops(OpRegistry& registry) {
     OpRecord r = make_record<BroadcastToKernel>("broadcast_like", {"x", "like"}, {}, broadcast_like_shape,
                                                 "x repeated to the run-time shape of `like` by NumPy broadcasting");
     // d broadcast_like(x, like)/dx = dy summed back to x's shape; like's values are unused.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+      if (!needs[0]) return std::vector<Output>(2);
       return std::vector<Output>{sum_to(dys[0], input_of(g, node, 0)), Output{}};
     };
     r.gradcheck.samples = {sample({Shape{3}, Shape{2, 3}}, {}, "new axis"),
@@ -344,7 +346,7 @@ void register_shape_ops(OpRegistry& registry) {
     r.dispatch_input = 0;
     // d cast(x)/dx = 1 between float dtypes: dy cast back to x's dtype. Integer and bool inputs
     // get no gradient (autodiff skips them), nor does a float input through an integer output.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       if (!is_floating(x.dtype()) || !is_floating(dys[0].dtype())) return std::vector<Output>{Output{}};
       return std::vector<Output>{dys[0].dtype() == x.dtype() ? dys[0] : cast(dys[0], x.dtype())};

@@ -134,7 +134,7 @@ void register_state_ops(OpRegistry& registry) {
     kernels::set_kernels<Copy, float, double, std::int32_t, std::int64_t, bool>(r);
     if (std::string(name) == "identity") {
       // d identity(x) = dy
-      r.gradient = [](Graph&, const Node&, std::span<const Output> dys) { return std::vector<Output>{dys[0]}; };
+      r.gradient = [](Graph&, const Node&, std::span<const Output> dys, const std::vector<bool>&) { return std::vector<Output>{dys[0]}; };
       r.gradcheck.samples = detail::unary_samples();
       r.summary = "a copy of x";
     } else {

@@ -54,7 +54,8 @@ dagrad::OpRecord swish_record() {
   r.kernels[static_cast<std::size_t>(DType::float64)] = &swish_kernel<double>;
   // d swish/dx = s + x s (1 - s), s = sigmoid(x): built from differentiable ops, so second
   // derivatives work too.
-  r.gradient = [](dagrad::Graph& g, const dagrad::Node& node, std::span<const Output> dy) {
+  r.gradient = [](dagrad::Graph& g, const dagrad::Node& node, std::span<const Output> dy,
+                  const std::vector<bool>& /*needs_gradient: one input, always needed*/) {
     Output x = g.output_of(node.inputs[0].node, node.inputs[0].index);
     Output s = dagrad::sigmoid(x);
     return std::vector<Output>{dy[0] * (s + x * s * (1.0 - s))};
@@ -76,7 +77,8 @@ dagrad::OpRecord huber_record() {
   r.kernels[static_cast<std::size_t>(DType::float32)] = &huber_kernel<float>;
   r.kernels[static_cast<std::size_t>(DType::float64)] = &huber_kernel<double>;
   // d huber/dx = clip(x, -delta, delta)
-  r.gradient = [](dagrad::Graph& g, const dagrad::Node& node, std::span<const Output> dy) {
+  r.gradient = [](dagrad::Graph& g, const dagrad::Node& node, std::span<const Output> dy,
+                  const std::vector<bool>& /*needs_gradient: one input, always needed*/) {
     double delta = node.attrs.get_float("delta");
     Output x = g.output_of(node.inputs[0].node, node.inputs[0].index);
     return std::vector<Output>{dy[0] * dagrad::clip_by_value(x, -delta, delta)};

@@ -217,7 +217,7 @@ BOOST_AUTO_TEST_CASE(a_rule_returning_the_wrong_count_is_named) {
   OpRegistry registry;
   register_builtin_ops(registry);
   OpRecord r = copy_op("two_in", {"a", "b"});
-  r.gradient = [](Graph&, const Node&, std::span<const Output> dy) { return std::vector<Output>{dy[0]}; };
+  r.gradient = [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) { return std::vector<Output>{dy[0]}; };
   registry.add(std::move(r));
   Graph g(registry);
   Output a = placeholder(g, DType::float64, Shape{2}, "a");
@@ -234,6 +234,17 @@ BOOST_AUTO_TEST_CASE(registration_checks_gradient_samples_against_the_arity) {
   BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
     return contains(e.what(), "'one_in'") && contains(e.what(), "2 input shapes for 1 inputs");
   });
+}
+
+BOOST_AUTO_TEST_CASE(registration_checks_broadcasting_inputs) {
+  OpRegistry registry;
+  OpRecord r = copy_op("pair", {"a", "b"});
+  r.broadcasting_inputs = {0, 2};
+  BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'pair'") && contains(e.what(), "broadcasting input 2 is not an input");
+  });
+  r.broadcasting_inputs = {0, 1};
+  BOOST_CHECK_NO_THROW(registry.add(r));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -281,6 +292,310 @@ BOOST_AUTO_TEST_CASE(shared_ys_and_intermediate_xs) {
   // d(y1 + y2)/dh = 3 + x; d(y1 + y2)/dx = (3 + x) * 2x + h = 6x + 3x^2.
   BOOST_TEST(out[0].to_vector<double>() == (std::vector<double>{5, 2}), tt::per_element());
   BOOST_TEST(out[1].to_vector<double>() == (std::vector<double>{24, -3}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(atomic_failures)
+
+namespace {
+std::vector<std::string> names_of(const Graph& g) {
+  std::vector<std::string> names;
+  for (const Node& n : g.nodes()) names.push_back(n.name);
+  return names;
+}
+
+// x -> tanh -> op -> exp -> sum, with op from a fresh registry: the walk builds the nodes of exp's
+// and sum's gradients before it reaches op's rule.
+struct PluginGraph {
+  OpRegistry registry;
+  std::unique_ptr<Graph> g;
+  Output x, y;
+  int line = 0;
+  PluginGraph(const char* op, GradientFn rule) {
+    register_builtin_ops(registry);
+    OpRecord r = copy_op(op, {"x"});
+    r.gradient = std::move(rule);
+    registry.add(std::move(r));
+    g = std::make_unique<Graph>(registry);
+    x = placeholder(*g, DType::float64, Shape{2, 3}, "x");
+    line = __LINE__ + 1;
+    y = sum(exp(g->add(op, {tanh(x)}, {}, NodeOptions{"plugged", {}})));
+  }
+};
+
+// After a failed call the graph is unchanged, and the next calls get the names they get in a
+// graph that never saw the failure.
+void check_unchanged_and_names_free(PluginGraph& p, const std::vector<std::string>& before) {
+  Graph& g = *p.g;
+  BOOST_TEST(g.num_nodes() == static_cast<int>(before.size()));
+  BOOST_TEST(names_of(g) == before, tt::per_element());
+  BOOST_TEST(!g.find_node("gradients"));
+  Output d = gradients(sum(square(p.x)), {p.x})[0];
+  BOOST_TEST(d.name().rfind("gradients/", 0) == 0u);
+  auto scope = g.name_scope("gradients");
+  BOOST_TEST(g.current_scope() == "gradients_1/");
+
+  Graph fresh;
+  Output x = placeholder(fresh, DType::float64, Shape{2, 3}, "x");
+  sum(exp(tanh(x)), {}, false);
+  Output fresh_d = gradients(sum(square(x)), {x})[0];
+  BOOST_TEST(d.name() == fresh_d.name());
+  BOOST_TEST(g.num_nodes() - static_cast<int>(before.size()) == fresh.num_nodes() - 4);  // x, tanh, exp, sum
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_throwing_rule_leaves_graph_and_names_unchanged) {
+  PluginGraph p("throws", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) -> std::vector<Output> {
+    neg(dy[0], "half_built");
+    throw std::runtime_error("rule failed");
+  });
+  auto before = names_of(*p.g);
+  BOOST_CHECK_THROW(gradients(p.y, {p.x}), std::runtime_error);
+  check_unchanged_and_names_free(p, before);
+}
+
+// A rule whose gradient has the wrong shape is blamed by op, node, input, shapes and site, not
+// the sum_to the walk would feed it to.
+BOOST_AUTO_TEST_CASE(a_wrong_shape_is_blamed_on_the_rule_and_leaves_the_graph_unchanged) {
+  PluginGraph p("transposes", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+    return std::vector<Output>{transpose(dy[0])};
+  });
+  auto before = names_of(*p.g);
+  BOOST_CHECK_EXCEPTION(gradients(p.y, {p.x}), GraphError, [&](const GraphError& e) {
+    BOOST_TEST_INFO(e.what());
+    return contains(e.what(), "op 'transposes'") && contains(e.what(), "(node 'plugged'") && contains(e.what(), "input 0") &&
+           contains(e.what(), "(3, 2)") && contains(e.what(), "(2, 3)") &&
+           contains(e.what(), "test_gradients.cpp:" + std::to_string(p.line)) && !contains(e.what(), "sum_to");
+  });
+  check_unchanged_and_names_free(p, before);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_dtype_or_count_leaves_the_graph_unchanged) {
+  PluginGraph wrong_dtype("to_float32", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+    return std::vector<Output>{cast(dy[0], DType::float32)};
+  });
+  auto before = names_of(*wrong_dtype.g);
+  BOOST_CHECK_EXCEPTION(gradients(wrong_dtype.y, {wrong_dtype.x}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "op 'to_float32'") && contains(e.what(), "a float32 gradient for a float64 input");
+  });
+  check_unchanged_and_names_free(wrong_dtype, before);
+
+  PluginGraph wrong_count("two_grads", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+    return std::vector<Output>{dy[0], neg(dy[0])};
+  });
+  before = names_of(*wrong_count.g);
+  BOOST_CHECK_EXCEPTION(gradients(wrong_count.y, {wrong_count.x}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'two_grads' returned 2 gradients for 1 inputs");
+  });
+  check_unchanged_and_names_free(wrong_count, before);
+}
+
+// A broadcast of the input's shape is a valid gradient (the walk sums it back); a shape that is
+// not one is an error.
+BOOST_AUTO_TEST_CASE(a_broadcast_gradient_is_summed_back) {
+  PluginGraph p("broadcasts", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+    return std::vector<Output>{broadcast_to(dy[0], {2, 2, 3}) * 0.5};  // sums back to dy
+  });
+  Output dx = gradients(p.y, {p.x})[0];
+  Session s(*p.g);
+  auto xv = Tensor::from_vector<double>({2, 3}, {0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
+  auto got = s.run(dx, {{p.x, xv}}).to_vector<double>();
+  auto xs = xv.to_vector<double>();
+  // d/dx sum(exp(tanh(x))) = exp(tanh x) (1 - tanh^2 x)
+  for (std::size_t i = 0; i < 6; ++i)
+    BOOST_TEST(got[i] == std::exp(std::tanh(xs[i])) * (1 - std::tanh(xs[i]) * std::tanh(xs[i])), tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(scopes)
+
+BOOST_AUTO_TEST_CASE(each_call_gets_its_own_top_level_scope) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{2}, "x");
+  Output y = sum(tanh(x), {}, false, "y");
+  Output y2 = sum(square(x));
+  int start = g.num_nodes();
+  gradients(y, {x});
+  int middle = g.num_nodes();
+  {
+    auto user = g.name_scope("model");  // the scope is top-level, not under the user's scope
+    gradients(y2, {x});
+  }
+  int end = g.num_nodes();
+  BOOST_TEST(middle > start + 2);
+  BOOST_TEST(end > middle);
+  for (int id = start; id < middle; ++id) BOOST_TEST(g.node(id).name.rfind("gradients/", 0) == 0u);
+  for (int id = middle; id < end; ++id) {
+    BOOST_TEST_INFO(g.node(id).name);
+    BOOST_TEST(g.node(id).name.rfind("gradients_1/", 0) == 0u);
+  }
+  auto next = g.name_scope("gradients");
+  BOOST_TEST(g.current_scope() == "gradients_2/");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(no_dead_nodes)
+
+namespace {
+// Every node from `first` on must be an ancestor of one of `roots` (through data and control
+// inputs): no gradient node computes a value nothing uses.
+void check_all_used(const Graph& g, int first, const std::vector<Output>& roots) {
+  std::vector<char> used(static_cast<std::size_t>(g.num_nodes()), 0);
+  for (const Output& r : roots) used[static_cast<std::size_t>(r.node)] = 1;
+  for (int id = g.num_nodes() - 1; id >= 0; --id) {
+    if (!used[static_cast<std::size_t>(id)]) continue;
+    for (const auto& in : g.node(id).inputs) used[static_cast<std::size_t>(in.node)] = 1;
+    for (int c : g.node(id).control_inputs) used[static_cast<std::size_t>(c)] = 1;
+  }
+  for (int id = first; id < g.num_nodes(); ++id) {
+    BOOST_TEST_INFO("dead node " << g.node(id).name << " (" << g.node(id).op->name << ")");
+    BOOST_TEST(used[static_cast<std::size_t>(id)]);
+  }
+}
+int count_op(const Graph& g, int first, const std::string& op) {
+  int n = 0;
+  for (int id = first; id < g.num_nodes(); ++id) n += g.node(id).op->name == op;
+  return n;
+}
+}  // namespace
+
+// A 3-layer MLP over a batch of unknown size, differentiated w.r.t. weights and biases only.
+BOOST_AUTO_TEST_CASE(mlp_builds_no_input_gradient_and_sums_only_at_bias_adds) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 4}, "x");
+  std::vector<Output> params, biases;
+  Output h = x;
+  std::int64_t width = 4;
+  for (std::int64_t out : {5, 3, 2}) {
+    std::vector<double> w(static_cast<std::size_t>(width * out)), b(static_cast<std::size_t>(out));
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1 * static_cast<double>(i % 7) - 0.3;
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = 0.05 * static_cast<double>(i);
+    Output W = variable(g, Tensor::from_vector<double>({width, out}, w));
+    Output bias = variable(g, Tensor::from_vector<double>({out}, b));
+    h = tanh(matmul(h, W) + bias);
+    params.push_back(W);
+    params.push_back(bias);
+    biases.push_back(bias);
+    width = out;
+  }
+  Output loss = mean(square(h));
+  int first = g.num_nodes();
+  auto grads = gradients(loss, params);
+  check_all_used(g, first, grads);
+  // dW for three layers and dh for the two upper ones: x's gradient (a matmul) is not built.
+  BOOST_TEST(count_op(g, first, "matmul") == 5);
+  // One sum_to per bias add, reducing to the bias; none for the (?, n) operands.
+  BOOST_TEST(count_op(g, first, "sum_to") == 3);
+  for (int id = first; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(id);
+    if (n.op->name != "sum_to") continue;
+    BOOST_TEST_INFO(n.name);
+    bool to_bias = false;
+    for (const Output& b : biases) to_bias = to_bias || n.inputs[1].node == b.node;
+    BOOST_TEST(to_bias);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_same_tensor_twice_does_not_broadcast) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 3}, "x");
+  Output b = placeholder(g, DType::float64, Shape{-1, 3}, "b");
+  int first = g.num_nodes();
+  gradients(sum(x * x), {x});
+  BOOST_TEST(count_op(g, first, "sum_to") == 0);
+  // Two tensors of unknown batch may broadcast at run time: both gradients are summed.
+  first = g.num_nodes();
+  gradients(sum(x * b), {x, b});
+  BOOST_TEST(count_op(g, first, "sum_to") == 2);
+}
+
+// A rule is told which inputs need a gradient.
+BOOST_AUTO_TEST_CASE(a_rule_is_told_which_inputs_need_a_gradient) {
+  OpRegistry registry;
+  register_builtin_ops(registry);
+  static std::vector<std::vector<bool>> seen;
+  seen.clear();
+  OpRecord r = copy_op("first_of_three", {"a", "b", "i"});
+  r.gradient = [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>& needs) {
+    seen.push_back(needs);
+    return std::vector<Output>{needs[0] ? dy[0] : Output{}, Output{}, Output{}};
+  };
+  registry.add(std::move(r));
+  Graph g(registry);
+  Output a = placeholder(g, DType::float64, Shape{2}, "a");
+  Output b = placeholder(g, DType::float64, Shape{2}, "b");
+  Output i = placeholder(g, DType::int32, Shape{2}, "i");
+  Output y = sum(g.add("first_of_three", {a, b, i}));
+  BOOST_TEST(!gradients(y, {b})[0].valid());  // the rule gives b none
+  gradients(y, {a, i});                        // integer inputs never need one
+  gradients(y, {a, b});
+  BOOST_REQUIRE(seen.size() == 3u);
+  BOOST_TEST(seen[0] == (std::vector<bool>{false, true, false}), tt::per_element());
+  BOOST_TEST(seen[1] == (std::vector<bool>{true, false, false}), tt::per_element());
+  BOOST_TEST(seen[2] == (std::vector<bool>{true, true, false}), tt::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(concat_second_order)
+
+// f = sum(c^3) + (sum c)^2 with c = concat(a, b) along rows and b of unknown row count:
+// df/da = 3a^2 + 2S, df/db = 3b^2 + 2S (S = sum a + sum b), and for the Hessian-vector product
+// with (v, w): H (v, w) = (6 a v + 2 (sum v + sum w), 6 b w + 2 (sum v + sum w)). a's gradient is
+// a slice of c's gradient, whose row count is unknown, so the second derivative pads it back at
+// run time.
+BOOST_AUTO_TEST_CASE(hessian_vector_product_through_concat_with_an_unknown_last_input) {
+  Graph g;
+  Output a = placeholder(g, DType::float64, Shape{2, 3}, "a");
+  Output b = placeholder(g, DType::float64, Shape{-1, 3}, "b");
+  Output v = placeholder(g, DType::float64, Shape{2, 3}, "v");
+  Output w = placeholder(g, DType::float64, Shape{-1, 3}, "w");
+  Output c = concat({a, b}, 0);
+  Output f = sum(c * c * c) + square(sum(c));
+  auto grad = gradients(f, {a, b});
+  auto hv = gradients(sum(grad[0] * v) + sum(grad[1] * w), {a, b});
+  Session s(g);
+  std::vector<double> av{0.5, -1, 2, 0.25, 1.5, -0.75}, vv{1, -2, 0.5, 3, 0, -1};
+  std::vector<double> bv{0.1, 0.2, -0.3, 1, -1, 0.5, 2, 0, -2, 0.7, 0.4, -0.6}, wv{2, 1, 0, -1, 0.5, 1, -2, 3, 1, 0, 1, -1};
+  std::vector<Feed> feeds{{a, Tensor::from_vector<double>({2, 3}, av)},
+                          {b, Tensor::from_vector<double>({4, 3}, bv)},
+                          {v, Tensor::from_vector<double>({2, 3}, vv)},
+                          {w, Tensor::from_vector<double>({4, 3}, wv)}};
+  auto total = [](const std::vector<double>& xs) {
+    double t = 0;
+    for (double x : xs) t += x;
+    return t;
+  };
+  double S = total(av) + total(bv), T = total(vv) + total(wv);
+  auto out = s.run({grad[0], grad[1], hv[0], hv[1]}, feeds);
+  BOOST_TEST(out[3].shape() == (Shape{4, 3}));
+  for (std::size_t i = 0; i < av.size(); ++i) {
+    BOOST_TEST(out[0].to_vector<double>()[i] == 3 * av[i] * av[i] + 2 * S, tt::tolerance(1e-12));
+    BOOST_TEST(out[2].to_vector<double>()[i] == 6 * av[i] * vv[i] + 2 * T, tt::tolerance(1e-12));
+  }
+  for (std::size_t i = 0; i < bv.size(); ++i) {
+    BOOST_TEST(out[1].to_vector<double>()[i] == 3 * bv[i] * bv[i] + 2 * S, tt::tolerance(1e-12));
+    BOOST_TEST(out[3].to_vector<double>()[i] == 6 * bv[i] * wv[i] + 2 * T, tt::tolerance(1e-12));
+  }
+  // The first derivative of a's gradient, checked numerically too.
+  GradCheckResult r = check_graph_gradients(s, sum(grad[0] * grad[0]), {a, b}, feeds);
+  BOOST_TEST_INFO(r.message);
+  BOOST_TEST(r.passed);
+}
+
+// Along an axis of unknown size a slice's gradient is zeros of x's run-time shape around dy.
+BOOST_AUTO_TEST_CASE(slice_inside_an_unknown_axis) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 2}, "x");
+  Output dx = gradients(sum(slice(x, {1, 0}, {2, 1}) * 3.0), {x})[0];
+  Session s(g);
+  auto got = s.run(dx, {{x, Tensor::from_vector<double>({4, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
+  BOOST_TEST(got.shape() == (Shape{4, 2}));
+  // rows 1 and 2 of column 0 were taken, each with weight 3
+  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{0, 0, 3, 0, 3, 0, 0, 0}), tt::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

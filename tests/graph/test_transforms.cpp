@@ -266,6 +266,28 @@ BOOST_AUTO_TEST_CASE(random_nodes_follow_the_random_policy) {
   BOOST_TEST(second[1].to_vector<float>() == second[0].to_vector<float>(), boost::test_tools::per_element());
 }
 
+// A copy that fails part way (here a rewrite the shape function rejects) leaves the graph as it
+// was: no copies, no names or scopes taken, use-lists unchanged.
+BOOST_AUTO_TEST_CASE(a_failed_clone_leaves_the_graph_unchanged) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{3}, "x");
+  Output a = tanh(x, "a");
+  Output b = exp(a, "b");
+  Output c = reshape(b, {3, 1}, "c");
+  const int before = g.num_nodes();
+  CloneOptions options;
+  options.scope = "copy";
+  options.rewrite = [](const Node& original, NodeSpec& spec) {
+    if (original.name == "c") spec.attrs.set("shape", std::vector<std::int64_t>{4, 1});  // 3 elements
+  };
+  BOOST_CHECK_THROW(clone({c}, {{a, x}}, options), ShapeError);
+  BOOST_TEST(g.num_nodes() == before);
+  BOOST_TEST(!g.find_node("copy/b"));
+  BOOST_TEST(g.consumers(x.node) == (std::vector<int>{a.node}), boost::test_tools::per_element());
+  // "copy" is free again.
+  BOOST_TEST(clone({c}, {{a, x}}, CloneOptions{.scope = "copy"}).outputs[0].name() == "copy/c");
+}
+
 // A whole-graph copy into another graph: same names and ids, variables registered, a rewrite
 // hook changing an attribute, shape functions run again.
 BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {

@@ -16,14 +16,23 @@ namespace dagrad {
 // Requires: ys and xs in one graph; every y floating point. Ensures:
 // - only nodes on a path from some x to some y are visited, in reverse topological order;
 // - fan-out gradients are summed with one add_n per output;
+// - a rule is told which of its node's inputs need a gradient and builds only those, so every
+//   node added is an ancestor of some returned gradient (built-in rules);
 // - a gradient whose shape differs from its input's (broadcasting) is summed back to the
-//   input's shape (sum_to), in this one place rather than in each rule;
+//   input's shape (sum_to), in this one place rather than in each rule; so is the gradient of
+//   an input the op declares broadcasting (OpRecord::broadcasting_inputs) where an unknown
+//   dimension may broadcast at run time, and no other;
 // - stop_gradient and ops with a not_differentiable_reason pass no gradient; integer and bool
 //   inputs get none;
 // - an x with no path to any y gets an invalid Output (x.valid() is false), not zeros;
-// - nodes are named "gradients/<forward node name>_grad/..." and tagged backward.
+// - each call takes its own top-level scope, like name_scope("gradients") at the top level
+//   ("gradients", then "gradients_1", ...): nodes are named
+//   "<that scope>/<forward node name>_grad/..." and tagged backward;
+// - on any throw the graph is left as it was: no node, name or scope of the call remains.
 // Throws GraphError naming op, node and creation site when an op on a path has no gradient
-// rule.
+// rule, or when a rule returns the wrong number of gradients, or a gradient whose dtype is not
+// its input's or whose shape is neither the input's nor a broadcast of it (naming the input
+// index and both shapes).
 std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<Output>& xs,
                               const std::vector<Output>& grad_ys = {});
 

@@ -161,6 +161,23 @@ class Graph {
   // initializer_node an assign to it.
   void register_variable(int variable_node, int initializer_node);
 
+  // A restore point for undoing a construction of several nodes that failed part way (autodiff
+  // uses it so that a failed gradients() leaves the graph as it was).
+  class Checkpoint {
+   private:
+    friend class Graph;
+    const Graph* graph = nullptr;
+    int num_nodes = 0;
+    std::size_t num_variables = 0;
+    std::unordered_map<std::string, int> name_counts;  // names taken by nodes and scopes
+  };
+  [[nodiscard]] Checkpoint checkpoint() const;
+  // Removes every node added since `checkpoint`, frees the node and scope names taken since (a
+  // later add or name_scope gets the name it would have got) and drops variables registered
+  // since. Requires: a checkpoint of this graph, no rollback past it since, and no live
+  // control_dependencies guard entered after it. Scope guards restore the current scope.
+  void rollback(const Checkpoint& checkpoint);
+
   // Nodes that consume output (node, *) as a data input, each once, in id order; kept up to
   // date as nodes are added (a node removal must update them too).
   const std::vector<int>& consumers(int node) const;

@@ -82,10 +82,14 @@ struct KernelContext {
 using ShapeFn = std::function<void(ShapeContext&)>;
 using KernelFn = void (*)(KernelContext&);
 // Builds the gradients of a node's inputs from the gradients of its outputs, with the public
-// graph API; returns one Output per input (an invalid Output for "no gradient"). Filled by the
+// graph API; returns one Output per input (an invalid Output for "no gradient"). needs_gradient[i]
+// says whether the walk uses input i's gradient: a rule builds nothing for the others (their
+// nodes would be dead) and may return an invalid Output there. Each returned gradient has its
+// input's dtype and its shape or a broadcast of it (the walk sums it back). Filled by the
 // autodiff module's rules.
 using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& node,
-                                                     std::span<const Output> output_gradients)>;
+                                                     std::span<const Output> output_gradients,
+                                                     const std::vector<bool>& needs_gradient)>;
 
 // One configuration the gradient checker runs an op in.
 struct GradCheckSample {
@@ -130,6 +134,11 @@ struct OpRecord {
   // Which dtype selects the kernel: input number dispatch_input, or output 0 when -1.
   int dispatch_input = -1;
   GradientFn gradient;
+  // Inputs that broadcast against each other by NumPy rules, possibly only at run time ((?, 3)
+  // and (?, 3) fed (4, 3) and (1, 3)): autodiff sums their gradients back to the input's
+  // run-time shape. Any other input's gradient is summed back only where its build-time shape
+  // differs from the input's.
+  std::vector<int> broadcasting_inputs;
   GradCheckSpec gradcheck;
   // Set instead of a gradient for ops that have none by nature (comparisons, argmax, random).
   std::string not_differentiable_reason;

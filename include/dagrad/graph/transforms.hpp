@@ -93,8 +93,8 @@ struct CloneResult {
 // node is copied. Control inputs of copies point to copies where they exist, else to the
 // originals. Shape functions run again for every copy; sites and backward tags carry over.
 // Refusals (stateful policy, bad arguments) throw GraphError before anything is added; a copy
-// that fails to build (say after a rewrite) throws as add_node does, leaving the copies made so
-// far in the target, unreferenced.
+// that fails to build (say after a rewrite) throws as add_node does, and the target is rolled
+// back to what it was before the call (nodes, names, variables).
 //   Nesterov lookahead: clone({loss}, {{theta, theta + beta * m}}) then gradients of the copy.
 CloneResult clone(const std::vector<Output>& outputs,
                   const std::vector<std::pair<Output, Output>>& replacements = {},
