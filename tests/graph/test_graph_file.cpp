@@ -100,7 +100,7 @@ std::unique_ptr<Graph> small_network() {
     auto section = g->backward_section();
     square(y, "grad_like");
   }
-  Output done = group(*g, {y}, "done");
+  Operation done = group(*g, {y}, "done");
   {
     auto after = g->control_dependencies({done});  // a control input without outputs
     identity(y, "after_done");

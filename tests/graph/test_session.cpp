@@ -298,8 +298,8 @@ BOOST_AUTO_TEST_CASE(requests_are_checked_before_the_plan_cache) {
   BOOST_CHECK_EXCEPTION(s.run(Output{&g1, a1.node, 1}), RunError, [](const RunError& e) {
     return contains(e.what(), "node 'a'") && contains(e.what(), "has no output 1");
   });
-  Output grp = group(g1, {a1}, "grp");
-  BOOST_CHECK_EXCEPTION(s.run(grp), RunError,
+  Operation grp = group(g1, {a1}, "grp");
+  BOOST_CHECK_EXCEPTION(s.run(g1.output_of(grp.node)), RunError,
                         [](const RunError& e) { return contains(e.what(), "'grp'") && contains(e.what(), "no outputs"); });
 }
 

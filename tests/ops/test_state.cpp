@@ -485,12 +485,16 @@ BOOST_AUTO_TEST_CASE(identity_and_stop_gradient_forward) {
 }
 
 BOOST_AUTO_TEST_CASE(identity_of_variable_is_a_snapshot) {
-  // identity(v) created before an assign reads the old value within the same run; one created
-  // after reads the new value (nodes run in creation order).
+  // identity(v) ordered before an assign (by a control dependency) reads the old value within
+  // the same run; one of the assign's output reads the new value.
   Graph g;
   Output v = variable(g, Tensor::from_vector<double>({2}, {1, 2}), "v");
   Output before = identity(v, "before");
-  Output inc = assign_add(v, constant(g, Tensor::from_vector<double>({2}, {5, 5})), "inc");
+  Output inc;
+  {
+    auto guard = g.control_dependencies({before});
+    inc = assign_add(v, constant(g, Tensor::from_vector<double>({2}, {5, 5})), "inc");
+  }
   Output after = identity(inc, "after");
   Session s(g);
   s.initialize_variables();
@@ -509,8 +513,12 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   Output b = variable(g, Tensor::from_vector<std::int64_t>({1}, {100}), "b");
   Output inc_a = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {1, 2})), "inc_a");
   Output dec_b = assign_sub(b, constant(g, Tensor::from_vector<std::int64_t>({1}, {7})), "dec_b");
-  Output inc_a_again = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
-  Output step = group(g, {inc_a, dec_b, inc_a_again}, "step");
+  Output inc_a_again;
+  {
+    auto after = g.control_dependencies({inc_a});  // two writes of `a` in one plan must be ordered
+    inc_a_again = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
+  }
+  Operation step = group(g, {inc_a, dec_b, inc_a_again}, "step");
   BOOST_TEST(step.producer().op->name == "group");
   BOOST_TEST(step.producer().output_dtypes.empty());
   const auto& deps = step.producer().control_inputs;
@@ -525,17 +533,22 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   s.run({}, {}, {step});
   check_values(s.run(a), {33, 66}, "a after three steps");
   check_values(s.run(b), {79}, "b after three steps");
-  // A group has no value to fetch.
-  BOOST_CHECK_EXCEPTION(s.run(step), RunError, mentions_all<RunError>({"'step'", "no outputs"}));
+  // A group has no value to fetch (its Operation has no Output; one made by hand is refused).
+  BOOST_CHECK_EXCEPTION(s.run(g.output_of(step.node)), RunError, mentions_all<RunError>({"'step'", "no outputs"}));
 }
 
 BOOST_AUTO_TEST_CASE(group_of_groups_and_empty_group) {
   Graph g;
   Output v = variable(g, Tensor::from_vector<float>({1}, {0}), "v");
   Output one = constant(g, Tensor::from_vector<float>({1}, {1}));
-  Output inner = group(g, {assign_add(v, one)}, "inner");
-  Output outer = group(g, {inner, assign_add(v, one)}, "outer");
-  Output nothing = group(g, {}, "nothing");
+  Operation inner = group(g, {assign_add(v, one)}, "inner");
+  Output second;
+  {
+    auto after = g.control_dependencies({inner});
+    second = assign_add(v, one);
+  }
+  Operation outer = group(g, {inner, second}, "outer");
+  Operation nothing = group(g, {}, "nothing");
   Session s(g);
   s.initialize_variables();
   s.run_targets({outer});
@@ -605,7 +618,7 @@ BOOST_AUTO_TEST_CASE(control_dependencies_nest_and_restore) {
   check_values(s.run(only_a), {2}, "a after its increment");
   check_values(s.variable_value(b), {1}, "b untouched by only_a");
   // A group built inside a scope also waits for the scope's nodes.
-  Output g_step;
+  Operation g_step;
   {
     auto guard = g.control_dependencies({inc_b});
     g_step = group(g, {inc_a});

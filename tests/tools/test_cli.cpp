@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(default_output_of_a_training_graph_is_its_loss) {
   {
     auto scope = g.name_scope("sgd");
     Output learning_rate = scalar(g, 0.5, DType::float32, "learning_rate");
-    std::vector<Output> updates;
+    std::vector<Operation> updates;
     for (std::size_t i = 0; i < params.size(); ++i)
       updates.push_back(assign_sub(params[i], learning_rate * grads[i]));
     group(g, updates, "train");
