@@ -253,6 +253,27 @@ BOOST_AUTO_TEST_CASE(variable_from_tensor) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(variable_options_set_the_trainable_flag_and_collections) {
+  Graph g;
+  Output plain = variable(g, Tensor::from_vector<float>({1}, {1}), "plain");
+  Output count = variable(g, Tensor::from_vector<std::int64_t>({1}, {0}),
+                          {.trainable = false, .collections = {std::string(collections::kOptimizerSlots)}}, "count");
+  Output twice = variable(plain * 2.0, VariableOptions{false, {"mine"}}, "twice");
+  BOOST_TEST_REQUIRE(g.variables().size() == 3u);
+  BOOST_TEST(g.variables()[0].trainable);
+  BOOST_TEST(g.variables()[0].collections.empty());
+  BOOST_TEST(!g.variables()[1].trainable);
+  BOOST_TEST((g.variables()[1].collections == std::vector<std::string>{"optimizer_slots"}));
+  BOOST_TEST(!g.variables()[2].trainable);
+  BOOST_TEST((g.variables()[2].collections == std::vector<std::string>{"mine"}));
+  BOOST_TEST(g.find_node("twice/Assign") != nullptr);  // the initializer stays in the variable's scope
+  BOOST_TEST(count.name() == "count");
+  Session s(g);
+  s.initialize_variables();
+  check_values(s.variable_value(twice), {2}, "twice");
+  check_values(s.variable_value(count), {0}, "count");
+}
+
 BOOST_AUTO_TEST_CASE(variable_from_another_output) {
   Graph g;
   Output base = constant(g, Tensor::from_vector<double>({2}, {0, 1}), "base");

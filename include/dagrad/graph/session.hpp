@@ -138,7 +138,7 @@ class Session {
   int num_cached_plans() const { return static_cast<int>(plans_.size()); }
 
   // Moves the session onto `other` (e.g. a reloaded or transformed copy of its graph): cached
-  // plans and random streams are dropped; variable values are kept by name. A variable of
+  // plans (and Plan references) and random streams are dropped; variable values are kept by name. A variable of
   // `other` whose name the session knows with another dtype or shape is a RunError naming it
   // (and nothing changes). Values of variables `other` lacks are kept, unused, so rebinding
   // back to a graph that has them finds them again; checkpoints hold only the current graph's.
