@@ -66,10 +66,7 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
       if (r.empty() || r.back() != id) r.push_back(id);
     }
   }
-  auto describe = [&](int id) {
-    const Node& n = g.node(id);
-    return "'" + n.name + "' (op " + n.op->name + ", created at " + n.site.to_string() + ")";
-  };
+  auto describe = [&](int id) { return node_context(g.node(id)); };
   std::vector<char> before(num), after(num);  // ancestors / descendants of one write
   for (const auto& [v, ws] : writers) {
     for (std::size_t k = 0; k < ws.size(); ++k) {
