@@ -1,10 +1,15 @@
 #include "file_io.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include "dagrad/graph/errors.hpp"
 
@@ -28,6 +33,56 @@ std::string read_regular_file(const std::string& path, const std::string& what) 
   } catch (const std::ios_base::failure& e) {
     throw FileError(what + ": read failed (" + e.what() + ")");
   }
+}
+
+void write_file_synced(const std::string& path, std::string_view bytes) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError("cannot write '" + path + "': " + std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw FileError("cannot write '" + path + "': write failed (disk full?)");
+  }
+  sync_to_disk(path);
+}
+
+void sync_to_disk(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string unique_suffix() {
+  std::random_device rd;
+  return std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000000u);
+}
+
+void swap_in_directory(const std::string& fresh, const std::string& target) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(target)) {
+    fs::rename(fresh, target);
+    return;
+  }
+#ifdef RENAME_EXCHANGE
+  // Linux: swap the two directories in one step.
+  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(fresh, ec);  // now holds the old contents
+    return;
+  }
+#endif
+  fs::path t(target);
+  fs::path backup = t.parent_path() / ("." + t.filename().string() + ".old-" + unique_suffix());
+  fs::rename(t, backup);
+  try {
+    fs::rename(fresh, t);
+  } catch (...) {
+    fs::rename(backup, t, ec);
+    throw;
+  }
+  fs::remove_all(backup, ec);
 }
 
 }  // namespace dagrad::detail

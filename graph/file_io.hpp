@@ -1,7 +1,9 @@
-// Reading whole files for the graph-file and .npy loaders (private to graph/).
+// Reading whole files for the graph-file, checkpoint and .npy loaders, and writing directories
+// atomically for checkpoints (private to graph/).
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace dagrad::detail {
 
@@ -9,5 +11,20 @@ namespace dagrad::detail {
 // missing, a directory or another non-regular file, or cannot be read; `what` names the file
 // ("cannot read 'x.npy'").
 std::string read_regular_file(const std::string& path, const std::string& what);
+
+}  // namespace dagrad::detail
+
+namespace dagrad::detail {
+
+// Writes `bytes` to `path` (created or truncated) and flushes it to disk; throws FileError
+// naming the path.
+void write_file_synced(const std::string& path, std::string_view bytes);
+// Best effort fsync of a file or directory, so that a later rename cannot overtake it.
+void sync_to_disk(const std::string& path);
+// "PID-RANDOM", for temporary sibling names that concurrent writers do not share.
+std::string unique_suffix();
+// Puts directory `fresh` at `target`, deleting target's old contents: the old directory exists
+// under some name at every moment and is back at `target` if anything fails.
+void swap_in_directory(const std::string& fresh, const std::string& target);
 
 }  // namespace dagrad::detail

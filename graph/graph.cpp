@@ -45,6 +45,9 @@ std::string Output::name() const {
   return index == 0 ? n : n + ":" + std::to_string(index);
 }
 
+const Node& Operation::producer() const { return graph->node(node); }
+std::string Operation::name() const { return producer().name; }
+
 std::string Node::scope() const {
   auto pos = name.rfind('/');
   return pos == std::string::npos ? std::string() : name.substr(0, pos);
@@ -268,12 +271,12 @@ Graph::ScopeGuard Graph::absolute_scope(std::string_view scope) {
   return ScopeGuard([this, saved] { scope_ = saved; });
 }
 
-Graph::ScopeGuard Graph::control_dependencies(const std::vector<Output>& nodes) {
+Graph::ScopeGuard Graph::control_dependencies(const std::vector<Operation>& nodes) {
   std::vector<int> saved = control_scope_;
-  for (const Output& o : nodes)
-    if (!o.valid() || o.graph != this)
-      throw GraphError("control_dependencies: an output that is not in this graph");
-  for (const Output& o : nodes) {
+  for (const Operation& o : nodes)
+    if (!o.valid() || o.graph != this || o.node >= num_nodes())
+      throw GraphError("control_dependencies: an operation that is not in this graph");
+  for (const Operation& o : nodes) {
     if (std::find(control_scope_.begin(), control_scope_.end(), o.node) == control_scope_.end())
       control_scope_.push_back(o.node);
   }
@@ -286,7 +289,16 @@ Graph::ScopeGuard Graph::backward_section() {
   return ScopeGuard([this, saved] { backward_ = saved; });
 }
 
-void Graph::register_variable(int variable_node, int initializer_node) {
+namespace {
+std::string collection_problem(std::string_view collection) {
+  if (collection.empty()) return "an empty collection name";
+  if (collection == collections::kTrainable)
+    return "'" + std::string(collections::kTrainable) + "' is the trainable flag, not a collection tag (use set_trainable)";
+  return "";
+}
+}  // namespace
+
+void Graph::register_variable(int variable_node, int initializer_node, VariableOptions options) {
   if (variable_node < 0 || variable_node >= num_nodes() || initializer_node < 0 || initializer_node >= num_nodes())
     throw GraphError("register_variable: node id out of range");
   const Node& var = node(variable_node);
@@ -298,7 +310,75 @@ void Graph::register_variable(int variable_node, int initializer_node) {
                      var.name + "' is not an assign to this variable");
   for (const VariableInfo& v : variables_)
     if (v.variable == variable_node) throw GraphError("register_variable: '" + var.name + "' is registered twice");
-  variables_.push_back({variable_node, initializer_node});
+  for (std::size_t i = 0; i < options.collections.size(); ++i) {
+    const std::string& c = options.collections[i];
+    if (std::string why = collection_problem(c); !why.empty())
+      throw GraphError("register_variable('" + var.name + "'): " + why);
+    if (std::find(options.collections.begin(), options.collections.begin() + static_cast<std::ptrdiff_t>(i), c) !=
+        options.collections.begin() + static_cast<std::ptrdiff_t>(i))
+      throw GraphError("register_variable('" + var.name + "'): collection '" + c + "' is given twice");
+  }
+  variables_.push_back({variable_node, initializer_node, options.trainable, std::move(options.collections)});
+}
+
+const Graph::VariableInfo& Graph::variable_info(Output variable) const {
+  if (!variable.valid() || variable.graph != this || variable.node >= num_nodes())
+    throw GraphError("not an output of this graph where a variable was expected");
+  for (const VariableInfo& v : variables_)
+    if (v.variable == variable.node) return v;
+  throw GraphError("'" + node(variable.node).name + "' (op " + node(variable.node).op->name +
+                   ") is not a registered variable");
+}
+
+std::vector<Output> Graph::variables_in(std::string_view collection) {
+  std::vector<Output> out;
+  bool trainable = collection == collections::kTrainable;
+  for (const VariableInfo& v : variables_)
+    if (trainable ? v.trainable
+                  : std::find(v.collections.begin(), v.collections.end(), collection) != v.collections.end())
+      out.push_back(output_of(v.variable));
+  return out;
+}
+
+void Graph::set_trainable(Output variable, bool trainable) {
+  const_cast<VariableInfo&>(variable_info(variable)).trainable = trainable;
+}
+
+void Graph::add_to_collection(Output variable, std::string_view collection) {
+  auto& info = const_cast<VariableInfo&>(variable_info(variable));
+  if (std::string why = collection_problem(collection); !why.empty())
+    throw GraphError("add_to_collection('" + node(info.variable).name + "'): " + why);
+  if (std::find(info.collections.begin(), info.collections.end(), collection) == info.collections.end())
+    info.collections.emplace_back(collection);
+}
+
+void Graph::set_signature(const std::string& name, Signature signature) {
+  auto fail = [&](const std::string& why) { return GraphError("signature '" + name + "': " + why); };
+  if (std::string why = invalid_name_reason(name); !why.empty()) throw fail(why);
+  auto check = [&](const std::vector<std::pair<std::string, Output>>& entries, const char* what, bool placeholder) {
+    std::vector<std::string_view> keys;
+    for (const auto& [key, o] : entries) {
+      if (std::string why = invalid_name_reason(key); !why.empty())
+        throw fail(std::string(what) + " key: " + why);
+      if (std::find(keys.begin(), keys.end(), key) != keys.end())
+        throw fail(std::string(what) + " key '" + key + "' appears twice");
+      keys.push_back(key);
+      if (!o.valid() || o.graph != this || o.node >= num_nodes() || o.index < 0 ||
+          o.index >= static_cast<int>(node(o.node).output_dtypes.size()))
+        throw fail(std::string(what) + " '" + key + "' is not an output of this graph");
+      if (placeholder && node(o.node).op->role != OpRole::Placeholder)
+        throw fail("input '" + key + "' is '" + o.name() + "' (op " + node(o.node).op->name +
+                   "), not a placeholder");
+    }
+  };
+  check(signature.inputs, "input", true);
+  check(signature.outputs, "output", false);
+  signatures_[name] = std::move(signature);
+}
+
+const Graph::Signature* Graph::signature(std::string_view name) const {
+  auto it = signatures_.find(name);
+  return it == signatures_.end() ? nullptr : &it->second;
 }
 
 Graph::Checkpoint Graph::checkpoint() const {
@@ -307,6 +387,7 @@ Graph::Checkpoint Graph::checkpoint() const {
   c.num_nodes = num_nodes();
   c.num_variables = variables_.size();
   c.name_counts = name_counts_;
+  c.signatures = signatures_;
   return c;
 }
 
@@ -329,6 +410,7 @@ void Graph::rollback(const Checkpoint& checkpoint) {
       while (!list.empty() && list.back() >= checkpoint.num_nodes) list.pop_back();
   variables_.resize(checkpoint.num_variables);
   name_counts_ = checkpoint.name_counts;
+  signatures_ = checkpoint.signatures;
 }
 
 const std::vector<int>& Graph::consumers(int id) const {

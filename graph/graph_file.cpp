@@ -442,10 +442,27 @@ void save_graph(const Graph& graph, const std::string& path) {
   for (std::size_t k = 0; k < graph.variables().size(); ++k) {
     const auto& v = graph.variables()[k];
     Json j{{"variable", graph.node(v.variable).name},
-           {"initializer", graph.node(v.initializer).name}};
+           {"initializer", graph.node(v.initializer).name},
+           {"trainable", v.trainable},
+           {"collections", v.collections}};
     text += "  " + j.dump() + (k + 1 < graph.variables().size() ? ",\n" : "\n");
   }
-  text += " ]\n}\n";
+  text += " ],\n \"signatures\": {";
+  bool first = true;
+  for (const auto& [name, signature] : graph.signatures()) {
+    Json inputs = Json::object(), outputs = Json::object();
+    for (const auto& [key, o] : signature.inputs) inputs[key] = o.name();
+    for (const auto& [key, o] : signature.outputs) outputs[key] = o.name();
+    Json j{{"inputs", inputs}, {"outputs", outputs}};
+    try {
+      text += std::string(first ? "\n" : ",\n") + "  " + Json(name).dump(-1, ' ', false, Json::error_handler_t::strict) +
+              ": " + j.dump(-1, ' ', false, Json::error_handler_t::strict);
+    } catch (const Json::exception& e) {
+      throw fail("signature '" + name + "' cannot be stored as JSON: " + e.what());
+    }
+    first = false;
+  }
+  text += first ? "}\n}\n" : "\n }\n}\n";
 
   fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + random_suffix());
@@ -494,9 +511,11 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
   if (format != kFormatName)
     ctx.file_error("field 'format' is " + format.dump() + ", not \"" + kFormatName + "\"");
   std::int64_t version = json_int(field(doc, "version", ctx), "field 'version'", ctx);
-  if (version != kGraphFileVersion)
-    ctx.file_error("unsupported version " + std::to_string(version) +
-                   " (this dagrad reads version " + std::to_string(kGraphFileVersion) + ")");
+  if (version < 1 || version > kGraphFileVersion)
+    ctx.file_error("unsupported version " + std::to_string(version) + " (this dagrad reads versions 1 to " +
+                   std::to_string(kGraphFileVersion) + ")");
+  // Version 1 files predate trainable flags, collections and signatures.
+  const bool has_state_fields = version >= 2;
 
   auto graph = std::make_unique<Graph>(registry);
   if (auto s = doc.find("seed"); s != doc.end()) {
@@ -520,12 +539,44 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
     int var = resolve(*graph, field(v, "variable", ctx), n, "variable", ctx, true).node;
     int init = resolve(*graph, field(v, "initializer", ctx), n, "initializer", ctx, true).node;
     ctx.where += " '" + graph->node(var).name + "'";
-    // register_variable rejects a second registration and an initializer that is not an
-    // assign to this variable; the context adds the file and the entry.
+    VariableOptions options;
+    if (has_state_fields) {
+      const Json& trainable = field(v, "trainable", ctx);
+      if (!trainable.is_boolean()) ctx.file_error("field 'trainable' must be true or false, got " + trainable.dump());
+      options.trainable = trainable.get<bool>();
+      const Json& tags = field(v, "collections", ctx);
+      if (!tags.is_array()) ctx.file_error("field 'collections' must be an array of strings");
+      for (const Json& t : tags) {
+        if (!t.is_string()) ctx.file_error("field 'collections' holds " + t.dump() + ", not a string");
+        options.collections.push_back(t.get<std::string>());
+      }
+    }
+    // register_variable rejects a second registration, an initializer that is not an assign
+    // to this variable and bad collection names; the context adds the file and the entry.
     try {
-      graph->register_variable(var, init);
+      graph->register_variable(var, init, std::move(options));
     } catch (const GraphError& e) {
       ctx.graph_error(e.what());
+    }
+  }
+  if (has_state_fields) {
+    const Json& signatures = field(doc, "signatures", ctx);
+    if (!signatures.is_object()) ctx.file_error("field 'signatures' must be an object");
+    for (const auto& [name, sig] : signatures.items()) {
+      ctx.where = "signature '" + name + "'";
+      if (!sig.is_object()) ctx.file_error("must be an object {\"inputs\": {...}, \"outputs\": {...}}");
+      Graph::Signature signature;
+      for (auto [key, list] : {std::pair{"inputs", &signature.inputs}, std::pair{"outputs", &signature.outputs}}) {
+        const Json& entries = field(sig, key, ctx);
+        if (!entries.is_object()) ctx.file_error("field '" + std::string(key) + "' must be an object");
+        for (const auto& [k, ref] : entries.items())
+          list->emplace_back(k, resolve(*graph, ref, n, std::string(key) + " '" + k + "'", ctx));
+      }
+      try {
+        graph->set_signature(name, std::move(signature));
+      } catch (const GraphError& e) {
+        ctx.graph_error(e.what());
+      }
     }
   }
   ctx.where.clear();

@@ -1,6 +1,7 @@
 #include "dagrad/graph/session.hpp"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "dagrad/graph/errors.hpp"
@@ -28,15 +29,95 @@ DType dispatch_dtype(const Node& n, const Graph& g) {
   return n.output_dtypes.at(0);
 }
 
+bool has_kernel(const OpRecord& op) {
+  return std::any_of(op.kernels.begin(), op.kernels.end(), [](const KernelFn& k) { return bool(k); });
+}
+
+// The variable whose buffer output (node, index) is (the variable's own output or an output
+// aliasing it, such as an assign's), or -1; `alias` holds that for output 0 of earlier nodes.
+int aliased_variable(const std::vector<int>& alias, int node, int index) {
+  if (index != 0) return -1;
+  return alias[static_cast<std::size_t>(node)];
+}
+
+bool writes_variable(const Node& n) { return n.op->overwrites_input0 || n.op->writes_input0; }
+
+// Enforces the read/write ordering rule (session.hpp) over a plan's nodes (ids ascending).
+void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
+  const auto num = static_cast<std::size_t>(g.num_nodes());
+  std::vector<int> alias(num, -1);
+  std::map<int, std::vector<int>> writers;  // variable -> writing nodes
+  for (int id : schedule) {
+    const Node& n = g.node(id);
+    if (n.op->role == OpRole::Variable) alias[static_cast<std::size_t>(id)] = id;
+    else if (n.op->output_aliases_input0 && !n.inputs.empty())
+      alias[static_cast<std::size_t>(id)] = aliased_variable(alias, n.inputs[0].node, n.inputs[0].index);
+    if (writes_variable(n) && !n.inputs.empty()) writers[n.inputs[0].node].push_back(id);
+  }
+  if (writers.empty()) return;
+  std::map<int, std::vector<int>> readers;  // variable -> reading nodes (ascending, no repeats)
+  for (int id : schedule) {
+    const Node& n = g.node(id);
+    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+      int v = aliased_variable(alias, n.inputs[i].node, n.inputs[i].index);
+      if (v < 0 || !writers.count(v)) continue;
+      if (i == 0 && writes_variable(n)) continue;  // the write itself
+      auto& r = readers[v];
+      if (r.empty() || r.back() != id) r.push_back(id);
+    }
+  }
+  auto describe = [&](int id) { return node_context(g.node(id)); };
+  std::vector<char> before(num), after(num);  // ancestors / descendants of one write
+  for (const auto& [v, ws] : writers) {
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+      int w = ws[k];
+      std::fill(before.begin(), before.end(), 0);
+      std::fill(after.begin(), after.end(), 0);
+      before[static_cast<std::size_t>(w)] = after[static_cast<std::size_t>(w)] = 1;
+      for (auto it = schedule.rbegin(); it != schedule.rend(); ++it) {
+        if (!before[static_cast<std::size_t>(*it)]) continue;
+        const Node& n = g.node(*it);
+        for (const auto& in : n.inputs) before[static_cast<std::size_t>(in.node)] = 1;
+        for (int c : n.control_inputs) before[static_cast<std::size_t>(c)] = 1;
+      }
+      for (int id : schedule) {
+        if (id <= w) continue;
+        const Node& n = g.node(id);
+        bool reached = false;
+        for (const auto& in : n.inputs) reached = reached || after[static_cast<std::size_t>(in.node)];
+        for (int c : n.control_inputs) reached = reached || after[static_cast<std::size_t>(c)];
+        after[static_cast<std::size_t>(id)] = reached;
+      }
+      auto ordered = [&](int other) {
+        return before[static_cast<std::size_t>(other)] || after[static_cast<std::size_t>(other)];
+      };
+      const std::string& var = g.node(v).name;
+      for (int r : readers[v])
+        if (r != w && !ordered(r))
+          throw RunError("variable '" + var + "' is read by " + describe(r) + " and written by " + describe(w) +
+                         " in one plan with no path of data edges or control dependencies between them, so the "
+                         "value read is undefined; order them: build the write under "
+                         "g.control_dependencies({read}) to read the old value, or the read under "
+                         "g.control_dependencies({write}) to read the new one");
+      for (std::size_t j = k + 1; j < ws.size(); ++j)
+        if (!ordered(ws[j]))
+          throw RunError("variable '" + var + "' is written by " + describe(w) + " and by " + describe(ws[j]) +
+                         " in one plan with no path of data edges or control dependencies between them, so the "
+                         "final value is undefined; order them: build the second write under "
+                         "g.control_dependencies({first write})");
+    }
+  }
+}
+
 }  // namespace
 
 Session::Session(Graph& graph) : graph_(&graph) {}
 Session::~Session() = default;
 
 Session::VariableState& Session::variable_state(int node) {
-  auto& slot = variables_[node];
+  const Node& n = graph_->node(node);
+  auto& slot = variables_[n.name];
   if (!slot) {
-    const Node& n = graph_->node(node);
     slot = std::make_unique<VariableState>();
     slot->value = Tensor(n.output_dtypes.at(0), n.output_shapes.at(0));
   }
@@ -56,7 +137,7 @@ std::mt19937_64& Session::rng_for(int node) {
   return *slot;
 }
 
-void Session::check_request(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+void Session::check_request(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
                             const std::vector<Output>& feed_placeholders) const {
   auto check = [&](const Output& o, const char* what, bool need_output) {
     if (!o.valid() || o.graph != graph_ || o.node >= graph_->num_nodes())
@@ -69,12 +150,12 @@ void Session::check_request(const std::vector<Output>& fetches, const std::vecto
                      " (it has " + std::to_string(n.output_dtypes.size()) + ")");
   };
   for (const Output& f : fetches) check(f, "a fetch", true);
-  for (const Output& t : targets) check(t, "a target", false);
+  for (const Operation& t : targets) check(Output{t.graph, t.node, 0}, "a target", false);
   for (const Output& p : feed_placeholders) check(p, "a feed", true);
 }
 
 std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
-                                          const std::vector<Output>& targets,
+                                          const std::vector<Operation>& targets,
                                           const std::vector<Output>& feed_placeholders) {
   const Graph& g = *graph_;
   std::vector<char> fed(static_cast<std::size_t>(g.num_nodes()), 0);
@@ -91,7 +172,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   for (const Output& f : fetches) {
     stack.push_back(f.node);
   }
-  for (const Output& t : targets) {
+  for (const Operation& t : targets) {
     stack.push_back(t.node);
   }
   while (!stack.empty()) {
@@ -138,6 +219,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     }
   }
   for (const Output& f : fetches) read[static_cast<std::size_t>(f.node)] = 1;
+  check_variable_order(g, plan->schedule_);
 
   for (std::size_t fi = 0; fi < feed_placeholders.size(); ++fi) {
     int id = feed_placeholders[fi].node;
@@ -171,7 +253,9 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
         continue;
       case OpRole::Compute: break;
     }
-    if (n.output_dtypes.empty()) continue;  // a pure ordering node (group): nothing to run
+    // A node without outputs and kernels only orders others (group); one with kernels runs
+    // for its effects (the registry makes sure it dispatches on an input).
+    if (n.output_dtypes.empty() && !has_kernel(*n.op)) continue;
     DType d = dispatch_dtype(n, g);
     KernelFn kernel = n.op->kernel_for(d);
     if (!kernel)
@@ -195,7 +279,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   return plan;
 }
 
-Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
                        const std::vector<Output>& feed_placeholders) {
   check_request(fetches, targets, feed_placeholders);  // before the cache, whose key is node ids
   std::vector<std::int64_t> key;
@@ -205,7 +289,7 @@ Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Out
     key.push_back(f.index);
   }
   key.push_back(-1);
-  for (const Output& t : targets) key.push_back(t.node);
+  for (const Operation& t : targets) key.push_back(t.node);
   key.push_back(-2);
   for (const Output& p : feed_placeholders) key.push_back(p.node);
   auto it = plans_.find(key);
@@ -217,7 +301,7 @@ Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Out
 }
 
 std::vector<Tensor> Session::run(const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
-                                 const std::vector<Output>& targets) {
+                                 const std::vector<Operation>& targets) {
   std::vector<Output> placeholders;
   std::vector<Tensor> values;
   placeholders.reserve(feeds.size());
@@ -233,30 +317,64 @@ Tensor Session::run(Output fetch, const std::vector<Feed>& feeds) {
   return run(std::vector<Output>{fetch}, feeds).at(0);
 }
 
-void Session::run_targets(const std::vector<Output>& targets, const std::vector<Feed>& feeds) {
+void Session::run_targets(const std::vector<Operation>& targets, const std::vector<Feed>& feeds) {
   run({}, feeds, targets);
 }
 
-void Session::initialize_variables() {
-  // One at a time, in creation order, so an initializer may read a variable created before it.
-  for (const auto& v : graph_->variables()) run_targets({graph_->output_of(v.initializer)});
+void Session::run_initializers(bool only_uninitialized) {
+  // One plan per initializer, in creation order, so an initializer may read a variable created
+  // before it: in one plan that read and the earlier initializer's write would be unordered.
+  // The plans are not cached: each runs once per initialization.
+  for (const auto& v : graph_->variables()) {
+    if (only_uninitialized && variable_state(v.variable).initialized) continue;
+    build_plan({}, {Operation(graph_, v.initializer)}, {})->run({});
+  }
+}
+
+void Session::initialize_variables() { run_initializers(false); }
+void Session::initialize_uninitialized_variables() { run_initializers(true); }
+
+void Session::rebind(Graph& other) {
+  // Check everything before changing anything.
+  for (const Node& n : other.nodes()) {
+    if (n.op->role != OpRole::Variable) continue;
+    auto it = variables_.find(n.name);
+    if (it == variables_.end()) continue;
+    const Tensor& value = it->second->value;
+    if (value.dtype() != n.output_dtypes.at(0) || value.shape() != n.output_shapes.at(0))
+      throw RunError("cannot rebind the session: variable '" + n.name + "' is " +
+                     std::string(dtype_name(value.dtype())) + " " + value.shape().to_string() +
+                     " in the session but " + std::string(dtype_name(n.output_dtypes[0])) + " " +
+                     n.output_shapes[0].to_string() + " in the new graph (created at " +
+                     n.site.to_string() + ")");
+  }
+  plans_.clear();
+  rngs_.clear();  // keyed by node id, which means nothing in the new graph
+  graph_ = &other;
+}
+
+const Session::VariableState* Session::find_state(Output variable, const char* what) const {
+  if (!variable.valid() || variable.graph != graph_ || variable.node >= graph_->num_nodes() ||
+      variable.producer().op->role != OpRole::Variable)
+    throw RunError(std::string(what) + ": not a variable of this session's graph");
+  auto it = variables_.find(variable.producer().name);
+  return it == variables_.end() ? nullptr : it->second.get();
 }
 
 bool Session::is_initialized(Output variable) const {
-  auto it = variables_.find(variable.node);
-  return it != variables_.end() && it->second->initialized;
+  const VariableState* state = find_state(variable, "is_initialized");
+  return state && state->initialized;
 }
 
 Tensor Session::variable_value(Output variable) const {
-  auto it = variables_.find(variable.node);
-  if (it == variables_.end() || !it->second->initialized)
+  const VariableState* state = find_state(variable, "variable_value");
+  if (!state || !state->initialized)
     throw RunError("variable '" + variable.producer().name + "' is not initialized");
-  return it->second->value.clone();
+  return state->value.clone();
 }
 
 void Session::set_variable_value(Output variable, const Tensor& value) {
-  if (!variable.valid() || variable.graph != graph_ || variable.producer().op->role != OpRole::Variable)
-    throw RunError("set_variable_value: not a variable of this session's graph");
+  find_state(variable, "set_variable_value");
   VariableState& state = variable_state(variable.node);
   try {
     state.value.copy_from(value);

@@ -239,7 +239,8 @@ CloneResult clone(const std::vector<Output>& outputs,
   for (const auto& v : source->variables())
     if (result.copied(v.variable) && result.copied(v.initializer))
       target->register_variable(result.copies[static_cast<std::size_t>(v.variable)],
-                                result.copies[static_cast<std::size_t>(v.initializer)]);
+                                result.copies[static_cast<std::size_t>(v.initializer)],
+                                VariableOptions{v.trainable, v.collections});
   } catch (...) {
     scope.reset();
     target->rollback(mark);

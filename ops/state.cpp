@@ -178,33 +178,41 @@ Output scalar(Graph& g, double value, DType dtype, OpName name) {
 namespace {
 // Creates the variable node, then its initializer assign in the variable's own name scope.
 Output make_variable(Graph& g, DType dtype, const Shape& shape, const OpName& name,
-                     const std::function<Output()>& initial_value) {
+                     const std::function<Output()>& initial_value, VariableOptions options) {
   OpName var_name = name.name.empty() ? OpName("variable", name.loc) : name;
   Output var = detail::build(g, "variable", {}, {{"dtype", dtype}, {"shape", shape}}, var_name);
   const std::string& full = var.producer().name;
   auto scope = g.name_scope(full.substr(full.rfind('/') + 1), /*reuse=*/true);
   Output init = initial_value();
   Output assign_node = detail::build(g, "assign", {var, init}, {}, OpName("Assign", name.loc));
-  g.register_variable(var.node, assign_node.node);
+  g.register_variable(var.node, assign_node.node, std::move(options));
   return var;
 }
 }  // namespace
 
 Output variable(Output initial_value, OpName name) {
+  return variable(initial_value, VariableOptions{}, std::move(name));
+}
+
+Output variable(Graph& g, Tensor initial_value, OpName name) {
+  return variable(g, std::move(initial_value), VariableOptions{}, std::move(name));
+}
+
+Output variable(Output initial_value, VariableOptions options, OpName name) {
   Graph& g = detail::graph_of(initial_value, "variable");
   if (!initial_value.shape().is_fully_defined())
     throw ShapeError("variable '" + name.name + "': initial value '" + initial_value.name() +
                      "' has shape " + initial_value.shape().to_string() +
                      ", which is not fully defined (created at " + SourceSite::from(name.loc).to_string() + ")");
   return make_variable(g, initial_value.dtype(), initial_value.shape(), name,
-                       [&] { return initial_value; });
+                       [&] { return initial_value; }, std::move(options));
 }
 
-Output variable(Graph& g, Tensor initial_value, OpName name) {
+Output variable(Graph& g, Tensor initial_value, VariableOptions options, OpName name) {
   if (!initial_value.defined()) throw GraphError("variable '" + name.name + "': undefined initial value");
   return make_variable(g, initial_value.dtype(), initial_value.shape(), name, [&] {
     return constant(g, initial_value, OpName("initial_value", name.loc));
-  });
+  }, std::move(options));
 }
 
 Output assign(Output var, Output value, OpName name) {
@@ -223,14 +231,15 @@ Output stop_gradient(Output x, OpName name) {
   return detail::build(detail::graph_of(x, "stop_gradient"), "stop_gradient", {x}, {}, name);
 }
 
-Output group(Graph& g, const std::vector<Output>& deps, OpName name) {
+Operation group(Graph& g, const std::vector<Operation>& deps, OpName name) {
   NodeOptions options;
   options.name = name.name;
-  for (const Output& d : deps) {
+  for (const Operation& d : deps) {
     if (!d.valid() || d.graph != &g) throw GraphError("group: a dependency is not in this graph");
     options.control_inputs.push_back(d.node);
   }
-  return g.add("group", {}, {}, std::move(options), name.loc);
+  g.add_node("group", {}, {}, std::move(options), name.loc);
+  return Operation(&g, g.num_nodes() - 1);
 }
 
 }  // namespace dagrad

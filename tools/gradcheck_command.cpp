@@ -33,13 +33,22 @@ struct GradcheckArgs {
   std::uint64_t seed = 1;
 };
 
-// The output to differentiate: the named one, else a float scalar of a compute op that is
+// The output to differentiate: the named one, else the output of the graph's "loss" signature,
+// else (a graph without one) a float scalar of a compute op that is
 // forward (not added by gradients()), not computed from gradients (an update step) and not a
 // state update. Preferred, in order: one that no forward node consumes and that the graph
 // differentiates (a loss whose gradients are in the graph); one that the graph differentiates;
 // one that no node consumes (a final result); any. The last one wins a tie.
 Output pick_output(Graph& graph, const std::string& name) {
   if (!name.empty()) return graph.output(name);
+  // A graph that says which output is its loss is taken at its word.
+  if (const Graph::Signature* loss = graph.signature("loss")) {
+    for (const auto& [key, output] : loss->outputs)
+      if (key == "loss") return output;
+    if (loss->outputs.size() == 1) return loss->outputs[0].second;
+    throw GraphError("signature 'loss' has " + std::to_string(loss->outputs.size()) +
+                     " outputs and none is keyed 'loss'; name the output with --output");
+  }
   auto n = static_cast<std::size_t>(graph.num_nodes());
   std::vector<char> used_forward(n, 0), used_backward(n, 0), from_gradients(n, 0);
   for (const Node& node : graph.nodes()) {
@@ -142,7 +151,7 @@ void add_gradcheck_command(CLI::App& app) {
   cmd->add_option("--graph", args->graph_file, "Check a saved graph's scalar output against its float variables");
   cmd->add_option(
       "--output", args->output,
-      "With --graph: the scalar output to check (default: the loss, a forward float scalar)");
+      "With --graph: the scalar output to check (default: the 'loss' signature's output, else a forward float scalar)");
   cmd->add_option("--feed", args->feeds, "With --graph: feed a placeholder from a .npy file, NAME=FILE.npy (repeatable)");
   cmd->add_flag("--fast", args->fast, "Compare random directional derivatives instead of the full Jacobian");
   cmd->add_flag("--float32", args->float32, "Check in float32 (unreliable: finite differences need float64)");

@@ -75,11 +75,14 @@ int main(int argc, char** argv) {
     std::vector<Output> params;
     for (const auto& v : g.variables()) params.push_back(g.output_of(v.variable));
     std::vector<Output> grads = gradients(loss, params);
-    Output train;
+    Operation train;
     {
       auto scope = g.name_scope("sgd");
+      // Every update waits for every gradient: backpropagation reads the weights (dense_2's
+      // kernel for dense_1's gradient), and a read and a write of one variable must be ordered.
+      auto after_gradients = g.control_dependencies(std::vector<Operation>(grads.begin(), grads.end()));
       Output learning_rate = scalar(g, 1.0, DType::float32, "learning_rate");
-      std::vector<Output> updates;
+      std::vector<Operation> updates;
       for (std::size_t i = 0; i < params.size(); ++i)
         updates.push_back(assign_sub(params[i], learning_rate * grads[i], "update"));
       train = group(g, updates, "train");

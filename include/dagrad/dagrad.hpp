@@ -2,6 +2,7 @@
 #pragma once
 
 #include "graph/attr.hpp"
+#include "graph/checkpoint.hpp"
 #include "graph/dot.hpp"
 #include "graph/dtype.hpp"
 #include "graph/errors.hpp"

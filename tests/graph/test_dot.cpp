@@ -188,7 +188,7 @@ BOOST_AUTO_TEST_CASE(control_edges_are_dashed) {
   Graph g(dot_registry());
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
   Output y = neg(x, "y");
-  Output done = group(g, {y}, "done");
+  Operation done = group(g, {y}, "done");
   std::string edge =
       "n" + std::to_string(y.node) + " -> n" + std::to_string(done.node) + " [style=dashed";
   BOOST_TEST(to_dot(g).find(edge) != std::string::npos);

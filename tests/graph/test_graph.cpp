@@ -140,7 +140,8 @@ BOOST_AUTO_TEST_CASE(every_error_is_a_dagrad_error) {
 BOOST_AUTO_TEST_CASE(dtype_of_a_node_without_outputs_names_the_node) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
-  Output done = group(g, {x}, "done");
+  Operation group_op = group(g, {x}, "done");
+  Output done{&g, group_op.node, 0};  // an Output handle forced onto the group
   BOOST_CHECK_EXCEPTION(done.dtype(), GraphError, message_has({"'done'", "group", "no output 0", "has 0"}));
   BOOST_CHECK_EXCEPTION(done.shape(), GraphError, message_has({"'done'"}));
   BOOST_CHECK_EXCEPTION((Output{&g, x.node, 1}).dtype(), GraphError, message_has({"'x'", "no output 1"}));

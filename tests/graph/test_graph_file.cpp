@@ -100,7 +100,7 @@ std::unique_ptr<Graph> small_network() {
     auto section = g->backward_section();
     square(y, "grad_like");
   }
-  Output done = group(*g, {y}, "done");
+  Operation done = group(*g, {y}, "done");
   {
     auto after = g->control_dependencies({done});  // a control input without outputs
     identity(y, "after_done");
@@ -235,7 +235,7 @@ BOOST_AUTO_TEST_CASE(files_are_plain_json_and_npy) {
   save_graph(*g, path.string());
   std::string json = read_text(path / "graph.json");
   BOOST_TEST(json.find("\"format\": \"dagrad-graph\"") != std::string::npos);
-  BOOST_TEST(json.find("\"version\": 1") != std::string::npos);
+  BOOST_TEST(json.find("\"version\": 2") != std::string::npos);
   BOOST_TEST(json.find("\"name\":\"layer1/w\"") != std::string::npos);
   int npy_files = 0;
   for (const auto& entry : fs::directory_iterator(path)) {
@@ -273,12 +273,80 @@ BOOST_AUTO_TEST_CASE(unknown_op_names_file_and_node) {
                                 {"graph.json", "'layer1/relu'", "unknown op 'no_such_op'"});
 }
 
+// Variables' trainable flags and collections, and named signatures, survive a round trip.
+BOOST_AUTO_TEST_CASE(variable_state_and_signatures_round_trip) {
+  TempDir dir;
+  auto g = small_network();
+  g->set_trainable(g->output("layer1/b"), false);
+  g->add_to_collection(g->output("layer1/b"), collections::kNonTrainableState);
+  g->set_signature("predict", {{{"x", g->output("x")}}, {{"y", g->output("head/out")}}});
+  g->set_signature("loss", {{{"x", g->output("x")}}, {{"loss", g->output("grad_like")}, {"aux", g->output("head/out")}}});
+  save_graph(*g, (dir.path / "g").string());
+  auto loaded = load_graph((dir.path / "g").string(), test_registry());
+  BOOST_TEST(loaded->variable_info(loaded->output("layer1/w")).trainable);
+  const auto& b = loaded->variable_info(loaded->output("layer1/b"));
+  BOOST_TEST(!b.trainable);
+  BOOST_TEST(b.collections == (std::vector<std::string>{std::string(collections::kNonTrainableState)}),
+             boost::test_tools::per_element());
+  BOOST_TEST(loaded->trainable_variables().size() == 1u);
+  BOOST_TEST(loaded->signatures().size() == 2u);
+  const Graph::Signature* loss = loaded->signature("loss");
+  BOOST_REQUIRE(loss);
+  BOOST_REQUIRE(loss->outputs.size() == 2u);
+  BOOST_TEST(loss->outputs[0].first == "loss");  // key order is kept
+  BOOST_TEST((loss->outputs[0].second == loaded->output("grad_like")));
+  BOOST_TEST(loss->outputs[1].first == "aux");
+  BOOST_TEST((loaded->signature("predict")->inputs[0].second == loaded->output("x")));
+  BOOST_TEST(!loaded->signature("train"));
+}
+
+// A version 1 file (no trainable flags, collections or signatures) still loads.
+BOOST_AUTO_TEST_CASE(version_1_files_load_with_trainable_variables) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  std::string text = read_text(dir.path / "g" / "graph.json");
+  auto erase_all = [&](const std::string& what) {
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what)) text.erase(at, what.size());
+  };
+  erase_all(",\"trainable\":true,\"collections\":[]");
+  erase_all(",\n \"signatures\": {}");
+  write_text(dir.path / "g" / "graph.json", text);
+  edit_json(dir.path / "g", "\"version\": 2", "\"version\": 1");
+  auto loaded = load_graph((dir.path / "g").string(), test_registry());
+  BOOST_TEST(loaded->trainable_variables().size() == 2u);
+  BOOST_TEST(loaded->signatures().empty());
+  // Version 2 requires the fields.
+  edit_json(dir.path / "g", "\"version\": 1", "\"version\": 2");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "variable 0", "'trainable'"});
+}
+
+// A signature whose input is not a placeholder, or that names a missing node, is refused.
+BOOST_AUTO_TEST_CASE(bad_signatures_name_the_signature) {
+  auto g = small_network();
+  BOOST_CHECK_EXCEPTION(g->set_signature("predict", {{{"x", g->output("head/out")}}, {}}), GraphError,
+                        [](const GraphError& e) {
+                          std::string m = e.what();
+                          return m.find("signature 'predict'") != std::string::npos &&
+                                 m.find("not a placeholder") != std::string::npos;
+                        });
+  BOOST_CHECK_THROW(g->set_signature("p", {{}, {{"y", Output{}}}}), GraphError);
+  BOOST_CHECK_THROW(g->set_signature("p", {{}, {{"y", g->output("x")}, {"y", g->output("x")}}}), GraphError);
+  BOOST_CHECK_THROW(g->set_signature("", {}), GraphError);
+  TempDir dir;
+  g->set_signature("predict", {{{"x", g->output("x")}}, {{"y", g->output("head/out")}}});
+  save_graph(*g, (dir.path / "g").string());
+  edit_json(dir.path / "g", "{\"x\":\"x\"}", "{\"x\":\"head/out\"}");
+  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "signature 'predict'", "not a placeholder"});
+  edit_json(dir.path / "g", "{\"x\":\"head/out\"}", "{\"x\":\"nowhere\"}");
+  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "signature 'predict'", "'nowhere'"});
+}
+
 BOOST_AUTO_TEST_CASE(wrong_version_or_format_is_rejected) {
   TempDir dir;
   save_graph(*small_network(), (dir.path / "g").string());
-  edit_json(dir.path / "g", "\"version\": 1", "\"version\": 7");
+  edit_json(dir.path / "g", "\"version\": 2", "\"version\": 7");
   expect_load_error<FileError>(dir.path / "g", {"graph.json", "unsupported version 7"});
-  edit_json(dir.path / "g", "\"version\": 7", "\"version\": 1");
+  edit_json(dir.path / "g", "\"version\": 7", "\"version\": 2");
   edit_json(dir.path / "g", "\"dagrad-graph\"", "\"other-graph\"");
   expect_load_error<FileError>(dir.path / "g", {"graph.json", "format"});
 }
@@ -327,8 +395,8 @@ BOOST_AUTO_TEST_CASE(directory_instead_of_a_file_names_the_path) {
 BOOST_AUTO_TEST_CASE(bad_variable_registrations_name_file_and_node) {
   TempDir dir;
   save_graph(*small_network(), (dir.path / "g").string());
-  edit_json(dir.path / "g", "{\"variable\":\"layer1/b\",\"initializer\":\"layer1/b/Assign\"}",
-            "{\"variable\":\"layer1/w\",\"initializer\":\"layer1/w/Assign\"}");
+  edit_json(dir.path / "g", "{\"variable\":\"layer1/b\",\"initializer\":\"layer1/b/Assign\",",
+            "{\"variable\":\"layer1/w\",\"initializer\":\"layer1/w/Assign\",");
   expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'layer1/w'", "registered twice"});
 
   save_graph(*small_network(), (dir.path / "g").string());

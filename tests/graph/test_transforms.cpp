@@ -293,7 +293,7 @@ BOOST_AUTO_TEST_CASE(a_failed_clone_leaves_the_graph_unchanged) {
 BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3}, "x");
-  Output w = variable(g, vec({1, 1, 1}), "w");
+  Output w = variable(g, vec({1, 1, 1}), VariableOptions{false, {"frozen"}}, "w");
   Output y = leaky_relu(x * w, 0.5, "y");
   Graph other;
   CloneOptions options;
@@ -306,7 +306,9 @@ BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {
   BOOST_REQUIRE_EQUAL(other.num_nodes(), g.num_nodes());
   for (int id = 0; id < g.num_nodes(); ++id) BOOST_TEST(other.node(id).name == g.node(id).name);
   BOOST_TEST((r.outputs[0] == other.output("y")));
-  BOOST_TEST(other.variables().size() == 1u);
+  BOOST_REQUIRE(other.variables().size() == 1u);
+  BOOST_TEST(!other.variables()[0].trainable);  // the flag and collections come along
+  BOOST_TEST(other.variables()[0].collections == (std::vector<std::string>{"frozen"}), boost::test_tools::per_element());
   Session s(other);
   s.initialize_variables();
   BOOST_TEST(values(s, r.outputs[0], {{other.output("x"), vec({-4, 2, -8})}}) == (std::vector<float>{-1, 2, -2}),

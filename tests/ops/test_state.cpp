@@ -253,6 +253,27 @@ BOOST_AUTO_TEST_CASE(variable_from_tensor) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(variable_options_set_the_trainable_flag_and_collections) {
+  Graph g;
+  Output plain = variable(g, Tensor::from_vector<float>({1}, {1}), "plain");
+  Output count = variable(g, Tensor::from_vector<std::int64_t>({1}, {0}),
+                          {.trainable = false, .collections = {std::string(collections::kOptimizerSlots)}}, "count");
+  Output twice = variable(plain * 2.0, VariableOptions{false, {"mine"}}, "twice");
+  BOOST_TEST_REQUIRE(g.variables().size() == 3u);
+  BOOST_TEST(g.variables()[0].trainable);
+  BOOST_TEST(g.variables()[0].collections.empty());
+  BOOST_TEST(!g.variables()[1].trainable);
+  BOOST_TEST((g.variables()[1].collections == std::vector<std::string>{"optimizer_slots"}));
+  BOOST_TEST(!g.variables()[2].trainable);
+  BOOST_TEST((g.variables()[2].collections == std::vector<std::string>{"mine"}));
+  BOOST_TEST(g.find_node("twice/Assign") != nullptr);  // the initializer stays in the variable's scope
+  BOOST_TEST(count.name() == "count");
+  Session s(g);
+  s.initialize_variables();
+  check_values(s.variable_value(twice), {2}, "twice");
+  check_values(s.variable_value(count), {0}, "count");
+}
+
 BOOST_AUTO_TEST_CASE(variable_from_another_output) {
   Graph g;
   Output base = constant(g, Tensor::from_vector<double>({2}, {0, 1}), "base");
@@ -485,12 +506,16 @@ BOOST_AUTO_TEST_CASE(identity_and_stop_gradient_forward) {
 }
 
 BOOST_AUTO_TEST_CASE(identity_of_variable_is_a_snapshot) {
-  // identity(v) created before an assign reads the old value within the same run; one created
-  // after reads the new value (nodes run in creation order).
+  // identity(v) ordered before an assign (by a control dependency) reads the old value within
+  // the same run; one of the assign's output reads the new value.
   Graph g;
   Output v = variable(g, Tensor::from_vector<double>({2}, {1, 2}), "v");
   Output before = identity(v, "before");
-  Output inc = assign_add(v, constant(g, Tensor::from_vector<double>({2}, {5, 5})), "inc");
+  Output inc;
+  {
+    auto guard = g.control_dependencies({before});
+    inc = assign_add(v, constant(g, Tensor::from_vector<double>({2}, {5, 5})), "inc");
+  }
   Output after = identity(inc, "after");
   Session s(g);
   s.initialize_variables();
@@ -509,8 +534,12 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   Output b = variable(g, Tensor::from_vector<std::int64_t>({1}, {100}), "b");
   Output inc_a = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {1, 2})), "inc_a");
   Output dec_b = assign_sub(b, constant(g, Tensor::from_vector<std::int64_t>({1}, {7})), "dec_b");
-  Output inc_a_again = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
-  Output step = group(g, {inc_a, dec_b, inc_a_again}, "step");
+  Output inc_a_again;
+  {
+    auto after = g.control_dependencies({inc_a});  // two writes of `a` in one plan must be ordered
+    inc_a_again = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
+  }
+  Operation step = group(g, {inc_a, dec_b, inc_a_again}, "step");
   BOOST_TEST(step.producer().op->name == "group");
   BOOST_TEST(step.producer().output_dtypes.empty());
   const auto& deps = step.producer().control_inputs;
@@ -525,17 +554,22 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   s.run({}, {}, {step});
   check_values(s.run(a), {33, 66}, "a after three steps");
   check_values(s.run(b), {79}, "b after three steps");
-  // A group has no value to fetch.
-  BOOST_CHECK_EXCEPTION(s.run(step), RunError, mentions_all<RunError>({"'step'", "no outputs"}));
+  // A group has no value to fetch (its Operation has no Output; one made by hand is refused).
+  BOOST_CHECK_EXCEPTION(s.run(g.output_of(step.node)), RunError, mentions_all<RunError>({"'step'", "no outputs"}));
 }
 
 BOOST_AUTO_TEST_CASE(group_of_groups_and_empty_group) {
   Graph g;
   Output v = variable(g, Tensor::from_vector<float>({1}, {0}), "v");
   Output one = constant(g, Tensor::from_vector<float>({1}, {1}));
-  Output inner = group(g, {assign_add(v, one)}, "inner");
-  Output outer = group(g, {inner, assign_add(v, one)}, "outer");
-  Output nothing = group(g, {}, "nothing");
+  Operation inner = group(g, {assign_add(v, one)}, "inner");
+  Output second;
+  {
+    auto after = g.control_dependencies({inner});
+    second = assign_add(v, one);
+  }
+  Operation outer = group(g, {inner, second}, "outer");
+  Operation nothing = group(g, {}, "nothing");
   Session s(g);
   s.initialize_variables();
   s.run_targets({outer});
@@ -605,7 +639,7 @@ BOOST_AUTO_TEST_CASE(control_dependencies_nest_and_restore) {
   check_values(s.run(only_a), {2}, "a after its increment");
   check_values(s.variable_value(b), {1}, "b untouched by only_a");
   // A group built inside a scope also waits for the scope's nodes.
-  Output g_step;
+  Operation g_step;
   {
     auto guard = g.control_dependencies({inc_b});
     g_step = group(g, {inc_a});

@@ -201,6 +201,23 @@ BOOST_AUTO_TEST_CASE(saved_graph_loss_against_its_variables) {
   BOOST_TEST(read("stdout").find("1 passed, 0 failed") != std::string::npos);
 }
 
+// A "loss" signature says which output is the loss: the check takes it, even where the heuristic
+// would pick another scalar (here "penalty", consumed by nothing and created last).
+BOOST_AUTO_TEST_CASE(loss_signature_names_the_checked_output) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 3}, "x");
+  Output w = variable(g, Tensor::from_vector<double>({3}, {0.5, -1, 0.25}), "w");
+  Output data_loss = mean(square(tanh(x * w)), {}, false, "data_loss");
+  sum(square(w), {}, false, "penalty");
+  g.set_signature("loss", {{{"x", x}}, {{"loss", data_loss}}});
+  fs::path file = dir / "signed.dagrad";
+  save_graph(g, file.string());
+  BOOST_TEST(run("gradcheck --graph " + quoted(file)) == 0, read("stdout") + read("stderr"));
+  BOOST_TEST(read("stdout").find("data_loss wrt 1 variables") != std::string::npos, read("stdout"));
+  BOOST_TEST(run("gradcheck --graph " + quoted(file) + " --output penalty") == 0);
+  BOOST_TEST(read("stdout").find("penalty wrt 1 variables") != std::string::npos, read("stdout"));
+}
+
 BOOST_AUTO_TEST_CASE(float32_graph_with_integer_feed) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{-1, 2}, "x");
@@ -255,7 +272,7 @@ BOOST_AUTO_TEST_CASE(default_output_of_a_training_graph_is_its_loss) {
   {
     auto scope = g.name_scope("sgd");
     Output learning_rate = scalar(g, 0.5, DType::float32, "learning_rate");
-    std::vector<Output> updates;
+    std::vector<Operation> updates;
     for (std::size_t i = 0; i < params.size(); ++i)
       updates.push_back(assign_sub(params[i], learning_rate * grads[i]));
     group(g, updates, "train");

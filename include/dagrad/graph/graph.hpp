@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +55,38 @@ struct Output {
   bool operator==(const Output& other) const {
     return graph == other.graph && node == other.node && index == other.index;
   }
+};
+
+// A handle to a node run for its effects (a group, an assign used as a target): what
+// Session targets and control_dependencies take. Any Output converts to the Operation of its
+// node; an Operation has no dtype or shape, so a node without outputs cannot be used as a value.
+struct Operation {
+  Graph* graph = nullptr;
+  int node = -1;
+
+  Operation() = default;
+  Operation(Graph* g, int id) : graph(g), node(id) {}
+  Operation(const Output& output) : graph(output.graph), node(output.node) {}  // NOLINT: implicit
+
+  bool valid() const { return graph != nullptr && node >= 0; }
+  const Node& producer() const;
+  std::string name() const;  // the node's full name
+  bool operator==(const Operation& other) const { return graph == other.graph && node == other.node; }
+};
+
+// Collection tags of variables (Graph::variables_in). Any other non-empty name is a user
+// collection. kTrainable is not a tag but the trainable flag itself (Graph::set_trainable).
+namespace collections {
+inline constexpr std::string_view kTrainable = "trainable_variables";
+inline constexpr std::string_view kNonTrainableState = "non_trainable_state";  // moving statistics
+inline constexpr std::string_view kOptimizerSlots = "optimizer_slots";        // moments, step counters
+}  // namespace collections
+
+// How a variable is registered: trainable (gradients and optimizers take it by default) and
+// the collections it belongs to besides (no duplicates, not kTrainable).
+struct VariableOptions {
+  bool trainable = true;
+  std::vector<std::string> collections;
 };
 
 struct NodeInput {
@@ -143,7 +177,7 @@ class Graph {
   [[nodiscard]] ScopeGuard absolute_scope(std::string_view scope);
   const std::string& current_scope() const { return scope_; }
   // Nodes added while the guard lives get these nodes as control inputs.
-  [[nodiscard]] ScopeGuard control_dependencies(const std::vector<Output>& nodes);
+  [[nodiscard]] ScopeGuard control_dependencies(const std::vector<Operation>& nodes);
   // Nodes added while the guard lives are tagged backward (used by autodiff).
   [[nodiscard]] ScopeGuard backward_section();
 
@@ -151,15 +185,48 @@ class Graph {
   std::uint64_t seed() const { return seed_; }
   void set_seed(std::uint64_t seed) { seed_ = seed; }
 
-  // Variables and the assign node that initializes each.
+  // Variables (in creation order) and the assign node that initializes each. A variable's
+  // identity is its full node name: sessions and checkpoints key its value by it.
   struct VariableInfo {
     int variable;
     int initializer;
+    bool trainable = true;
+    std::vector<std::string> collections;  // tags besides trainable, in the order added
   };
   const std::vector<VariableInfo>& variables() const { return variables_; }
-  // Throws GraphError unless variable_node is a variable registered for the first time and
-  // initializer_node an assign to it.
-  void register_variable(int variable_node, int initializer_node);
+  // Throws GraphError unless variable_node is a variable registered for the first time,
+  // initializer_node an assign to it and the options valid (no empty, repeated or kTrainable
+  // collection names).
+  void register_variable(int variable_node, int initializer_node, VariableOptions options = {});
+  // The registration of `variable` (an output of a registered variable node); throws GraphError.
+  const VariableInfo& variable_info(Output variable) const;
+  // The variables of `collection` as outputs, in creation order; kTrainable gives the
+  // trainable ones. An unknown collection is empty.
+  std::vector<Output> variables_in(std::string_view collection);
+  std::vector<Output> trainable_variables() { return variables_in(collections::kTrainable); }
+  // Freezes (false) or unfreezes (true) a variable, e.g. a pretrained layer in transfer
+  // learning; gradients and optimizers built afterwards see the change. Only a bool binds.
+  void set_trainable(Output variable, bool trainable);
+  template <class T>
+    requires(!std::is_same_v<T, bool>)
+  void set_trainable(Output variable, T trainable) = delete;
+  // Adds `variable` to `collection` (no effect if it is already there); kTrainable is refused.
+  void add_to_collection(Output variable, std::string_view collection);
+
+  // A named entry point of the graph, as in TensorFlow's SavedModel: which placeholders feed it
+  // and which outputs it computes, by key ("loss": {"x", "labels"} -> {"loss"}). Saved in graph
+  // files, so tools find a model's loss or predictions without guessing.
+  struct Signature {
+    std::vector<std::pair<std::string, Output>> inputs;   // key -> placeholder
+    std::vector<std::pair<std::string, Output>> outputs;  // key -> any output
+  };
+  // Adds or replaces signature `name`. Throws GraphError naming the signature and key unless the
+  // name and keys are valid names (unique within inputs and within outputs), every input is a
+  // placeholder of this graph and every output an output of this graph.
+  void set_signature(const std::string& name, Signature signature);
+  // The signature `name`, or null.
+  const Signature* signature(std::string_view name) const;
+  const std::map<std::string, Signature, std::less<>>& signatures() const { return signatures_; }
 
   // A restore point for undoing a construction of several nodes that failed part way (autodiff
   // uses it so that a failed gradients() leaves the graph as it was).
@@ -170,12 +237,14 @@ class Graph {
     int num_nodes = 0;
     std::size_t num_variables = 0;
     std::unordered_map<std::string, int> name_counts;  // names taken by nodes and scopes
+    std::map<std::string, Signature, std::less<>> signatures;
   };
   [[nodiscard]] Checkpoint checkpoint() const;
   // Removes every node added since `checkpoint`, frees the node and scope names taken since (a
   // later add or name_scope gets the name it would have got) and drops variables registered
   // since. Requires: a checkpoint of this graph, no rollback past it since, and no live
   // control_dependencies guard entered after it. Scope guards restore the current scope.
+  // Signatures are restored to what they were at the checkpoint.
   void rollback(const Checkpoint& checkpoint);
 
   // Nodes that consume output (node, *) as a data input, each once, in id order; kept up to
@@ -200,6 +269,7 @@ class Graph {
   std::vector<int> control_scope_;
   bool backward_ = false;
   std::uint64_t seed_ = 0;
+  std::map<std::string, Signature, std::less<>> signatures_;
   std::vector<VariableInfo> variables_;
   std::vector<std::vector<int>> consumers_;          // use-lists, indexed by node id
   std::vector<std::vector<int>> control_consumers_;

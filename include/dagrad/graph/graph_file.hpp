@@ -11,7 +11,9 @@
 
 namespace dagrad {
 
-inline constexpr int kGraphFileVersion = 1;
+// Version 2 added variables' trainable flags and collections, and signatures; version 1 files
+// still load (every variable trainable, no collections, no signatures).
+inline constexpr int kGraphFileVersion = 2;
 
 // Writes `graph` to the directory `path`, atomically: everything is written into a temporary
 // sibling directory that then replaces `path`, so a failed save leaves an existing graph file
@@ -23,7 +25,7 @@ void save_graph(const Graph& graph, const std::string& path);
 // Reads a graph file (the directory, or the graph.json inside it) and rebuilds the graph
 // through Graph::add_node with ops from `registry`, so every shape function runs again and a
 // tampered file is caught. Node names, attributes, sites, backward tags, control inputs,
-// variables and the seed are restored. Throws FileError (unreadable files, bad JSON with its
+// variables (with trainable flags and collections), signatures and the seed are restored. Throws FileError (unreadable files, bad JSON with its
 // byte offset, wrong format or version, missing fields or .npy files) or GraphError/ShapeError
 // (unknown ops, dangling input references, rejected shapes), naming the file and the node.
 // `registry` must outlive the returned graph.

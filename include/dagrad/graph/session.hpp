@@ -1,11 +1,24 @@
 // A Session runs requests on a graph. A request (fetches, target nodes, fed placeholders) is
 // compiled once into a Plan: pruned to the nodes it needs, ordered, with buffers allocated per
 // feed-shape signature; plans are cached, so a training step does no graph work and no
-// per-node allocation after its first run. Variables live in the session across runs.
+// per-node allocation after its first run. Variables live in the session across runs, keyed by
+// their full node name (their stable identity), so a session can move onto a rebuilt,
+// optimized or reloaded copy of its graph (Session::rebind) and keep its values.
+//
+// The read/write ordering rule: in one plan, every read of a variable (any use of the
+// variable's output, or of an output aliasing it such as an assign's, except input 0 of the
+// writing op itself) and every write of it (assign, assign_add, assign_sub), and any two writes
+// of it, must be ordered by a path of data edges and control dependencies. compile() refuses
+// an unordered pair with a RunError naming the variable and both nodes; creation order alone
+// never orders anything. The schedule (node ids ascending) then follows that order, so a read
+// sees exactly the writes ordered before it. Fetching a variable, or an output aliasing it,
+// gives its value at the end of the run (it is not a read).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <string>
 #include <memory>
 #include <random>
 #include <span>
@@ -101,36 +114,51 @@ class Session {
   Graph& graph() const { return *graph_; }
 
   // Compiles (or finds in the cache) the plan for fetching `fetches` and running `targets`
-  // with `feed_placeholders` fed. Throws RunError when a needed placeholder is not fed.
-  Plan& compile(const std::vector<Output>& fetches, const std::vector<Output>& targets = {},
+  // with `feed_placeholders` fed. Throws RunError when a needed placeholder is not fed or when
+  // a read and a write (or two writes) of a variable are not ordered (the rule above).
+  Plan& compile(const std::vector<Output>& fetches, const std::vector<Operation>& targets = {},
                 const std::vector<Output>& feed_placeholders = {});
   // Compiles or reuses a plan and runs it.
   std::vector<Tensor> run(const std::vector<Output>& fetches, const std::vector<Feed>& feeds = {},
-                          const std::vector<Output>& targets = {});
+                          const std::vector<Operation>& targets = {});
   Tensor run(Output fetch, const std::vector<Feed>& feeds = {});
-  void run_targets(const std::vector<Output>& targets, const std::vector<Feed>& feeds = {});
+  void run_targets(const std::vector<Operation>& targets, const std::vector<Feed>& feeds = {});
 
-  // Runs every variable's initializer (in creation order).
+  // Runs every variable's initializer, one at a time in creation order (so an initializer may
+  // read a variable created before it), with plans that are not cached.
   void initialize_variables();
+  // The same for the variables not yet initialized (by an initializer, assign, restore or
+  // set_variable_value); the others keep their values.
+  void initialize_uninitialized_variables();
   bool is_initialized(Output variable) const;
-  // The variable's current value (a clone) / overwrite it (same dtype and shape).
+  // The variable's current value (a clone) / overwrite it (same dtype and shape). Throws
+  // RunError unless `variable` is a variable of this session's graph (and, for reading, set).
   Tensor variable_value(Output variable) const;
   void set_variable_value(Output variable, const Tensor& value);
   int num_cached_plans() const { return static_cast<int>(plans_.size()); }
+
+  // Moves the session onto `other` (e.g. a reloaded or transformed copy of its graph): cached
+  // plans (and Plan references) and random streams are dropped; variable values are kept by name. A variable of
+  // `other` whose name the session knows with another dtype or shape is a RunError naming it
+  // (and nothing changes). Values of variables `other` lacks are kept, unused, so rebinding
+  // back to a graph that has them finds them again; checkpoints hold only the current graph's.
+  void rebind(Graph& other);
 
  private:
   friend class Plan;
   using VariableState = detail::VariableState;
   VariableState& variable_state(int node);
+  const VariableState* find_state(Output variable, const char* what) const;
   std::mt19937_64& rng_for(int node);
-  void check_request(const std::vector<Output>& fetches, const std::vector<Output>& targets,
+  void check_request(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
                      const std::vector<Output>& feed_placeholders) const;
   std::unique_ptr<Plan> build_plan(const std::vector<Output>& fetches,
-                                   const std::vector<Output>& targets,
+                                   const std::vector<Operation>& targets,
                                    const std::vector<Output>& feed_placeholders);
+  void run_initializers(bool only_uninitialized);
 
   Graph* graph_;
-  std::map<int, std::unique_ptr<VariableState>> variables_;
+  std::map<std::string, std::unique_ptr<VariableState>, std::less<>> variables_;  // by node name
   std::map<int, std::unique_ptr<std::mt19937_64>> rngs_;
   std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
 };

@@ -51,16 +51,20 @@ Output constant(Graph& g, Tensor value, OpName name = {});
 Output scalar(Graph& g, double value, DType dtype = DType::float32, OpName name = {});
 // A variable initialized by running `initial_value` (any output of a fully defined shape)
 // when the session initializes variables. Returns the variable's output (its current value).
+// Trainable and in no collection unless `options` say otherwise (Graph::variables_in).
 Output variable(Output initial_value, OpName name = {});
 Output variable(Graph& g, Tensor initial_value, OpName name = {});
+Output variable(Output initial_value, VariableOptions options, OpName name = {});
+Output variable(Graph& g, Tensor initial_value, VariableOptions options, OpName name = {});
 // Writes `value` into `var` in place and returns the variable's new value.
 Output assign(Output var, Output value, OpName name = {});
 Output assign_add(Output var, Output value, OpName name = {});
 Output assign_sub(Output var, Output value, OpName name = {});
 Output identity(Output x, OpName name = {});
 Output stop_gradient(Output x, OpName name = {});
-// A node without outputs that runs after all of `deps` (run it as a target).
-Output group(Graph& g, const std::vector<Output>& deps, OpName name = {});
+// A node without outputs that runs after all of `deps`: run it as a target, or use it in
+// control_dependencies. It has no value, so the result is an Operation, not an Output.
+Operation group(Graph& g, const std::vector<Operation>& deps, OpName name = {});
 
 // ---- elementwise (ops/elementwise.cpp) ----
 Output neg(Output x, OpName name = {});
