@@ -212,6 +212,8 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
   // instead of below the whole forward part. Otherwise every activation a gradient rule reads
   // becomes an edge across the whole graph, and dot's layout of a few hundred nodes takes
   // minutes (its x-coordinate network simplex over tens of thousands of virtual nodes).
+  // Known limit: a graph with second derivatives (gradients of gradients, ~800 nodes) still
+  // takes dot many minutes, since its two gradient parts cannot both sit beside the forward one.
   auto edge = [&](int from, int to, const std::string& attrs, const char* arrow) {
     if (graph.node(from).backward && graph.node(to).backward)
       os << "  n" << to << " -> n" << from << " [dir=back, " << attrs
