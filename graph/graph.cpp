@@ -244,7 +244,7 @@ Output Graph::output(std::string_view name) {
   return Output{this, n->id, index};
 }
 
-Graph::ScopeGuard Graph::name_scope(std::string_view name, bool reuse) {
+Graph::ScopeGuard Graph::name_scope(std::string_view name, Flag reuse) {
   std::string saved = scope_;
   std::string full = scope_ + std::string(name);
   if (std::string why = invalid_name_reason(full); !why.empty()) throw GraphError("invalid name scope: " + why);

@@ -230,13 +230,18 @@ Output binary(const char* op, Output a, Output b, const OpName& name) {
   return detail::build(detail::graph_of(a, op), op, {a, b}, {}, name);
 }
 
-// The constant for `x op value`; rejects a bool x before adding anything to the graph.
+// The constant for `x op value`; rejects a bool x, and a value x's dtype cannot hold exactly
+// (int * 0.5 would otherwise multiply by 0), before adding anything to the graph.
 Output scalar_like(const Output& x, double value, const char* op, const std::source_location& loc) {
   Graph& g = detail::graph_of(x, op);
+  std::string operands = "operator" + std::string(op) + " of '" + x.name() + "' (" +
+                         std::string(dtype_name(x.dtype())) + " " + x.shape().to_string() + ") and " +
+                         detail::number_to_string(value);
+  std::string site = " (created at " + SourceSite::from(loc).to_string() + ")";
   if (x.dtype() == DType::boolean)
-    throw ShapeError("operator" + std::string(op) + " of '" + x.name() + "' (bool " + x.shape().to_string() +
-                     ") and a number: arithmetic on bool inputs is not defined (created at " +
-                     SourceSite::from(loc).to_string() + ")");
+    throw ShapeError(operands + ": arithmetic on bool inputs is not defined" + site);
+  if (std::string why = detail::scalar_misfit(value, x.dtype()); !why.empty())
+    throw ShapeError(operands + ": " + why + "; cast '" + x.name() + "' to a float dtype first" + site);
   return scalar(g, value, x.dtype(), OpName("", loc));
 }
 

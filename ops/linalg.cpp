@@ -175,9 +175,9 @@ void register_linalg_ops(OpRegistry& registry) {
   registry.add(std::move(r));
 }
 
-Output matmul(Output a, Output b, bool transpose_a, bool transpose_b, OpName name) {
+Output matmul(Output a, Output b, Flag transpose_a, Flag transpose_b, OpName name) {
   return detail::build(detail::graph_of(a, "matmul"), "matmul", {a, b},
-                       {{"transpose_a", transpose_a}, {"transpose_b", transpose_b}}, name);
+                       {{"transpose_a", transpose_a.value}, {"transpose_b", transpose_b.value}}, name);
 }
 
 }  // namespace dagrad

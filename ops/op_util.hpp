@@ -1,7 +1,10 @@
 // Helpers shared by op families' shape functions and builders (no xtensor here).
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -81,6 +84,43 @@ inline std::vector<GradCheckSample> binary_samples() {
 // A shape function for ops whose output has input 0's dtype and shape.
 inline void same_as_input0(ShapeContext& ctx) {
   ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
+}
+
+// "0.5", "1e+10", "nan": the shortest text that reads back as `value`, for error messages.
+inline std::string number_to_string(double value) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(value);
+}
+
+// The rule for a number that becomes an element of `dtype` (scalar(), the scalar operand of
+// + - * /, fill, one_hot; see ops.hpp): it must be representable, so that nothing truncates
+// silently. Returns "" when it is, else "<value> is not representable in <dtype>: <why>".
+inline std::string scalar_misfit(double value, DType dtype) {
+  std::string why;
+  switch (dtype) {
+    case DType::float64:
+      break;
+    case DType::float32:  // rounding is fine; a finite value becoming infinite is not
+      if (std::isfinite(value) && std::abs(value) > std::numeric_limits<float>::max())
+        why = "outside float32's range";
+      break;
+    case DType::int32:
+    case DType::int64: {
+      // -2^31 and -2^63 are exact doubles; the range is [lo, -lo).
+      double lo = dtype == DType::int32 ? -2147483648.0 : -9223372036854775808.0;
+      if (!std::isfinite(value)) why = "an integer tensor has no " + number_to_string(value);
+      else if (std::trunc(value) != value) why = "not a whole number (it would be truncated)";
+      else if (!(value >= lo && value < -lo))
+        why = "outside its range [" + number_to_string(lo) + ", " + number_to_string(-lo) + ")";
+      break;
+    }
+    case DType::boolean:
+      if (value != 0.0 && value != 1.0) why = "a bool takes 0 or 1";
+      break;
+  }
+  if (why.empty()) return why;
+  return number_to_string(value) + " is not representable in " + std::string(dtype_name(dtype)) + ": " + why;
 }
 
 }  // namespace dagrad::detail

@@ -428,16 +428,16 @@ Output sum_to(Output x, Output like, OpName name) {
   return detail::build(detail::graph_of(x, "sum_to"), "sum_to", {x, like}, {}, name);
 }
 
-Output sum(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+Output sum(Output x, std::vector<std::int64_t> axes, Flag keepdims, OpName name) {
   return reduce("sum", x, std::move(axes), keepdims, name);
 }
-Output mean(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+Output mean(Output x, std::vector<std::int64_t> axes, Flag keepdims, OpName name) {
   return reduce("mean", x, std::move(axes), keepdims, name);
 }
-Output max(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+Output max(Output x, std::vector<std::int64_t> axes, Flag keepdims, OpName name) {
   return reduce("max", x, std::move(axes), keepdims, name);
 }
-Output min(Output x, std::vector<std::int64_t> axes, bool keepdims, OpName name) {
+Output min(Output x, std::vector<std::int64_t> axes, Flag keepdims, OpName name) {
   return reduce("min", x, std::move(axes), keepdims, name);
 }
 Output argmax(Output x, std::int64_t axis, OpName name) {

@@ -122,13 +122,11 @@ To convert_value(From v) {
   }
 }
 
-// An attribute value that becomes an element of `dtype` must be representable in it, so the
-// kernel never converts an out-of-range double (fill, one_hot).
+// An attribute value that becomes an element of `dtype` follows the scalar rule
+// (detail::scalar_misfit): the kernel never truncates it or converts an out-of-range double.
 inline void check_fits(double v, DType dtype, const char* attr) {
-  double lo = dtype == DType::int32 ? -2147483648.0 : -9223372036854775808.0;
-  if (is_integer(dtype) && !(v >= lo && v < -lo))
-    throw ShapeError("attribute '" + std::string(attr) + "' = " + std::to_string(v) +
-                     " is not representable in " + std::string(dtype_name(dtype)));
+  if (std::string why = detail::scalar_misfit(v, dtype); !why.empty())
+    throw ShapeError("attribute '" + std::string(attr) + "': " + why);
 }
 
 // Calls f(pointer) with the elements of an int32 or int64 index tensor.

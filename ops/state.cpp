@@ -164,6 +164,9 @@ Output constant(Graph& g, Tensor value, OpName name) {
 }
 
 Output scalar(Graph& g, double value, DType dtype, OpName name) {
+  if (std::string why = detail::scalar_misfit(value, dtype); !why.empty())
+    throw ShapeError("scalar" + (name.name.empty() ? std::string() : " '" + name.name + "'") + ": " + why +
+                     " (created at " + SourceSite::from(name.loc).to_string() + ")");
   Tensor t(dtype, Shape{});
   switch (dtype) {
     case DType::float32: *t.data<float>() = static_cast<float>(value); break;

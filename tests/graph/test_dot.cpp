@@ -1,4 +1,5 @@
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -57,6 +58,64 @@ std::string read_text(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+
+// An MLP of `layers` dense layers (each its own name scope, variables in their own clusters)
+// with a softmax cross-entropy loss and its gradients: forward and backward parts of ordinary size.
+std::unique_ptr<Graph> mlp_with_gradients(int layers) {
+  auto g = std::make_unique<Graph>();
+  Output x = placeholder(*g, DType::float32, Shape{-1, 8}, "x");
+  Output y = placeholder(*g, DType::float32, Shape{-1, 4}, "y");
+  Output h = x;
+  std::vector<Output> params;
+  {
+    auto model = g->name_scope("model");
+    for (int i = 0; i < layers; ++i) {
+      auto dense = g->name_scope("dense");
+      std::int64_t out = i + 1 == layers ? 4 : 8;
+      Output w = variable(*g, Tensor(DType::float32, Shape{h.shape()[1], out}), "kernel");
+      Output b = variable(*g, Tensor(DType::float32, Shape{out}), "bias");
+      params.insert(params.end(), {w, b});
+      h = matmul(h, w) + b;
+      if (i + 1 < layers) h = tanh(h, "act");
+    }
+  }
+  Output loss = neg(mean(sum(y * log_softmax(h), {1})), "loss");
+  gradients(loss, params);
+  return g;
+}
+
+// The SVG's tags nest and close (a minimal XML check: comments, <?...?> and <!...> skipped).
+bool tags_balance(const std::string& svg, std::string& why) {
+  std::vector<std::string> open;
+  for (std::size_t at = svg.find('<'); at != std::string::npos; at = svg.find('<', at + 1)) {
+    if (svg.compare(at, 4, "<!--") == 0) {
+      at = svg.find("-->", at);
+      if (at == std::string::npos) return why = "unclosed comment", false;
+      continue;
+    }
+    auto end = svg.find('>', at);
+    if (end == std::string::npos) return why = "unclosed tag at " + std::to_string(at), false;
+    std::string tag = svg.substr(at + 1, end - at - 1);
+    if (tag.empty() || tag[0] == '?' || tag[0] == '!') continue;
+    if (tag.back() == '/') continue;  // <path ... />
+    std::string name = tag.substr(tag[0] == '/' ? 1 : 0);
+    name = name.substr(0, name.find_first_of(" \t\n"));
+    if (tag[0] != '/') {
+      open.push_back(name);
+    } else {
+      if (open.empty() || open.back() != name) return why = "</" + name + "> closes " + (open.empty() ? "nothing" : open.back()), false;
+      open.pop_back();
+    }
+  }
+  if (!open.empty()) return why = "<" + open.back() + "> is never closed", false;
+  return true;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(dot)
@@ -217,6 +276,90 @@ BOOST_AUTO_TEST_CASE(render_errors_are_exceptions) {
   BOOST_CHECK_THROW(render_dot("", "svg"), std::runtime_error);
   // Graphviz still works after an error.
   BOOST_TEST(render_dot("digraph { a }", "svg").find("<svg") != std::string::npos);
+}
+
+// A forward and gradient graph of a few hundred nodes in nested clusters used to fail ("trouble
+// in init_rank") or take dot many minutes (edges from each activation to its gradient rule
+// across the whole graph); with newrank and the gradient part ranked upwards it takes well
+// under a second.
+BOOST_AUTO_TEST_CASE(large_clustered_gradient_graph_renders) {
+  auto g = mlp_with_gradients(16);
+  BOOST_TEST_REQUIRE(g->num_nodes() >= 300);
+  std::string dot = to_dot(*g);
+  BOOST_TEST(dot.find("newrank=true") != std::string::npos);
+  auto start = std::chrono::steady_clock::now();
+  std::string svg = render_dot(dot, "svg");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  BOOST_TEST_MESSAGE("rendered " << g->num_nodes() << " nodes in " << seconds << " s");
+  BOOST_TEST(seconds < 60.0);  // it took more than 300 s before
+  BOOST_TEST(svg.rfind("<?xml", 0) == 0u);
+  BOOST_TEST(svg.find("</svg>") != std::string::npos);
+  std::string why;
+  BOOST_TEST(tags_balance(svg, why), why);
+  // Every node and every cluster is drawn (Graphviz writes one <g class="node"> / "cluster" each).
+  BOOST_TEST(count(svg, "class=\"node\"") == static_cast<std::size_t>(g->num_nodes()));
+  BOOST_TEST(count(svg, "class=\"cluster\"") == count(dot, "subgraph cluster_"));
+  BOOST_TEST(count(dot, "subgraph cluster_") > 50u);
+  // ... each under its id with its full name as tooltip.
+  int missing = 0;
+  for (const Node& n : g->nodes()) {
+    std::string title = "<title>n" + std::to_string(n.id) + "</title>";
+    std::string tooltip = "xlink:title=\"" + n.name + "&#10;" + n.op->name + "&#10;";
+    auto at = svg.find(title);
+    bool drawn = at != std::string::npos && svg.compare(svg.find("xlink:title=", at), tooltip.size(), tooltip) == 0;
+    if (!drawn && ++missing <= 3) BOOST_ERROR("not drawn: " << title << " " << tooltip);
+  }
+  BOOST_TEST(missing == 0);
+}
+
+// An edge between two backward nodes is written head to tail with dir=back (drawn the same way,
+// ranked upwards); every other edge keeps its direction.
+BOOST_AUTO_TEST_CASE(gradient_edges_are_ranked_upwards) {
+  auto g = mlp_with_gradients(2);
+  std::string dot = to_dot(*g);
+  int reversed = 0, forward = 0;
+  for (const Node& n : g->nodes())
+    for (const NodeInput& in : n.inputs) {
+      std::string ahead = "  n" + std::to_string(in.node) + " -> n" + std::to_string(n.id) + " [label=";
+      std::string back = "  n" + std::to_string(n.id) + " -> n" + std::to_string(in.node) + " [dir=back, label=";
+      bool both_backward = n.backward && g->node(in.node).backward;
+      BOOST_TEST((dot.find(both_backward ? back : ahead) != std::string::npos), n.name);
+      BOOST_TEST((dot.find(both_backward ? ahead : back) == std::string::npos), n.name);
+      ++(both_backward ? reversed : forward);
+    }
+  BOOST_TEST(reversed > 10);
+  BOOST_TEST(forward > 10);
+}
+
+// Graphviz prints one message per bad label (kilobytes for a big graph); the error is one
+// short line: the first error, without the temporary file's path.
+BOOST_AUTO_TEST_CASE(render_error_is_one_short_line) {
+  std::string bad = "digraph {\n";
+  for (int i = 0; i < 50; ++i) bad += "  n" + std::to_string(i) + " [label=<<b>x</i>>];\n";
+  bad += "}\n";
+  for (const std::string& source : {bad, std::string("digraph { a -> ; }")}) {
+    try {
+      render_dot(source, "svg");
+      BOOST_FAIL("expected std::runtime_error");
+    } catch (const std::runtime_error& e) {
+      std::string what = e.what();
+      BOOST_TEST(what.find('\n') == std::string::npos, what);
+      BOOST_TEST(what.size() < 300u, what);
+      BOOST_TEST(what.find("render_dot: Graphviz cannot render svg: Error") == 0u, what);
+      BOOST_TEST(what.find("dagrad-render-") == std::string::npos, what);
+    }
+  }
+  try {
+    render_dot(bad, "svg");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("mismatched tag in line 1 ... x</i> ... in label of node n0 (+") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("more lines)") != std::string::npos, e.what());
+  }
+  try {
+    render_dot("digraph { a -> ; }", "svg");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("<input>: syntax error in line 1") != std::string::npos, e.what());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(write_dot_file_picks_the_format_from_the_extension) {

@@ -27,6 +27,20 @@ file(READ "${SCRATCH_DIR}/dense.dot" dot)
 if(NOT dot MATCHES "cluster_dense" OR NOT dot MATCHES "float32 \\(\\?, 2\\)")
   message(FATAL_ERROR "install test: the consumer's DOT file lacks the dense cluster or shapes:\n${dot}")
 endif()
+# The installed program finds its library through a RUNPATH relative to itself, from any prefix
+# and without LD_LIBRARY_PATH (as for a user who installs into $HOME/.local).
+execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${prefix}/bin/dagrad" ops matmul
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "matmul\\(a, b; transpose_a: bool = false")
+  message(FATAL_ERROR "install test: installed bin/dagrad ops matmul failed (${rc}):\n${out}\n${err}")
+endif()
+find_program(READELF readelf)
+if(READELF)
+  execute_process(COMMAND ${READELF} -d "${prefix}/bin/dagrad" OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT dynamic MATCHES "\\(RUNPATH\\) +Library runpath: \\[\\$ORIGIN/\\.\\./lib[^]:]*\\]")
+    message(FATAL_ERROR "install test: bin/dagrad lacks the RUNPATH $ORIGIN/../lib:\n${dynamic}")
+  endif()
+endif()
 # The README's "Building a graph in C++" program is this consumer, word for word.
 file(READ "${CONSUMER_SOURCE_DIR}/main.cpp" program)
 file(READ "${README}" readme)

@@ -836,6 +836,71 @@ BOOST_AUTO_TEST_CASE(operator_with_scalar_rejected_leaves_graph_unchanged) {
   BOOST_TEST(g.num_nodes() == before);
 }
 
+// The scalar rule (ops.hpp): a number applied to an integer tensor must be a whole number in
+// the dtype's range. A whole number is exact; 0.5 used to become 0 (x * 0.5 gave zeros).
+BOOST_AUTO_TEST_CASE(integer_tensor_with_whole_scalar_is_exact) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<std::int32_t>({3}, {-3, 1, 7}), "x");
+  Output big = constant(g, Tensor::from_vector<std::int64_t>({1}, {std::int64_t(1) << 40}), "big");
+  Output f = constant(g, Tensor::from_vector<float>({3}, {-3, 1, 7}), "f");
+  Output zero = constant(g, Tensor::from_vector<std::int32_t>({2}, {0, 0}), "zero");
+  std::vector<Output> ys = {x * 2.0, 2.0 * x, zero + -2147483648.0, big * 3.0, f * 0.5, f + 0.7, zero - 2147483647.0};
+  Session s(g);
+  auto out = s.run(ys);
+  check_values(out[0], {-6, 2, 14}, 0.0, "x * 2.0");
+  check_values(out[1], {-6, 2, 14}, 0.0, "2.0 * x");
+  check_values(out[2], {-2147483648.0, -2147483648.0}, 0.0, "0 + int32 min");
+  check_values(out[6], {-2147483647.0, -2147483647.0}, 0.0, "0 - int32 max");
+  BOOST_TEST(out[3].data<std::int64_t>()[0] == 3 * (std::int64_t(1) << 40));
+  check_values(out[4], {-1.5, 0.5, 3.5}, 0.0, "f * 0.5");
+  check_values(out[5], {-2.3, 1.7, 7.7}, 1e-6, "f + 0.7");
+}
+
+BOOST_AUTO_TEST_CASE(integer_tensor_with_unrepresentable_scalar_throws) {
+  Graph g;
+  Output x = placeholder(g, DType::int32, Shape{3}, "x");
+  Output l = placeholder(g, DType::int64, Shape{3}, "l");
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Bad {
+    std::function<Output()> build;
+    std::vector<std::string> parts;
+  };
+  std::vector<Bad> bad = {
+      {[&] { return x * 0.5; }, {"operator*", "'x'", "int32 (3,)", "0.5", "not a whole number", "cast 'x'"}},
+      {[&] { return x + 0.7; }, {"operator+", "int32", "0.7", "not a whole number"}},
+      {[&] { return 0.5 * x; }, {"operator*", "int32", "0.5", "not a whole number"}},
+      {[&] { return 1.25 - l; }, {"operator-", "'l'", "int64 (3,)", "1.25"}},
+      {[&] { return x / 2.5; }, {"operator/", "int32", "2.5"}},
+      {[&] { return x + 1e10; }, {"operator+", "int32", "1e+10", "outside its range"}},
+      {[&] { return x * 2147483648.0; }, {"int32", "2147483648", "outside its range"}},
+      {[&] { return l * 1e19; }, {"int64", "1e+19", "outside its range"}},
+      {[&] { return x + std::nan(""); }, {"int32", "nan"}},
+      {[&] { return l * inf; }, {"int64", "inf"}},
+      {[&] { return x - -inf; }, {"int32", "-inf"}},
+  };
+  int before = g.num_nodes();
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    BOOST_TEST_CONTEXT("case " << i) {
+      std::vector<std::string> parts = bad[i].parts;
+      parts.push_back("test_binary.cpp");  // the creation site
+      BOOST_CHECK_EXCEPTION(bad[i].build(), ShapeError, mentions_all<ShapeError>(parts));
+    }
+  }
+  BOOST_TEST(g.num_nodes() == before);
+}
+
+BOOST_AUTO_TEST_CASE(float32_tensor_with_scalar_beyond_its_range_throws) {
+  Graph g;
+  Output f = placeholder(g, DType::float32, Shape{3}, "f");
+  Output d = placeholder(g, DType::float64, Shape{3}, "d");
+  BOOST_CHECK_EXCEPTION(f * 1e39, ShapeError, mentions_all<ShapeError>({"operator*", "float32", "1e+39", "range"}));
+  // Infinities and NaN are float values; rounding (0.1) and float64's range are fine.
+  BOOST_CHECK_NO_THROW(f * std::numeric_limits<double>::infinity());
+  BOOST_CHECK_NO_THROW(f + std::nan(""));
+  BOOST_CHECK_NO_THROW(f + 0.1);
+  BOOST_CHECK_NO_THROW(d * 1e300);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Regression: xtensor 0.24 + xsimd 8 assigned strided bool results wrongly once a row filled a

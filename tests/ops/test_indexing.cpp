@@ -212,6 +212,8 @@ BOOST_AUTO_TEST_CASE(one_hot_rejects_bad_inputs) {
                     {"node 'bad_o'", "(op one_hot)", "int32 (3,)", "depth"});
   check_build_error(g, [&] { one_hot(i, 2, DType::int32, 1e10, 0.0, "bad_o"); },
                     {"node 'bad_o'", "(op one_hot)", "on_value"});
+  check_build_error(g, [&] { one_hot(i, 2, DType::int64, 1.0, 0.5, "bad_o"); },
+                    {"node 'bad_o'", "(op one_hot)", "off_value", "0.5 is not representable in int64"});
 }
 
 // ---- pad ----

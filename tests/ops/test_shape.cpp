@@ -273,7 +273,7 @@ BOOST_AUTO_TEST_CASE(fill_values) {
   Graph g;
   Output a = fill(g, Shape{2, 2}, 3.5, DType::float64);
   Output b = fill(g, Shape{3}, -7, DType::int32);
-  Output c = fill(g, Shape{}, 2.0, DType::boolean);
+  Output c = fill(g, Shape{}, 1.0, DType::boolean);
   Output d = fill(g, Shape{0, 4}, 1.0);
   BOOST_TEST(a.shape().to_string() == "(2, 2)");
   Session s(g);
@@ -289,6 +289,11 @@ BOOST_AUTO_TEST_CASE(fill_rejects_unknown_shape_and_unrepresentable_value) {
                     {"node 'bad_f'", "(op fill)", "inputs []", "(?, 2)", "fully defined"});
   check_build_error(g, [&] { fill(g, Shape{2}, 3e9, DType::int32, "bad_f"); },
                     {"node 'bad_f'", "(op fill)", "not representable in int32"});
+  // The scalar rule (ops.hpp): no truncation, bool takes 0 or 1.
+  check_build_error(g, [&] { fill(g, Shape{2}, 0.5, DType::int32, "bad_f"); },
+                    {"node 'bad_f'", "(op fill)", "0.5 is not representable in int32", "not a whole number"});
+  check_build_error(g, [&] { fill(g, Shape{2}, 2.0, DType::boolean, "bad_f"); },
+                    {"node 'bad_f'", "(op fill)", "not representable in bool"});
 }
 
 // ---- size ----

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -218,6 +219,39 @@ BOOST_AUTO_TEST_CASE(scalar_of_every_dtype) {
   BOOST_TEST(out[3].item<std::int64_t>() == -3000000000LL);
   BOOST_TEST(out[4].item<bool>() == true);
   BOOST_TEST(out[5].item<float>() == 1.5f);
+}
+
+// scalar() follows the scalar rule (ops.hpp): no silent truncation or wrap-around.
+BOOST_AUTO_TEST_CASE(scalar_rejects_values_its_dtype_cannot_hold) {
+  Graph g;
+  int before = g.num_nodes();
+  const double inf = std::numeric_limits<double>::infinity();
+  check_build_error(g, [&] { scalar(g, 0.5, DType::int32, "half"); },
+                    {"scalar 'half'", "0.5 is not representable in int32", "not a whole number", "test_state.cpp"});
+  check_build_error(g, [&] { scalar(g, 2147483648.0, DType::int32); }, {"2147483648", "int32", "range"});
+  check_build_error(g, [&] { scalar(g, 1e10, DType::int32); }, {"1e+10", "int32", "range"});
+  check_build_error(g, [&] { scalar(g, 9223372036854775808.0, DType::int64); }, {"int64", "range"});
+  check_build_error(g, [&] { scalar(g, std::nan(""), DType::int64); }, {"nan", "int64"});
+  check_build_error(g, [&] { scalar(g, -inf, DType::int32); }, {"-inf", "int32"});
+  check_build_error(g, [&] { scalar(g, 2.0, DType::boolean); }, {"2 is not representable in bool", "0 or 1"});
+  check_build_error(g, [&] { scalar(g, 0.5, DType::boolean); }, {"0.5", "bool"});
+  check_build_error(g, [&] { scalar(g, -1e39, DType::float32); }, {"-1e+39", "float32"});
+  BOOST_TEST(g.num_nodes() == before);
+  // The edges of each range are exact.
+  Output lo = scalar(g, -2147483648.0, DType::int32);
+  Output hi = scalar(g, 2147483647.0, DType::int32);
+  Output lo64 = scalar(g, -9223372036854775808.0, DType::int64);
+  Output f = scalar(g, 0.0, DType::boolean);
+  Output t = scalar(g, 1.0, DType::boolean);
+  Output n = scalar(g, std::nan(""), DType::float32);
+  Session s(g);
+  auto out = s.run({lo, hi, lo64, f, t, n});
+  BOOST_TEST(out[0].item<std::int32_t>() == std::numeric_limits<std::int32_t>::min());
+  BOOST_TEST(out[1].item<std::int32_t>() == std::numeric_limits<std::int32_t>::max());
+  BOOST_TEST(out[2].item<std::int64_t>() == std::numeric_limits<std::int64_t>::min());
+  BOOST_TEST(out[3].item<bool>() == false);
+  BOOST_TEST(out[4].item<bool>() == true);
+  BOOST_TEST(std::isnan(out[5].item<float>()));
 }
 
 BOOST_AUTO_TEST_CASE(constant_of_undefined_tensor_is_rejected) {

@@ -1,4 +1,5 @@
-// Graphviz DOT export of a graph, and in-process rendering to SVG or PNG with libgvc.
+// Graphviz DOT export of a graph, and rendering to SVG or PNG by Graphviz's dot program (run in
+// a child process, not libgvc in this one).
 #pragma once
 
 #include <string>
@@ -19,7 +20,9 @@ struct DotOptions {
 // The DOT source of the graph: name scopes become nested clusters labeled with the scope name
 // (a node named like a scope, such as a variable and its initializer's scope, joins it); each
 // node shows its short name and op, each data edge its dtype and shape
-// ("float32 (?, 784)"), control edges are dashed. Placeholders, variables, constants, state
+// ("float32 (?, 784)"), control edges are dashed. The gradient part is ranked upwards (edges
+// between backward nodes are written reversed, with dir=back), so each layer's gradient sits
+// beside the layer: this keeps dot's layout of large gradient graphs fast. Placeholders, variables, constants, state
 // updates, compute ops and backward nodes have distinct shapes and fill colours. Throws
 // GraphError when scope_filter matches no node.
 std::string to_dot(const Graph& graph, const DotOptions& options = {});
@@ -27,8 +30,8 @@ std::string to_dot(const Graph& graph, const DotOptions& options = {});
 // Lays out `dot_source` with Graphviz's dot layout and renders it, by running Graphviz's `dot`
 // program in a child process (a Graphviz crash cannot take the caller down); format is "svg",
 // "png" or "dot" (the laid-out DOT with coordinates). Returns the rendered bytes. Throws
-// std::runtime_error with Graphviz's message on bad DOT, an unknown format, a failed layout or
-// a missing `dot` program.
+// std::runtime_error on bad DOT, an unknown format, a failed layout or a missing `dot`
+// program; its message is one line (the first error line of Graphviz's output, cut short).
 std::string render_dot(const std::string& dot_source, const std::string& format);
 
 // Writes to_dot(graph, options) to `path`, as DOT source for .dot/.gv, rendered for .svg/.png

@@ -17,6 +17,7 @@
 
 #include "attr.hpp"
 #include "dtype.hpp"
+#include "flag.hpp"
 #include "op_registry.hpp"
 #include "shape.hpp"
 
@@ -171,7 +172,7 @@ class Graph {
   };
   // Enters scope `name` made unique among scopes at this level unless reuse is true
   // ("dense", "dense_1", ...).
-  [[nodiscard]] ScopeGuard name_scope(std::string_view name, bool reuse = false);
+  [[nodiscard]] ScopeGuard name_scope(std::string_view name, Flag reuse = false);
   // Replaces the current scope with `scope` (a full path such as "gradients/dense"; "" for the
   // top level) until the guard is destroyed.
   [[nodiscard]] ScopeGuard absolute_scope(std::string_view scope);

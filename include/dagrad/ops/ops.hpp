@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../graph/flag.hpp"
 #include "../graph/graph.hpp"
 #include "../graph/op_registry.hpp"
 #include "../graph/tensor.hpp"
@@ -48,6 +49,12 @@ struct OpName {
 Output placeholder(Graph& g, DType dtype, Shape shape, OpName name = {});
 Output constant(Graph& g, Tensor value, OpName name = {});
 // A scalar constant of the given dtype.
+// The scalar rule, for every number that becomes an element of a dtype (scalar, the number in
+// `x * 0.5`, fill, one_hot's values): it must be representable, never silently truncated.
+// Integer dtypes take whole finite numbers within their range (int * 2.0 is exact, int * 0.5
+// and int32 + 1e10 are errors), bool takes 0 and 1, float32 any value that stays finite when
+// it was finite, float64 any value. Otherwise a ShapeError names the op, the dtype, the value
+// and the creation site.
 Output scalar(Graph& g, double value, DType dtype = DType::float32, OpName name = {});
 // A variable initialized by running `initial_value` (any output of a fully defined shape)
 // when the session initializes variables. Returns the variable's output (its current value).
@@ -104,10 +111,10 @@ Output add_n(const std::vector<Output>& xs, OpName name = {});
 Output where(Output cond, Output x, Output y, OpName name = {});
 
 // ---- reductions (ops/reduce.cpp); empty axes = all axes; negative axes count from the end ----
-Output sum(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
-Output mean(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
-Output max(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
-Output min(Output x, std::vector<std::int64_t> axes = {}, bool keepdims = false, OpName name = {});
+Output sum(Output x, std::vector<std::int64_t> axes = {}, Flag keepdims = false, OpName name = {});
+Output mean(Output x, std::vector<std::int64_t> axes = {}, Flag keepdims = false, OpName name = {});
+Output max(Output x, std::vector<std::int64_t> axes = {}, Flag keepdims = false, OpName name = {});
+Output min(Output x, std::vector<std::int64_t> axes = {}, Flag keepdims = false, OpName name = {});
 // x summed over the axes along which `like` broadcasts to x: the result has like's (run-time)
 // shape. The inverse of broadcast_like; autodiff uses it to undo broadcasting.
 Output sum_to(Output x, Output like, OpName name = {});
@@ -117,7 +124,7 @@ Output argmax(Output x, std::int64_t axis = -1, OpName name = {});
 // ---- linear algebra (ops/linalg.cpp) ----
 // (m,k)x(k,n) -> (m,n); rank > 2 inputs are batches of matrices with equal (or broadcast
 // rank-2) leading dimensions. BLAS gemm writes into the preallocated output.
-Output matmul(Output a, Output b, bool transpose_a = false, bool transpose_b = false, OpName name = {});
+Output matmul(Output a, Output b, Flag transpose_a = false, Flag transpose_b = false, OpName name = {});
 
 // ---- shape and indexing (ops/shape.cpp) ----
 // perm empty = reverse the axes.
@@ -183,7 +190,8 @@ Output operator-(Operand a, Output b);
 Output operator*(Operand a, Output b);
 Output operator/(Operand a, Output b);
 Output operator-(Operand a);
-// With a scalar, which becomes a constant of the other operand's dtype.
+// With a scalar, which becomes a constant of the other operand's dtype under the scalar rule
+// (see scalar): int_tensor * 0.5 throws; cast to a float dtype first.
 Output operator+(Operand a, double b);
 Output operator-(Operand a, double b);
 Output operator*(Operand a, double b);
