@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -274,10 +277,10 @@ std::string read_file(const std::filesystem::path& path) {
 // Graphviz 2.42 (Debian 12) frees a layout twice for some clustered graphs
 // (gvFreeLayout -> dot_layout plugin: "double free detected"), which would kill the caller;
 // a crash of the child is reported as an error instead.
-std::string render_dot(const std::string& dot_source, const std::string& format) {
+std::string render_dot(const std::string& dot_source, const std::string& format, double timeout_seconds) {
   namespace fs = std::filesystem;
   if (format != "svg" && format != "png" && format != "dot")
-    throw std::runtime_error("render_dot: unknown format '" + format + "' (expected svg, png or dot)");
+    throw FileError("render_dot: unknown format '" + format + "' (expected svg, png or dot)");
   std::random_device rd;
   fs::path dir = fs::temp_directory_path() /
                  ("dagrad-render-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
@@ -293,7 +296,7 @@ std::string render_dot(const std::string& dot_source, const std::string& format)
   {
     std::ofstream out(input, std::ios::binary);
     out << dot_source;
-    if (!out) throw std::runtime_error("render_dot: cannot write " + input.string());
+    if (!out) throw FileError("render_dot: cannot write " + input.string());
   }
   std::string type = "-T" + format, out_arg = "-o" + output.string(), in_arg = input.string();
   posix_spawn_file_actions_t actions;
@@ -305,17 +308,37 @@ std::string render_dot(const std::string& dot_source, const std::string& format)
   int spawned = posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0)
-    throw std::runtime_error("render_dot: cannot run Graphviz's dot program (" + std::string(std::strerror(spawned)) +
+    throw FileError("render_dot: cannot run Graphviz's dot program (" + std::string(std::strerror(spawned)) +
                              "); install the graphviz package (scripts/install-deps.sh)");
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw std::runtime_error("render_dot: waitpid failed: " + std::string(std::strerror(errno)));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  for (;;) {
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) {
+      int err = errno;
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      throw FileError("render_dot: waitpid failed: " + std::string(std::strerror(err)));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      std::ostringstream os;
+      os << "render_dot: Graphviz's dot did not finish the " << format << " layout within " << timeout_seconds
+         << " s and was stopped; draw a part of the graph (dagrad dot --scope NAME, --no-backward, "
+            "DotOptions) or write .dot and render it yourself";
+      throw FileError(os.str());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::string messages = read_file(errors);
   if (WIFSIGNALED(status))
-    throw std::runtime_error("render_dot: Graphviz's dot crashed (signal " + std::to_string(WTERMSIG(status)) +
+    throw FileError("render_dot: Graphviz's dot crashed (signal " + std::to_string(WTERMSIG(status)) +
                              "): " + first_message(messages, input.string()));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(output))
-    throw std::runtime_error("render_dot: Graphviz cannot render " + format + ": " + first_message(messages, input.string()));
+    throw FileError("render_dot: Graphviz cannot render " + format + ": " + first_message(messages, input.string()));
   return read_file(output);
 }
 

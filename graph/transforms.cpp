@@ -241,6 +241,14 @@ CloneResult clone(const std::vector<Output>& outputs,
       target->register_variable(result.copies[static_cast<std::size_t>(v.variable)],
                                 result.copies[static_cast<std::size_t>(v.initializer)],
                                 VariableOptions{v.trainable, v.collections});
+  // A whole-graph copy keeps the graph's entry points (into the same graph they would clash).
+  if (options.whole_graph && target != source)
+    for (const auto& [name, signature] : source->signatures()) {
+      Graph::Signature copy;
+      for (const auto& [key, o] : signature.inputs) copy.inputs.emplace_back(key, result.map(o));
+      for (const auto& [key, o] : signature.outputs) copy.outputs.emplace_back(key, result.map(o));
+      target->set_signature(name, std::move(copy));
+    }
   } catch (...) {
     scope.reset();
     target->rollback(mark);

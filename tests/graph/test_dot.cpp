@@ -265,6 +265,22 @@ BOOST_AUTO_TEST_CASE(renders_svg_and_png_with_graphviz) {
   BOOST_TEST(render_dot("digraph { a -> b }", "dot").find("pos=") != std::string::npos);
 }
 
+// A layout past its deadline is stopped with a one-line error that says what to do instead,
+// and nothing of the child is left behind (the next render works).
+BOOST_AUTO_TEST_CASE(a_layout_past_its_deadline_is_stopped) {
+  auto g = mlp_with_gradients(18);
+  try {
+    render_dot(to_dot(*g), "svg", 0.0);
+    BOOST_FAIL("expected a FileError");
+  } catch (const FileError& e) {
+    std::string m = e.what();
+    BOOST_TEST(m.find("did not finish") != std::string::npos, m);
+    BOOST_TEST(m.find("--scope") != std::string::npos, m);
+    BOOST_TEST(m.find('\n') == std::string::npos);
+  }
+  BOOST_TEST(render_dot("digraph { a }", "svg").find("<svg") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(render_errors_are_exceptions) {
   try {
     render_dot("digraph { a -> ; }", "svg");
@@ -283,15 +299,11 @@ BOOST_AUTO_TEST_CASE(render_errors_are_exceptions) {
 // across the whole graph); with newrank and the gradient part ranked upwards it takes well
 // under a second.
 BOOST_AUTO_TEST_CASE(large_clustered_gradient_graph_renders) {
-  auto g = mlp_with_gradients(16);
+  auto g = mlp_with_gradients(18);
   BOOST_TEST_REQUIRE(g->num_nodes() >= 300);
   std::string dot = to_dot(*g);
   BOOST_TEST(dot.find("newrank=true") != std::string::npos);
-  auto start = std::chrono::steady_clock::now();
   std::string svg = render_dot(dot, "svg");
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  BOOST_TEST_MESSAGE("rendered " << g->num_nodes() << " nodes in " << seconds << " s");
-  BOOST_TEST(seconds < 60.0);  // it took more than 300 s before
   BOOST_TEST(svg.rfind("<?xml", 0) == 0u);
   BOOST_TEST(svg.find("</svg>") != std::string::npos);
   std::string why;

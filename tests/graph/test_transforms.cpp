@@ -302,8 +302,12 @@ BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {
   options.rewrite = [](const Node& original, NodeSpec& copy) {
     if (original.op->name == "leaky_relu") copy.attrs.set("alpha", 0.25);
   };
+  g.set_signature("predict", {{{"x", x}}, {{"y", y}}});
   CloneResult r = clone({y}, {}, options);
   BOOST_REQUIRE_EQUAL(other.num_nodes(), g.num_nodes());
+  BOOST_REQUIRE(other.signature("predict"));
+  BOOST_TEST((other.signature("predict")->outputs[0].second == r.outputs[0]));
+  BOOST_TEST((other.signature("predict")->inputs[0].second == other.output("x")));
   for (int id = 0; id < g.num_nodes(); ++id) BOOST_TEST(other.node(id).name == g.node(id).name);
   BOOST_TEST((r.outputs[0] == other.output("y")));
   BOOST_REQUIRE(other.variables().size() == 1u);

@@ -30,9 +30,11 @@ std::string to_dot(const Graph& graph, const DotOptions& options = {});
 // Lays out `dot_source` with Graphviz's dot layout and renders it, by running Graphviz's `dot`
 // program in a child process (a Graphviz crash cannot take the caller down); format is "svg",
 // "png" or "dot" (the laid-out DOT with coordinates). Returns the rendered bytes. Throws
-// std::runtime_error on bad DOT, an unknown format, a failed layout or a missing `dot`
-// program; its message is one line (the first error line of Graphviz's output, cut short).
-std::string render_dot(const std::string& dot_source, const std::string& format);
+// FileError on bad DOT, an unknown format, a failed layout, a missing `dot` program, or a
+// layout still running after `timeout_seconds` (the child is killed: some graphs with second
+// derivatives take dot many minutes); its message is one line (the first error line of
+// Graphviz's output, cut short).
+std::string render_dot(const std::string& dot_source, const std::string& format, double timeout_seconds = 120.0);
 
 // Writes to_dot(graph, options) to `path`, as DOT source for .dot/.gv, rendered for .svg/.png
 // (other extensions throw FileError). Writes a temporary sibling file, then renames it over

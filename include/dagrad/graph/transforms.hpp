@@ -57,7 +57,8 @@ struct CloneOptions {
   // whose uncopied nodes the copies share).
   Graph* target = nullptr;
   // Copy every node of the source graph, variables included (the copies of variables are
-  // registered with the copies of their initializers), rather than only the region.
+  // registered with the copies of their initializers, with their trainable flags and
+  // collections), rather than only the region. Into another graph, signatures come along.
   bool whole_graph = false;
   // For a whole-graph copy requested without outputs: the graph to copy.
   const Graph* source = nullptr;
@@ -100,7 +101,7 @@ CloneResult clone(const std::vector<Output>& outputs,
                   const std::vector<std::pair<Output, Output>>& replacements = {},
                   CloneOptions options = {});
 
-// A copy of `graph` (same node names, structure, seed, variables, sites and backward tags) in
+// A copy of `graph` (same node names, structure, seed, variables, signatures, sites and backward tags) in
 // which every float32 is float64: dtype attributes and float32 tensor attributes are promoted,
 // and every shape function runs again. Used to check the gradients of a float32 model with
 // float64 finite differences. A whole-graph clone with a rewrite hook.
