@@ -132,55 +132,6 @@ Json node_to_json(const Graph& graph, const Node& node, std::vector<PendingTenso
   return j;
 }
 
-void write_file(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw FileError("cannot write '" + path.string() + "': " + std::strerror(errno));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw FileError("cannot write '" + path.string() + "': write failed (disk full?)");
-}
-
-// Best effort: the rename that publishes the directory should not overtake its contents.
-void sync_path(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-std::string random_suffix() {
-  std::random_device rd;
-  return std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000000u);
-}
-
-// Puts directory `fresh` at `target`, whose old contents (if any) end up deleted. The old graph
-// exists under some name at every moment, and is back at `target` if anything fails.
-void replace_directory(const fs::path& fresh, const fs::path& target) {
-  std::error_code ec;
-  if (!fs::exists(target)) {
-    fs::rename(fresh, target);
-    return;
-  }
-#ifdef RENAME_EXCHANGE
-  // Linux: swap the two directories in one step.
-  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
-    fs::remove_all(fresh, ec);  // now holds the old graph
-    return;
-  }
-#endif
-  fs::path backup =
-      target.parent_path() / ("." + target.filename().string() + ".old-" + random_suffix());
-  fs::rename(target, backup);
-  try {
-    fs::rename(fresh, target);
-  } catch (...) {
-    fs::rename(backup, target, ec);
-    throw;
-  }
-  fs::remove_all(backup, ec);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Loading
 
@@ -465,20 +416,18 @@ void save_graph(const Graph& graph, const std::string& path) {
   text += first ? "}\n}\n" : "\n }\n}\n";
 
   fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + random_suffix());
+  fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix());
   if (!fs::create_directory(temp, ec) || ec)
     throw fail("cannot create temporary directory '" + temp.string() +
                "': " + (ec ? ec.message() : "it already exists"));
   try {
     for (const PendingTensor& t : tensors) {
-      write_file(temp / t.file, encode_npy(t.value));
-      sync_path(temp / t.file);
+      detail::write_file_synced((temp / t.file).string(), encode_npy(t.value));
     }
-    write_file(temp / kJsonName, text);
-    sync_path(temp / kJsonName);
-    sync_path(temp);
-    replace_directory(temp, target);
-    sync_path(parent);
+    detail::write_file_synced((temp / kJsonName).string(), text);
+    detail::sync_to_disk(temp.string());
+    detail::swap_in_directory(temp.string(), target.string());
+    detail::sync_to_disk(parent.string());
   } catch (const std::exception& e) {
     fs::remove_all(temp, ec);
     throw fail(e.what());
