@@ -1,0 +1,152 @@
+// Models: a graph of layer calls (functional, or a Sequential chain), turned into dagrad graphs
+// over the same variables: the inference graph (deterministic), the training graph (dropout
+// masks, random slopes, batch statistics and moving-statistics updates, rebuilt when trainable
+// flags change) and the MC-dropout graph. Each is built once, when first asked for.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../graph/tensor.hpp"
+#include "layer.hpp"
+
+namespace dagrad::nn {
+
+namespace detail {
+struct SymbolNode;
+}
+
+// A layer output in a model's layer graph: what Input() returns and what a layer applied to
+// symbols returns (Keras's KerasTensor). Its shape includes the batch dimension (-1).
+class Symbol {
+ public:
+  Symbol() = default;
+  explicit Symbol(std::shared_ptr<detail::SymbolNode> node) : node_(std::move(node)) {}
+  const Shape& shape() const;
+  const BackendPtr& backend() const;
+  const std::shared_ptr<detail::SymbolNode>& node() const { return node_; }
+  bool valid() const { return node_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::SymbolNode> node_;
+};
+
+// A model input of `shape` (without the batch dimension), float32. Without a backend it gets a
+// new one (a new graph and session).
+Symbol Input(Shape shape, std::string name = "", BackendPtr backend = nullptr);
+// Applies a layer to symbols, building it for their shapes (functional form): dense(x).
+Symbol apply(const LayerPtr& layer, const std::vector<Symbol>& inputs);
+inline Symbol apply(const LayerPtr& layer, const Symbol& input) { return apply(layer, std::vector<Symbol>{input}); }
+
+// A model as dagrad graph tensors.
+struct ModelGraph {
+  std::vector<Output> inputs;   // float32 placeholders, (batch, ...)
+  std::vector<Output> outputs;
+  std::vector<Operation> updates;               // training graph: run with every step
+  std::vector<Output> regularization_losses;    // training graph: penalties to add to the loss
+  std::vector<Output> trainable_variables;      // at build time, in model.weights order
+};
+
+struct McPrediction {
+  Tensor mean;    // mean of the outputs over the passes
+  Tensor stddev;  // their standard deviation (population) across passes: the uncertainty
+};
+
+class Model {
+ public:
+  // A functional model from Input symbols to outputs; every layer between them is part of it.
+  Model(std::vector<Symbol> inputs, std::vector<Symbol> outputs, std::string name = "");
+  virtual ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& name() const { return name_; }
+  virtual std::string type() const { return "Functional"; }
+  bool built() const;
+  Backend& backend() const;
+  const BackendPtr& backend_ptr() const;
+  Graph& graph() const { return backend().graph(); }
+  Session& session() const { return backend().session(); }
+
+  // Layers in call order (Input layers excluded); by name (ModelError if absent) or index.
+  const std::vector<LayerPtr>& layers() const;
+  LayerPtr layer(const std::string& name) const;
+  LayerPtr operator[](std::size_t index) const;
+  std::vector<Shape> input_shapes() const;
+  std::vector<Shape> output_shapes() const;
+
+  // Weights of all layers, layer by layer, each in creation order (a layer shared twice once).
+  std::vector<Output> weights() const;
+  std::vector<Output> trainable_weights() const;
+  std::vector<Output> non_trainable_weights() const;
+  std::int64_t count_params() const;
+  std::vector<Tensor> get_weights() const;
+  // Same count and shapes as get_weights (else ModelError naming the variable and shapes).
+  void set_weights(const std::vector<Tensor>& values);
+  // Freezes or unfreezes every layer.
+  void set_trainable(bool trainable);
+  template <class T>
+  void set_trainable(T) = delete;
+
+  const ModelGraph& inference_graph();
+  const ModelGraph& training_graph();  // rebuilt when a layer's trainable flag changed since
+  const ModelGraph& mc_dropout_graph();
+
+  // Runs the inference graph over `x` in batches (the last one may be smaller); one input only.
+  Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
+  // MC dropout: `samples` passes of the MC-dropout graph (dropout on, BatchNormalization with its
+  // moving statistics), their mean and standard deviation.
+  McPrediction predict_mc_dropout(const Tensor& x, int samples = 100, std::int64_t batch_size = 32);
+
+  // Keras's table (the book's format): name (type), output shape with None, params, totals.
+  void summary(std::ostream& out) const;
+
+ protected:
+  explicit Model(std::string name);
+  // For Sequential: (re)creates the symbol graph from its layer list.
+  void set_symbols(std::vector<Symbol> inputs, std::vector<Symbol> outputs);
+  void invalidate();
+  std::string name_;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Sequential : public Model {
+ public:
+  explicit Sequential(std::vector<LayerPtr> layers = {}, std::string name = "",
+                      BackendPtr backend = nullptr);
+  std::string type() const override { return "Sequential"; }
+  // Appends a layer; the model is built as soon as the first layer knows its input shape.
+  void add(LayerPtr layer);
+  // Removes the last layer (ModelError when empty).
+  void pop();
+  // Builds the model for inputs of `input_shape` (without batch) when no layer declares one.
+  void build(const Shape& input_shape);
+
+ private:
+  void rebuild_symbols();
+  std::vector<LayerPtr> sequence_;
+  std::optional<Shape> input_shape_;
+  BackendPtr fixed_backend_;
+};
+
+// The same architecture with fresh weights (each layer's initializers), the same layer names,
+// in a new backend; nothing is shared. Copy values with clone.set_weights(model.get_weights()).
+std::unique_ptr<Model> clone_model(const Model& model);
+
+// Model files: a directory with model.json (format "dagrad-model", version, model type, name,
+// the layers' types and configs and, for functional models, their connections), the inference
+// graph as a graph file (inference.dagrad, with a "serving" signature) and the weights as a
+// checkpoint (weights/). load_model rebuilds the layers from their configs and restores the
+// weights; a file of another version, a missing or truncated part, or a weight of the wrong shape
+// is a FileError naming the file and the variable.
+inline constexpr int kModelFileVersion = 1;
+void save_model(Model& model, const std::string& path);
+std::unique_ptr<Model> load_model(const std::string& path);
+
+}  // namespace dagrad::nn

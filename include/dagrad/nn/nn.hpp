@@ -1,0 +1,10 @@
+// The nn module: initializers, activations, layers, losses, metrics, regularizers, models.
+#pragma once
+
+#include "activations.hpp"
+#include "errors.hpp"
+#include "initializers.hpp"
+#include "layer.hpp"
+#include "layers.hpp"
+#include "losses.hpp"
+#include "model.hpp"
