@@ -1,8 +1,9 @@
 // Weight initializers with Keras's formulas and names (reference: keras-semantics.md section 1).
 // An initializer is a value: it describes a distribution and, given a shape, adds the graph node
 // that draws from it (a random op scaled, or a constant), which a variable then takes as its
-// initial value. Draws are seeded: an explicit seed gives the same values in any graph; seed 0
-// derives the stream from the graph's seed and the node (Graph::set_seed), so a model built the
+// initial value. Draws are seeded as the random ops are, with the graph's seed (Graph::set_seed)
+// mixed in: an explicit seed gives the same values in any graph of the same seed, wherever the
+// node is; seed 0 derives the stream from the graph's seed and the node, so a model built the
 // same way in a graph with the same seed is initialized identically.
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "../graph/attr.hpp"
 #include "../graph/graph.hpp"
+#include "../ops/ops.hpp"  // OpName
 
 namespace dagrad::nn {
 
@@ -49,13 +51,17 @@ class Initializer {
   Output operator()(Graph& g, const Shape& shape, DType dtype = DType::float32,
                     OpName name = {}) const;
 
-  // For a variance-scaling initializer: the standard deviation of the values it draws for
-  // `shape` (sqrt(scale / n)), and of a uniform one its limit; used by tests and summaries.
+  // The standard deviation of the values it draws for `shape`: sqrt(scale / n) for a
+  // variance-scaling one whatever its distribution (a uniform one draws within +-sqrt(3) times
+  // it, a truncated normal's parameter is it / 0.8796...), stddev of a random normal,
+  // (maxval - minval) / sqrt(12) of a random uniform, 0.8796... * stddev of a truncated normal,
+  // 0 of a constant. Used by tests and summaries.
   double target_stddev(const Shape& shape) const;
 
   // The name it was made from ("he_normal"), or "variance_scaling", "constant", ...
   const std::string& name() const { return name_; }
-  // Round trip for model files: every field as attributes, and back.
+  // Round trip for model files: every field as attributes, and back (every field required;
+  // a missing, unknown or mistyped field or invalid values throw ModelError).
   AttrMap config() const;
   static Initializer from_config(const AttrMap& config);
 

@@ -5,24 +5,32 @@
 #include <string>
 
 #include "../graph/attr.hpp"
+#include "../graph/flag.hpp"
 #include "../graph/graph.hpp"
 
 namespace dagrad::nn {
 
 // Per-sample losses: a tensor of shape (batch,) (the mean over the last axis for mse, mae and
-// binary crossentropy, as keras.losses does). Cross-entropies on the output of a softmax
-// (sigmoid) op are computed from the logits behind it, through log_softmax (the stable
-// softplus form), as Keras does; on other probabilities they clip to [1e-7, 1 - 1e-7].
+// binary crossentropy, as keras.losses does; over every non-batch axis for rank > 2, so that
+// the batch mean is Keras's SUM_OVER_BATCH_SIZE; a (batch,) y_pred is one value per sample). y_pred is float with a batch axis (rank >= 2
+// for the categorical ones); y_true takes y_pred's dtype. Cross-entropies on the output of a
+// softmax (last axis) or sigmoid op are computed from the logits behind it, through
+// log_softmax (the stable softplus form), whatever from_logits says, as Keras does; on other
+// probabilities they clip to [1e-7, 1 - 1e-7] (categorical: after p / sum(p); binary: also
+// + 1e-7 inside the logarithms). For the elementwise losses a y_true of shape (batch,) beside
+// a y_pred of shape (batch, 1) gains the axis; other shapes that differ from y_pred's are a
+// ModelError (no silent broadcasting), as are non-float predictions.
 Output mean_squared_error(Output y_true, Output y_pred);
 Output mean_absolute_error(Output y_true, Output y_pred);
-Output binary_crossentropy(Output y_true, Output y_pred, bool from_logits = false);
-Output categorical_crossentropy(Output y_true, Output y_pred, bool from_logits = false);
-// y_true: class indices (any integer or float dtype), shape (batch,) or (batch, 1).
-Output sparse_categorical_crossentropy(Output y_true, Output y_pred, bool from_logits = false);
+Output binary_crossentropy(Output y_true, Output y_pred, Flag from_logits = false);
+Output categorical_crossentropy(Output y_true, Output y_pred, Flag from_logits = false);
+// y_true: class indices (any integer or float dtype, cast to int64), shape (batch,) or
+// (batch, 1); an index outside [0, classes) has no one-hot row and adds 0 to the loss.
+Output sparse_categorical_crossentropy(Output y_true, Output y_pred, Flag from_logits = false);
 
-// A loss by Keras name ("mse", "mean_squared_error", "mae", "binary_crossentropy",
-// "categorical_crossentropy", "sparse_categorical_crossentropy"), reduced to the batch mean
-// (SUM_OVER_BATCH_SIZE). Unknown names throw ModelError.
+// A loss by Keras name ("mse", "mean_squared_error", "mae", "mean_absolute_error",
+// "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"), reduced
+// to the batch mean (SUM_OVER_BATCH_SIZE). Unknown names throw ModelError listing the names.
 class Loss {
  public:
   Loss(const char* name);  // NOLINT: implicit
@@ -39,6 +47,8 @@ class Loss {
 // 2.x resolves "accuracy": y_pred's last dimension 1 -> binary (y_pred > 0.5); y_true of lower
 // rank than y_pred, or last dimension 1 beside a wider y_pred -> sparse categorical (argmax ==
 // y_true); otherwise categorical (argmax == argmax). Ties in argmax go to the lowest index.
+// A y_pred of rank 1 (one value per sample) counts as binary. Over more than one non-batch
+// axis the result is the mean of the matches per sample.
 Output accuracy(Output y_true, Output y_pred);
 Output binary_accuracy(Output y_true, Output y_pred, double threshold = 0.5);
 Output categorical_accuracy(Output y_true, Output y_pred);
@@ -52,7 +62,7 @@ struct Regularizer {
   static Regularizer L2(double l2 = 0.01) { return {0.0, l2}; }
   static Regularizer L1L2(double l1 = 0.01, double l2 = 0.01) { return {l1, l2}; }
   bool active() const { return l1 != 0.0 || l2 != 0.0; }
-  // The penalty of `w` as a scalar of w's dtype; requires active().
+  // The penalty of `w` (float) as a scalar of w's dtype; requires active() (else ModelError).
   Output operator()(Output w) const;
 };
 
