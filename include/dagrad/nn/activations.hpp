@@ -13,7 +13,9 @@ class Activation {
  public:
   // "linear" (or empty: identity), "sigmoid", "tanh", "relu", "leaky_relu" (alpha 0.2, as
   // tf.nn.leaky_relu; the LeakyReLU layer's default is Keras's 0.3), "elu" (alpha 1), "selu",
-  // "softplus", "softmax" (last axis). An unknown name throws ModelError listing the names.
+  // "softplus", "softmax" (last axis, input of rank >= 2 as Keras requires, else ModelError;
+  // the result is the softmax node itself, whose logits the losses use). Each is one op. An
+  // unknown name throws ModelError listing the names.
   Activation(const char* name);  // NOLINT: implicit, so options read {.activation = "elu"}
   Activation(const std::string& name);  // NOLINT
   Activation() : Activation("linear") {}

@@ -10,16 +10,17 @@
 
 namespace dagrad::nn {
 
-// Per-sample losses: a tensor of shape (batch,) (the mean over the last axis for mse, mae and
-// binary crossentropy, as keras.losses does; over every non-batch axis for rank > 2, so that
-// the batch mean is Keras's SUM_OVER_BATCH_SIZE; a (batch,) y_pred is one value per sample). y_pred is float with a batch axis (rank >= 2
-// for the categorical ones); y_true takes y_pred's dtype. Cross-entropies on the output of a
-// softmax (last axis) or sigmoid op are computed from the logits behind it, through
-// log_softmax (the stable softplus form), whatever from_logits says, as Keras does; on other
-// probabilities they clip to [1e-7, 1 - 1e-7] (categorical: after p / sum(p); binary: also
-// + 1e-7 inside the logarithms). For the elementwise losses a y_true of shape (batch,) beside
-// a y_pred of shape (batch, 1) gains the axis; other shapes that differ from y_pred's are a
-// ModelError (no silent broadcasting), as are non-float predictions.
+// Per-sample losses: a tensor of shape (batch,): the mean over the last axis for mse, mae and
+// binary crossentropy, as keras.losses does, and over every non-batch axis for rank > 2, so
+// that the batch mean is Keras's SUM_OVER_BATCH_SIZE; a (batch,) y_pred is one value per
+// sample. y_pred is float with a batch axis (rank >= 2 for the categorical ones); y_true takes
+// y_pred's dtype. Cross-entropies on the output of a softmax (last axis) or sigmoid op are
+// computed from the logits behind it, through log_softmax (the stable softplus form), whatever
+// from_logits says, as Keras does; on other probabilities they clip to [1e-7, 1 - 1e-7]
+// (categorical: after p / sum(p); binary: also + 1e-7 inside the logarithms). For the
+// elementwise losses a y_true of shape (batch,) beside a y_pred of shape (batch, 1) gains the
+// axis; other shapes that differ from y_pred's are a ModelError (no silent broadcasting), as
+// are non-float predictions.
 Output mean_squared_error(Output y_true, Output y_pred);
 Output mean_absolute_error(Output y_true, Output y_pred);
 Output binary_crossentropy(Output y_true, Output y_pred, Flag from_logits = false);
