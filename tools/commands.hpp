@@ -18,5 +18,6 @@ std::vector<std::string> load_plugins(const std::vector<std::string>& paths);
 void add_dot_command(CLI::App& app);  // tools/dot_command.cpp
 void add_ops_command(CLI::App& app);  // tools/ops_command.cpp
 void add_gradcheck_command(CLI::App& app);  // tools/gradcheck_command.cpp
+void add_summary_command(CLI::App& app);  // tools/summary_command.cpp
 
 }  // namespace dagrad::tools

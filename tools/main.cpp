@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   dagrad::tools::add_dot_command(app);
   dagrad::tools::add_ops_command(app);
   dagrad::tools::add_gradcheck_command(app);
+  dagrad::tools::add_summary_command(app);
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

@@ -1,4 +1,4 @@
-// The whole public API of dagrad: graph core and built-in ops.
+// The whole public API of dagrad: graph core, built-in ops, autodiff and the nn module.
 #pragma once
 
 #include "graph/attr.hpp"
@@ -17,3 +17,4 @@
 #include "ops/ops.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/gradients.hpp"
+#include "nn/nn.hpp"

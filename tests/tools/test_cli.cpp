@@ -301,3 +301,37 @@ BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(summary_cli, CliFixture)
+
+BOOST_AUTO_TEST_CASE(preset_tables_print_the_books_totals) {
+  BOOST_TEST(run("summary --model bn") == 0, read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(out.find("Total params: 271,346\n") != std::string::npos, out);
+  BOOST_TEST(out.find("Trainable params: 268,978\n") != std::string::npos, out);
+  BOOST_TEST(out.find("Non-trainable params: 2,368\n") != std::string::npos, out);
+  BOOST_TEST(run("summary --model plain") == 0);
+  BOOST_TEST(read("stdout").find("Total params: 266,610\n") != std::string::npos);
+  // selu: 784-300, then 100-unit layers: 235,500 + 30,100 + 10,100 + 1,010 with 3 hidden layers.
+  BOOST_TEST(run("summary --model selu --hidden-layers 3") == 0);
+  BOOST_TEST(read("stdout").find("Total params: 276,710\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_saved_model_file) {
+  auto model = nn::make_preset("dropout");
+  nn::save_model(*model, (dir / "m").string());
+  BOOST_TEST(run("summary " + quoted(dir / "m")) == 0, read("stderr"));
+  BOOST_TEST(read("stdout").find("dropout_2 (Dropout)") != std::string::npos, read("stdout"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {
+  BOOST_TEST(run("summary --model resnet") != 0);
+  BOOST_TEST(read("stderr").find("presets: plain, bn, bn-before, selu, dropout") != std::string::npos,
+             read("stderr"));
+  BOOST_TEST(run("summary") != 0);
+  BOOST_TEST(run("summary " + quoted(dir / "missing")) != 0);
+  BOOST_TEST(read("stderr").find("missing") != std::string::npos);
+  BOOST_TEST(run("summary --model bn " + quoted(dir / "m")) != 0);  // one or the other
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -102,6 +102,9 @@ class Layer {
   // The layer's options as attributes ("name", "trainable", "input_shape" and its own), from
   // which layer_from_config rebuilds an identical, unbuilt layer.
   virtual AttrMap config() const;
+  // Reads the common options (name, trainable, input_shape) from a config: what a layer factory
+  // calls on the layer it made (custom layer types too).
+  void apply_base_config(const AttrMap& config);
 
  protected:
   Layer() = default;
@@ -112,8 +115,6 @@ class Layer {
   Output add_weight(const std::string& name, const Shape& shape, const Initializer& init,
                     bool trainable = true);
   Graph& graph() const;
-  // Reads the common options (name, trainable, input_shape) from a config.
-  void apply_base_config(const AttrMap& config);
 
  private:
   std::string name_;

@@ -60,8 +60,10 @@ class DenseLayer : public Layer {
 };
 std::shared_ptr<DenseLayer> Dense(std::int64_t units, DenseOptions options = {});
 
-// (batch, d1, d2, ...) -> (batch, d1 * d2 * ...).
-std::shared_ptr<Layer> Flatten(std::optional<Shape> input_shape = std::nullopt, std::string name = "");
+// (batch, d1, d2, ...) -> (batch, d1 * d2 * ...). input_shape (without the batch dimension,
+// as in Flatten({28, 28})) declares the model's input when this is its first layer; the empty
+// Shape{} declares none.
+std::shared_ptr<Layer> Flatten(Shape input_shape = {}, std::string name = "");
 // Declares the model's input shape (without the batch dimension); identity.
 std::shared_ptr<Layer> InputLayer(Shape shape, std::string name = "");
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ class Symbol {
   explicit Symbol(std::shared_ptr<detail::SymbolNode> node) : node_(std::move(node)) {}
   const Shape& shape() const;
   const BackendPtr& backend() const;
+  // The layer that computed it (an InputLayer for an Input) and the symbols it was called on.
+  const LayerPtr& layer() const;
+  const std::vector<Symbol>& inputs() const;
+  bool is_input() const;
   const std::shared_ptr<detail::SymbolNode>& node() const { return node_; }
   bool valid() const { return node_ != nullptr; }
 
@@ -37,9 +42,13 @@ class Symbol {
 // A model input of `shape` (without the batch dimension), float32. Without a backend it gets a
 // new one (a new graph and session).
 Symbol Input(Shape shape, std::string name = "", BackendPtr backend = nullptr);
-// Applies a layer to symbols, building it for their shapes (functional form): dense(x).
-Symbol apply(const LayerPtr& layer, const std::vector<Symbol>& inputs);
-inline Symbol apply(const LayerPtr& layer, const Symbol& input) { return apply(layer, std::vector<Symbol>{input}); }
+// Calls a layer on symbols, building it for their shapes (the functional form of Keras's
+// dense(x)): call(nn::Dense(30), x). Not named apply: with a std::shared_ptr argument,
+// argument-dependent lookup would also find std::apply.
+Symbol call(const LayerPtr& layer, const std::vector<Symbol>& inputs);
+inline Symbol call(const LayerPtr& layer, const Symbol& input) {
+  return call(layer, std::vector<Symbol>{input});
+}
 
 // A model as dagrad graph tensors.
 struct ModelGraph {
@@ -77,6 +86,9 @@ class Model {
   LayerPtr operator[](std::size_t index) const;
   std::vector<Shape> input_shapes() const;
   std::vector<Shape> output_shapes() const;
+  // The layer graph's ends (empty while a Sequential model is not built).
+  const std::vector<Symbol>& input_symbols() const;
+  const std::vector<Symbol>& output_symbols() const;
 
   // Weights of all layers, layer by layer, each in creation order (a layer shared twice once).
   std::vector<Output> weights() const;
@@ -101,18 +113,26 @@ class Model {
   // moving statistics), their mean and standard deviation.
   McPrediction predict_mc_dropout(const Tensor& x, int samples = 100, std::int64_t batch_size = 32);
 
+  // The layers' constraint updates (max-norm), built now under control dependencies on `after`
+  // (the optimizer's updates), so that one plan runs them after the step, as Keras applies
+  // constraints after each update. Empty when no layer has a constraint.
+  std::vector<Operation> constraint_updates(const std::vector<Operation>& after);
+
   // Keras's table (the book's format): name (type), output shape with None, params, totals.
+  // Sequential models: 65 columns; functional ones: 98, with "Connected to".
   void summary(std::ostream& out) const;
 
  protected:
   explicit Model(std::string name);
-  // For Sequential: (re)creates the symbol graph from its layer list.
-  void set_symbols(std::vector<Symbol> inputs, std::vector<Symbol> outputs);
-  void invalidate();
+  // For Sequential: (re)creates the symbol graph from its layer list; `layers` are the model's
+  // layers, also while it has no symbols (not built).
+  void set_symbols(std::vector<Symbol> inputs, std::vector<Symbol> outputs,
+                   std::vector<LayerPtr> layers);
   std::string name_;
 
  private:
   struct Impl;
+  ModelGraph build_graph(int mode);  // 0 inference, 1 training, 2 MC dropout
   std::unique_ptr<Impl> impl_;
 };
 
@@ -127,12 +147,15 @@ class Sequential : public Model {
   void pop();
   // Builds the model for inputs of `input_shape` (without batch) when no layer declares one.
   void build(const Shape& input_shape);
+  // The input shape (without batch) given by build() or the first layer, if any.
+  std::optional<Shape> declared_input_shape() const;
 
  private:
   void rebuild_symbols();
   std::vector<LayerPtr> sequence_;
   std::optional<Shape> input_shape_;
-  BackendPtr fixed_backend_;
+  BackendPtr backend_;
+  Symbol input_;  // kept while the input shape stays, so the placeholders stay too
 };
 
 // The same architecture with fresh weights (each layer's initializers), the same layer names,
@@ -144,7 +167,11 @@ std::unique_ptr<Model> clone_model(const Model& model);
 // graph as a graph file (inference.dagrad, with a "serving" signature) and the weights as a
 // checkpoint (weights/). load_model rebuilds the layers from their configs and restores the
 // weights; a file of another version, a missing or truncated part, or a weight of the wrong shape
-// is a FileError naming the file and the variable.
+// is a FileError naming the file and the variable. Saving is atomic (a temporary sibling
+// directory replaces `path`, so a failed save leaves an older model file intact), creates missing
+// parent directories, and refuses a `path` that exists and is neither a model file nor empty.
+// The graph file holds the model's whole backend graph (training nodes too) with the "serving"
+// signature (x -> y) naming the inference entry point.
 inline constexpr int kModelFileVersion = 1;
 void save_model(Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path);

@@ -8,3 +8,4 @@
 #include "layers.hpp"
 #include "losses.hpp"
 #include "model.hpp"
+#include "presets.hpp"

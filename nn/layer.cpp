@@ -1,0 +1,217 @@
+// Backend, Layer and the layer-type registry.
+#include "dagrad/nn/layer.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "dagrad/nn/errors.hpp"
+#include "dagrad/ops/ops.hpp"
+#include "nn/config_util.hpp"
+
+namespace dagrad::nn {
+
+Backend::Backend(std::uint64_t seed)
+    : graph_(std::make_unique<Graph>()), session_(nullptr) {
+  graph_->set_seed(seed);
+  session_ = std::make_unique<Session>(*graph_);
+}
+
+Backend::~Backend() = default;
+
+bool Backend::name_taken(const std::string& name) const {
+  return std::find(taken_.begin(), taken_.end(), name) != taken_.end();
+}
+
+std::string Backend::unique_name(const std::string& base) {
+  std::string name = base;
+  for (int i = 1; name_taken(name); ++i)
+    name = base + "_" + std::to_string(i);
+  taken_.push_back(name);
+  return name;
+}
+
+void Backend::claim_name(const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos || name.find(':') != std::string::npos)
+    throw ModelError("layer or model name '" + name +
+                     "' is not valid: it must be non-empty, without '/' or ':'");
+  if (name_taken(name))
+    throw ModelError("the name '" + name +
+                     "' is already used by another layer or model of this backend; names are "
+                     "variable scopes and must be unique");
+  taken_.push_back(name);
+}
+
+Layer::~Layer() = default;
+
+std::string Layer::default_name() const {
+  // "BatchNormalization" -> "batch_normalization", "PReLU" -> "p_re_lu" as Keras's to_snake_case.
+  std::string t = type(), out;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    char c = t[i];
+    bool upper = std::isupper(static_cast<unsigned char>(c)) != 0;
+    if (upper && i > 0) {
+      bool prev_lower = std::islower(static_cast<unsigned char>(t[i - 1])) != 0;
+      bool next_lower = i + 1 < t.size() && std::islower(static_cast<unsigned char>(t[i + 1])) != 0;
+      bool prev_upper = std::isupper(static_cast<unsigned char>(t[i - 1])) != 0;
+      if (prev_lower || (prev_upper && next_lower)) out += '_';
+    }
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+void Layer::set_name(const std::string& name) {
+  if (built())
+    throw ModelError("layer '" + name_ + "' is built; its name (the scope of its variables) " +
+                     "cannot change to '" + name + "'");
+  name_ = name;
+}
+
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  if (!built()) return;
+  for (std::size_t i = 0; i < weights_.size(); ++i)
+    if (!state_[i]) graph().set_trainable(weights_[i], trainable);
+}
+
+Graph& Layer::graph() const {
+  if (!backend_) throw ModelError("layer '" + name_ + "' (" + type() + ") is not built yet");
+  return backend_->graph();
+}
+
+static std::string shapes_text(const std::vector<Shape>& shapes) {
+  std::string s;
+  for (std::size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + shapes[i].to_string();
+  return s;
+}
+
+void Layer::build(const BackendPtr& backend, const std::vector<Shape>& input_shapes) {
+  if (!backend) throw ModelError("Layer::build: no backend");
+  if (static_cast<int>(input_shapes.size()) != num_inputs() && num_inputs() >= 0)
+    throw ModelError("layer '" + name_ + "' (" + type() + ") takes " +
+                     std::to_string(num_inputs()) + " input(s), given " +
+                     std::to_string(input_shapes.size()));
+  if (built()) {
+    if (backend != backend_)
+      throw ModelError("layer '" + name_ + "' is built in another backend: layers are shared " +
+                       "only between models of one backend; clone the model to copy it");
+    bool same = built_shapes_.size() == input_shapes.size();
+    for (std::size_t i = 0; same && i < input_shapes.size(); ++i)
+      same = built_shapes_[i].compatible_with(input_shapes[i]) &&
+             built_shapes_[i].rank() == input_shapes[i].rank();
+    if (!same)
+      throw ModelError("layer '" + name_ + "' (" + type() + ") was built for input shape " +
+                       shapes_text(built_shapes_) + " and cannot be applied to " +
+                       shapes_text(input_shapes));
+    return;
+  }
+  (void)output_shape(input_shapes);  // validates the shapes before anything is added
+  if (name_.empty())
+    name_ = backend->unique_name(default_name());
+  else
+    backend->claim_name(name_);
+  backend_ = backend;
+  built_shapes_ = input_shapes;
+  Graph& g = backend->graph();
+  auto checkpoint = g.checkpoint();
+  try {
+    auto scope = g.absolute_scope("");
+    build_weights(input_shapes);
+  } catch (...) {
+    g.rollback(checkpoint);
+    weights_.clear();
+    state_.clear();
+    backend_ = nullptr;
+    built_shapes_.clear();
+    throw;
+  }
+  // Keras initializes a layer's weights when it is built: get_weights works at once.
+  backend->session().initialize_uninitialized_variables();
+}
+
+Output Layer::add_weight(const std::string& name, const Shape& shape, const Initializer& init,
+                         bool trainable) {
+  Graph& g = graph();
+  auto scope = g.absolute_scope(name_);
+  // Not under "<name>/": a scope of that name would make the variable's own name "<name>_1".
+  Output initial = init(g, shape, DType::float32, name + "_initializer");
+  VariableOptions options;
+  options.trainable = trainable && trainable_;
+  if (!trainable) options.collections.emplace_back(collections::kNonTrainableState);
+  Output v = variable(initial, options, name);
+  weights_.push_back(v);
+  state_.push_back(!trainable);
+  return v;
+}
+
+std::vector<Output> Layer::trainable_weights() const {
+  std::vector<Output> out;
+  if (!trainable_) return out;
+  for (std::size_t i = 0; i < weights_.size(); ++i)
+    if (!state_[i]) out.push_back(weights_[i]);
+  return out;
+}
+
+std::vector<Output> Layer::non_trainable_weights() const {
+  std::vector<Output> out;
+  for (std::size_t i = 0; i < weights_.size(); ++i)
+    if (state_[i] || !trainable_) out.push_back(weights_[i]);
+  return out;
+}
+
+std::int64_t Layer::count_params() const {
+  std::int64_t n = 0;
+  for (const Output& w : weights_) n += w.shape().num_elements();
+  return n;
+}
+
+AttrMap Layer::config() const {
+  AttrMap c;
+  c.set("name", name_);
+  c.set("trainable", trainable_);
+  if (input_shape_) c.set("input_shape", *input_shape_);
+  return c;
+}
+
+void Layer::apply_base_config(const AttrMap& config) {
+  if (config.has("name")) name_ = config.get_string("name");
+  if (config.has("trainable")) trainable_ = config.get_bool("trainable");
+  if (config.has("input_shape")) input_shape_ = config.get_shape("input_shape");
+}
+
+namespace {
+std::mutex registry_mutex;
+std::map<std::string, LayerFactory>& factories() {
+  static std::map<std::string, LayerFactory> f;
+  return f;
+}
+}  // namespace
+
+void register_layer_type(const std::string& type, LayerFactory factory) {
+  std::lock_guard lock(registry_mutex);
+  factories()[type] = factory;
+}
+
+void register_builtin_layer_types();  // layers.cpp
+
+LayerPtr layer_from_config(const std::string& type, const AttrMap& config) {
+  LayerFactory factory = nullptr;
+  {
+    static std::once_flag once;
+    std::call_once(once, [] { register_builtin_layer_types(); });
+    std::lock_guard lock(registry_mutex);
+    auto it = factories().find(type);
+    if (it != factories().end()) factory = it->second;
+  }
+  if (!factory) {
+    std::string known;
+    for (const auto& [name, f] : factories()) known += (known.empty() ? "" : ", ") + name;
+    throw ModelError("unknown layer type '" + type + "' (known: " + known +
+                     "; a custom layer registers its type with register_layer_type)");
+  }
+  return factory(config);
+}
+
+}  // namespace dagrad::nn

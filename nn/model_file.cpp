@@ -1,0 +1,257 @@
+// Model files: model.json (architecture), inference.dagrad (graph file) and weights/ (a
+// checkpoint), written into a temporary sibling directory that then replaces the target.
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "dagrad/graph/checkpoint.hpp"
+#include "dagrad/graph/graph_file.hpp"
+#include "dagrad/nn/errors.hpp"
+#include "dagrad/nn/model.hpp"
+#include "graph/file_io.hpp"
+
+namespace dagrad::nn {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr const char* kFormat = "dagrad-model";
+constexpr const char* kIndex = "model.json";
+constexpr const char* kGraphDir = "inference.dagrad";
+constexpr const char* kWeightsDir = "weights";
+
+// Layer configs hold bools, integers, floats, strings, shapes and integer lists; JSON keeps
+// integers and floats apart (a float is always written with a fraction or exponent).
+Json attrs_to_json(const AttrMap& attrs, const std::string& layer) {
+  Json out = Json::object();
+  for (const auto& [name, value] : attrs.items()) {
+    switch (attr_kind_of(value)) {
+      case AttrKind::Bool: out[name] = std::get<bool>(value); break;
+      case AttrKind::Int: out[name] = std::get<std::int64_t>(value); break;
+      case AttrKind::Float: {
+        double v = std::get<double>(value);
+        if (!std::isfinite(v))
+          throw FileError("layer '" + layer + "': option '" + name + "' is not finite and cannot be saved");
+        out[name] = v;
+        break;
+      }
+      case AttrKind::String: out[name] = std::get<std::string>(value); break;
+      case AttrKind::Shape: out[name] = Json{{"shape", std::get<Shape>(value).dims()}}; break;
+      case AttrKind::Ints: out[name] = Json{{"ints", std::get<std::vector<std::int64_t>>(value)}}; break;
+      default:
+        throw FileError("layer '" + layer + "': option '" + name + "' of kind " +
+                        std::string(attr_kind_name(attr_kind_of(value))) + " cannot be saved");
+    }
+  }
+  return out;
+}
+
+std::vector<std::int64_t> ints_of(const Json& j, const std::string& what) {
+  if (!j.is_array()) throw std::runtime_error(what + " must be a list of integers");
+  std::vector<std::int64_t> out;
+  for (const Json& e : j) {
+    if (!e.is_number_integer()) throw std::runtime_error(what + " must be a list of integers");
+    out.push_back(e.get<std::int64_t>());
+  }
+  return out;
+}
+
+AttrMap json_to_attrs(const Json& j, const std::string& what) {
+  if (!j.is_object()) throw std::runtime_error(what + ": config must be an object");
+  AttrMap out;
+  for (const auto& [name, v] : j.items()) {
+    std::string field = what + ": option '" + name + "'";
+    if (v.is_boolean()) out.set(name, v.get<bool>());
+    else if (v.is_number_integer()) out.set(name, v.get<std::int64_t>());
+    else if (v.is_number_float()) out.set(name, v.get<double>());
+    else if (v.is_string()) out.set(name, v.get<std::string>());
+    else if (v.is_object() && v.size() == 1 && v.contains("shape"))
+      out.set(name, Shape(ints_of(v["shape"], field)));
+    else if (v.is_object() && v.size() == 1 && v.contains("ints"))
+      out.set(name, ints_of(v["ints"], field));
+    else throw std::runtime_error(field + " has a value of no known kind: " + v.dump());
+  }
+  return out;
+}
+
+const Json& field(const Json& j, const char* name, const std::string& what) {
+  if (!j.is_object() || !j.contains(name))
+    throw std::runtime_error(what + " has no \"" + name + "\"");
+  return j[name];
+}
+
+}  // namespace
+
+void save_model(Model& model, const std::string& path) {
+  auto fail = [&](const std::string& why) { return FileError("cannot save model to '" + path + "': " + why); };
+  if (!model.built())
+    throw fail("model '" + model.name() + "' is not built (give its first layer an input shape)");
+  fs::path target(path);
+  std::error_code ec;
+  if (fs::exists(target, ec)) {
+    if (!fs::is_directory(target, ec)) throw fail("it exists and is not a directory");
+    if (!fs::exists(target / kIndex, ec) && !fs::is_empty(target, ec))
+      throw fail(std::string("it is a non-empty directory without ") + kIndex + ", not a model file");
+  }
+
+  // The architecture: every layer's type and config; for functional models the layer graph as
+  // nodes in topological order, each naming its layer and its input nodes.
+  Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()}, {"name", model.name()}};
+  Json layers = Json::array();
+  if (auto* seq = dynamic_cast<Sequential*>(&model)) {
+    for (const LayerPtr& l : seq->layers())
+      layers.push_back(Json{{"type", l->type()}, {"config", attrs_to_json(l->config(), l->name())}});
+    if (auto shape = seq->declared_input_shape()) doc["input_shape"] = shape->dims();
+  } else {
+    std::map<const detail::SymbolNode*, int> index;
+    std::map<const Layer*, int> layer_index;
+    Json nodes = Json::array();
+    std::function<int(const Symbol&)> visit = [&](const Symbol& s) -> int {
+      if (auto it = index.find(s.node().get()); it != index.end()) return it->second;
+      std::vector<int> ins;
+      for (const Symbol& i : s.inputs()) ins.push_back(visit(i));
+      const Layer* l = s.layer().get();
+      if (!layer_index.count(l)) {
+        layer_index[l] = static_cast<int>(layers.size());
+        layers.push_back(Json{{"type", l->type()}, {"config", attrs_to_json(l->config(), l->name())}});
+      }
+      int id = static_cast<int>(nodes.size());
+      nodes.push_back(Json{{"layer", layer_index[l]}, {"inputs", ins}});
+      index[s.node().get()] = id;
+      return id;
+    };
+    Json inputs = Json::array(), outputs = Json::array();
+    for (const Symbol& s : model.input_symbols()) inputs.push_back(visit(s));
+    for (const Symbol& s : model.output_symbols()) outputs.push_back(visit(s));
+    doc["nodes"] = std::move(nodes);
+    doc["inputs"] = std::move(inputs);
+    doc["outputs"] = std::move(outputs);
+  }
+  doc["layers"] = std::move(layers);
+
+  // The inference graph with its entry point, for `dagrad dot`, gradcheck and serving.
+  const ModelGraph& mg = model.inference_graph();
+  Graph::Signature serving;
+  for (std::size_t i = 0; i < mg.inputs.size(); ++i)
+    serving.inputs.emplace_back(mg.inputs.size() == 1 ? "x" : "x_" + std::to_string(i), mg.inputs[i]);
+  for (std::size_t i = 0; i < mg.outputs.size(); ++i)
+    serving.outputs.emplace_back(mg.outputs.size() == 1 ? "y" : "y_" + std::to_string(i), mg.outputs[i]);
+  model.graph().set_signature("serving", serving);
+
+  fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  fs::create_directories(parent, ec);  // as Keras's model.save; a failure shows just below
+  std::string temp_name = ".";  // appended piecewise: GCC 12 warns falsely on a + b + c here
+  temp_name += target.filename().string();
+  temp_name += ".tmp-";
+  temp_name += dagrad::detail::unique_suffix();
+  fs::path temp = parent / temp_name;
+  if (!fs::create_directory(temp, ec) || ec)
+    throw fail("cannot create temporary directory '" + temp.string() + "': " +
+               (ec ? ec.message() : "it already exists"));
+  try {
+    save_graph(model.graph(), (temp / kGraphDir).string());
+    save_checkpoint(model.session(), (temp / kWeightsDir).string());
+    dagrad::detail::write_file_synced((temp / kIndex).string(),
+                                      doc.dump(1, ' ', false, Json::error_handler_t::strict) + "\n");
+    dagrad::detail::sync_to_disk(temp.string());
+    dagrad::detail::swap_in_directory(temp.string(), target.string());
+    dagrad::detail::sync_to_disk(parent.string());
+  } catch (const std::exception& e) {
+    fs::remove_all(temp, ec);
+    throw fail(e.what());
+  }
+}
+
+std::unique_ptr<Model> load_model(const std::string& path) {
+  fs::path root(path);
+  std::string index_path = (root / kIndex).string();
+  auto fail = [&](const std::string& why) { return FileError("cannot load model '" + path + "': " + why); };
+  std::string text = dagrad::detail::read_regular_file(index_path, "cannot read model file '" + index_path + "'");
+  Json doc;
+  try {
+    doc = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw fail(std::string(kIndex) + ": invalid JSON at byte " + std::to_string(e.byte) +
+               " (a truncated or damaged file?)");
+  }
+  if (!doc.is_object() || doc.value("format", Json()) != kFormat)
+    throw fail(std::string(kIndex) + " is not a dagrad model file (no \"format\": \"" + kFormat + "\")");
+  if (!doc.contains("version") || !doc["version"].is_number_integer() ||
+      doc["version"].get<std::int64_t>() != kModelFileVersion)
+    throw fail(std::string(kIndex) + ": format version " +
+               (doc.contains("version") ? doc["version"].dump() : std::string("(none)")) +
+               " is not supported (this build reads version " + std::to_string(kModelFileVersion) + ")");
+  std::unique_ptr<Model> model;
+  try {
+    std::string type = field(doc, "type", kIndex).get<std::string>();
+    std::string name = field(doc, "name", kIndex).get<std::string>();
+    std::vector<LayerPtr> layers;
+    const Json& layer_list = field(doc, "layers", kIndex);
+    if (!layer_list.is_array()) throw std::runtime_error("\"layers\" must be a list");
+    for (std::size_t i = 0; i < layer_list.size(); ++i) {
+      std::string what = std::string(kIndex) + " layer " + std::to_string(i);
+      const Json& l = layer_list[i];
+      const Json& t = field(l, "type", what);
+      if (!t.is_string()) throw std::runtime_error(what + ": \"type\" must be a string");
+      layers.push_back(layer_from_config(t.get<std::string>(), json_to_attrs(field(l, "config", what), what)));
+    }
+    if (type == "Sequential") {
+      auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name);
+      if (doc.contains("input_shape") && !(layers.size() > 0 && layers[0]->input_shape()))
+        seq->build(Shape(ints_of(doc["input_shape"], "\"input_shape\"")));
+      for (LayerPtr& l : layers) seq->add(l);
+      model = std::move(seq);
+    } else if (type == "Functional") {
+      const Json& nodes = field(doc, "nodes", kIndex);
+      if (!nodes.is_array()) throw std::runtime_error("\"nodes\" must be a list");
+      auto backend = std::make_shared<Backend>();
+      std::vector<Symbol> symbols;
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        std::string what = std::string(kIndex) + " node " + std::to_string(i);
+        const Json& li = field(nodes[i], "layer", what);
+        if (!li.is_number_integer() || li.get<std::int64_t>() < 0 ||
+            li.get<std::int64_t>() >= static_cast<std::int64_t>(layers.size()))
+          throw std::runtime_error(what + ": \"layer\" is not an index into \"layers\"");
+        LayerPtr layer = layers[static_cast<std::size_t>(li.get<std::int64_t>())];
+        std::vector<Symbol> ins;
+        for (std::int64_t k : ints_of(field(nodes[i], "inputs", what), what + " inputs")) {
+          if (k < 0 || k >= static_cast<std::int64_t>(symbols.size()))
+            throw std::runtime_error(what + ": input " + std::to_string(k) + " is not an earlier node");
+          ins.push_back(symbols[static_cast<std::size_t>(k)]);
+        }
+        if (layer->type() == "InputLayer") {
+          if (!layer->input_shape()) throw std::runtime_error(what + ": an InputLayer without input_shape");
+          symbols.push_back(Input(*layer->input_shape(), layer->name(), backend));
+        } else {
+          symbols.push_back(call(layer, ins));
+        }
+      }
+      auto pick = [&](const char* key) {
+        std::vector<Symbol> out;
+        for (std::int64_t k : ints_of(field(doc, key, kIndex), std::string("\"") + key + "\"")) {
+          if (k < 0 || k >= static_cast<std::int64_t>(symbols.size()))
+            throw std::runtime_error(std::string("\"") + key + "\" names node " + std::to_string(k) +
+                                     ", which does not exist");
+          out.push_back(symbols[static_cast<std::size_t>(k)]);
+        }
+        return out;
+      };
+      model = std::make_unique<Model>(pick("inputs"), pick("outputs"), name);
+    } else {
+      throw std::runtime_error("model type '" + type + "' is not Sequential or Functional");
+    }
+  } catch (const FileError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw fail(e.what());
+  }
+  if (!model->built()) throw fail("the model has no input shape and cannot be built");
+  restore_checkpoint(model->session(), (root / kWeightsDir).string());
+  return model;
+}
+
+}  // namespace dagrad::nn
