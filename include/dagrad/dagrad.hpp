@@ -1,4 +1,4 @@
-// The whole public API of dagrad: graph core, built-in ops, autodiff and the nn module.
+// The whole public API of dagrad: graph core, built-in ops, autodiff, optim and nn.
 #pragma once
 
 #include "graph/attr.hpp"
@@ -17,4 +17,5 @@
 #include "ops/ops.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/gradients.hpp"
+#include "optim/optim.hpp"
 #include "nn/nn.hpp"
