@@ -137,6 +137,32 @@ std::mt19937_64& Session::rng_for(int node) {
   return *slot;
 }
 
+std::map<std::string, std::string> Session::random_states() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [node, engine] : rngs_) {
+    std::ostringstream text;
+    text << *engine;
+    out[graph_->node(node).name] = text.str();
+  }
+  return out;
+}
+
+void Session::set_random_states(const std::map<std::string, std::string>& states) {
+  std::vector<std::pair<int, std::mt19937_64>> parsed;
+  for (const auto& [name, text] : states) {
+    const Node* n = graph_->find_node(name);
+    if (!n || !n->op->uses_rng)
+      throw RunError("random state for '" + name + "': not a random node of this session's graph");
+    std::istringstream in(text);
+    std::mt19937_64 engine;
+    in >> engine;
+    if (in.fail()) throw RunError("random state for '" + name + "' does not parse as a generator state");
+    parsed.emplace_back(n->id, engine);
+  }
+  // Assigned in place: compiled plans hold pointers to these generators.
+  for (auto& [id, engine] : parsed) rng_for(id) = engine;
+}
+
 void Session::check_request(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
                             const std::vector<Output>& feed_placeholders) const {
   auto check = [&](const Output& o, const char* what, bool need_output) {

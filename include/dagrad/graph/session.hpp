@@ -137,6 +137,15 @@ class Session {
   void set_variable_value(Output variable, const Tensor& value);
   int num_cached_plans() const { return static_cast<int>(plans_.size()); }
 
+  // The generator state of every random node that has drawn (or been compiled into a plan), by
+  // node name, as text (std::mt19937_64's stream form): saved with a model, it lets training
+  // resume with the same dropout masks as an uninterrupted run.
+  std::map<std::string, std::string> random_states() const;
+  // Sets the generators of the named nodes; the others keep theirs. Throws RunError naming the
+  // node when a name is not a random node of this graph or its state does not parse (and then
+  // changes nothing).
+  void set_random_states(const std::map<std::string, std::string>& states);
+
   // Moves the session onto `other` (e.g. a reloaded or transformed copy of its graph): cached
   // plans (and Plan references) and random streams are dropped; variable values are kept by name. A variable of
   // `other` whose name the session knows with another dtype or shape is a RunError naming it
