@@ -14,6 +14,7 @@
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/nn/layers.hpp"
 #include "dagrad/ops/ops.hpp"
+#include "nn/data_util.hpp"
 
 namespace dagrad::nn {
 
@@ -59,17 +60,6 @@ Shape with_batch(const Shape& shape) {
   std::vector<std::int64_t> dims{Shape::kUnknown};
   dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
   return Shape(dims);
-}
-
-// Keras's text of a shape with its batch dimension: "(None, 300)", "(None,)".
-std::string keras_shape(const Shape& shape) {
-  std::string s = "(";
-  for (int i = 0; i < shape.rank(); ++i) {
-    if (i) s += ", ";
-    s += shape[i] == Shape::kUnknown ? "None" : std::to_string(shape[i]);
-  }
-  if (shape.rank() == 1) s += ",";
-  return s + ")";
 }
 
 std::string thousands(std::int64_t n) {
@@ -383,30 +373,9 @@ std::vector<Operation> Model::constraint_updates(const std::vector<Operation>& a
 
 namespace {
 
-// Rows [begin, end) of a tensor, copied.
-Tensor rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
-  std::vector<std::int64_t> dims = x.shape().dims();
-  dims[0] = end - begin;
-  Tensor out(x.dtype(), Shape(dims));
-  std::size_t row_bytes = x.nbytes() / static_cast<std::size_t>(x.shape()[0]);
-  std::memcpy(out.raw(), static_cast<const std::byte*>(x.raw()) + row_bytes * begin,
-              row_bytes * static_cast<std::size_t>(end - begin));
-  return out;
-}
-
 void check_predict_input(const std::string& model, const Shape& expected, const Tensor& x,
                          std::int64_t batch_size) {
-  if (!x.defined()) throw ModelError("model '" + model + "': predict was given an undefined tensor");
-  if (x.dtype() != DType::float32)
-    throw ModelError("model '" + model + "' takes float32 inputs, given " +
-                     std::string(dtype_name(x.dtype())) + " " + x.shape().to_string() +
-                     " (convert the data to float32 first)");
-  bool fits = x.shape().rank() == expected.rank() && x.shape().rank() >= 1;
-  for (int i = 1; fits && i < expected.rank(); ++i)
-    fits = expected[i] == Shape::kUnknown || expected[i] == x.shape()[i];
-  if (!fits)
-    throw ModelError("model '" + model + "' takes inputs of shape " + keras_shape(expected) +
-                     ", given " + x.shape().to_string());
+  detail::check_model_input(model, expected, x);
   if (batch_size <= 0)
     throw ModelError("predict: batch_size must be > 0, got " + std::to_string(batch_size));
 }
@@ -424,7 +393,7 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
   std::size_t out_row_bytes = 0;
   for (std::int64_t begin = 0; begin < n; begin += batch_size) {
     std::int64_t end = std::min(n, begin + batch_size);
-    Tensor batch = rows(x, begin, end);
+    Tensor batch = detail::rows(x, begin, end);
     Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
     if (!result.defined()) {
       std::vector<std::int64_t> dims = y.shape().dims();
@@ -458,7 +427,7 @@ McPrediction Model::predict_mc_dropout(const Tensor& x, int samples, std::int64_
   for (int s = 1; s <= samples; ++s) {
     std::int64_t offset = 0;
     for (std::int64_t begin = 0; begin < n; begin += batch_size) {
-      Tensor batch = rows(x, begin, std::min(n, begin + batch_size));
+      Tensor batch = detail::rows(x, begin, std::min(n, begin + batch_size));
       Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
       if (mean.empty() && s == 1 && begin == 0) {
         std::vector<std::int64_t> dims = y.shape().dims();
@@ -534,7 +503,7 @@ void Model::summary(std::ostream& out) const {
     const SymbolNode* n = rows_of[r];
     std::string params = std::to_string(n->is_input ? 0 : n->layer->count_params());
     std::vector<std::string> fields{n->layer->name() + " (" + n->layer->type() + ")",
-                                    keras_shape(n->shape), params};
+                                    detail::keras_shape(n->shape), params};
     std::vector<std::string> connected;
     for (const Symbol& s : n->inputs)
       connected.push_back(s.node()->layer->name() + "[" + std::to_string(call_index[s.node().get()]) +

@@ -10,6 +10,7 @@
 #include "dagrad/graph/graph_file.hpp"
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/nn/model.hpp"
+#include "dagrad/optim/optimizers.hpp"
 #include "graph/file_io.hpp"
 
 namespace dagrad::nn {
@@ -42,6 +43,18 @@ Json attrs_to_json(const AttrMap& attrs, const std::string& layer) {
       case AttrKind::String: out[name] = std::get<std::string>(value); break;
       case AttrKind::Shape: out[name] = Json{{"shape", std::get<Shape>(value).dims()}}; break;
       case AttrKind::Ints: out[name] = Json{{"ints", std::get<std::vector<std::int64_t>>(value)}}; break;
+      case AttrKind::Tensor: {  // 1-D float64 lists (a piecewise schedule's boundaries)
+        const Tensor& t = std::get<Tensor>(value);
+        if (t.dtype() != DType::float64 || t.shape().rank() != 1)
+          throw FileError("layer '" + layer + "': option '" + name + "' is a tensor that cannot be saved");
+        Json list = Json::array();
+        for (double v : t.to_vector<double>()) {
+          if (!std::isfinite(v)) throw FileError("'" + layer + "': option '" + name + "' is not finite");
+          list.push_back(v);
+        }
+        out[name] = Json{{"doubles", list}};
+        break;
+      }
       default:
         throw FileError("layer '" + layer + "': option '" + name + "' of kind " +
                         std::string(attr_kind_name(attr_kind_of(value))) + " cannot be saved");
@@ -73,6 +86,14 @@ AttrMap json_to_attrs(const Json& j, const std::string& what) {
       out.set(name, Shape(ints_of(v["shape"], field)));
     else if (v.is_object() && v.size() == 1 && v.contains("ints"))
       out.set(name, ints_of(v["ints"], field));
+    else if (v.is_object() && v.size() == 1 && v.contains("doubles") && v["doubles"].is_array()) {
+      std::vector<double> values;
+      for (const Json& e : v["doubles"]) {
+        if (!e.is_number()) throw std::runtime_error(field + " must be a list of numbers");
+        values.push_back(e.get<double>());
+      }
+      out.set(name, Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(values.size())}, values));
+    }
     else throw std::runtime_error(field + " has a value of no known kind: " + v.dump());
   }
   return out;
@@ -132,6 +153,20 @@ void save_model(Model& model, const std::string& path) {
     doc["outputs"] = std::move(outputs);
   }
   doc["layers"] = std::move(layers);
+  doc["seed"] = model.graph().seed();
+  // The training state beside the weights (the optimizer's slots are variables, saved with them):
+  // what compile was given, the epochs done and the random streams, so fit resumes exactly.
+  if (model.compiled()) {
+    Json metrics = Json::array();
+    for (const std::string& m : model.metrics()) metrics.push_back(m);
+    Json random = Json::object();
+    for (const auto& [node, state] : model.session().random_states()) random[node] = state;
+    doc["training"] = Json{{"optimizer", attrs_to_json(model.optimizer().config(), "optimizer")},
+                           {"loss", model.loss().name()},
+                           {"metrics", metrics},
+                           {"epoch", model.epoch()},
+                           {"random_state", random}};
+  }
 
   // The inference graph with its entry point, for `dagrad dot`, gradcheck and serving.
   const ModelGraph& mg = model.inference_graph();
@@ -199,8 +234,14 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       if (!t.is_string()) throw std::runtime_error(what + ": \"type\" must be a string");
       layers.push_back(layer_from_config(t.get<std::string>(), json_to_attrs(field(l, "config", what), what)));
     }
+    std::uint64_t seed = 0;
+    if (doc.contains("seed")) {
+      if (!doc["seed"].is_number_unsigned()) throw std::runtime_error("\"seed\" must be a non-negative integer");
+      seed = doc["seed"].get<std::uint64_t>();
+    }
+    auto backend = std::make_shared<Backend>(seed);
     if (type == "Sequential") {
-      auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name);
+      auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name, backend);
       if (doc.contains("input_shape") && !(layers.size() > 0 && layers[0]->input_shape()))
         seq->build(Shape(ints_of(doc["input_shape"], "\"input_shape\"")));
       for (LayerPtr& l : layers) seq->add(l);
@@ -208,7 +249,6 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     } else if (type == "Functional") {
       const Json& nodes = field(doc, "nodes", kIndex);
       if (!nodes.is_array()) throw std::runtime_error("\"nodes\" must be a list");
-      auto backend = std::make_shared<Backend>();
       std::vector<Symbol> symbols;
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         std::string what = std::string(kIndex) + " node " + std::to_string(i);
@@ -250,7 +290,36 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     throw fail(e.what());
   }
   if (!model->built()) throw fail("the model has no input shape and cannot be built");
+  std::map<std::string, std::string> random_states;
+  if (doc.contains("training")) {
+    try {
+      const Json& t = doc["training"];
+      std::vector<std::string> metrics;
+      for (const Json& m : field(t, "metrics", "\"training\"")) metrics.push_back(m.get<std::string>());
+      model->compile(optim::optimizer_from_config(json_to_attrs(field(t, "optimizer", "\"training\""), "optimizer")),
+                     Loss(field(t, "loss", "\"training\"").get<std::string>()), metrics);
+      const Json& epoch = field(t, "epoch", "\"training\"");
+      if (!epoch.is_number_integer() || epoch.get<std::int64_t>() < 0)
+        throw std::runtime_error("\"training\": \"epoch\" must be a non-negative integer");
+      model->set_epoch(static_cast<int>(epoch.get<std::int64_t>()));
+      for (const auto& [node, state] : field(t, "random_state", "\"training\"").items())
+        random_states[node] = state.get<std::string>();
+    } catch (const FileError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw fail(std::string(kIndex) + ": the training state: " + e.what());
+    }
+  }
   restore_checkpoint(model->session(), (root / kWeightsDir).string());
+  // Streams of random nodes the rebuilt graph has (the same names when built the same way).
+  std::map<std::string, std::string> present;
+  for (const auto& [node, state] : random_states)
+    if (const Node* n = model->graph().find_node(node); n && n->op->uses_rng) present[node] = state;
+  try {
+    model->session().set_random_states(present);
+  } catch (const Error& e) {
+    throw fail(std::string(kIndex) + ": random_state: " + e.what());
+  }
   return model;
 }
 

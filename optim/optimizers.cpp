@@ -285,15 +285,65 @@ class AdamImpl : public Optimizer {
 
 }  // namespace
 
-OptimizerPtr SGD(SGDOptions options) { return std::make_shared<SGDImpl>(std::move(options)); }
-OptimizerPtr Adagrad(AdagradOptions options) { return std::make_shared<AdagradImpl>(std::move(options)); }
-OptimizerPtr RMSprop(RMSpropOptions options) { return std::make_shared<RMSpropImpl>(std::move(options)); }
-OptimizerPtr Adam(AdamOptions o) { return std::make_shared<AdamImpl>(with_name(o, AdamKind::Adam), AdamKind::Adam); }
-OptimizerPtr Adamax(AdamOptions o) {
-  return std::make_shared<AdamImpl>(with_name(o, AdamKind::Adamax), AdamKind::Adamax);
+namespace {
+
+// The options every optimizer shares, as config attributes.
+template <class Options>
+AttrMap common_config(const char* type, const Options& o) {
+  AttrMap c{{"type", std::string(type)}, {"name", o.name}, {"learning_rate", o.learning_rate},
+            {"decay", o.decay}};
+  if (o.clipvalue) c.set("clipvalue", *o.clipvalue);
+  if (o.clipnorm) c.set("clipnorm", *o.clipnorm);
+  if (o.global_clipnorm) c.set("global_clipnorm", *o.global_clipnorm);
+  if (o.schedule)
+    for (const auto& [k, v] : o.schedule->config().items()) c.set("schedule." + k, v);
+  return c;
 }
-OptimizerPtr Nadam(AdamOptions o) { return std::make_shared<AdamImpl>(with_name(o, AdamKind::Nadam), AdamKind::Nadam); }
-OptimizerPtr AdamW(AdamOptions o) { return std::make_shared<AdamImpl>(with_name(o, AdamKind::AdamW), AdamKind::AdamW); }
+
+OptimizerPtr configured(OptimizerPtr opt, AttrMap config) {
+  opt->set_config(std::move(config));
+  return opt;
+}
+
+OptimizerPtr make_adam(AdamOptions o, AdamKind kind) {
+  o = with_name(std::move(o), kind);
+  AttrMap c = common_config(kind_name(kind), o);
+  c.set("beta_1", o.beta_1);
+  c.set("beta_2", o.beta_2);
+  c.set("epsilon", o.epsilon);
+  c.set("amsgrad", bool(o.amsgrad));
+  c.set("weight_decay", o.weight_decay);
+  return configured(std::make_shared<AdamImpl>(std::move(o), kind), std::move(c));
+}
+
+}  // namespace
+
+OptimizerPtr SGD(SGDOptions o) {
+  AttrMap c = common_config("SGD", o);
+  c.set("momentum", o.momentum);
+  c.set("nesterov", bool(o.nesterov));
+  if (o.momentum_schedule)
+    for (const auto& [k, v] : o.momentum_schedule->config().items()) c.set("momentum_schedule." + k, v);
+  return configured(std::make_shared<SGDImpl>(std::move(o)), std::move(c));
+}
+OptimizerPtr Adagrad(AdagradOptions o) {
+  AttrMap c = common_config("Adagrad", o);
+  c.set("initial_accumulator_value", o.initial_accumulator_value);
+  c.set("epsilon", o.epsilon);
+  return configured(std::make_shared<AdagradImpl>(std::move(o)), std::move(c));
+}
+OptimizerPtr RMSprop(RMSpropOptions o) {
+  AttrMap c = common_config("RMSprop", o);
+  c.set("rho", o.rho);
+  c.set("momentum", o.momentum);
+  c.set("epsilon", o.epsilon);
+  c.set("centered", bool(o.centered));
+  return configured(std::make_shared<RMSpropImpl>(std::move(o)), std::move(c));
+}
+OptimizerPtr Adam(AdamOptions o) { return make_adam(std::move(o), AdamKind::Adam); }
+OptimizerPtr Adamax(AdamOptions o) { return make_adam(std::move(o), AdamKind::Adamax); }
+OptimizerPtr Nadam(AdamOptions o) { return make_adam(std::move(o), AdamKind::Nadam); }
+OptimizerPtr AdamW(AdamOptions o) { return make_adam(std::move(o), AdamKind::AdamW); }
 
 OptimizerPtr make_optimizer(const std::string& name) {
   std::string n = name;

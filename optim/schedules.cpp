@@ -190,27 +190,38 @@ Phases one_cycle_phases(std::int64_t total_steps, std::int64_t last_steps) {
   return {static_cast<double>(half), static_cast<double>(2 * half), static_cast<double>(total_steps)};
 }
 
+template <class S>
+SchedulePtr configured(std::shared_ptr<S> schedule, AttrMap config) {
+  schedule->set_config(std::move(config));
+  return schedule;
+}
+
 }  // namespace
 
 SchedulePtr exponential_decay(double initial_rate, double decay_steps, double decay_rate, Flag staircase) {
   check_rate(initial_rate, "exponential_decay: initial_rate");
   require(decay_steps > 0 && std::isfinite(decay_steps), "exponential_decay: decay_steps must be > 0");
   require(decay_rate > 0 && std::isfinite(decay_rate), "exponential_decay: decay_rate must be > 0");
-  return std::make_shared<ExponentialDecay>(initial_rate, decay_steps, decay_rate, staircase);
+  return configured(std::make_shared<ExponentialDecay>(initial_rate, decay_steps, decay_rate, staircase),
+                    {{"type", std::string("exponential_decay")}, {"initial_rate", initial_rate},
+                     {"decay_steps", decay_steps}, {"decay_rate", decay_rate}, {"staircase", bool(staircase)}});
 }
 
 SchedulePtr inverse_time_decay(double initial_rate, double decay_steps, double decay_rate, Flag staircase) {
   check_rate(initial_rate, "inverse_time_decay: initial_rate");
   require(decay_steps > 0 && std::isfinite(decay_steps), "inverse_time_decay: decay_steps must be > 0");
   check_rate(decay_rate, "inverse_time_decay: decay_rate");
-  return std::make_shared<InverseTimeDecay>(initial_rate, decay_steps, decay_rate, staircase);
+  return configured(std::make_shared<InverseTimeDecay>(initial_rate, decay_steps, decay_rate, staircase),
+                    {{"type", std::string("inverse_time_decay")}, {"initial_rate", initial_rate},
+                     {"decay_steps", decay_steps}, {"decay_rate", decay_rate}, {"staircase", bool(staircase)}});
 }
 
 SchedulePtr power_decay(double initial_rate, double s, double c) {
   check_rate(initial_rate, "power_decay: initial_rate");
   require(s > 0 && std::isfinite(s), "power_decay: s must be > 0");
   require(c >= 0 && std::isfinite(c), "power_decay: c must be >= 0");
-  return std::make_shared<PowerDecay>(initial_rate, s, c);
+  return configured(std::make_shared<PowerDecay>(initial_rate, s, c),
+                    {{"type", std::string("power_decay")}, {"initial_rate", initial_rate}, {"s", s}, {"c", c}});
 }
 
 SchedulePtr polynomial_decay(double initial_rate, double decay_steps, double end_rate, double power) {
@@ -218,7 +229,9 @@ SchedulePtr polynomial_decay(double initial_rate, double decay_steps, double end
   check_rate(end_rate, "polynomial_decay: end_rate");
   require(decay_steps > 0 && std::isfinite(decay_steps), "polynomial_decay: decay_steps must be > 0");
   require(power > 0 && std::isfinite(power), "polynomial_decay: power must be > 0");
-  return std::make_shared<PolynomialDecay>(initial_rate, decay_steps, end_rate, power);
+  return configured(std::make_shared<PolynomialDecay>(initial_rate, decay_steps, end_rate, power),
+                    {{"type", std::string("polynomial_decay")}, {"initial_rate", initial_rate},
+                     {"decay_steps", decay_steps}, {"end_rate", end_rate}, {"power", power}});
 }
 
 SchedulePtr piecewise_constant(std::vector<double> boundaries, std::vector<double> values) {
@@ -230,7 +243,10 @@ SchedulePtr piecewise_constant(std::vector<double> boundaries, std::vector<doubl
     require(std::isfinite(boundaries[i]) && (i == 0 || boundaries[i] > boundaries[i - 1]),
             "piecewise_constant: boundaries must be finite and increasing");
   for (double v : values) check_rate(v, "piecewise_constant: a value");
-  return std::make_shared<PiecewiseConstant>(std::move(boundaries), std::move(values));
+  AttrMap config{{"type", std::string("piecewise_constant")},
+                 {"boundaries", Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(boundaries.size())}, boundaries)},
+                 {"values", Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(values.size())}, values)}};
+  return configured(std::make_shared<PiecewiseConstant>(std::move(boundaries), std::move(values)), std::move(config));
 }
 
 SchedulePtr one_cycle(std::int64_t total_steps, double max_rate, double start_rate, std::int64_t last_steps,
@@ -242,8 +258,11 @@ SchedulePtr one_cycle(std::int64_t total_steps, double max_rate, double start_ra
   check_rate(last_rate, "one_cycle: last_rate");
   Phases p = one_cycle_phases(total_steps, last_steps);
   std::string name = "one_cycle(" + std::to_string(total_steps) + ", " + number(max_rate) + ")";
-  return std::make_shared<PiecewiseLinear>(name, std::vector<double>{0, p.half, p.down_end, p.total},
-                                           std::vector<double>{start_rate, max_rate, start_rate, last_rate});
+  return configured(std::make_shared<PiecewiseLinear>(name, std::vector<double>{0, p.half, p.down_end, p.total},
+                                                     std::vector<double>{start_rate, max_rate, start_rate, last_rate}),
+                    {{"type", std::string("one_cycle")}, {"total_steps", total_steps}, {"max_rate", max_rate},
+                     {"start_rate", start_rate}, {"last_steps", last_steps < 0 ? total_steps / 10 + 1 : last_steps},
+                     {"last_rate", last_rate}});
 }
 
 SchedulePtr one_cycle_momentum(std::int64_t total_steps, double max_momentum, double min_momentum,
@@ -252,9 +271,12 @@ SchedulePtr one_cycle_momentum(std::int64_t total_steps, double max_momentum, do
           "one_cycle_momentum: needs 0 <= min_momentum <= max_momentum <= 1");
   Phases p = one_cycle_phases(total_steps, last_steps);
   std::string name = "one_cycle_momentum(" + std::to_string(total_steps) + ")";
-  return std::make_shared<PiecewiseLinear>(name, std::vector<double>{0, p.half, p.down_end, p.total},
-                                           std::vector<double>{max_momentum, min_momentum, max_momentum,
-                                                               max_momentum});
+  return configured(std::make_shared<PiecewiseLinear>(name, std::vector<double>{0, p.half, p.down_end, p.total},
+                                                     std::vector<double>{max_momentum, min_momentum, max_momentum,
+                                                                         max_momentum}),
+                    {{"type", std::string("one_cycle_momentum")}, {"total_steps", total_steps},
+                     {"max_momentum", max_momentum}, {"min_momentum", min_momentum},
+                     {"last_steps", last_steps < 0 ? total_steps / 10 + 1 : last_steps}});
 }
 
 }  // namespace dagrad::optim

@@ -13,11 +13,19 @@
 
 #include "../graph/tensor.hpp"
 #include "layer.hpp"
+#include "losses.hpp"
+#include "training.hpp"
+
+namespace dagrad::optim {
+class Optimizer;
+using OptimizerPtr = std::shared_ptr<Optimizer>;
+}  // namespace dagrad::optim
 
 namespace dagrad::nn {
 
 namespace detail {
 struct SymbolNode;
+struct Training;
 }
 
 // A layer output in a model's layer graph: what Input() returns and what a layer applied to
@@ -118,6 +126,37 @@ class Model {
   // constraints after each update. Empty when no layer has a constraint.
   std::vector<Operation> constraint_updates(const std::vector<Operation>& after);
 
+  // ---- training (nn/training.cpp) ----
+  // Builds the training step once: the training graph's loss (batch mean) plus the layers'
+  // penalties, minimized by `optimizer` over the trainable weights with BatchNormalization's
+  // updates and the max-norm constraints after each update; and the evaluation graph (the same
+  // loss on the inference graph). Metrics: "accuracy" (resolved from the shapes, as tf.keras),
+  // "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", or a loss name.
+  // Labels are float32 (converted from any numeric dtype): class indices (batch,) for the
+  // sparse loss, else the output's shape. One input and one output. Changing a layer's trainable
+  // flag afterwards requires compile() again (as in Keras); fit refuses to run until then.
+  void compile(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics = {});
+  bool compiled() const;
+  // Trains for epochs [initial_epoch, epochs) in batches (the last one may be smaller); returns
+  // every epoch's logs. x float32 (n, input shape...), y n labels.
+  History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  // The loss (penalties included, as Keras) and metrics of the inference graph over x, y.
+  Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32, int verbose = 0,
+                std::ostream* out = nullptr);
+  optim::Optimizer& optimizer() const;  // ModelError unless compiled
+  const Loss& loss() const;
+  const std::vector<std::string>& metrics() const;
+  // The optimizer's learning-rate variable (ModelError unless compiled; set_learning_rate also
+  // refuses an optimizer driven by a schedule). Changes take effect at the next step.
+  double learning_rate() const;
+  void set_learning_rate(double rate);
+  // Epochs completed by fit (kept in model files, so a loaded model resumes at initial_epoch =
+  // epoch()).
+  int epoch() const;
+  void set_epoch(int epoch);
+  // Set by a callback to end fit after the current epoch.
+  bool stop_training = false;
+
   // Keras's table (the book's format): name (type), output shape with None, params, totals.
   // Sequential models: 65 columns; functional ones: 98, with "Connected to".
   void summary(std::ostream& out) const;
@@ -133,7 +172,9 @@ class Model {
  private:
   struct Impl;
   ModelGraph build_graph(int mode);  // 0 inference, 1 training, 2 MC dropout
+  detail::Training& training() const;
   std::unique_ptr<Impl> impl_;
+  std::shared_ptr<detail::Training> training_;
 };
 
 class Sequential : public Model {

@@ -62,6 +62,10 @@ class Optimizer {
   double initial_learning_rate() const { return learning_rate_; }
   // Every variable of the optimizer's state (counter, rate, slots), for checkpoints.
   std::vector<Output> state_variables() const;
+  // The factory and its options ("type": "SGD", "learning_rate", ...; a schedule under the
+  // "schedule." prefix), from which optimizer_from_config makes a new optimizer like this one.
+  const AttrMap& config() const { return config_; }
+  void set_config(AttrMap config) { config_ = std::move(config); }
 
  protected:
   struct Common {
@@ -113,6 +117,7 @@ class Optimizer {
   Output learning_rate_var_, iterations_var_;
   std::map<std::pair<int, std::string>, Output> slots_;  // (variable node, slot) -> slot
   std::map<std::string, Output> scalars_;
+  AttrMap config_;
 };
 using OptimizerPtr = std::shared_ptr<Optimizer>;
 
@@ -188,5 +193,8 @@ OptimizerPtr AdamW(AdamOptions options = {});
 // By Keras name with its defaults: "sgd", "adagrad", "rmsprop", "adam", "adamax", "nadam",
 // "adamw" (case-insensitive). Unknown names throw OptimizerError listing them.
 OptimizerPtr make_optimizer(const std::string& name);
+// A new optimizer from Optimizer::config() (no state: a model file restores that); throws
+// OptimizerError for an unknown type or a missing option.
+OptimizerPtr optimizer_from_config(const AttrMap& config);
 
 }  // namespace dagrad::optim

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../graph/attr.hpp"
 #include "../graph/flag.hpp"
 #include "../graph/graph.hpp"
 
@@ -20,6 +21,13 @@ class Schedule {
   virtual Output operator()(Output step) const = 0;
   virtual double value(double step) const = 0;
   virtual std::string describe() const = 0;  // "exponential_decay(0.01, 34375, 0.1)"
+  // The factory and its arguments ("type": "exponential_decay", ...), from which
+  // schedule_from_config rebuilds the schedule (model files keep the optimizer's schedule).
+  const AttrMap& config() const { return config_; }
+  void set_config(AttrMap config) { config_ = std::move(config); }
+
+ private:
+  AttrMap config_;
 };
 using SchedulePtr = std::shared_ptr<const Schedule>;
 
@@ -50,5 +58,9 @@ SchedulePtr one_cycle(std::int64_t total_steps, double max_rate, double start_ra
 // the rate rises, back up while it falls, then max_momentum.
 SchedulePtr one_cycle_momentum(std::int64_t total_steps, double max_momentum = 0.95,
                                double min_momentum = 0.85, std::int64_t last_steps = -1);
+
+// Rebuilds a schedule from Schedule::config(); throws OptimizerError for an unknown type or a
+// missing argument.
+SchedulePtr schedule_from_config(const AttrMap& config);
 
 }  // namespace dagrad::optim
