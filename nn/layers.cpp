@@ -648,6 +648,9 @@ void register_builtin_layer_types() {
   register_layer_type("Concatenate", [](const AttrMap& c) -> LayerPtr {
     return with_base(std::make_shared<ConcatenateLayer>(c.get_int("axis")), c);
   });
+  register_layer_type("Normalization", [](const AttrMap& c) -> LayerPtr {
+    return with_base(std::make_shared<NormalizationLayer>(), c);
+  });
   register_layer_type("Add", [](const AttrMap& c) -> LayerPtr {
     return with_base(std::make_shared<AddLayer>(), c);
   });

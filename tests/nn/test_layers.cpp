@@ -304,6 +304,31 @@ BOOST_AUTO_TEST_CASE(dense_applies_to_the_last_axis_of_higher_ranks) {
       }
 }
 
+BOOST_AUTO_TEST_CASE(normalization_standardizes_with_adapted_statistics) {
+  auto norm = nn::Normalization();
+  nn::Sequential model({nn::Flatten(Shape{2, 2}), norm});
+  BOOST_TEST(norm->count_params() == 8);
+  BOOST_TEST(norm->trainable_weights().empty());
+  // Columns (features) of 3 rows: means 2, 20, -1, 0; biased variances 2/3, 200/3, 0, 8/3.
+  Tensor x = filled({3, 2, 2}, {1, 10, -1, -2, 2, 20, -1, 0, 3, 30, -1, 2});
+  norm->adapt(x);
+  std::vector<Tensor> w = model.get_weights();
+  const double mean[4] = {2, 20, -1, 0}, var[4] = {2.0 / 3, 200.0 / 3, 0, 8.0 / 3};
+  for (int f = 0; f < 4; ++f) {
+    BOOST_TEST(w[0].data<float>()[f] == mean[f], tt::tolerance(1e-6));
+    BOOST_TEST(w[1].data<float>()[f] == var[f], tt::tolerance(1e-6));
+  }
+  Tensor y = model.predict(x);
+  for (int r = 0; r < 3; ++r)
+    for (int f = 0; f < 4; ++f) {
+      // (x - mean) / max(sqrt(var), 1e-7): a constant feature maps to 0, not NaN.
+      double expected = (x.data<float>()[r * 4 + f] - mean[f]) / std::max(std::sqrt(var[f]), 1e-7);
+      BOOST_TEST(y.data<float>()[r * 4 + f] == expected, tt::tolerance(1e-5));
+    }
+  BOOST_CHECK_THROW(norm->adapt(filled({2, 3}, {1, 2, 3, 4, 5, 6})), nn::ModelError);
+  BOOST_CHECK_THROW(nn::Normalization()->adapt(x), nn::ModelError);  // not built
+}
+
 BOOST_AUTO_TEST_CASE(flatten_needs_known_dimensions) {
   OneLayer f(nn::Flatten(), Shape{2, 3, 4});
   BOOST_TEST((f.model->output_shapes()[0] == Shape{-1, 24}));
@@ -347,7 +372,8 @@ BOOST_AUTO_TEST_CASE(every_layer_type_rebuilds_from_its_config) {
       nn::BatchNormalization({.momentum = 0.9, .epsilon = 0.01, .center = false}),
       nn::Dropout(0.25, {.seed = 7}), nn::AlphaDropout(0.1), nn::ActivationLayer("tanh"),
       nn::LeakyReLU(0.1), nn::ELU(0.5), nn::PReLU({.shared_axes = {1}}),
-      nn::RReLU({.lower = 0.1, .upper = 0.2, .seed = 3}), nn::Concatenate(1), nn::Add()};
+      nn::RReLU({.lower = 0.1, .upper = 0.2, .seed = 3}), nn::Concatenate(1), nn::Add(),
+      nn::Normalization()};
   for (const nn::LayerPtr& l : layers) {
     BOOST_TEST_CONTEXT(l->type()) {
       AttrMap c = l->config();

@@ -171,10 +171,13 @@ BOOST_AUTO_TEST_CASE(parameter_counts_of_the_presets) {
   nn::PresetOptions deep;
   deep.hidden_layers = 100;
   auto selu = nn::make_preset("selu", deep);
-  BOOST_TEST(selu->layers().size() == 1u + 100u + 1u);
+  // Flatten, Normalization (mean and variance of the 784 pixels, not trainable), 100 hidden
+  // layers, the output layer.
+  BOOST_TEST(selu->layers().size() == 1u + 1u + 100u + 1u);
   BOOST_TEST(selu->count_params() ==
-             dense_params(784, 300) + dense_params(300, 100) + 98 * dense_params(100, 100) +
+             2 * 784 + dense_params(784, 300) + dense_params(300, 100) + 98 * dense_params(100, 100) +
                  dense_params(100, 10));
+  BOOST_TEST(selu->non_trainable_weights().size() == 2u);
   BOOST_CHECK_THROW(nn::make_preset("resnet"), nn::ModelError);
 }
 

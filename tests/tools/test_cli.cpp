@@ -312,9 +312,11 @@ BOOST_AUTO_TEST_CASE(preset_tables_print_the_books_totals) {
   BOOST_TEST(out.find("Non-trainable params: 2,368\n") != std::string::npos, out);
   BOOST_TEST(run("summary --model plain") == 0);
   BOOST_TEST(read("stdout").find("Total params: 266,610\n") != std::string::npos);
-  // selu: 784-300, then 100-unit layers: 235,500 + 30,100 + 10,100 + 1,010 with 3 hidden layers.
+  // selu: the Normalization's 2 x 784 statistics, then 784-300 and 100-unit layers: 1,568 +
+  // 235,500 + 30,100 + 10,100 + 1,010 with 3 hidden layers.
   BOOST_TEST(run("summary --model selu --hidden-layers 3") == 0);
-  BOOST_TEST(read("stdout").find("Total params: 276,710\n") != std::string::npos);
+  BOOST_TEST(read("stdout").find("Total params: 278,278\n") != std::string::npos, read("stdout"));
+  BOOST_TEST(read("stdout").find("Non-trainable params: 1,568\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_saved_model_file) {

@@ -115,6 +115,25 @@ struct RReLUOptions {
 // fixed (lower + upper) / 2 at inference (PyTorch's and the RReLU paper's convention).
 std::shared_ptr<Layer> RReLU(RReLUOptions options = {});
 
+// Standardizes each feature (the last axis): (x - mean) / max(sqrt(variance), 1e-7), as Keras's
+// Normalization layer, with mean and variance non-trainable weights (initially 0 and 1) that
+// adapt() sets from data: the "standardized inputs" a self-normalizing network needs, kept in
+// the model (and its files) rather than in the data pipeline.
+class NormalizationLayer : public Layer {
+ public:
+  std::string type() const override { return "Normalization"; }
+  Shape output_shape(const std::vector<Shape>& input_shapes) const override;
+  Output call(const std::vector<Output>& inputs, CallContext& ctx) override;
+  // Sets mean and variance (biased) per feature from `x`, a float32 tensor whose rows, flattened,
+  // have the layer's feature count (so (n, 28, 28) images adapt a layer after Flatten). Requires
+  // built(); ModelError for a wrong dtype or size or no rows.
+  void adapt(const Tensor& x);
+
+ protected:
+  void build_weights(const std::vector<Shape>& input_shapes) override;
+};
+std::shared_ptr<NormalizationLayer> Normalization(std::string name = "");
+
 // Joins inputs along `axis` (functional models: Wide & Deep).
 std::shared_ptr<Layer> Concatenate(std::int64_t axis = -1, std::string name = "");
 // Elementwise sum of its inputs (skip connections).
