@@ -294,4 +294,42 @@ BOOST_AUTO_TEST_CASE(clone_reads_the_shifted_point) {
   BOOST_TEST(optim::nesterov_lookahead({}, {{p.w, m}}, beta).empty());
 }
 
+// Random nodes in the lookahead copy draw the stream of the node they copy: a dropout-like mask
+// is the same sequence with Nesterov as without (the step runs only the copy), so the first
+// step (m = 0, lookahead point = theta) reports the same loss.
+BOOST_AUTO_TEST_CASE(random_masks_do_not_depend_on_the_lookahead) {
+  auto run = [](bool nesterov, std::vector<Vec>& masks, Vec& losses) {
+    Graph g;
+    g.set_seed(5);
+    Output w = variable(g, tensor_of(DType::float64, {0.5, -1.0, 1.5, 2.0, -0.5, 1.0}), "w");
+    Output x = constant(g, tensor_of(DType::float64, {1.0, 2.0, -1.0, 0.5, 3.0, -2.0}), "x");
+    Output mask = bernoulli_like(x, 0.5, 7, "mask");
+    Output loss = sum(square(w * x * mask - 1.0));
+    auto opt = optim::SGD({.learning_rate = 0.05, .momentum = 0.9, .nesterov = nesterov});
+    optim::StepRequest request;
+    request.outputs = {mask};
+    optim::TrainStep step = opt->minimize(loss, {}, request);
+    Session s(g);
+    s.initialize_variables();
+    for (int i = 0; i < 6; ++i) {
+      std::vector<Tensor> r = s.run({step.loss, step.outputs[0]}, {}, {step.train_op});
+      losses.push_back(r[0].item<double>());
+      masks.push_back(values(r[1]));
+    }
+  };
+  std::vector<Vec> plain_masks, nesterov_masks;
+  Vec plain_losses, nesterov_losses;
+  run(false, plain_masks, plain_losses);
+  run(true, nesterov_masks, nesterov_losses);
+  for (std::size_t i = 0; i < plain_masks.size(); ++i)
+    BOOST_TEST(plain_masks[i] == nesterov_masks[i], tt::per_element());
+  BOOST_TEST(plain_losses[0] == nesterov_losses[0], tt::tolerance(1e-15));
+  // The stream advances: not every step draws the same mask, and later losses differ (the
+  // lookahead point moved away from theta).
+  bool masks_vary = false;
+  for (const Vec& m : plain_masks) masks_vary = masks_vary || m != plain_masks[0];
+  BOOST_TEST(masks_vary);
+  BOOST_TEST(std::abs(plain_losses[3] - nesterov_losses[3]) > 1e-6);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
