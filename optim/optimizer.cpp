@@ -1,5 +1,6 @@
 // Optimizer::minimize: state, gradients, transforms, updates and the iteration counter, as graph
 // nodes grouped into one train op.
+#include <algorithm>
 #include <cmath>
 
 #include "dagrad/autodiff/gradients.hpp"
@@ -104,7 +105,8 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
   if (var_list.empty()) var_list = g.trainable_variables();
   if (var_list.empty())
     throw OptimizerError(name_ + ".minimize: no variables to optimize (none is trainable)");
-  for (const Output& v : var_list) {
+  for (std::size_t i = 0; i < var_list.size(); ++i) {
+    const Output& v = var_list[i];
     if (v.graph != &g || v.producer().op->role != OpRole::Variable)
       throw OptimizerError(name_ + ".minimize: '" + (v.valid() ? v.name() : std::string("(invalid)")) +
                            "' is not a variable of the loss's graph");
@@ -112,6 +114,11 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
       throw OptimizerError(name_ + ".minimize: variable '" + v.name() + "' is " +
                            std::string(dtype_name(v.dtype())) + ", the loss " +
                            std::string(dtype_name(loss.dtype())) + "; an optimizer updates one dtype");
+    // Two updates of one variable in a step would be two unordered writes.
+    auto earlier_end = var_list.begin() + static_cast<long>(i);
+    if (std::find(var_list.begin(), earlier_end, v) != earlier_end)
+      throw OptimizerError(name_ + ".minimize: variable '" + v.name() +
+                           "' appears twice in var_list");
   }
 
   auto checkpoint = g.checkpoint();
@@ -142,7 +149,14 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
 
     std::vector<Output> grads = gradients(step.loss, var_list);
     grads = clip_gradients(grads, clipping_);
-    std::vector<Operation> computed;
+    // What the step evaluates before it writes: the gradients, the loss and outputs it reports
+    // and the forward pass's state updates. An output or a state update may read a variable
+    // through nodes the gradients do not use (a weight-norm metric, a statistic of a weight);
+    // it must see the value before the update, as in Keras, where the forward pass (with its
+    // BatchNormalization assigns) runs before apply_gradients.
+    std::vector<Operation> computed{step.loss};
+    for (const Output& o : step.outputs) computed.emplace_back(o);
+    for (const Operation& u : state_updates) computed.push_back(u);
     for (const Output& gr : grads)
       if (gr.valid()) computed.emplace_back(gr);
 
@@ -157,7 +171,7 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
 
     std::vector<Operation> updates;
     {
-      // No update runs before every gradient is computed (the read/write ordering rule).
+      // No update runs before everything above is computed (the read/write ordering rule).
       auto after_gradients = g.control_dependencies(computed);
       for (std::size_t i = 0; i < var_list.size(); ++i) {
         if (!grads[i].valid()) continue;

@@ -184,6 +184,10 @@ class AdamImpl : public Optimizer {
         amsgrad_(o.amsgrad),
         weight_decay_(o.weight_decay) {
     check_in(b1_, 0.0, 1.0, name() + ": beta_1");
+    // beta_1 = 1 keeps m at 0 and divides by 1 - beta_1^t = 0: every weight would become NaN
+    // (the legacy Nadam has no such division).
+    if (b1_ == 1.0 && kind != AdamKind::Nadam)
+      throw OptimizerError(name() + ": beta_1 must be < 1 (the bias correction divides by 1 - beta_1^t)");
     check_in(b2_, 0.0, 1.0, name() + ": beta_2");
     check_epsilon(epsilon_, name());
     if (kind != AdamKind::AdamW && weight_decay_ != 0.0)

@@ -47,8 +47,10 @@ class Optimizer {
   // graph's trainable variables; each a float variable of the loss's dtype). A variable without
   // a path to the loss gets no update (as Keras, which warns). The optimizer binds to the loss's
   // graph on first use; calling minimize again (say after unfreezing layers) reuses the state of
-  // variables it already has slots for. Throws OptimizerError (or the graph's errors); on any
-  // throw the graph is left as it was.
+  // variables it already has slots for. The step's loss, outputs and state updates are evaluated
+  // before any variable is written (from the weights the step starts from). Throws
+  // OptimizerError (or the graph's errors), e.g. for a variable listed twice; on any throw the
+  // graph is left as it was.
   TrainStep minimize(Output loss, std::vector<Output> var_list = {}, const StepRequest& request = {});
 
   const std::string& name() const { return name_; }
