@@ -8,6 +8,7 @@ PACKAGES=(
   xtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
   libboost-test-dev
   graphviz libgraphviz-dev
+  gnuplot-nox
   zlib1g-dev nlohmann-json3-dev libcli11-dev
 )
 
