@@ -9,6 +9,7 @@ PACKAGES=(
   libboost-test-dev
   graphviz libgraphviz-dev
   zlib1g-dev nlohmann-json3-dev libcli11-dev
+  dataset-fashion-mnist
 )
 
 missing=()
