@@ -10,6 +10,7 @@ PACKAGES=(
   graphviz libgraphviz-dev
   gnuplot-nox
   zlib1g-dev nlohmann-json3-dev libcli11-dev
+  dataset-fashion-mnist
 )
 
 missing=()

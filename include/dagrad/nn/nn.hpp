@@ -1,7 +1,9 @@
-// The nn module: initializers, activations, layers, losses, metrics, regularizers, models.
+// The nn module: initializers, activations, layers, losses, metrics, regularizers, models,
+// data sets.
 #pragma once
 
 #include "activations.hpp"
+#include "datasets.hpp"
 #include "errors.hpp"
 #include "initializers.hpp"
 #include "layer.hpp"
