@@ -19,5 +19,8 @@ void add_dot_command(CLI::App& app);  // tools/dot_command.cpp
 void add_ops_command(CLI::App& app);  // tools/ops_command.cpp
 void add_gradcheck_command(CLI::App& app);  // tools/gradcheck_command.cpp
 void add_summary_command(CLI::App& app);  // tools/summary_command.cpp
+void add_train_command(CLI::App& app);  // tools/train_command.cpp
+void add_evaluate_command(CLI::App& app);  // tools/evaluate_command.cpp
+void add_predict_command(CLI::App& app);   // tools/evaluate_command.cpp
 
 }  // namespace dagrad::tools

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   dagrad::tools::add_ops_command(app);
   dagrad::tools::add_gradcheck_command(app);
   dagrad::tools::add_summary_command(app);
+  dagrad::tools::add_train_command(app);
+  dagrad::tools::add_evaluate_command(app);
+  dagrad::tools::add_predict_command(app);
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,286 @@
+// `dagrad train`: trains one of the chapter's models (or one built from the knobs) on
+// Fashion-MNIST with the chapter's optimizers and schedules, then reports the test accuracy and
+// saves the model, the history (CSV) and the learning curves (PNG, SVG).
+#include <dlfcn.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "dagrad/dagrad.hpp"
+#include "plot.hpp"
+
+namespace dagrad::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  std::string model = "bn";
+  std::string layers, activation, init, batchnorm;
+  double dropout = -1, l1 = 0, l2 = 0, max_norm = 0;
+  int depth = 100;
+  std::string optimizer = "nesterov";
+  double lr = 0, momentum = 0.9, clip_value = 0, clip_norm = 0;
+  std::string schedule = "none";
+  int epochs = 10, batch_size = 32, threads = 0, early_stopping = 0, verbose = 1;
+  std::int64_t limit = 0;
+  std::uint64_t seed = 42;
+  std::string save, resume, history, plot, data = nn::kFashionMnistDir, out = "out/train";
+};
+
+std::vector<std::int64_t> parse_sizes(const std::string& text) {
+  std::vector<std::int64_t> sizes;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || part.empty() || v < 1 || v > 100000)
+      throw nn::ModelError("--layers takes sizes like 300,100 (each in 1..100000), got '" + text + "'");
+    sizes.push_back(v);
+  }
+  if (sizes.empty()) throw nn::ModelError("--layers takes sizes like 300,100, got nothing");
+  return sizes;
+}
+
+nn::ModelSpec model_spec(const TrainArgs& a) {
+  nn::ModelSpec spec = nn::preset_spec(a.model, a.depth);
+  if (!a.layers.empty()) spec.hidden = parse_sizes(a.layers);
+  if (!a.activation.empty()) spec.activation = a.activation;
+  if (!a.init.empty()) spec.initializer = a.init;
+  if (!a.batchnorm.empty()) spec.batchnorm = a.batchnorm;
+  if (a.dropout >= 0) spec.dropout = a.dropout;
+  spec.l1 = a.l1;
+  spec.l2 = a.l2;
+  spec.max_norm = a.max_norm;
+  return spec;
+}
+
+bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
+
+// The optimizer of the flags; steps_per_epoch sizes the step-based schedules. Epoch-based
+// schedules for the legacy Nadam (which takes no schedule object) come back as a callback.
+optim::OptimizerPtr make_optimizer(const TrainArgs& a, std::int64_t steps_per_epoch, nn::CallbackPtr& epoch_schedule) {
+  const std::string& name = a.optimizer;
+  const bool sgd_family = name == "sgd" || name == "momentum" || name == "nesterov";
+  double lr = a.lr > 0 ? a.lr : (sgd_family ? 0.01 : 0.001);
+  std::optional<double> clipvalue, clipnorm;
+  if (a.clip_value > 0) clipvalue = a.clip_value;
+  if (a.clip_norm > 0) clipnorm = a.clip_norm;
+  const std::int64_t total = static_cast<std::int64_t>(a.epochs) * steps_per_epoch;
+  optim::SchedulePtr schedule, momentum_schedule;
+  const std::string& s = a.schedule;
+  if (name == "nadam" && s != "none" && s != "plateau") {
+    // The same schedules by epoch, set on the rate variable at each epoch's start.
+    if (s == "1cycle") throw optim::OptimizerError("--schedule 1cycle needs an optimizer that takes a schedule (not nadam)");
+    std::function<double(int, double)> f;
+    if (s == "power") f = [lr, steps_per_epoch](int e, double) { return lr / (1.0 + e * steps_per_epoch / 10000.0); };
+    if (s == "exponential") f = [lr](int e, double) { return lr * std::pow(0.1, e / 20.0); };
+    if (s == "piecewise") f = [lr](int e, double) { return e < 5 ? lr : (e < 15 ? lr / 2 : lr / 10); };
+    epoch_schedule = nn::LearningRateScheduler(f);
+  } else if (s == "power") {
+    schedule = optim::power_decay(lr, 10000.0);  // the book's decay = 1e-4: s = 10,000 steps
+  } else if (s == "exponential") {
+    schedule = optim::exponential_decay(lr, 20.0 * static_cast<double>(steps_per_epoch), 0.1);  // / 10 per 20 epochs
+  } else if (s == "piecewise") {
+    double spe = static_cast<double>(steps_per_epoch);
+    schedule = optim::piecewise_constant({5 * spe, 15 * spe}, {lr, lr / 2, lr / 10});
+  } else if (s == "1cycle") {
+    schedule = optim::one_cycle(total, lr);
+    if (name == "momentum" || name == "nesterov") momentum_schedule = optim::one_cycle_momentum(total);
+  }
+  if (sgd_family) {
+    optim::SGDOptions o;
+    o.learning_rate = lr;
+    o.momentum = name == "sgd" ? 0.0 : a.momentum;
+    o.nesterov = name == "nesterov";
+    o.schedule = schedule;
+    o.momentum_schedule = momentum_schedule;
+    o.clipvalue = clipvalue;
+    o.clipnorm = clipnorm;
+    return optim::SGD(o);
+  }
+  if (name == "adagrad") {
+    optim::AdagradOptions o;
+    o.learning_rate = lr;
+    o.schedule = schedule;
+    o.clipvalue = clipvalue;
+    o.clipnorm = clipnorm;
+    return optim::Adagrad(o);
+  }
+  if (name == "rmsprop") {
+    optim::RMSpropOptions o;
+    o.learning_rate = lr;
+    o.schedule = schedule;
+    o.clipvalue = clipvalue;
+    o.clipnorm = clipnorm;
+    return optim::RMSprop(o);
+  }
+  optim::AdamOptions o;
+  o.learning_rate = lr;
+  o.schedule = schedule;
+  o.clipvalue = clipvalue;
+  o.clipnorm = clipnorm;
+  if (name == "adam") return optim::Adam(o);
+  if (name == "nadam") return optim::Nadam(o);
+  if (name == "adamax") return optim::Adamax(o);
+  if (name == "adamw") return optim::AdamW(o);
+  throw optim::OptimizerError("unknown optimizer '" + name +
+                              "' (sgd, momentum, nesterov, adagrad, rmsprop, adam, nadam, adamax, adamw)");
+}
+
+// OpenBLAS's thread count, when the library in use is OpenBLAS.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set) {
+    std::cerr << "dagrad train: --threads: the BLAS in use is not OpenBLAS; ignored\n";
+    return;
+  }
+  set(threads);
+}
+
+void check_args(const TrainArgs& a) {
+  if (!(a.lr == 0 || positive_finite(a.lr))) throw nn::ModelError("--lr must be a positive finite number");
+  if (!(a.momentum >= 0 && a.momentum <= 1)) throw nn::ModelError("--momentum must be in [0, 1]");
+  if (a.clip_value < 0 || !std::isfinite(a.clip_value) || a.clip_norm < 0 || !std::isfinite(a.clip_norm))
+    throw nn::ModelError("--clip-value and --clip-norm must be positive finite numbers");
+  static const char* schedules[] = {"none", "power", "exponential", "piecewise", "plateau", "1cycle"};
+  bool known = false;
+  for (const char* s : schedules) known |= a.schedule == s;
+  if (!known)
+    throw nn::ModelError("unknown --schedule '" + a.schedule + "' (none, power, exponential, piecewise, plateau, 1cycle)");
+  if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "model.json"))
+    throw FileError("--resume '" + a.resume + "': not a model file (no model.json there)");
+  if (!fs::is_directory(a.data))
+    throw FileError("--data '" + a.data + "': no such directory (Fashion-MNIST comes from the Debian package "
+                    "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a chapter-11 model on Fashion-MNIST (default: bn model, Nesterov 0.9, lr 0.01, 10 epochs)");
+  std::string presets;
+  for (const auto& [name, what] : nn::preset_models()) presets += "\n  " + name + ": " + what;
+  cmd->add_option("--model", a->model, "Preset model:" + presets)->capture_default_str();
+  cmd->add_option("--layers", a->layers, "Hidden layer sizes, e.g. 300,100 (overrides the preset's)");
+  cmd->add_option("--activation", a->activation, "Hidden activation: relu, elu, selu, leaky_relu, tanh, ...");
+  cmd->add_option("--init", a->init, "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
+  cmd->add_option("--batchnorm", a->batchnorm, "none, after (BN after each hidden layer) or before (BN before the activation)")
+      ->check(CLI::IsMember({"none", "after", "before"}));
+  cmd->add_option("--dropout", a->dropout, "Dropout rate before each Dense")->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--l1", a->l1, "l1 penalty of every kernel")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--l2", a->l2, "l2 penalty of every kernel")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-norm", a->max_norm, "Max-norm of every hidden kernel's columns")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--depth", a->depth, "Hidden layers of the selu model")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam, nadam, adamax, adamw")
+      ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "adamax", "adamw"}))
+      ->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Learning rate (default 0.01 for the SGD family, 0.001 otherwise)");
+  cmd->add_option("--momentum", a->momentum, "Momentum of momentum and nesterov")->capture_default_str();
+  cmd->add_option("--clip-value", a->clip_value, "Clip each gradient element to [-v, v]");
+  cmd->add_option("--clip-norm", a->clip_norm, "Clip each variable's gradient to this l2 norm");
+  cmd->add_option("--schedule", a->schedule, "none, power, exponential, piecewise, plateau, 1cycle")->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling and dropout")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "OpenBLAS threads (default: OpenBLAS's own choice)")->check(CLI::Range(1, 256));
+  cmd->add_option("--limit", a->limit, "Use only the first N of the 55,000 training images")->check(CLI::Range(1, 55000));
+  cmd->add_option("--early-stopping", a->early_stopping, "Stop after this many epochs without a better val_loss "
+                                                         "(and restore the best weights)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--save", a->save, "Model file to write (default OUT/model)");
+  cmd->add_option("--resume", a->resume, "Continue training a saved model up to --epochs (its optimizer and state)");
+  cmd->add_option("--history", a->history, "CSV of the per-epoch figures (default OUT/history.csv)");
+  cmd->add_option("--plot", a->plot, "Learning curves PNG, with an SVG beside it (default OUT/learning_curves.png)");
+  cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files (plain or .gz)")->capture_default_str();
+  cmd->add_option("--out", a->out, "Output folder")->capture_default_str();
+  cmd->add_option("--verbose", a->verbose, "0 silent, 1 progress bars, 2 one line per epoch")->check(CLI::Range(0, 2))
+      ->capture_default_str();
+  cmd->callback([a] {
+    // Everything the flags decide is checked before any data is read.
+    check_args(*a);
+    if (a->threads > 0) set_blas_threads(a->threads);
+    const std::int64_t n_train = a->limit > 0 ? a->limit : 55000;
+    const std::int64_t steps_per_epoch = (n_train + a->batch_size - 1) / a->batch_size;
+    std::unique_ptr<nn::Model> model;
+    nn::CallbackPtr epoch_schedule;
+    nn::ModelSpec spec;
+    if (a->resume.empty()) {
+      spec = model_spec(*a);
+      optim::OptimizerPtr optimizer = make_optimizer(*a, steps_per_epoch, epoch_schedule);
+      model = nn::make_model(spec, std::make_shared<nn::Backend>(a->seed));
+      model->compile(optimizer, "sparse_categorical_crossentropy", {"accuracy"});
+    }
+    fs::path out(a->out);
+    std::string save = a->save.empty() ? (out / "model").string() : a->save;
+    std::string history_csv = a->history.empty() ? (out / "history.csv").string() : a->history;
+    std::string plot_png = a->plot.empty() ? (out / "learning_curves.png").string() : a->plot;
+    for (const std::string& p : {save, history_csv, plot_png}) {
+      fs::path parent = fs::path(p).parent_path();
+      if (!parent.empty()) fs::create_directories(parent);
+    }
+
+    nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
+    if (!a->resume.empty()) {
+      model = nn::load_model(a->resume);
+      if (!model->compiled())
+        throw nn::ModelError("--resume '" + a->resume + "': the model was saved without an optimizer");
+      if (model->epoch() >= a->epochs)
+        throw nn::ModelError("--resume: the model has trained " + std::to_string(model->epoch()) +
+                             " epochs already; --epochs is the total to reach (give more than that)");
+    } else if (spec.standardize) {
+      // The selu network's standardized inputs: the Normalization layer adapts to the training set.
+      for (const nn::LayerPtr& l : model->layers())
+        if (auto norm = std::dynamic_pointer_cast<nn::NormalizationLayer>(l)) norm->adapt(data.x_train);
+    }
+    model->summary(std::cout);
+    std::cout << "Train on " << data.x_train.shape()[0] << " samples, validate on " << data.x_valid.shape()[0]
+              << ", test on " << data.x_test.shape()[0] << "; optimizer " << model->optimizer().name()
+              << (a->resume.empty() ? "" : " (resumed at epoch " + std::to_string(model->epoch()) + ")") << "\n";
+
+    nn::FitOptions fit;
+    fit.epochs = a->epochs;
+    fit.batch_size = a->batch_size;
+    fit.verbose = a->verbose;
+    fit.validation_x = data.x_valid;
+    fit.validation_y = data.y_valid;
+    fit.seed = a->seed;
+    fit.initial_epoch = model->epoch();
+    fit.callbacks.push_back(nn::CSVLogger(history_csv, !a->resume.empty()));
+    if (epoch_schedule) fit.callbacks.push_back(epoch_schedule);
+    if (a->schedule == "plateau") fit.callbacks.push_back(nn::ReduceLROnPlateau({.factor = 0.5, .patience = 5}));
+    if (a->early_stopping > 0)
+      fit.callbacks.push_back(nn::EarlyStopping({.patience = a->early_stopping, .restore_best_weights = true}));
+    nn::History history = model->fit(data.x_train, data.y_train, fit);
+
+    nn::Logs test = model->evaluate(data.x_test, data.y_test, 256);
+    nn::save_model(*model, save);
+    std::cout << "saved the model to " << save << ", the history to " << history_csv;
+    try {
+      tools::LearningCurveFiles files = tools::plot_learning_curves(
+          history, plot_png, "Fashion-MNIST, model " + (a->resume.empty() ? a->model : a->resume));
+      std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
+    } catch (const std::exception& e) {
+      std::cout << "\n";
+      std::cerr << "dagrad train: no learning-curve picture: " << e.what() << "\n";
+    }
+    std::printf("test loss: %.4f\ntest accuracy: %.4f\n", test.at("loss"), test.at("accuracy"));
+  });
+}
+
+}  // namespace dagrad::tools
