@@ -1,0 +1,126 @@
+// `dagrad train`, `evaluate`, `predict` and `dot` of a model, run as a user runs them (the real
+// binary through the shell), on a slice of the real Fashion-MNIST when it is installed.
+#include <sys/wait.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <regex>
+
+#include "dagrad/dagrad.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TrainCli {
+  fs::path dir;
+  TrainCli() {
+    dir = fs::temp_directory_path() / ("dagrad_train_cli_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir);
+  }
+  ~TrainCli() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  int run(const std::string& args) {
+    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" + (dir / "stdout").string() +
+                          "' 2>'" + (dir / "stderr").string() + "'";
+    int status = std::system(command.c_str());
+    BOOST_TEST_REQUIRE(WIFEXITED(status));
+    return WEXITSTATUS(status);
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  std::string q(const fs::path& p) const { return "'" + p.string() + "'"; }
+};
+
+bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(train_cli, TrainCli)
+
+BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"train --epochs 0", "--epochs"},
+      {"train --epochs -3", "--epochs"},
+      {"train --lr -1", "--lr"},
+      {"train --lr nan", "--lr"},
+      {"train --model resnet", "resnet"},
+      {"train --optimizer sgdd", "sgdd"},
+      {"train --schedule cosine", "cosine"},
+      {"train --batchnorm sideways", "--batchnorm"},
+      {"train --layers 300,x", "--layers"},
+      {"train --data /nonexistent/fashion", "dataset-fashion-mnist"},
+      {"train --resume /nonexistent/model", "not a model file"},
+      {"train --batch-size 0", "--batch-size"},
+      {"train --activation swishy", "swishy"},
+  };
+  for (const auto& [args, part] : cases) {
+    BOOST_TEST_CONTEXT(args) {
+      BOOST_TEST(run(args) != 0);
+      std::string err = read("stderr");
+      BOOST_TEST(contains(err, part), err);
+      BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+      BOOST_TEST(!contains(read("stdout"), "Epoch"));  // nothing was trained
+    }
+  }
+  BOOST_TEST(run("train --help") == 0);
+  BOOST_TEST(contains(read("stdout"), "--early-stopping"));
+  BOOST_TEST(run("evaluate --help") == 0);
+  BOOST_TEST(run("predict --help") == 0);
+}
+
+// Two epochs on 1,000 images, then everything a user does with the saved model.
+BOOST_AUTO_TEST_CASE(train_evaluate_predict_resume_and_draw) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  fs::path out = dir / "run";
+  BOOST_TEST(run("train --limit 1000 --epochs 2 --model plain --optimizer adam --out " + q(out)) == 0, read("stderr"));
+  std::string text = read("stdout");
+  BOOST_TEST(contains(text, "Total params: 266,610"), text);
+  BOOST_TEST(std::regex_search(text, std::regex(R"(Epoch 2/2\n32/32 \[=+\] - \d+s \d+(us|ms|s)/step - loss: )")), text);
+  std::smatch m;
+  BOOST_REQUIRE(std::regex_search(text, m, std::regex(R"(test accuracy: (0\.\d{4})\n)")));
+  BOOST_TEST(std::stod(m[1]) > 0.6);  // 2 epochs on 1,000 images: far above chance (0.1)
+  BOOST_TEST(fs::exists(out / "model" / "model.json"));
+  BOOST_TEST(fs::exists(out / "learning_curves.png"));
+  BOOST_TEST(fs::exists(out / "learning_curves.svg"));
+  std::string csv = read("run/history.csv");
+  BOOST_TEST(csv.rfind("epoch,loss,accuracy,val_loss,val_accuracy\n0,", 0) == 0u, csv);
+
+  BOOST_TEST(run("evaluate " + q(out / "model")) == 0, read("stderr"));
+  std::string eval = read("stdout");
+  BOOST_TEST(contains(eval, "test accuracy: " + std::string(m[1])), eval);  // the same model, the same figure
+  BOOST_TEST(contains(eval, "9 Ankle boot"), eval);
+  BOOST_TEST(run("predict " + q(out / "model") + " --index 0 --top 2") == 0, read("stderr"));
+  BOOST_TEST(contains(read("stdout"), "image 0 (a Ankle boot): "), read("stdout"));  // t10k's first label is 9
+  BOOST_TEST(run("predict " + q(out / "model") + " --index 10000") != 0);
+
+  BOOST_TEST(run("train --limit 1000 --epochs 3 --resume " + q(out / "model") + " --out " + q(out)) == 0, read("stderr"));
+  BOOST_TEST(contains(read("stdout"), "resumed at epoch 2"), read("stdout"));
+  BOOST_TEST(contains(read("stdout"), "Epoch 3/3"));
+  BOOST_TEST(!contains(read("stdout"), "Epoch 1/3"));
+  BOOST_TEST(run("train --limit 1000 --epochs 2 --resume " + q(out / "model")) != 0);  // nothing left to train
+
+  BOOST_TEST(run("dot " + q(out / "model") + " --graph inference -o " + q(dir / "inference.dot")) == 0, read("stderr"));
+  std::string dot = read("inference.dot");
+  BOOST_TEST(contains(dot, "predict"));
+  BOOST_TEST(!contains(dot, "gradients"));
+  BOOST_TEST(run("dot --model bn --graph train -o " + q(dir / "train.dot")) == 0, read("stderr"));
+  std::string train = read("train.dot");
+  BOOST_TEST(contains(train, "lookahead"));
+  BOOST_TEST(contains(train, "gradients"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
