@@ -55,7 +55,8 @@ void check_integer_division(const Tensor& a, const Tensor& b, const Tensor& out)
   }
 }
 
-template <class F> struct ScalarCompare;
+template <class F>
+struct ScalarCompare;
 
 // xtensor 0.24 + xsimd 8 assign broadcast results involving bool wrongly once a row fills a
 // SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections), so comparisons
@@ -66,7 +67,8 @@ void broadcast_loop(const Tensor& a, const Tensor& b, Tensor& out, Fn f) {
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   Out* po = out.data<Out>();
-  for (std::int64_t e = 0; e < out.size(); ++e, walk.next()) po[e] = f(pa[walk.offset(0)], pb[walk.offset(1)]);
+  for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
+    po[e] = f(pa[walk.offset(0)], pb[walk.offset(1)]);
 }
 
 // F::apply(a, b) is an xtensor expression; R<T> is the output element type.
@@ -115,21 +117,26 @@ struct Binary {
   }
 };
 
-#define DAGRAD_BINARY(NAME, EXPR)          \
-  struct NAME {                            \
-    template <class A, class B>            \
-    static auto apply(A&& a, B&& b) {      \
-      return EXPR;                         \
-    }                                      \
+#define DAGRAD_BINARY(NAME, EXPR)     \
+  struct NAME {                       \
+    template <class A, class B>       \
+    static auto apply(A&& a, B&& b) { \
+      return EXPR;                    \
+    }                                 \
   };
 DAGRAD_BINARY(Add, a + b)
 DAGRAD_BINARY(Sub, a - b)
+// clang-format reads this product as a pointer declaration (a* b).
+// clang-format off
 DAGRAD_BINARY(Mul, a * b)
+// clang-format on
 DAGRAD_BINARY(Div, a / b)
 // Not xt::pow: xsimd 8's batched pow maps every zero base to 0 (so 0^0 = 0, 0^-1 = 0).
 struct PowFn {
   template <class T>
-  T operator()(T a, T b) const { return std::pow(a, b); }
+  T operator()(T a, T b) const {
+    return std::pow(a, b);
+  }
 };
 DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)))
 DAGRAD_BINARY(Maximum, xt::maximum(a, b))
@@ -142,11 +149,26 @@ DAGRAD_BINARY(Equal, xt::equal(a, b))
 #undef DAGRAD_BINARY
 
 // The scalar comparison of each comparison op, for the plain broadcast loop.
-template <> struct ScalarCompare<Greater> { using type = std::greater<>; };
-template <> struct ScalarCompare<GreaterEqual> { using type = std::greater_equal<>; };
-template <> struct ScalarCompare<Less> { using type = std::less<>; };
-template <> struct ScalarCompare<LessEqual> { using type = std::less_equal<>; };
-template <> struct ScalarCompare<Equal> { using type = std::equal_to<>; };
+template <>
+struct ScalarCompare<Greater> {
+  using type = std::greater<>;
+};
+template <>
+struct ScalarCompare<GreaterEqual> {
+  using type = std::greater_equal<>;
+};
+template <>
+struct ScalarCompare<Less> {
+  using type = std::less<>;
+};
+template <>
+struct ScalarCompare<LessEqual> {
+  using type = std::less_equal<>;
+};
+template <>
+struct ScalarCompare<Equal> {
+  using type = std::equal_to<>;
+};
 
 // The element types of the arithmetic and comparison kernels.
 template <class F, bool Compare = false>

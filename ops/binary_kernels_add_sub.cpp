@@ -4,7 +4,11 @@
 
 namespace dagrad::kernels {
 
-void set_add_kernels(OpRecord& record) { binary::set_numeric<binary::Add>(record); }
-void set_sub_kernels(OpRecord& record) { binary::set_numeric<binary::Sub>(record); }
+void set_add_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Add>(record);
+}
+void set_sub_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Sub>(record);
+}
 
 }  // namespace dagrad::kernels

@@ -4,7 +4,9 @@
 
 namespace dagrad::kernels {
 
-void set_div_kernels(OpRecord& record) { binary::set_numeric<binary::Div>(record); }
+void set_div_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Div>(record);
+}
 void set_pow_kernels(OpRecord& record) {
   set_kernels<binary::Binary<binary::Pow, false>, float, double>(record);
 }

@@ -12,7 +12,8 @@ namespace {
 template <class S>
 auto adapt_as(const Tensor& t, bool flat) {
   xshape shape = flat ? xshape{static_cast<std::size_t>(t.size())} : to_xshape(t.shape());
-  return xt::adapt(static_cast<S*>(t.raw()), static_cast<std::size_t>(t.size()), xt::no_ownership(), shape);
+  return xt::adapt(static_cast<S*>(t.raw()), static_cast<std::size_t>(t.size()), xt::no_ownership(),
+                   shape);
 }
 
 struct Where {
@@ -29,7 +30,8 @@ struct Where {
     bool same = cond.shape() == o.shape() && x.shape() == o.shape() && y.shape() == o.shape();
     if (same) {
       auto vo = adapt_as<S>(o, true);
-      xt::noalias(vo) = xt::where(adapt_as<bool>(cond, true), adapt_as<S>(x, true), adapt_as<S>(y, true));
+      xt::noalias(vo) =
+          xt::where(adapt_as<bool>(cond, true), adapt_as<S>(x, true), adapt_as<S>(y, true));
       return;
     }
     BroadcastWalk<3> walk(o.shape(), {&cond.shape(), &x.shape(), &y.shape()});
@@ -47,13 +49,16 @@ struct AddN {
   static void run(KernelContext& c) {
     auto out = flat<T>(c.output(0));
     xt::noalias(out) = flat<T>(c.input(0));
-    for (std::size_t i = 1; i < c.inputs.size(); ++i) xt::noalias(out) += flat<T>(c.input(static_cast<int>(i)));
+    for (std::size_t i = 1; i < c.inputs.size(); ++i)
+      xt::noalias(out) += flat<T>(c.input(static_cast<int>(i)));
   }
 };
 
 }  // namespace
 
-void set_equal_kernels(OpRecord& record) { binary::set_numeric<binary::Equal, true>(record); }
+void set_equal_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Equal, true>(record);
+}
 void set_where_kernels(OpRecord& record) {
   set_kernels<Where, float, double, std::int32_t, std::int64_t, bool>(record);
 }

@@ -4,7 +4,9 @@
 
 namespace dagrad::kernels {
 
-void set_greater_kernels(OpRecord& record) { binary::set_numeric<binary::Greater, true>(record); }
+void set_greater_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Greater, true>(record);
+}
 void set_greater_equal_kernels(OpRecord& record) {
   binary::set_numeric<binary::GreaterEqual, true>(record);
 }

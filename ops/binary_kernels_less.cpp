@@ -4,7 +4,11 @@
 
 namespace dagrad::kernels {
 
-void set_less_kernels(OpRecord& record) { binary::set_numeric<binary::Less, true>(record); }
-void set_less_equal_kernels(OpRecord& record) { binary::set_numeric<binary::LessEqual, true>(record); }
+void set_less_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Less, true>(record);
+}
+void set_less_equal_kernels(OpRecord& record) {
+  binary::set_numeric<binary::LessEqual, true>(record);
+}
 
 }  // namespace dagrad::kernels

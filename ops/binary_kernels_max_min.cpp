@@ -4,7 +4,11 @@
 
 namespace dagrad::kernels {
 
-void set_maximum_kernels(OpRecord& record) { binary::set_numeric<binary::Maximum>(record); }
-void set_minimum_kernels(OpRecord& record) { binary::set_numeric<binary::Minimum>(record); }
+void set_maximum_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Maximum>(record);
+}
+void set_minimum_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Minimum>(record);
+}
 
 }  // namespace dagrad::kernels

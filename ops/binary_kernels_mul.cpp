@@ -4,6 +4,8 @@
 
 namespace dagrad::kernels {
 
-void set_mul_kernels(OpRecord& record) { binary::set_numeric<binary::Mul>(record); }
+void set_mul_kernels(OpRecord& record) {
+  binary::set_numeric<binary::Mul>(record);
+}
 
 }  // namespace dagrad::kernels

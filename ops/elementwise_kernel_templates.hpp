@@ -30,13 +30,13 @@ void set_signed(OpRecord& record) {
   set_kernels<Unary<F>, float, double, std::int32_t, std::int64_t>(record);
 }
 
-#define DAGRAD_UNARY(NAME, EXPR)                          \
-  struct NAME {                                           \
-    template <class T, class E>                           \
-    static auto apply(E&& x, const KernelContext& ctx) {  \
-      (void)ctx;                                          \
-      return EXPR;                                        \
-    }                                                     \
+#define DAGRAD_UNARY(NAME, EXPR)                         \
+  struct NAME {                                          \
+    template <class T, class E>                          \
+    static auto apply(E&& x, const KernelContext& ctx) { \
+      (void)ctx;                                         \
+      return EXPR;                                       \
+    }                                                    \
   };
 
 DAGRAD_UNARY(Neg, -x)
@@ -47,19 +47,23 @@ DAGRAD_UNARY(Log, xt::log(x))
 DAGRAD_UNARY(Log1p, xt::log1p(x))
 DAGRAD_UNARY(Sqrt, xt::sqrt(x))
 DAGRAD_UNARY(Rsqrt, T(1) / xt::sqrt(x))
+// clang-format reads this product as a pointer declaration (x* x).
+// clang-format off
 DAGRAD_UNARY(Square, x * x)
+// clang-format on
 DAGRAD_UNARY(Reciprocal, T(1) / x)
 // xt::where computes both branches; the selected one takes exp of a non-positive number, so it
 // never overflows (the other may, e.g. exp(x) = inf gives inf/inf = NaN, but is discarded).
-DAGRAD_UNARY(Sigmoid, xt::where(x >= T(0), T(1) / (T(1) + xt::exp(-x)),
-                                xt::exp(x) / (T(1) + xt::exp(x))))
+DAGRAD_UNARY(Sigmoid,
+             xt::where(x >= T(0), T(1) / (T(1) + xt::exp(-x)), xt::exp(x) / (T(1) + xt::exp(x))))
 DAGRAD_UNARY(Tanh, xt::tanh(x))
 DAGRAD_UNARY(Relu, xt::maximum(x, T(0)))
 // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), without overflow.
 DAGRAD_UNARY(Softplus, xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x))))
 DAGRAD_UNARY(Elu, xt::where(x > T(0), x,
                             T(ctx.attrs().get_float("alpha")) * xt::expm1(xt::minimum(x, T(0)))))
-DAGRAD_UNARY(Selu, T(kSeluScale) * xt::where(x > T(0), x, T(kSeluAlpha) * xt::expm1(xt::minimum(x, T(0)))))
+DAGRAD_UNARY(Selu, T(kSeluScale) *
+                       xt::where(x > T(0), x, T(kSeluAlpha) * xt::expm1(xt::minimum(x, T(0)))))
 DAGRAD_UNARY(LeakyRelu, xt::where(x > T(0), x, T(ctx.attrs().get_float("alpha")) * x))
 #undef DAGRAD_UNARY
 

@@ -9,7 +9,8 @@
 
 namespace dagrad::kernels {
 
-// selu(x) = scale * (x if x > 0 else alpha * (e^x - 1)); the kernel and the gradient rule share them.
+// selu(x) = scale * (x if x > 0 else alpha * (e^x - 1)); the kernel and the gradient rule
+// share these constants.
 inline constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 inline constexpr double kSeluScale = 1.0507009873554804934193349852946;
 

@@ -13,7 +13,8 @@ namespace dagrad {
 
 namespace {
 
-void add_softmax(OpRegistry& registry, const char* name, bool log, const char* summary, GradientFn gradient) {
+void add_softmax(OpRegistry& registry, const char* name, bool log, const char* summary,
+                 GradientFn gradient) {
   OpRecord r;
   r.name = name;
   r.input_names = {"x"};
@@ -42,19 +43,22 @@ void add_softmax(OpRegistry& registry, const char* name, bool log, const char* s
 
 void register_nn_ops(OpRegistry& registry) {
   // d softmax(x)/dx: dx = y (dy - sum(dy y, axis))
-  add_softmax(registry, "softmax", false, "e^x / sum e^x along axis, shifted by the max for stability",
-              [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
-                Output y = detail::output_of(g, node), dy = dys[0];
-                std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
-                return std::vector<Output>{y * (dy - sum(dy * y, axis, true))};
-              });
+  add_softmax(
+      registry, "softmax", false, "e^x / sum e^x along axis, shifted by the max for stability",
+      [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+        Output y = detail::output_of(g, node), dy = dys[0];
+        std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
+        return std::vector<Output>{y * (dy - sum(dy * y, axis, true))};
+      });
   // d log_softmax(x)/dx: dx = dy - e^y sum(dy, axis)  (e^y = softmax(x))
-  add_softmax(registry, "log_softmax", true, "x - log(sum e^x) along axis, shifted by the max for stability",
-              [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
-                Output y = detail::output_of(g, node), dy = dys[0];
-                std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
-                return std::vector<Output>{dy - exp(y) * sum(dy, axis, true)};
-              });
+  add_softmax(
+      registry, "log_softmax", true,
+      "x - log(sum e^x) along axis, shifted by the max for stability",
+      [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+        Output y = detail::output_of(g, node), dy = dys[0];
+        std::vector<std::int64_t> axis{node.attrs.get_int("axis")};
+        return std::vector<Output>{dy - exp(y) * sum(dy, axis, true)};
+      });
   {
     OpRecord r;
     r.name = "clip_by_value";
@@ -66,20 +70,23 @@ void register_nn_ops(OpRegistry& registry) {
       double lo = ctx.attrs().get_float("clip_min");
       double hi = ctx.attrs().get_float("clip_max");
       if (!(lo <= hi))  // also rejects NaN bounds
-        throw ShapeError("clip_min " + attr_to_string(lo) + " must not exceed clip_max " + attr_to_string(hi));
+        throw ShapeError("clip_min " + attr_to_string(lo) + " must not exceed clip_max " +
+                         attr_to_string(hi));
       if (is_integer(d) && std::ceil(lo) > std::floor(hi))
-        throw ShapeError("no " + std::string(dtype_name(d)) + " value lies in [" + attr_to_string(lo) + ", " +
-                         attr_to_string(hi) + "]");
+        throw ShapeError("no " + std::string(dtype_name(d)) + " value lies in [" +
+                         attr_to_string(lo) + ", " + attr_to_string(hi) + "]");
       detail::same_as_input0(ctx);
     };
     kernels::set_clip_by_value_kernels(r);
     // d clip(x)/dx = 1 where clip_min <= x <= clip_max, else 0
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0), dy = dys[0];
       Output lo = scalar(g, node.attrs.get_float("clip_min"), x.dtype());
       Output hi = scalar(g, node.attrs.get_float("clip_max"), x.dtype());
       Output zero = zeros_like(dy);
-      return std::vector<Output>{where(greater_equal(x, lo), where(less_equal(x, hi), dy, zero), zero)};
+      return std::vector<Output>{
+          where(greater_equal(x, lo), where(less_equal(x, hi), dy, zero), zero)};
     };
     // Inputs in [-2, 2] around the bounds -1 and 1: both sides of both kinks are checked.
     r.gradcheck.kinks = {-1.0, 1.0};
@@ -96,7 +103,8 @@ Output softmax(Output x, std::int64_t axis, OpName name) {
   return detail::build(detail::graph_of(x, "softmax"), "softmax", {x}, {{"axis", axis}}, name);
 }
 Output log_softmax(Output x, std::int64_t axis, OpName name) {
-  return detail::build(detail::graph_of(x, "log_softmax"), "log_softmax", {x}, {{"axis", axis}}, name);
+  return detail::build(detail::graph_of(x, "log_softmax"), "log_softmax", {x}, {{"axis", axis}},
+                       name);
 }
 Output clip_by_value(Output x, double clip_min, double clip_max, OpName name) {
   return detail::build(detail::graph_of(x, "clip_by_value"), "clip_by_value", {x},

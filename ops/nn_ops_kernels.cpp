@@ -1,4 +1,6 @@
 // Kernels of softmax, log_softmax and clip_by_value (see nn_ops_kernels.hpp).
+#include "nn_ops_kernels.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -7,7 +9,6 @@
 #include <utility>
 
 #include "kernel_util.hpp"
-#include "nn_ops_kernels.hpp"
 #include "op_util.hpp"
 
 namespace dagrad::kernels {
@@ -109,7 +110,8 @@ std::pair<T, T> clip_bounds(double lo, double hi) {
 struct Clip {
   template <class T>
   static void run(KernelContext& c) {
-    auto [lo, hi] = clip_bounds<T>(c.attrs().get_float("clip_min"), c.attrs().get_float("clip_max"));
+    auto [lo, hi] =
+        clip_bounds<T>(c.attrs().get_float("clip_min"), c.attrs().get_float("clip_max"));
     auto y = flat<T>(c.output(0));
     xt::noalias(y) = xt::minimum(xt::maximum(flat<T>(c.input(0)), lo), hi);
   }
@@ -117,8 +119,12 @@ struct Clip {
 
 }  // namespace
 
-void set_softmax_kernels(OpRecord& record) { set_kernels<Softmax<false>, float, double>(record); }
-void set_log_softmax_kernels(OpRecord& record) { set_kernels<Softmax<true>, float, double>(record); }
+void set_softmax_kernels(OpRecord& record) {
+  set_kernels<Softmax<false>, float, double>(record);
+}
+void set_log_softmax_kernels(OpRecord& record) {
+  set_kernels<Softmax<true>, float, double>(record);
+}
 void set_clip_by_value_kernels(OpRecord& record) {
   set_kernels<Clip, float, double, std::int32_t, std::int64_t>(record);
 }
