@@ -16,11 +16,15 @@ namespace dagrad {
 
 namespace {
 
-double get(const Tensor& t, std::int64_t i) { return t.value_as_double(i); }
+double get(const Tensor& t, std::int64_t i) {
+  return t.value_as_double(i);
+}
 
 void set(Tensor& t, std::int64_t i, double v) {
-  if (t.dtype() == DType::float64) t.data<double>()[i] = v;
-  else t.data<float>()[i] = static_cast<float>(v);
+  if (t.dtype() == DType::float64)
+    t.data<double>()[i] = v;
+  else
+    t.data<float>()[i] = static_cast<float>(v);
 }
 
 // A value perturbed during the check: a variable (through the session) or a fed placeholder.
@@ -59,15 +63,18 @@ class RestoreVariables {
 
 double evaluate(Session& session, Output y, std::vector<Perturbed>& xs, std::vector<Feed>& feeds) {
   for (Perturbed& p : xs) {
-    if (p.is_variable) session.set_variable_value(p.x, p.value);
-    else feeds[static_cast<std::size_t>(p.feed_index)].value = p.value;
+    if (p.is_variable)
+      session.set_variable_value(p.x, p.value);
+    else
+      feeds[static_cast<std::size_t>(p.feed_index)].value = p.value;
   }
   Tensor out = session.run(y, feeds);
   return out.value_as_double(0);
 }
 
 bool close(double numeric, double symbolic, double rtol, double atol) {
-  return std::abs(numeric - symbolic) <= atol + rtol * std::max(std::abs(numeric), std::abs(symbolic));
+  return std::abs(numeric - symbolic) <=
+         atol + rtol * std::max(std::abs(numeric), std::abs(symbolic));
 }
 
 std::string shape_list(const std::vector<Shape>& shapes) {
@@ -122,8 +129,9 @@ void reject_random_dependencies(const Output& y) {
 }  // namespace
 
 GradCheckResult check_graph_gradients(Session& session, Output y, const std::vector<Output>& xs,
-                                      const std::vector<Feed>& feeds_in, const GradCheckOptions& options,
-                                      double rtol, double atol, double eps, bool zero_gradient_expected) {
+                                      const std::vector<Feed>& feeds_in,
+                                      const GradCheckOptions& options, double rtol, double atol,
+                                      double eps, bool zero_gradient_expected) {
   GradCheckResult result;
   result.op = "graph";
   if (!y.valid()) throw GraphError("gradient check: y is not a valid output (empty handle)");
@@ -162,7 +170,8 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
       for (std::size_t i = 0; i < feeds.size(); ++i)
         if (feeds[i].placeholder == x) p.feed_index = static_cast<int>(i);
       if (p.feed_index < 0)
-        throw GraphError("gradient check: x '" + x.name() + "' is neither a variable nor a fed placeholder");
+        throw GraphError("gradient check: x '" + x.name() +
+                         "' is neither a variable nor a fed placeholder");
       p.value = feeds[static_cast<std::size_t>(p.feed_index)].value.clone();
     }
     perturbed.push_back(std::move(p));
@@ -184,8 +193,9 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
       symbolic.push_back(Tensor(perturbed[i].value.dtype(), perturbed[i].value.shape()));
     }
     if (symbolic.back().shape() != perturbed[i].value.shape()) {
-      result.message = "gradient of '" + xs[i].name() + "' has shape " + symbolic.back().shape().to_string() +
-                       ", the input has " + perturbed[i].value.shape().to_string();
+      result.message = "gradient of '" + xs[i].name() + "' has shape " +
+                       symbolic.back().shape().to_string() + ", the input has " +
+                       perturbed[i].value.shape().to_string();
       return result;
     }
   }
@@ -199,7 +209,8 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
     if (scale > 0) result.max_rel_error = std::max(result.max_rel_error, abs_err / scale);
     max_numeric = std::max(max_numeric, std::abs(numeric));
     max_symbolic = std::max(max_symbolic, std::abs(sym));
-    if (!std::isfinite(numeric) || !std::isfinite(sym) || !close(numeric, sym, rtol, atol)) ok = false;
+    if (!std::isfinite(numeric) || !std::isfinite(sym) || !close(numeric, sym, rtol, atol))
+      ok = false;
   };
 
   if (!options.fast) {
@@ -234,7 +245,8 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
       auto shift = [&](double sign) {
         for (std::size_t i = 0; i < perturbed.size(); ++i)
           for (std::int64_t e = 0; e < perturbed[i].value.size(); ++e)
-            set(perturbed[i].value, e, get(originals[i], e) + sign * eps * directions[i].data<double>()[e]);
+            set(perturbed[i].value, e,
+                get(originals[i], e) + sign * eps * directions[i].data<double>()[e]);
       };
       shift(+1);
       double plus = evaluate(session, y, perturbed, feeds);
@@ -259,7 +271,8 @@ namespace {
 
 // Draws a float input: uniform in [low, high], away from kinks. With distinct_inputs the
 // two inputs come from interleaved grids spaced 2*margin apart, so they never tie.
-Tensor draw_input(const GradCheckSpec& spec, DType dtype, const Shape& shape, int input, std::mt19937_64& rng) {
+Tensor draw_input(const GradCheckSpec& spec, DType dtype, const Shape& shape, int input,
+                  std::mt19937_64& rng) {
   Tensor t(dtype, shape);
   std::uniform_real_distribution<double> uniform(spec.low, spec.high);
   for (std::int64_t e = 0; e < t.size(); ++e) {
@@ -268,7 +281,8 @@ Tensor draw_input(const GradCheckSpec& spec, DType dtype, const Shape& shape, in
       double step = 4 * spec.kink_margin;
       auto slots = static_cast<long>((spec.high - spec.low) / step);
       std::uniform_int_distribution<long> pick(0, std::max(0L, slots - 1));
-      v = spec.low + static_cast<double>(pick(rng)) * step + (input == 0 ? 1 : 3) * spec.kink_margin;
+      v = spec.low + static_cast<double>(pick(rng)) * step +
+          (input == 0 ? 1 : 3) * spec.kink_margin;
     } else {
       int tries = 0;
       do {
@@ -309,7 +323,8 @@ Shape fed_shape(const GradCheckSample& sample, std::size_t i) {
 
 }  // namespace
 
-std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, const std::string& op_name,
+std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry,
+                                                const std::string& op_name,
                                                 const GradCheckOptions& options) {
   const OpRecord& op = registry.get(op_name);
   std::vector<GradCheckResult> results;
@@ -322,12 +337,14 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
     results.push_back(r);
     return results;
   };
-  if (!op.not_differentiable_reason.empty()) return skipped("not differentiable: " + op.not_differentiable_reason);
+  if (!op.not_differentiable_reason.empty())
+    return skipped("not differentiable: " + op.not_differentiable_reason);
   if (op.input_names.empty() && !op.variadic_inputs) return skipped("no inputs (a leaf)");
   if (!op.gradient || op.gradcheck.samples.empty()) {
     GradCheckResult r;
     r.op = op_name;
-    r.message = op.gradient ? "no gradient-check samples declared" : "no gradient rule and no not-differentiable reason";
+    r.message = op.gradient ? "no gradient-check samples declared"
+                            : "no gradient rule and no not-differentiable reason";
     results.push_back(r);
     return results;
   }
@@ -346,7 +363,8 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
       std::vector<Output> inputs, xs;
       std::vector<Feed> feeds;
       for (std::size_t i = 0; i < sample.shapes.size(); ++i) {
-        const Tensor* fixed = i < sample.fixed.size() && sample.fixed[i].defined() ? &sample.fixed[i] : nullptr;
+        const Tensor* fixed =
+            i < sample.fixed.size() && sample.fixed[i].defined() ? &sample.fixed[i] : nullptr;
         if (fixed) {
           inputs.push_back(constant(g, *fixed, "fixed_" + std::to_string(i)));
           continue;
@@ -388,8 +406,9 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
         terms.push_back(sum(mul(y, w)));
       }
       Output loss = terms.size() == 1 ? terms[0] : add_n(terms);
-      GradCheckResult checked = check_graph_gradients(session, loss, xs, feeds, options, spec.rtol, spec.atol,
-                                                      spec.eps, spec.zero_gradient_expected);
+      GradCheckResult checked =
+          check_graph_gradients(session, loss, xs, feeds, options, spec.rtol, spec.atol, spec.eps,
+                                spec.zero_gradient_expected);
       r.max_abs_error = checked.max_abs_error;
       r.max_rel_error = checked.max_rel_error;
       r.passed = checked.passed;
@@ -406,16 +425,18 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
 std::string format_gradcheck_table(const std::vector<GradCheckResult>& results) {
   std::ostringstream os;
   char line[512];
-  std::snprintf(line, sizeof line, "%-18s %-44s %12s %12s  %s\n", "op", "shapes", "max abs err", "max rel err", "verdict");
+  std::snprintf(line, sizeof line, "%-18s %-44s %12s %12s  %s\n", "op", "shapes", "max abs err",
+                "max rel err", "verdict");
   os << line;
   for (const GradCheckResult& r : results) {
     std::string verdict = r.skipped ? "skip" : (r.passed ? "ok" : "FAIL");
     std::string shapes = r.shapes.size() > 44 ? r.shapes.substr(0, 41) + "..." : r.shapes;
     if (r.skipped)
-      std::snprintf(line, sizeof line, "%-18s %-44s %12s %12s  %s", r.op.c_str(), shapes.c_str(), "-", "-", verdict.c_str());
+      std::snprintf(line, sizeof line, "%-18s %-44s %12s %12s  %s", r.op.c_str(), shapes.c_str(),
+                    "-", "-", verdict.c_str());
     else
-      std::snprintf(line, sizeof line, "%-18s %-44s %12.3e %12.3e  %s", r.op.c_str(), shapes.c_str(), r.max_abs_error,
-                    r.max_rel_error, verdict.c_str());
+      std::snprintf(line, sizeof line, "%-18s %-44s %12.3e %12.3e  %s", r.op.c_str(),
+                    shapes.c_str(), r.max_abs_error, r.max_rel_error, verdict.c_str());
     os << line;
     if (!r.message.empty() && (!r.passed || r.skipped)) os << "  (" << r.message << ")";
     os << "\n";

@@ -12,7 +12,9 @@ namespace dagrad {
 
 namespace {
 
-bool differentiable_dtype(DType d) { return is_floating(d); }
+bool differentiable_dtype(DType d) {
+  return is_floating(d);
+}
 
 // Sums the contributions to one output's gradient: one add_n for fan-out.
 Output sum_contributions(std::vector<Output>& parts) {
@@ -58,15 +60,17 @@ std::string describe_node(const Node& node) {
 }
 
 // The walk proper, adding nodes; gradients() undoes them all when it throws.
-std::vector<Output> build_gradients(Graph& g, const std::vector<Output>& ys, const std::vector<Output>& xs,
-                                    const std::vector<Output>& grad_ys, const std::vector<char>& on_path,
-                                    int highest) {
+std::vector<Output> build_gradients(Graph& g, const std::vector<Output>& ys,
+                                    const std::vector<Output>& xs,
+                                    const std::vector<Output>& grad_ys,
+                                    const std::vector<char>& on_path, int highest) {
   auto needs_of = [&](const Node& node) {
     std::vector<bool> needs(node.inputs.size(), false);
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const NodeInput& in = node.inputs[i];
-      needs[i] = on_path[static_cast<std::size_t>(in.node)] &&
-                 differentiable_dtype(g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)]);
+      needs[i] =
+          on_path[static_cast<std::size_t>(in.node)] &&
+          differentiable_dtype(g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)]);
     }
     return needs;
   };
@@ -91,9 +95,9 @@ std::vector<Output> build_gradients(Graph& g, const std::vector<Output>& ys, con
     if (!grad_ys.empty() && grad_ys[i].valid()) {
       if (grad_ys[i].dtype() != y.dtype() || !grad_ys[i].shape().compatible_with(y.shape()))
         throw ShapeError("gradients: grad_ys[" + std::to_string(i) + "] is " +
-                         std::string(dtype_name(grad_ys[i].dtype())) + " " + grad_ys[i].shape().to_string() +
-                         ", y '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) + " " +
-                         y.shape().to_string());
+                         std::string(dtype_name(grad_ys[i].dtype())) + " " +
+                         grad_ys[i].shape().to_string() + ", y '" + y.name() + "' is " +
+                         std::string(dtype_name(y.dtype())) + " " + y.shape().to_string());
       seed = grad_ys[i];
     } else {
       seed = ones_like(y, y.producer().name + "_grad_seed");
@@ -128,13 +132,15 @@ std::vector<Output> build_gradients(Graph& g, const std::vector<Output>& ys, con
     std::vector<bool> needs = needs_of(node);
     if (std::find(needs.begin(), needs.end(), true) == needs.end()) continue;
     if (!node.op->gradient)
-      throw GraphError("no gradient defined for op '" + node.op->name + "' (" + describe_node(node) + ")");
+      throw GraphError("no gradient defined for op '" + node.op->name + "' (" +
+                       describe_node(node) + ")");
     auto scope = g.absolute_scope(node_scope);
     std::vector<Output> dxs = node.op->gradient(g, node, dys, needs);
     if (dxs.size() != node.inputs.size())
-      throw GraphError("gradient rule of op '" + node.op->name + "' returned " + std::to_string(dxs.size()) +
-                       " gradients for " + std::to_string(node.inputs.size()) + " inputs (" +
-                       describe_node(node) + ")");
+      throw GraphError("gradient rule of op '" + node.op->name + "' returned " +
+                       std::to_string(dxs.size()) + " gradients for " +
+                       std::to_string(node.inputs.size()) + " inputs (" + describe_node(node) +
+                       ")");
     for (std::size_t i = 0; i < dxs.size(); ++i) {
       const auto& in = node.inputs[i];
       if (!needs[i] || !dxs[i].valid()) continue;
@@ -176,15 +182,18 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
   if (!ys[0].valid()) throw GraphError("gradients: ys[0] is not a valid output");
   Graph& g = *ys[0].graph;
   for (const Output& y : ys) {
-    if (!y.valid() || y.graph != &g) throw GraphError("gradients: ys must be valid outputs of one graph");
+    if (!y.valid() || y.graph != &g)
+      throw GraphError("gradients: ys must be valid outputs of one graph");
     if (!differentiable_dtype(y.dtype()))
       throw GraphError("gradients: y '" + y.name() + "' is " + std::string(dtype_name(y.dtype())) +
                        "; only float32/float64 outputs can be differentiated");
   }
   for (const Output& x : xs)
-    if (!x.valid() || x.graph != &g) throw GraphError("gradients: xs must be valid outputs of the ys' graph");
+    if (!x.valid() || x.graph != &g)
+      throw GraphError("gradients: xs must be valid outputs of the ys' graph");
   for (const Output& seed : grad_ys)
-    if (seed.valid() && seed.graph != &g) throw GraphError("gradients: grad_ys must be outputs of the ys' graph");
+    if (seed.valid() && seed.graph != &g)
+      throw GraphError("gradients: grad_ys must be outputs of the ys' graph");
   if (!grad_ys.empty() && grad_ys.size() != ys.size())
     throw GraphError("gradients: " + std::to_string(grad_ys.size()) + " grad_ys for " +
                      std::to_string(ys.size()) + " ys");
@@ -229,11 +238,14 @@ std::vector<Output> gradients(const std::vector<Output>& ys, const std::vector<O
   for (int id = 0; id <= highest; ++id) {
     if (!on_path[static_cast<std::size_t>(id)]) continue;
     const Node& node = g.node(id);
-    if (node.inputs.empty() || !node.op->not_differentiable_reason.empty() || node.op->gradient) continue;
+    if (node.inputs.empty() || !node.op->not_differentiable_reason.empty() || node.op->gradient)
+      continue;
     bool needs = false;
     for (const auto& in : node.inputs)
-      needs = needs || (on_path[static_cast<std::size_t>(in.node)] &&
-                        differentiable_dtype(g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)]));
+      needs =
+          needs ||
+          (on_path[static_cast<std::size_t>(in.node)] &&
+           differentiable_dtype(g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)]));
     if (needs)
       throw GraphError("no gradient defined for op '" + node.op->name + "' (node '" + node.name +
                        "', created at " + node.site.to_string() + ")");

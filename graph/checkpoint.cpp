@@ -38,7 +38,8 @@ void save_checkpoint(const Session& session, const std::string& dir) {
     // Never replace something that is not ours: the swap below deletes the old contents.
     if (!fs::is_directory(target, ec)) throw fail("it exists and is not a directory");
     if (!fs::exists(target / kIndexName, ec) && !fs::is_empty(target, ec))
-      throw fail(std::string("it is a non-empty directory without ") + kIndexName + ", not a checkpoint");
+      throw fail(std::string("it is a non-empty directory without ") + kIndexName +
+                 ", not a checkpoint");
   }
   const Graph& g = session.graph();
   Json entries = Json::array();
@@ -57,7 +58,9 @@ void save_checkpoint(const Session& session, const std::string& dir) {
   }
   std::string text;
   try {
-    text = Json{{"format", kFormatName}, {"version", kCheckpointVersion}, {"variables", std::move(entries)}}
+    text = Json{{"format", kFormatName},
+                {"version", kCheckpointVersion},
+                {"variables", std::move(entries)}}
                .dump(1, ' ', false, Json::error_handler_t::strict) +
            "\n";
   } catch (const Json::exception& e) {
@@ -67,10 +70,11 @@ void save_checkpoint(const Session& session, const std::string& dir) {
   fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix());
   if (!fs::create_directory(temp, ec) || ec)
-    throw fail("cannot create temporary directory '" + temp.string() + "': " +
-               (ec ? ec.message() : "it already exists"));
+    throw fail("cannot create temporary directory '" + temp.string() +
+               "': " + (ec ? ec.message() : "it already exists"));
   try {
-    for (const auto& [file, bytes] : files) detail::write_file_synced((temp / file).string(), bytes);
+    for (const auto& [file, bytes] : files)
+      detail::write_file_synced((temp / file).string(), bytes);
     detail::write_file_synced((temp / kIndexName).string(), text);
     detail::sync_to_disk(temp.string());
     detail::swap_in_directory(temp.string(), target.string());
@@ -87,16 +91,20 @@ void restore_checkpoint(Session& session, const std::string& dir) {
   auto fail = [&](const std::string& why) {
     return FileError("cannot restore checkpoint '" + dir + "': " + why);
   };
-  std::string text = detail::read_regular_file(index_path, "cannot read checkpoint index '" + index_path + "'");
+  std::string text =
+      detail::read_regular_file(index_path, "cannot read checkpoint index '" + index_path + "'");
   Json doc;
   try {
     doc = Json::parse(text);
   } catch (const Json::parse_error& e) {
-    throw fail(std::string(kIndexName) + ": invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    throw fail(std::string(kIndexName) + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
+               e.what());
   }
   if (!doc.is_object() || doc.value("format", Json()) != kFormatName)
-    throw fail(std::string(kIndexName) + " is not a dagrad checkpoint index (no \"format\": \"" + kFormatName + "\")");
-  if (!doc.contains("version") || !doc["version"].is_number_integer() || doc["version"].get<std::int64_t>() != kCheckpointVersion)
+    throw fail(std::string(kIndexName) + " is not a dagrad checkpoint index (no \"format\": \"" +
+               kFormatName + "\")");
+  if (!doc.contains("version") || !doc["version"].is_number_integer() ||
+      doc["version"].get<std::int64_t>() != kCheckpointVersion)
     throw fail(std::string(kIndexName) + ": unsupported version (this build reads version " +
                std::to_string(kCheckpointVersion) + ")");
   if (!doc.contains("variables") || !doc["variables"].is_array())
@@ -112,8 +120,8 @@ void restore_checkpoint(Session& session, const std::string& dir) {
     const Json& e = doc["variables"][i];
     std::string where = std::string(kIndexName) + ": variables[" + std::to_string(i) + "]";
     if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("dtype") ||
-        !e["dtype"].is_string() || !e.contains("file") || !e["file"].is_string() || !e.contains("shape") ||
-        !e["shape"].is_array())
+        !e["dtype"].is_string() || !e.contains("file") || !e["file"].is_string() ||
+        !e.contains("shape") || !e["shape"].is_array())
       throw fail(where + " needs string \"name\", \"dtype\", \"file\" and an array \"shape\"");
     Entry entry{e["dtype"].get<std::string>(), {}, e["file"].get<std::string>()};
     for (const Json& d : e["shape"]) {
@@ -122,10 +130,13 @@ void restore_checkpoint(Session& session, const std::string& dir) {
       entry.shape.push_back(d.get<std::int64_t>());
     }
     // The file must sit in the checkpoint directory: a plain name, no path.
-    if (entry.file.empty() || entry.file.find('/') != std::string::npos || entry.file == "." || entry.file == "..")
-      throw fail(where + ": \"file\" '" + entry.file + "' is not a file name inside the checkpoint");
+    if (entry.file.empty() || entry.file.find('/') != std::string::npos || entry.file == "." ||
+        entry.file == "..")
+      throw fail(where + ": \"file\" '" + entry.file +
+                 "' is not a file name inside the checkpoint");
     std::string name = e["name"].get<std::string>();
-    if (!index.emplace(name, std::move(entry)).second) throw fail(where + ": variable '" + name + "' appears twice");
+    if (!index.emplace(name, std::move(entry)).second)
+      throw fail(where + ": variable '" + name + "' appears twice");
   }
 
   // Read and check every value before setting any.
@@ -136,16 +147,19 @@ void restore_checkpoint(Session& session, const std::string& dir) {
     DType dtype = n.output_dtypes.at(0);
     const Shape& shape = n.output_shapes.at(0);
     auto it = index.find(n.name);
-    if (it == index.end()) throw fail("it has no variable '" + n.name + "' (" + describe(dtype, shape) + ")");
+    if (it == index.end())
+      throw fail("it has no variable '" + n.name + "' (" + describe(dtype, shape) + ")");
     const Entry& e = it->second;
     std::string file = (root / e.file).string();
     if (e.dtype != dtype_name(dtype) || Shape(e.shape) != shape)
-      throw fail("variable '" + n.name + "' (file '" + file + "') is " + e.dtype + " " + Shape(e.shape).to_string() +
-                 " in the checkpoint but " + describe(dtype, shape) + " in the graph");
+      throw fail("variable '" + n.name + "' (file '" + file + "') is " + e.dtype + " " +
+                 Shape(e.shape).to_string() + " in the checkpoint but " + describe(dtype, shape) +
+                 " in the graph");
     Tensor value = read_npy(file);
     if (value.dtype() != dtype || value.shape() != shape)
-      throw fail("variable '" + n.name + "': file '" + file + "' holds " + describe(value.dtype(), value.shape()) +
-                 ", but the index and the graph say " + describe(dtype, shape));
+      throw fail("variable '" + n.name + "': file '" + file + "' holds " +
+                 describe(value.dtype(), value.shape()) + ", but the index and the graph say " +
+                 describe(dtype, shape));
     values.emplace_back(Output{&g, n.id, 0}, std::move(value));
   }
   for (const auto& [v, value] : values) session.set_variable_value(v, value);

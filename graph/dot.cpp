@@ -7,11 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <csignal>
-#include <thread>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +20,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "dagrad/graph/errors.hpp"
@@ -222,7 +222,8 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
       os << "  n" << to << " -> n" << from << " [dir=back, " << attrs
          << (*arrow ? ", arrowtail=" : "") << arrow << "];\n";
     else
-      os << "  n" << from << " -> n" << to << " [" << attrs << (*arrow ? ", arrowhead=" : "") << arrow << "];\n";
+      os << "  n" << from << " -> n" << to << " [" << attrs << (*arrow ? ", arrowhead=" : "")
+         << arrow << "];\n";
   };
   for (const Node& n : graph.nodes()) {
     if (!shown[static_cast<std::size_t>(n.id)]) continue;
@@ -237,21 +238,25 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
 namespace {
 
 // One line of Graphviz's messages for an error text: the first "Error" message (else the first
-// line) with its continuation lines, without the temporary input's path, cut to 200 characters. A failed layout
-// can print kilobytes (one line per node), which would bury the error in a log.
+// line) with its continuation lines, without the temporary input's path, cut to 200 characters. A
+// failed layout can print kilobytes (one line per node), which would bury the error in a log.
 std::string first_message(const std::string& messages, const std::string& input_path) {
   std::vector<std::string> lines;
   std::istringstream in(messages);
   for (std::string line; std::getline(in, line);) {
     for (auto at = line.find(input_path); at != std::string::npos; at = line.find(input_path))
       line.replace(at, input_path.size(), "<input>");
-    std::replace_if(line.begin(), line.end(), [](unsigned char c) { return std::iscntrl(c); }, ' ');
+    std::replace_if(
+        line.begin(), line.end(), [](unsigned char c) { return std::iscntrl(c); }, ' ');
     while (!line.empty() && line.back() == ' ') line.pop_back();
     if (!line.empty()) lines.push_back(line);
   }
   if (lines.empty()) return "no message from Graphviz";
-  auto starts_message = [](const std::string& l) { return l.rfind("Error", 0) == 0 || l.rfind("Warning", 0) == 0; };
-  auto first = std::find_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("Error", 0) == 0; });
+  auto starts_message = [](const std::string& l) {
+    return l.rfind("Error", 0) == 0 || l.rfind("Warning", 0) == 0;
+  };
+  auto first = std::find_if(lines.begin(), lines.end(),
+                            [](const std::string& l) { return l.rfind("Error", 0) == 0; });
   if (first == lines.end()) first = lines.begin();
   // The message continues on the lines up to the next "Error"/"Warning" ("in label of node n0").
   std::string line = *first;
@@ -277,7 +282,8 @@ std::string read_file(const std::filesystem::path& path) {
 // Graphviz 2.42 (Debian 12) frees a layout twice for some clustered graphs
 // (gvFreeLayout -> dot_layout plugin: "double free detected"), which would kill the caller;
 // a crash of the child is reported as an error instead.
-std::string render_dot(const std::string& dot_source, const std::string& format, double timeout_seconds) {
+std::string render_dot(const std::string& dot_source, const std::string& format,
+                       double timeout_seconds) {
   namespace fs = std::filesystem;
   if (format != "svg" && format != "png" && format != "dot")
     throw FileError("render_dot: unknown format '" + format + "' (expected svg, png or dot)");
@@ -308,10 +314,12 @@ std::string render_dot(const std::string& dot_source, const std::string& format,
   int spawned = posix_spawnp(&pid, "dot", &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0)
-    throw FileError("render_dot: cannot run Graphviz's dot program (" + std::string(std::strerror(spawned)) +
-                             "); install the graphviz package (scripts/install-deps.sh)");
+    throw FileError("render_dot: cannot run Graphviz's dot program (" +
+                    std::string(std::strerror(spawned)) +
+                    "); install the graphviz package (scripts/install-deps.sh)");
   int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   for (;;) {
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
@@ -326,7 +334,8 @@ std::string render_dot(const std::string& dot_source, const std::string& format,
       while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       std::ostringstream os;
-      os << "render_dot: Graphviz's dot did not finish the " << format << " layout within " << timeout_seconds
+      os << "render_dot: Graphviz's dot did not finish the " << format << " layout within "
+         << timeout_seconds
          << " s and was stopped; draw a part of the graph (dagrad dot --scope NAME, --no-backward, "
             "DotOptions) or write .dot and render it yourself";
       throw FileError(os.str());
@@ -335,10 +344,12 @@ std::string render_dot(const std::string& dot_source, const std::string& format,
   }
   std::string messages = read_file(errors);
   if (WIFSIGNALED(status))
-    throw FileError("render_dot: Graphviz's dot crashed (signal " + std::to_string(WTERMSIG(status)) +
-                             "): " + first_message(messages, input.string()));
+    throw FileError("render_dot: Graphviz's dot crashed (signal " +
+                    std::to_string(WTERMSIG(status)) +
+                    "): " + first_message(messages, input.string()));
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(output))
-    throw FileError("render_dot: Graphviz cannot render " + format + ": " + first_message(messages, input.string()));
+    throw FileError("render_dot: Graphviz cannot render " + format + ": " +
+                    first_message(messages, input.string()));
   return read_file(output);
 }
 

@@ -20,9 +20,10 @@ std::string SourceSite::to_string() const {
 
 const Node& Output::producer() const {
   if (!graph || node < 0 || node >= graph->num_nodes())
-    throw GraphError(graph ? "output refers to node " + std::to_string(node) + ", which is not in the graph (" +
-                                 std::to_string(graph->num_nodes()) + " nodes)"
-                           : std::string("output is not a node of any graph (a default-constructed Output)"));
+    throw GraphError(
+        graph ? "output refers to node " + std::to_string(node) + ", which is not in the graph (" +
+                    std::to_string(graph->num_nodes()) + " nodes)"
+              : std::string("output is not a node of any graph (a default-constructed Output)"));
   return graph->node(node);
 }
 
@@ -31,22 +32,31 @@ namespace {
 const Node& output_node(const Output& o) {
   const Node& n = o.producer();
   if (o.index < 0 || o.index >= static_cast<int>(n.output_dtypes.size()))
-    throw GraphError("node '" + n.name + "' (op " + n.op->name + ") has no output " + std::to_string(o.index) +
-                     " (it has " + std::to_string(n.output_dtypes.size()) + ")");
+    throw GraphError("node '" + n.name + "' (op " + n.op->name + ") has no output " +
+                     std::to_string(o.index) + " (it has " +
+                     std::to_string(n.output_dtypes.size()) + ")");
   return n;
 }
 
 }  // namespace
 
-DType Output::dtype() const { return output_node(*this).output_dtypes[static_cast<std::size_t>(index)]; }
-const Shape& Output::shape() const { return output_node(*this).output_shapes[static_cast<std::size_t>(index)]; }
+DType Output::dtype() const {
+  return output_node(*this).output_dtypes[static_cast<std::size_t>(index)];
+}
+const Shape& Output::shape() const {
+  return output_node(*this).output_shapes[static_cast<std::size_t>(index)];
+}
 std::string Output::name() const {
   const std::string& n = producer().name;
   return index == 0 ? n : n + ":" + std::to_string(index);
 }
 
-const Node& Operation::producer() const { return graph->node(node); }
-std::string Operation::name() const { return producer().name; }
+const Node& Operation::producer() const {
+  return graph->node(node);
+}
+std::string Operation::name() const {
+  return producer().name;
+}
 
 std::string Node::scope() const {
   auto pos = name.rfind('/');
@@ -56,8 +66,8 @@ std::string Node::scope() const {
 Graph::Graph(const OpRegistry& registry) : registry_(&registry) {}
 
 void Graph::throw_no_node(int id) const {
-  throw GraphError("node " + std::to_string(id) + " is not in the graph (it has " + std::to_string(num_nodes()) +
-                   " nodes)");
+  throw GraphError("node " + std::to_string(id) + " is not in the graph (it has " +
+                   std::to_string(num_nodes()) + " nodes)");
 }
 
 // Names are '/'-separated paths of non-empty parts without ':' (which separates the output
@@ -67,8 +77,11 @@ std::string invalid_name_reason(std::string_view name) {
   if (name.front() == '/' || name.back() == '/' || name.find("//") != std::string_view::npos)
     return "'" + std::string(name) + "' has an empty scope or name part";
   for (char c : name) {
-    if (c == ':') return "'" + std::string(name) + "' contains ':' (reserved for output indices, as in \"name:1\")";
-    if (static_cast<unsigned char>(c) < 0x20) return "'" + std::string(name) + "' contains a control character";
+    if (c == ':')
+      return "'" + std::string(name) +
+             "' contains ':' (reserved for output indices, as in \"name:1\")";
+    if (static_cast<unsigned char>(c) < 0x20)
+      return "'" + std::string(name) + "' contains a control character";
   }
   return "";
 }
@@ -122,23 +135,28 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
   int n = static_cast<int>(inputs.size());
   if (op->variadic_inputs) {
     if (n < op->min_inputs)
-      throw fail("needs at least " + std::to_string(op->min_inputs) + " inputs, got " + std::to_string(n));
+      throw fail("needs at least " + std::to_string(op->min_inputs) + " inputs, got " +
+                 std::to_string(n));
   } else if (n != static_cast<int>(op->input_names.size())) {
-    throw fail("needs " + std::to_string(op->input_names.size()) + " inputs, got " + std::to_string(n));
+    throw fail("needs " + std::to_string(op->input_names.size()) + " inputs, got " +
+               std::to_string(n));
   }
   for (int i = 0; i < n; ++i) {
     const Output& in = inputs[static_cast<std::size_t>(i)];
     if (!in.valid()) throw fail("input " + std::to_string(i) + " is not a valid output");
     if (in.graph != this) throw fail("input " + std::to_string(i) + " belongs to another graph");
-    if (in.node >= num_nodes()) throw fail("input " + std::to_string(i) + " refers to node " +
-                                           std::to_string(in.node) + ", which does not exist");
+    if (in.node >= num_nodes())
+      throw fail("input " + std::to_string(i) + " refers to node " + std::to_string(in.node) +
+                 ", which does not exist");
     if (in.index < 0 || in.index >= static_cast<int>(node(in.node).output_dtypes.size()))
       throw fail("input " + std::to_string(i) + " refers to a missing output");
   }
-  if (std::string why = invalid_name_reason(full); !why.empty()) throw fail("invalid node name: " + why);
+  if (std::string why = invalid_name_reason(full); !why.empty())
+    throw fail("invalid node name: " + why);
   // Attributes: reject unknown names, check kinds, fill defaults, order as in the schema.
   for (const auto& [k, v] : attrs.items())
-    if (std::none_of(op->attrs.begin(), op->attrs.end(), [&](const AttrSpec& s) { return s.name == k; }))
+    if (std::none_of(op->attrs.begin(), op->attrs.end(),
+                     [&](const AttrSpec& s) { return s.name == k; }))
       throw fail("unknown attribute '" + k + "'");
   AttrMap checked;
   for (const auto& spec : op->attrs) {
@@ -148,7 +166,8 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
       if (spec.kind == AttrKind::Float && attr_kind_of(value) == AttrKind::Int)
         value = static_cast<double>(std::get<std::int64_t>(value));
       if (attr_kind_of(value) != spec.kind)
-        throw fail("attribute '" + spec.name + "' must be " + std::string(attr_kind_name(spec.kind)) + ", got " +
+        throw fail("attribute '" + spec.name + "' must be " +
+                   std::string(attr_kind_name(spec.kind)) + ", got " +
                    std::string(attr_kind_name(attr_kind_of(*v))));
       checked.set(spec.name, std::move(value));
     } else if (spec.default_value) {
@@ -174,7 +193,8 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
     if (!ctx.outputs()[i].set) throw fail("shape function did not set output " + std::to_string(i));
   std::vector<int> control = control_scope_;
   for (int c : options.control_inputs) {
-    if (c < 0 || c >= num_nodes()) throw fail("control input " + std::to_string(c) + " is not a node");
+    if (c < 0 || c >= num_nodes())
+      throw fail("control input " + std::to_string(c) + " is not a node");
     if (std::find(control.begin(), control.end(), c) == control.end()) control.push_back(c);
   }
 
@@ -206,7 +226,8 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
     auto& uses = consumers_[static_cast<std::size_t>(in.node)];
     if (uses.empty() || uses.back() != added.id) uses.push_back(added.id);  // once per consumer
   }
-  for (int c : added.control_inputs) control_consumers_[static_cast<std::size_t>(c)].push_back(added.id);
+  for (int c : added.control_inputs)
+    control_consumers_[static_cast<std::size_t>(c)].push_back(added.id);
   std::vector<Output> outs;
   for (std::size_t i = 0; i < added.output_dtypes.size(); ++i)
     outs.push_back(Output{this, added.id, static_cast<int>(i)});
@@ -247,11 +268,14 @@ Output Graph::output(std::string_view name) {
 Graph::ScopeGuard Graph::name_scope(std::string_view name, Flag reuse) {
   std::string saved = scope_;
   std::string full = scope_ + std::string(name);
-  if (std::string why = invalid_name_reason(full); !why.empty()) throw GraphError("invalid name scope: " + why);
+  if (std::string why = invalid_name_reason(full); !why.empty())
+    throw GraphError("invalid name scope: " + why);
   if (!reuse) {
     // Scopes and node names share one namespace so "dense" and "dense_1" never collide.
-    if (by_name_.count(full) || name_counts_.count(full)) full = unique_name(full);
-    else name_counts_[full] = 0;
+    if (by_name_.count(full) || name_counts_.count(full))
+      full = unique_name(full);
+    else
+      name_counts_[full] = 0;
   }
   scope_ = full + "/";
   return ScopeGuard([this, saved] { scope_ = saved; });
@@ -265,7 +289,8 @@ void Graph::annotate(int id, SourceSite site, bool backward) {
 
 Graph::ScopeGuard Graph::absolute_scope(std::string_view scope) {
   if (!scope.empty())
-    if (std::string why = invalid_name_reason(scope); !why.empty()) throw GraphError("invalid name scope: " + why);
+    if (std::string why = invalid_name_reason(scope); !why.empty())
+      throw GraphError("invalid name scope: " + why);
   std::string saved = scope_;
   scope_ = scope.empty() ? std::string() : std::string(scope) + "/";
   return ScopeGuard([this, saved] { scope_ = saved; });
@@ -293,32 +318,38 @@ namespace {
 std::string collection_problem(std::string_view collection) {
   if (collection.empty()) return "an empty collection name";
   if (collection == collections::kTrainable)
-    return "'" + std::string(collections::kTrainable) + "' is the trainable flag, not a collection tag (use set_trainable)";
+    return "'" + std::string(collections::kTrainable) +
+           "' is the trainable flag, not a collection tag (use set_trainable)";
   return "";
 }
 }  // namespace
 
 void Graph::register_variable(int variable_node, int initializer_node, VariableOptions options) {
-  if (variable_node < 0 || variable_node >= num_nodes() || initializer_node < 0 || initializer_node >= num_nodes())
+  if (variable_node < 0 || variable_node >= num_nodes() || initializer_node < 0 ||
+      initializer_node >= num_nodes())
     throw GraphError("register_variable: node id out of range");
   const Node& var = node(variable_node);
   const Node& init = node(initializer_node);
   if (var.op->role != OpRole::Variable)
     throw GraphError("register_variable: node '" + var.name + "' is not a variable");
   if (!init.op->overwrites_input0 || init.inputs.empty() || init.inputs[0].node != variable_node)
-    throw GraphError("register_variable: initializer '" + init.name + "' (" + init.op->name + ") of variable '" +
-                     var.name + "' is not an assign to this variable");
+    throw GraphError("register_variable: initializer '" + init.name + "' (" + init.op->name +
+                     ") of variable '" + var.name + "' is not an assign to this variable");
   for (const VariableInfo& v : variables_)
-    if (v.variable == variable_node) throw GraphError("register_variable: '" + var.name + "' is registered twice");
+    if (v.variable == variable_node)
+      throw GraphError("register_variable: '" + var.name + "' is registered twice");
   for (std::size_t i = 0; i < options.collections.size(); ++i) {
     const std::string& c = options.collections[i];
     if (std::string why = collection_problem(c); !why.empty())
       throw GraphError("register_variable('" + var.name + "'): " + why);
-    if (std::find(options.collections.begin(), options.collections.begin() + static_cast<std::ptrdiff_t>(i), c) !=
-        options.collections.begin() + static_cast<std::ptrdiff_t>(i))
-      throw GraphError("register_variable('" + var.name + "'): collection '" + c + "' is given twice");
+    if (std::find(options.collections.begin(),
+                  options.collections.begin() + static_cast<std::ptrdiff_t>(i),
+                  c) != options.collections.begin() + static_cast<std::ptrdiff_t>(i))
+      throw GraphError("register_variable('" + var.name + "'): collection '" + c +
+                       "' is given twice");
   }
-  variables_.push_back({variable_node, initializer_node, options.trainable, std::move(options.collections)});
+  variables_.push_back(
+      {variable_node, initializer_node, options.trainable, std::move(options.collections)});
 }
 
 const Graph::VariableInfo& Graph::variable_info(Output variable) const {
@@ -335,7 +366,8 @@ std::vector<Output> Graph::variables_in(std::string_view collection) {
   bool trainable = collection == collections::kTrainable;
   for (const VariableInfo& v : variables_)
     if (trainable ? v.trainable
-                  : std::find(v.collections.begin(), v.collections.end(), collection) != v.collections.end())
+                  : std::find(v.collections.begin(), v.collections.end(), collection) !=
+                        v.collections.end())
       out.push_back(output_of(v.variable));
   return out;
 }
@@ -348,14 +380,18 @@ void Graph::add_to_collection(Output variable, std::string_view collection) {
   auto& info = const_cast<VariableInfo&>(variable_info(variable));
   if (std::string why = collection_problem(collection); !why.empty())
     throw GraphError("add_to_collection('" + node(info.variable).name + "'): " + why);
-  if (std::find(info.collections.begin(), info.collections.end(), collection) == info.collections.end())
+  if (std::find(info.collections.begin(), info.collections.end(), collection) ==
+      info.collections.end())
     info.collections.emplace_back(collection);
 }
 
 void Graph::set_signature(const std::string& name, Signature signature) {
-  auto fail = [&](const std::string& why) { return GraphError("signature '" + name + "': " + why); };
+  auto fail = [&](const std::string& why) {
+    return GraphError("signature '" + name + "': " + why);
+  };
   if (std::string why = invalid_name_reason(name); !why.empty()) throw fail(why);
-  auto check = [&](const std::vector<std::pair<std::string, Output>>& entries, const char* what, bool placeholder) {
+  auto check = [&](const std::vector<std::pair<std::string, Output>>& entries, const char* what,
+                   bool placeholder) {
     std::vector<std::string_view> keys;
     for (const auto& [key, o] : entries) {
       if (std::string why = invalid_name_reason(key); !why.empty())
@@ -392,9 +428,11 @@ Graph::Checkpoint Graph::checkpoint() const {
 }
 
 void Graph::rollback(const Checkpoint& checkpoint) {
-  if (checkpoint.graph != this) throw GraphError("rollback: the checkpoint belongs to another graph");
+  if (checkpoint.graph != this)
+    throw GraphError("rollback: the checkpoint belongs to another graph");
   if (checkpoint.num_nodes > num_nodes() || checkpoint.num_variables > variables_.size())
-    throw GraphError("rollback: the graph is older than the checkpoint (rolled back past it already)");
+    throw GraphError(
+        "rollback: the graph is older than the checkpoint (rolled back past it already)");
   while (num_nodes() > checkpoint.num_nodes) {
     // Removed nodes are the newest, so no remaining node refers to them; only the entries they
     // put into bookkeeping go.
@@ -414,7 +452,8 @@ void Graph::rollback(const Checkpoint& checkpoint) {
 }
 
 const std::vector<int>& Graph::consumers(int id) const {
-  if (id < 0 || id >= num_nodes()) throw GraphError("consumers: node " + std::to_string(id) + " is not in the graph");
+  if (id < 0 || id >= num_nodes())
+    throw GraphError("consumers: node " + std::to_string(id) + " is not in the graph");
   return consumers_[static_cast<std::size_t>(id)];
 }
 

@@ -325,20 +325,25 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
     AttrValue attr = json_to_attr(key, value, ctx);
     for (const AttrSpec& a : record.attrs)
       if (a.name == key && a.kind != attr_kind_of(attr))
-        ctx.graph_error("attribute '" + key + "' of op " + op + " is " + std::string(attr_kind_name(a.kind)) +
-                       ", but the file stores " + std::string(attr_kind_name(attr_kind_of(attr))));
+        ctx.graph_error("attribute '" + key + "' of op " + op + " is " +
+                        std::string(attr_kind_name(a.kind)) + ", but the file stores " +
+                        std::string(attr_kind_name(attr_kind_of(attr))));
     spec.attrs.set(key, std::move(attr));
   }
   // Files store every attribute: a missing one would silently take today's default, which may
   // not be the value the graph was saved with.
   for (const AttrSpec& a : record.attrs)
     if (!spec.attrs.has(a.name))
-      ctx.graph_error("attribute '" + a.name + "' of op " + op + " is missing (graph files store every attribute)");
+      ctx.graph_error("attribute '" + a.name + "' of op " + op +
+                      " is missing (graph files store every attribute)");
 
   if (auto s = j.find("site"); s != j.end() && s->is_object()) {
-    if (auto f = s->find("file"); f != s->end() && f->is_string()) spec.site.file = f->get<std::string>();
-    if (auto l = s->find("line"); l != s->end() && l->is_number_integer()) spec.site.line = l->get<int>();
-    if (auto f = s->find("function"); f != s->end() && f->is_string()) spec.site.function = f->get<std::string>();
+    if (auto f = s->find("file"); f != s->end() && f->is_string())
+      spec.site.file = f->get<std::string>();
+    if (auto l = s->find("line"); l != s->end() && l->is_number_integer())
+      spec.site.line = l->get<int>();
+    if (auto f = s->find("function"); f != s->end() && f->is_string())
+      spec.site.function = f->get<std::string>();
   }
   if (auto b = j.find("backward"); b != j.end()) {
     if (!b->is_boolean()) ctx.file_error("field 'backward' must be true or false");
@@ -353,7 +358,8 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
   } catch (const GraphError& e) {
     throw GraphError(ctx.prefix() + e.what());
   }
-  if (g.node(id).name != name) ctx.graph_error("the graph renamed the node to '" + g.node(id).name + "'");
+  if (g.node(id).name != name)
+    ctx.graph_error("the graph renamed the node to '" + g.node(id).name + "'");
 }
 
 }  // namespace
@@ -406,8 +412,9 @@ void save_graph(const Graph& graph, const std::string& path) {
     for (const auto& [key, o] : signature.outputs) outputs[key] = o.name();
     Json j{{"inputs", inputs}, {"outputs", outputs}};
     try {
-      text += std::string(first ? "\n" : ",\n") + "  " + Json(name).dump(-1, ' ', false, Json::error_handler_t::strict) +
-              ": " + j.dump(-1, ' ', false, Json::error_handler_t::strict);
+      text += std::string(first ? "\n" : ",\n") + "  " +
+              Json(name).dump(-1, ' ', false, Json::error_handler_t::strict) + ": " +
+              j.dump(-1, ' ', false, Json::error_handler_t::strict);
     } catch (const Json::exception& e) {
       throw fail("signature '" + name + "' cannot be stored as JSON: " + e.what());
     }
@@ -461,8 +468,8 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
     ctx.file_error("field 'format' is " + format.dump() + ", not \"" + kFormatName + "\"");
   std::int64_t version = json_int(field(doc, "version", ctx), "field 'version'", ctx);
   if (version < 1 || version > kGraphFileVersion)
-    ctx.file_error("unsupported version " + std::to_string(version) + " (this dagrad reads versions 1 to " +
-                   std::to_string(kGraphFileVersion) + ")");
+    ctx.file_error("unsupported version " + std::to_string(version) +
+                   " (this dagrad reads versions 1 to " + std::to_string(kGraphFileVersion) + ")");
   // Version 1 files predate trainable flags, collections and signatures.
   const bool has_state_fields = version >= 2;
 
@@ -491,12 +498,14 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
     VariableOptions options;
     if (has_state_fields) {
       const Json& trainable = field(v, "trainable", ctx);
-      if (!trainable.is_boolean()) ctx.file_error("field 'trainable' must be true or false, got " + trainable.dump());
+      if (!trainable.is_boolean())
+        ctx.file_error("field 'trainable' must be true or false, got " + trainable.dump());
       options.trainable = trainable.get<bool>();
       const Json& tags = field(v, "collections", ctx);
       if (!tags.is_array()) ctx.file_error("field 'collections' must be an array of strings");
       for (const Json& t : tags) {
-        if (!t.is_string()) ctx.file_error("field 'collections' holds " + t.dump() + ", not a string");
+        if (!t.is_string())
+          ctx.file_error("field 'collections' holds " + t.dump() + ", not a string");
         options.collections.push_back(t.get<std::string>());
       }
     }
@@ -513,11 +522,14 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
     if (!signatures.is_object()) ctx.file_error("field 'signatures' must be an object");
     for (const auto& [name, sig] : signatures.items()) {
       ctx.where = "signature '" + name + "'";
-      if (!sig.is_object()) ctx.file_error("must be an object {\"inputs\": {...}, \"outputs\": {...}}");
+      if (!sig.is_object())
+        ctx.file_error("must be an object {\"inputs\": {...}, \"outputs\": {...}}");
       Graph::Signature signature;
-      for (auto [key, list] : {std::pair{"inputs", &signature.inputs}, std::pair{"outputs", &signature.outputs}}) {
+      for (auto [key, list] :
+           {std::pair{"inputs", &signature.inputs}, std::pair{"outputs", &signature.outputs}}) {
         const Json& entries = field(sig, key, ctx);
-        if (!entries.is_object()) ctx.file_error("field '" + std::string(key) + "' must be an object");
+        if (!entries.is_object())
+          ctx.file_error("field '" + std::string(key) + "' must be an object");
         for (const auto& [k, ref] : entries.items())
           list->emplace_back(k, resolve(*graph, ref, n, std::string(key) + " '" + k + "'", ctx));
       }

@@ -49,7 +49,9 @@ void ShapeContext::expect_rank(int i, int rank) const {
                      ", got shape " + input_shape(i).to_string());
 }
 
-const AttrMap& KernelContext::attrs() const { return node.attrs; }
+const AttrMap& KernelContext::attrs() const {
+  return node.attrs;
+}
 
 void OpRegistry::add(OpRecord r) {
   auto fail = [&](const std::string& why) {
@@ -89,7 +91,8 @@ void OpRegistry::add(OpRecord r) {
   }
   if (r.uses_rng) {
     bool has_seed = false;
-    for (const auto& a : r.attrs) has_seed = has_seed || (a.name == "seed" && a.kind == AttrKind::Int);
+    for (const auto& a : r.attrs)
+      has_seed = has_seed || (a.name == "seed" && a.kind == AttrKind::Int);
     if (!has_seed) fail("uses_rng requires an int attribute 'seed'");
   }
   if (r.gradient && !r.not_differentiable_reason.empty())
@@ -100,13 +103,15 @@ void OpRegistry::add(OpRecord r) {
   for (std::size_t i = 0; i < r.gradcheck.samples.size(); ++i) {
     const GradCheckSample& sample = r.gradcheck.samples[i];
     auto n = sample.shapes.size();
-    bool arity_ok = r.variadic_inputs ? static_cast<int>(n) >= r.min_inputs : n == r.input_names.size();
+    bool arity_ok =
+        r.variadic_inputs ? static_cast<int>(n) >= r.min_inputs : n == r.input_names.size();
     if (!arity_ok)
-      fail("gradient-check sample " + std::to_string(i) + " gives " + std::to_string(n) + " input shapes for " +
-           std::to_string(r.input_names.size()) + " inputs");
+      fail("gradient-check sample " + std::to_string(i) + " gives " + std::to_string(n) +
+           " input shapes for " + std::to_string(r.input_names.size()) + " inputs");
     if (sample.fixed.size() > n)
-      fail("gradient-check sample " + std::to_string(i) + " has " + std::to_string(sample.fixed.size()) +
-           " fixed tensors for " + std::to_string(n) + " inputs");
+      fail("gradient-check sample " + std::to_string(i) + " has " +
+           std::to_string(sample.fixed.size()) + " fixed tensors for " + std::to_string(n) +
+           " inputs");
   }
   std::string name = r.name;
   records_.emplace(std::move(name), std::make_unique<OpRecord>(std::move(r)));

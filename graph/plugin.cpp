@@ -19,7 +19,8 @@ std::vector<std::string> load_plugin(const std::string& path, OpRegistry& regist
   using Entry = void (*)(OpRegistry&);
   auto entry = reinterpret_cast<Entry>(dlsym(handle, "dagrad_register_plugin"));
   if (!entry)
-    throw FileError("plugin '" + path + "' has no dagrad_register_plugin entry point (define it with DAGRAD_PLUGIN)");
+    throw FileError("plugin '" + path +
+                    "' has no dagrad_register_plugin entry point (define it with DAGRAD_PLUGIN)");
   std::vector<std::string> before = registry.names();
   entry(registry);
   std::vector<std::string> added;

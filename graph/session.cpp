@@ -30,7 +30,8 @@ DType dispatch_dtype(const Node& n, const Graph& g) {
 }
 
 bool has_kernel(const OpRecord& op) {
-  return std::any_of(op.kernels.begin(), op.kernels.end(), [](const KernelFn& k) { return bool(k); });
+  return std::any_of(op.kernels.begin(), op.kernels.end(),
+                     [](const KernelFn& k) { return bool(k); });
 }
 
 // The variable whose buffer output (node, index) is (the variable's own output or an output
@@ -40,7 +41,9 @@ int aliased_variable(const std::vector<int>& alias, int node, int index) {
   return alias[static_cast<std::size_t>(node)];
 }
 
-bool writes_variable(const Node& n) { return n.op->overwrites_input0 || n.op->writes_input0; }
+bool writes_variable(const Node& n) {
+  return n.op->overwrites_input0 || n.op->writes_input0;
+}
 
 // Enforces the read/write ordering rule (session.hpp) over a plan's nodes (ids ascending).
 void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
@@ -49,9 +52,11 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
   std::map<int, std::vector<int>> writers;  // variable -> writing nodes
   for (int id : schedule) {
     const Node& n = g.node(id);
-    if (n.op->role == OpRole::Variable) alias[static_cast<std::size_t>(id)] = id;
+    if (n.op->role == OpRole::Variable)
+      alias[static_cast<std::size_t>(id)] = id;
     else if (n.op->output_aliases_input0 && !n.inputs.empty())
-      alias[static_cast<std::size_t>(id)] = aliased_variable(alias, n.inputs[0].node, n.inputs[0].index);
+      alias[static_cast<std::size_t>(id)] =
+          aliased_variable(alias, n.inputs[0].node, n.inputs[0].index);
     if (writes_variable(n) && !n.inputs.empty()) writers[n.inputs[0].node].push_back(id);
   }
   if (writers.empty()) return;
@@ -84,7 +89,8 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
         if (id <= w) continue;
         const Node& n = g.node(id);
         bool reached = false;
-        for (const auto& in : n.inputs) reached = reached || after[static_cast<std::size_t>(in.node)];
+        for (const auto& in : n.inputs)
+          reached = reached || after[static_cast<std::size_t>(in.node)];
         for (int c : n.control_inputs) reached = reached || after[static_cast<std::size_t>(c)];
         after[static_cast<std::size_t>(id)] = reached;
       }
@@ -94,15 +100,19 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
       const std::string& var = g.node(v).name;
       for (int r : readers[v])
         if (r != w && !ordered(r))
-          throw RunError("variable '" + var + "' is read by " + describe(r) + " and written by " + describe(w) +
-                         " in one plan with no path of data edges or control dependencies between them, so the "
+          throw RunError("variable '" + var + "' is read by " + describe(r) + " and written by " +
+                         describe(w) +
+                         " in one plan with no path of data edges or control dependencies between "
+                         "them, so the "
                          "value read is undefined; order them: build the write under "
                          "g.control_dependencies({read}) to read the old value, or the read under "
                          "g.control_dependencies({write}) to read the new one");
       for (std::size_t j = k + 1; j < ws.size(); ++j)
         if (!ordered(ws[j]))
-          throw RunError("variable '" + var + "' is written by " + describe(w) + " and by " + describe(ws[j]) +
-                         " in one plan with no path of data edges or control dependencies between them, so the "
+          throw RunError("variable '" + var + "' is written by " + describe(w) + " and by " +
+                         describe(ws[j]) +
+                         " in one plan with no path of data edges or control dependencies between "
+                         "them, so the "
                          "final value is undefined; order them: build the second write under "
                          "g.control_dependencies({first write})");
     }
@@ -130,8 +140,9 @@ std::mt19937_64& Session::rng_for(int node) {
     const Node& n = graph_->node(node);
     auto op_seed = static_cast<std::uint64_t>(n.attrs.get_int("seed"));
     // Seed 0: a deterministic stream from the node id, kept apart from every explicit seed's.
-    std::uint64_t stream = op_seed != 0 ? splitmix64(op_seed)
-                                        : splitmix64(static_cast<std::uint64_t>(node)) ^ 0xD1B54A32D192ED03ull;
+    std::uint64_t stream =
+        op_seed != 0 ? splitmix64(op_seed)
+                     : splitmix64(static_cast<std::uint64_t>(node)) ^ 0xD1B54A32D192ED03ull;
     slot = std::make_unique<std::mt19937_64>(splitmix64(graph_->seed() ^ stream));
   }
   return *slot;
@@ -156,24 +167,28 @@ void Session::set_random_states(const std::map<std::string, std::string>& states
     std::istringstream in(text);
     std::mt19937_64 engine;
     in >> engine;
-    if (in.fail()) throw RunError("random state for '" + name + "' does not parse as a generator state");
+    if (in.fail())
+      throw RunError("random state for '" + name + "' does not parse as a generator state");
     parsed.emplace_back(n->id, engine);
   }
   // Assigned in place: compiled plans hold pointers to these generators.
   for (auto& [id, engine] : parsed) rng_for(id) = engine;
 }
 
-void Session::check_request(const std::vector<Output>& fetches, const std::vector<Operation>& targets,
+void Session::check_request(const std::vector<Output>& fetches,
+                            const std::vector<Operation>& targets,
                             const std::vector<Output>& feed_placeholders) const {
   auto check = [&](const Output& o, const char* what, bool need_output) {
     if (!o.valid() || o.graph != graph_ || o.node >= graph_->num_nodes())
       throw RunError(std::string(what) + " is not an output of this session's graph");
     const Node& n = graph_->node(o.node);
     if (need_output && n.output_dtypes.empty())
-      throw RunError("cannot use " + node_context(n) + " as " + what + ": it has no outputs (run it as a target)");
+      throw RunError("cannot use " + node_context(n) + " as " + what +
+                     ": it has no outputs (run it as a target)");
     if (need_output && (o.index < 0 || o.index >= static_cast<int>(n.output_dtypes.size())))
-      throw RunError(std::string(what) + " " + node_context(n) + " has no output " + std::to_string(o.index) +
-                     " (it has " + std::to_string(n.output_dtypes.size()) + ")");
+      throw RunError(std::string(what) + " " + node_context(n) + " has no output " +
+                     std::to_string(o.index) + " (it has " +
+                     std::to_string(n.output_dtypes.size()) + ")");
   };
   for (const Output& f : fetches) check(f, "a fetch", true);
   for (const Operation& t : targets) check(Output{t.graph, t.node, 0}, "a target", false);
@@ -189,7 +204,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     const Node& n = g.node(f.node);
     if (n.op->role != OpRole::Placeholder)
       throw RunError("cannot feed " + node_context(n) + ": only placeholders can be fed");
-    if (fed[static_cast<std::size_t>(f.node)]) throw RunError("placeholder '" + n.name + "' is fed twice");
+    if (fed[static_cast<std::size_t>(f.node)])
+      throw RunError("placeholder '" + n.name + "' is fed twice");
     fed[static_cast<std::size_t>(f.node)] = 1;
   }
   // Prune: nodes reachable backwards from fetches and targets. Ids are topological.
@@ -260,10 +276,13 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     switch (n.op->role) {
       case OpRole::Placeholder:
         if (!fed[static_cast<std::size_t>(id)]) {
-          std::string why = "placeholder '" + n.name + "' (" + std::string(dtype_name(n.output_dtypes[0])) +
-                            " " + n.output_shapes[0].to_string() + ") must be fed";
-          if (!fetches.empty()) why += " to compute '" + fetches[0].name() + "'";
-          else if (!targets.empty()) why += " to run '" + g.node(targets[0].node).name + "'";
+          std::string why = "placeholder '" + n.name + "' (" +
+                            std::string(dtype_name(n.output_dtypes[0])) + " " +
+                            n.output_shapes[0].to_string() + ") must be fed";
+          if (!fetches.empty())
+            why += " to compute '" + fetches[0].name() + "'";
+          else if (!targets.empty())
+            why += " to run '" + g.node(targets[0].node).name + "'";
           throw RunError(why);
         }
         continue;
@@ -277,7 +296,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
           plan->read_states_.push_back(&variable_state(id));
         }
         continue;
-      case OpRole::Compute: break;
+      case OpRole::Compute:
+        break;
     }
     // A node without outputs and kernels only orders others (group); one with kernels runs
     // for its effects (the registry makes sure it dispatches on an input).
@@ -286,13 +306,16 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     KernelFn kernel = n.op->kernel_for(d);
     if (!kernel)
       throw RunError(node_context(n) + " has no kernel for dtype " + std::string(dtype_name(d)));
-    Plan::Step step{&n, kernel, static_cast<std::uint32_t>(plan->input_slots_.size()),
+    Plan::Step step{&n,
+                    kernel,
+                    static_cast<std::uint32_t>(plan->input_slots_.size()),
                     static_cast<std::uint32_t>(n.inputs.size()),
                     static_cast<std::uint32_t>(plan->output_slots_.size()),
                     static_cast<std::uint32_t>(n.output_dtypes.size()),
                     n.op->uses_rng ? &rng_for(id) : nullptr};
     for (const auto& in : n.inputs)
-      plan->input_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
+      plan->input_slots_.push_back(
+          &plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
     for (int o = 0; o < static_cast<int>(n.output_dtypes.size()); ++o) {
       plan->output_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(id, o))]);
       plan->bound_slots_.push_back(slot_of(id, o));
@@ -301,7 +324,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   }
   for (const Output& f : fetches) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
   for (const auto& [fi, slot] : plan->feed_slots_) plan->bound_slots_.push_back(slot);
-  for (int v : plan->variables_initialized_) plan->initialized_states_.push_back(&variable_state(v));
+  for (int v : plan->variables_initialized_)
+    plan->initialized_states_.push_back(&variable_state(v));
   return plan;
 }
 
@@ -357,8 +381,12 @@ void Session::run_initializers(bool only_uninitialized) {
   }
 }
 
-void Session::initialize_variables() { run_initializers(false); }
-void Session::initialize_uninitialized_variables() { run_initializers(true); }
+void Session::initialize_variables() {
+  run_initializers(false);
+}
+void Session::initialize_uninitialized_variables() {
+  run_initializers(true);
+}
 
 void Session::rebind(Graph& other) {
   // Check everything before changing anything.
@@ -419,11 +447,12 @@ void Plan::check_feeds(std::span<const Tensor> feeds) const {
     const Tensor& t = feeds[i];
     DType want = p.output_dtypes[0];
     const Shape& shape = p.output_shapes[0];
-    if (!t.defined()) throw RunError("feed for placeholder '" + p.name + "' is an undefined tensor");
+    if (!t.defined())
+      throw RunError("feed for placeholder '" + p.name + "' is an undefined tensor");
     if (t.dtype() != want || !t.shape().compatible_with(shape))
-      throw RunError("feed for placeholder '" + p.name + "' is " + std::string(dtype_name(t.dtype())) +
-                     " " + t.shape().to_string() + ", expected " + std::string(dtype_name(want)) +
-                     " " + shape.to_string());
+      throw RunError("feed for placeholder '" + p.name + "' is " +
+                     std::string(dtype_name(t.dtype())) + " " + t.shape().to_string() +
+                     ", expected " + std::string(dtype_name(want)) + " " + shape.to_string());
   }
 }
 
@@ -474,15 +503,16 @@ void Plan::activate(std::span<const Tensor> feeds) {
 void Plan::bind_shapes(std::span<const Tensor> feeds) {
   const Graph& g = *graph_;
   for (const auto& [fi, slot] : feed_slots_)
-    slots_[static_cast<std::size_t>(slot)] =
-        Tensor(feeds[static_cast<std::size_t>(fi)].dtype(), feeds[static_cast<std::size_t>(fi)].shape());
+    slots_[static_cast<std::size_t>(slot)] = Tensor(feeds[static_cast<std::size_t>(fi)].dtype(),
+                                                    feeds[static_cast<std::size_t>(fi)].shape());
   std::vector<ShapeContext::InputInfo> infos;
   for (const Step& step : steps_) {
     const Node& n = *step.node;
     infos.clear();
     for (std::uint32_t i = 0; i < step.num_inputs; ++i) {
       const Tensor* t = input_slots_[step.first_input + i];
-      infos.push_back({t->dtype(), t->shape(), g.node(n.inputs[i].node).op->role == OpRole::Variable});
+      infos.push_back(
+          {t->dtype(), t->shape(), g.node(n.inputs[i].node).op->role == OpRole::Variable});
     }
     ShapeContext ctx(infos, n.attrs, static_cast<int>(step.num_outputs));
     auto inputs_text = [&] {
@@ -494,7 +524,8 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
     try {
       n.op->shape_fn(ctx);
     } catch (const std::exception& e) {
-      throw ShapeError(node_context(n) + " rejects its run-time inputs [" + inputs_text() + "]: " + e.what());
+      throw ShapeError(node_context(n) + " rejects its run-time inputs [" + inputs_text() +
+                       "]: " + e.what());
     }
     for (std::uint32_t o = 0; o < step.num_outputs; ++o) {
       Tensor& out = *output_slots_[step.first_output + o];
@@ -506,8 +537,9 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
       try {
         out = Tensor(info.dtype, info.shape);
       } catch (const std::exception& e) {  // a shape left unknown, too many elements, bad_alloc
-        throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) + " of shape " +
-                       info.shape.to_string() + " for inputs [" + inputs_text() + "]: " + e.what());
+        throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) +
+                       " of shape " + info.shape.to_string() + " for inputs [" + inputs_text() +
+                       "]: " + e.what());
       }
     }
   }
@@ -518,16 +550,18 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   check_feeds(feeds);
   for (std::size_t i = 0; i < read_states_.size(); ++i)
     if (!read_states_[i]->initialized)
-      throw RunError("variable '" + graph_->node(variables_read_[i]).name +
-                     "' is read before it is initialized: run Session::initialize_variables() first");
+      throw RunError(
+          "variable '" + graph_->node(variables_read_[i]).name +
+          "' is read before it is initialized: run Session::initialize_variables() first");
   activate(feeds);
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)].copy_from(feeds[static_cast<std::size_t>(fi)]);
   for (const Step& step : steps_) {
-    KernelContext ctx{*step.node,
-                      std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
-                      std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
-                      step.rng};
+    KernelContext ctx{
+        *step.node,
+        std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
+        std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
+        step.rng};
     try {
       step.kernel(ctx);
     } catch (const std::exception& e) {

@@ -12,8 +12,12 @@ static void check_dims(const std::vector<std::int64_t>& dims) {
                                   " is negative (use -1 for unknown)");
 }
 
-Shape::Shape(std::initializer_list<std::int64_t> dims) : dims_(dims) { check_dims(dims_); }
-Shape::Shape(std::vector<std::int64_t> dims) : dims_(std::move(dims)) { check_dims(dims_); }
+Shape::Shape(std::initializer_list<std::int64_t> dims) : dims_(dims) {
+  check_dims(dims_);
+}
+Shape::Shape(std::vector<std::int64_t> dims) : dims_(std::move(dims)) {
+  check_dims(dims_);
+}
 
 bool Shape::is_fully_defined() const {
   for (auto d : dims_)
@@ -27,7 +31,8 @@ std::int64_t Shape::num_elements() const {
   std::int64_t n = 1;
   for (auto d : dims_)
     if (__builtin_mul_overflow(n, d, &n))
-      throw std::invalid_argument("shape " + to_string() + " has more elements than an int64 can count");
+      throw std::invalid_argument("shape " + to_string() +
+                                  " has more elements than an int64 can count");
   return n;
 }
 
@@ -55,11 +60,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
     int ia = a.rank() - rank + i, ib = b.rank() - rank + i;
     std::int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
     std::int64_t d;
-    if (da == 1) d = db;
-    else if (db == 1) d = da;
-    else if (da == Shape::kUnknown) d = db;  // db is ? or a known size > 1 that da must match
-    else if (db == Shape::kUnknown) d = da;
-    else if (da == db) d = da;
+    if (da == 1)
+      d = db;
+    else if (db == 1)
+      d = da;
+    else if (da == Shape::kUnknown)
+      d = db;  // db is ? or a known size > 1 that da must match
+    else if (db == Shape::kUnknown)
+      d = da;
+    else if (da == db)
+      d = da;
     else
       throw std::invalid_argument("shapes " + a.to_string() + " and " + b.to_string() +
                                   " cannot be broadcast (dimension " + std::to_string(i) + ": " +
@@ -69,6 +79,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return Shape(std::move(out));
 }
 
-std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.to_string(); }
+std::ostream& operator<<(std::ostream& os, const Shape& shape) {
+  return os << shape.to_string();
+}
 
 }  // namespace dagrad

@@ -12,17 +12,23 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   // Round up so that even empty tensors own a buffer (defined() stays true) and SIMD loads of
   // the last partial vector stay inside it.
   std::size_t bytes = nbytes() + 64;
-  buffer_ = std::shared_ptr<std::byte[]>(new (std::align_val_t{64}) std::byte[bytes](),
-                                         [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
+  buffer_ = std::shared_ptr<std::byte[]>(
+      new (std::align_val_t{64}) std::byte[bytes](),
+      [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
 }
 
 double Tensor::value_as_double(std::int64_t i) const {
   switch (dtype_) {
-    case DType::float32: return static_cast<const float*>(raw())[i];
-    case DType::float64: return static_cast<const double*>(raw())[i];
-    case DType::int32: return static_cast<const std::int32_t*>(raw())[i];
-    case DType::int64: return static_cast<double>(static_cast<const std::int64_t*>(raw())[i]);
-    case DType::boolean: return static_cast<const bool*>(raw())[i] ? 1.0 : 0.0;
+    case DType::float32:
+      return static_cast<const float*>(raw())[i];
+    case DType::float64:
+      return static_cast<const double*>(raw())[i];
+    case DType::int32:
+      return static_cast<const std::int32_t*>(raw())[i];
+    case DType::int64:
+      return static_cast<double>(static_cast<const std::int64_t*>(raw())[i]);
+    case DType::boolean:
+      return static_cast<const bool*>(raw())[i] ? 1.0 : 0.0;
   }
   return 0.0;
 }
@@ -36,9 +42,10 @@ Tensor Tensor::clone() const {
 
 void Tensor::copy_from(const Tensor& src) {
   if (src.dtype_ != dtype_ || src.shape_ != shape_)
-    throw std::invalid_argument("Tensor::copy_from: source is " + std::string(dtype_name(src.dtype_)) +
-                                " " + src.shape_.to_string() + ", destination is " +
-                                std::string(dtype_name(dtype_)) + " " + shape_.to_string());
+    throw std::invalid_argument("Tensor::copy_from: source is " +
+                                std::string(dtype_name(src.dtype_)) + " " + src.shape_.to_string() +
+                                ", destination is " + std::string(dtype_name(dtype_)) + " " +
+                                shape_.to_string());
   if (raw() != src.raw()) std::memcpy(raw(), src.raw(), nbytes());
 }
 
@@ -60,7 +67,8 @@ std::string Tensor::to_string(std::int64_t max_elements) const {
   }
   std::vector<std::int64_t> strides(dims.size(), 1);
   for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i)
-    strides[static_cast<std::size_t>(i)] = strides[static_cast<std::size_t>(i) + 1] * dims[static_cast<std::size_t>(i) + 1];
+    strides[static_cast<std::size_t>(i)] =
+        strides[static_cast<std::size_t>(i) + 1] * dims[static_cast<std::size_t>(i) + 1];
   for (std::int64_t i = 0; i < shown; ++i) {
     for (std::size_t a = 0; a < dims.size(); ++a)
       if (i % (strides[a] * dims[a]) == 0) os << "[";

@@ -10,7 +10,8 @@ namespace dagrad {
 namespace {
 
 AttrValue promote(const AttrValue& value) {
-  if (const DType* d = std::get_if<DType>(&value)) return *d == DType::float32 ? DType::float64 : *d;
+  if (const DType* d = std::get_if<DType>(&value))
+    return *d == DType::float32 ? DType::float64 : *d;
   if (const Tensor* t = std::get_if<Tensor>(&value)) return widen_to_float64(*t);
   return value;
 }
@@ -63,18 +64,22 @@ std::int64_t copy_seed(const Node& n, const Graph& source, const Graph& target, 
   std::uint64_t stream = stream_of(n);
   if (policy == RandomPolicy::FreshStream) {
     // Low bit set: never 0, which would mean "derive from the node id".
-    return static_cast<std::int64_t>(splitmix64(stream ^ splitmix64(static_cast<std::uint64_t>(copy_id) + kGolden)) | 1u);
+    return static_cast<std::int64_t>(
+        splitmix64(stream ^ splitmix64(static_cast<std::uint64_t>(copy_id) + kGolden)) | 1u);
   }
   if (source.seed() == target.seed() && (seed != 0 || copy_id == n.id)) return seed;
   // splitmix64(target_seed ^ splitmix64(s)) == splitmix64(source_seed ^ stream).
   std::uint64_t s = unsplitmix64(source.seed() ^ target.seed() ^ stream);
   if (s == 0)  // one value in 2^64: seed 0 cannot be made explicit
-    throw GraphError("clone: random node '" + n.name + "' cannot keep its stream in the copy (seed 0 would be "
+    throw GraphError("clone: random node '" + n.name +
+                     "' cannot keep its stream in the copy (seed 0 would be "
                      "reinterpreted); use RandomPolicy::FreshStream");
   return static_cast<std::int64_t>(s);
 }
 
-bool writes_variable(const Node& n) { return n.op->writes_input0 || n.op->overwrites_input0; }
+bool writes_variable(const Node& n) {
+  return n.op->writes_input0 || n.op->overwrites_input0;
+}
 
 }  // namespace
 
@@ -95,23 +100,29 @@ Output CloneResult::map(const Output& o) const {
 }
 
 CloneResult clone(const std::vector<Output>& outputs,
-                  const std::vector<std::pair<Output, Output>>& replacements, CloneOptions options) {
+                  const std::vector<std::pair<Output, Output>>& replacements,
+                  CloneOptions options) {
   // The source graph: that of the outputs (or of the replaced tensors, or options.source).
   const Graph* source = options.source;
   for (const Output& o : outputs)
     if (!source && o.valid()) source = o.graph;
   for (const auto& r : replacements)
     if (!source && r.first.valid()) source = r.first.graph;
-  if (!source) throw GraphError("clone: no source graph (give outputs, replacements or options.source)");
+  if (!source)
+    throw GraphError("clone: no source graph (give outputs, replacements or options.source)");
   Graph* target = options.target;
   if (!target) {
-    if (!outputs.empty() && outputs[0].valid()) target = outputs[0].graph;
-    else if (!replacements.empty() && replacements[0].first.valid()) target = replacements[0].first.graph;
-    else throw GraphError("clone: no target graph (set options.target)");
+    if (!outputs.empty() && outputs[0].valid())
+      target = outputs[0].graph;
+    else if (!replacements.empty() && replacements[0].first.valid())
+      target = replacements[0].first.graph;
+    else
+      throw GraphError("clone: no target graph (set options.target)");
   }
   if (!options.whole_graph && target != source)
-    throw GraphError("clone: a region clone adds to the source graph, whose uncopied nodes it shares; "
-                     "use whole_graph to copy into another graph");
+    throw GraphError(
+        "clone: a region clone adds to the source graph, whose uncopied nodes it shares; "
+        "use whole_graph to copy into another graph");
   // A requested output may be a node without outputs (a group of updates): its copy is mapped.
   auto check_source = [&](const Output& o, const std::string& what) {
     if (!o.valid() || o.graph != source || o.node >= source->num_nodes())
@@ -128,7 +139,8 @@ CloneResult clone(const std::vector<Output>& outputs,
     check_source(from, "a replaced tensor");
     (void)from.dtype();  // GraphError naming the node when it has no such output
     if (!to.valid() || to.graph != target || to.node >= target->num_nodes())
-      throw GraphError("clone: the replacement of '" + from.name() + "' is not an output of the target graph");
+      throw GraphError("clone: the replacement of '" + from.name() +
+                       "' is not an output of the target graph");
     (void)to.dtype();
     if (!replaced.emplace(std::pair{from.node, from.index}, to).second)
       throw GraphError("clone: '" + from.name() + "' is replaced twice");
@@ -148,7 +160,8 @@ CloneResult clone(const std::vector<Output>& outputs,
     for (const auto& [key, to] : replaced)
       for (int c : source->consumers(key.first))
         for (const NodeInput& in : source->node(c).inputs)
-          if (in.node == key.first && in.index == key.second && !affected[static_cast<std::size_t>(c)]) {
+          if (in.node == key.first && in.index == key.second &&
+              !affected[static_cast<std::size_t>(c)]) {
             affected[static_cast<std::size_t>(c)] = 1;
             work.push_back(c);
           }
@@ -194,11 +207,14 @@ CloneResult clone(const std::vector<Output>& outputs,
   if (options.stateful == StatefulPolicy::Refuse)
     for (int id = 0; id < n; ++id) {
       const Node& node = source->node(id);
-      if (!copy[static_cast<std::size_t>(id)] || !writes_variable(node) || node.inputs.empty()) continue;
+      if (!copy[static_cast<std::size_t>(id)] || !writes_variable(node) || node.inputs.empty())
+        continue;
       const NodeInput& var = node.inputs[0];
-      if (!replacement(var) && copy[static_cast<std::size_t>(var.node)]) continue;  // writes the copied variable
+      if (!replacement(var) && copy[static_cast<std::size_t>(var.node)])
+        continue;  // writes the copied variable
       throw GraphError("clone: node '" + node.name + "' (op " + node.op->name + ", created at " +
-                       node.site.to_string() + ") is in the cloned region and would update variable '" +
+                       node.site.to_string() +
+                       ") is in the cloned region and would update variable '" +
                        source->node(var.node).name +
                        "' a second time; keep it out of the region or use StatefulPolicy::Copy");
     }
@@ -208,47 +224,55 @@ CloneResult clone(const std::vector<Output>& outputs,
   std::string prefix;
   std::optional<Graph::ScopeGuard> scope;
   try {
-  if (!options.scope.empty() || target == source) {
-    scope.emplace(target->name_scope(options.scope.empty() ? "clone" : options.scope));
-    prefix = target->current_scope();
-  }
-
-  for (int id = 0; id < n; ++id) {
-    if (!copy[static_cast<std::size_t>(id)]) continue;
-    const Node& node = source->node(id);
-    NodeSpec spec;
-    spec.op = node.op->name;
-    for (const NodeInput& in : node.inputs) {
-      if (const Output* r = replacement(in)) spec.inputs.push_back(*r);
-      else if (result.copied(in.node)) spec.inputs.push_back(Output{target, result.copies[static_cast<std::size_t>(in.node)], in.index});
-      else spec.inputs.push_back(Output{target, in.node, in.index});  // shared (target is the source)
+    if (!options.scope.empty() || target == source) {
+      scope.emplace(target->name_scope(options.scope.empty() ? "clone" : options.scope));
+      prefix = target->current_scope();
     }
-    for (int c : node.control_inputs)
-      spec.control_inputs.push_back(result.copied(c) ? result.copies[static_cast<std::size_t>(c)] : c);
-    spec.attrs = node.attrs;
-    spec.name = prefix + node.name;
-    spec.site = node.site;
-    spec.backward = node.backward;
-    if (node.op->uses_rng && node.attrs.has("seed"))
-      spec.attrs.set("seed", copy_seed(node, *source, *target, target->num_nodes(), options.random));
-    if (options.rewrite) options.rewrite(node, spec);
-    result.copies[static_cast<std::size_t>(id)] = replay_node(*target, spec);
-  }
-  scope.reset();
 
-  for (const auto& v : source->variables())
-    if (result.copied(v.variable) && result.copied(v.initializer))
-      target->register_variable(result.copies[static_cast<std::size_t>(v.variable)],
-                                result.copies[static_cast<std::size_t>(v.initializer)],
-                                VariableOptions{v.trainable, v.collections});
-  // A whole-graph copy keeps the graph's entry points (into the same graph they would clash).
-  if (options.whole_graph && target != source)
-    for (const auto& [name, signature] : source->signatures()) {
-      Graph::Signature copy;
-      for (const auto& [key, o] : signature.inputs) copy.inputs.emplace_back(key, result.map(o));
-      for (const auto& [key, o] : signature.outputs) copy.outputs.emplace_back(key, result.map(o));
-      target->set_signature(name, std::move(copy));
+    for (int id = 0; id < n; ++id) {
+      if (!copy[static_cast<std::size_t>(id)]) continue;
+      const Node& node = source->node(id);
+      NodeSpec spec;
+      spec.op = node.op->name;
+      for (const NodeInput& in : node.inputs) {
+        if (const Output* r = replacement(in))
+          spec.inputs.push_back(*r);
+        else if (result.copied(in.node))
+          spec.inputs.push_back(
+              Output{target, result.copies[static_cast<std::size_t>(in.node)], in.index});
+        else
+          spec.inputs.push_back(
+              Output{target, in.node, in.index});  // shared (target is the source)
+      }
+      for (int c : node.control_inputs)
+        spec.control_inputs.push_back(result.copied(c) ? result.copies[static_cast<std::size_t>(c)]
+                                                       : c);
+      spec.attrs = node.attrs;
+      spec.name = prefix + node.name;
+      spec.site = node.site;
+      spec.backward = node.backward;
+      if (node.op->uses_rng && node.attrs.has("seed"))
+        spec.attrs.set("seed",
+                       copy_seed(node, *source, *target, target->num_nodes(), options.random));
+      if (options.rewrite) options.rewrite(node, spec);
+      result.copies[static_cast<std::size_t>(id)] = replay_node(*target, spec);
     }
+    scope.reset();
+
+    for (const auto& v : source->variables())
+      if (result.copied(v.variable) && result.copied(v.initializer))
+        target->register_variable(result.copies[static_cast<std::size_t>(v.variable)],
+                                  result.copies[static_cast<std::size_t>(v.initializer)],
+                                  VariableOptions{v.trainable, v.collections});
+    // A whole-graph copy keeps the graph's entry points (into the same graph they would clash).
+    if (options.whole_graph && target != source)
+      for (const auto& [name, signature] : source->signatures()) {
+        Graph::Signature copy;
+        for (const auto& [key, o] : signature.inputs) copy.inputs.emplace_back(key, result.map(o));
+        for (const auto& [key, o] : signature.outputs)
+          copy.outputs.emplace_back(key, result.map(o));
+        target->set_signature(name, std::move(copy));
+      }
   } catch (...) {
     scope.reset();
     target->rollback(mark);

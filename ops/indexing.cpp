@@ -35,9 +35,10 @@ void concat_shape(ShapeContext& ctx) {
       } else if (o == Shape::kUnknown) {
         o = s[k];
       } else if (s[k] != Shape::kUnknown && s[k] != o) {
-        throw ShapeError("input " + std::to_string(i) + " has dimension " + std::to_string(s[k]) + " at axis " +
-                         std::to_string(k) + " where earlier inputs have " + std::to_string(o) +
-                         "; only the concatenation axis " + std::to_string(axis) + " may differ");
+        throw ShapeError("input " + std::to_string(i) + " has dimension " + std::to_string(s[k]) +
+                         " at axis " + std::to_string(k) + " where earlier inputs have " +
+                         std::to_string(o) + "; only the concatenation axis " +
+                         std::to_string(axis) + " may differ");
       }
     }
   }
@@ -70,14 +71,15 @@ void slice_shape(ShapeContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   if (static_cast<int>(begin.size()) != in.rank() || static_cast<int>(size.size()) != in.rank())
     throw ShapeError("begin " + ints_to_string(begin) + " and size " + ints_to_string(size) +
-                     " must each have one entry per axis of the rank-" + std::to_string(in.rank()) + " input");
+                     " must each have one entry per axis of the rank-" + std::to_string(in.rank()) +
+                     " input");
   expect_max_rank(in, "x");
   std::vector<std::int64_t> out(begin.size());
   for (std::size_t i = 0; i < begin.size(); ++i) {
     auto b = begin[i], n = size[i], d = in[static_cast<int>(i)];
     if (b < 0 || n < -1)
-      throw ShapeError("axis " + std::to_string(i) + ": begin " + std::to_string(b) + " must be >= 0 and size " +
-                       std::to_string(n) + " must be >= 0 or -1");
+      throw ShapeError("axis " + std::to_string(i) + ": begin " + std::to_string(b) +
+                       " must be >= 0 and size " + std::to_string(n) + " must be >= 0 or -1");
     if (d != Shape::kUnknown && (b > d || (n != -1 && b + n > d)))
       throw ShapeError("axis " + std::to_string(i) + ": slice [" + std::to_string(b) + ", " +
                        (n == -1 ? std::string("end") : std::to_string(b + n)) +
@@ -97,8 +99,8 @@ struct SliceKernel {
     Dims strides = strides_of(x.shape());
     std::int64_t offset = 0;
     for (std::size_t i = 0; i < begin.size(); ++i) offset += begin[i] * strides[i];
-    strided_copy(y.data<T>(), strides_of(y.shape()), x.data<T>() + offset, strides, y.shape().rank(),
-                 dims_of(y.shape()));
+    strided_copy(y.data<T>(), strides_of(y.shape()), x.data<T>() + offset, strides,
+                 y.shape().rank(), dims_of(y.shape()));
   }
 };
 
@@ -110,13 +112,15 @@ void pad_shape(ShapeContext& ctx) {
   const Shape& in = ctx.input_shape(0);
   if (static_cast<int>(before.size()) != in.rank() || static_cast<int>(after.size()) != in.rank())
     throw ShapeError("before " + ints_to_string(before) + " and after " + ints_to_string(after) +
-                     " must each have one entry per axis of the rank-" + std::to_string(in.rank()) + " input");
+                     " must each have one entry per axis of the rank-" + std::to_string(in.rank()) +
+                     " input");
   expect_max_rank(in, "x");
   std::vector<std::int64_t> out(before.size());
   for (std::size_t i = 0; i < before.size(); ++i) {
     if (before[i] < 0 || after[i] < 0)
-      throw ShapeError("axis " + std::to_string(i) + ": padding before " + std::to_string(before[i]) +
-                       " and after " + std::to_string(after[i]) + " must be >= 0");
+      throw ShapeError("axis " + std::to_string(i) + ": padding before " +
+                       std::to_string(before[i]) + " and after " + std::to_string(after[i]) +
+                       " must be >= 0");
     auto d = in[static_cast<int>(i)];
     out[i] = d == Shape::kUnknown ? Shape::kUnknown : before[i] + d + after[i];
   }
@@ -134,8 +138,8 @@ struct PadKernel {
     Dims strides = strides_of(y.shape());
     std::int64_t offset = 0;
     for (std::size_t i = 0; i < before.size(); ++i) offset += before[i] * strides[i];
-    strided_copy(y.data<T>() + offset, strides, x.data<T>(), strides_of(x.shape()), x.shape().rank(),
-                 dims_of(x.shape()));
+    strided_copy(y.data<T>() + offset, strides, x.data<T>(), strides_of(x.shape()),
+                 x.shape().rank(), dims_of(x.shape()));
   }
 };
 
@@ -172,8 +176,9 @@ template <class I>
 void check_indices(const char* op, const I* index, const Rows& r, const Shape& table) {
   for (std::int64_t j = 0; j < r.m; ++j)
     if (index[j] < 0 || index[j] >= r.n)
-      throw std::out_of_range(std::string(op) + ": index " + std::to_string(index[j]) + " (element " +
-                              std::to_string(j) + " of indices) is out of range [0, " + std::to_string(r.n) +
+      throw std::out_of_range(std::string(op) + ": index " + std::to_string(index[j]) +
+                              " (element " + std::to_string(j) +
+                              " of indices) is out of range [0, " + std::to_string(r.n) +
                               ") for axis " + std::to_string(r.axis) + " of " + table.to_string());
 }
 
@@ -188,7 +193,8 @@ struct GatherKernel {
       T* dst = c.output(0).data<T>();
       for (std::int64_t o = 0; o < r.outer; ++o)
         for (std::int64_t j = 0; j < r.m; ++j, dst += r.inner)
-          std::copy_n(src + (o * r.n + static_cast<std::int64_t>(index[j])) * r.inner, r.inner, dst);
+          std::copy_n(src + (o * r.n + static_cast<std::int64_t>(index[j])) * r.inner, r.inner,
+                      dst);
     });
   }
 };
@@ -197,7 +203,8 @@ struct GatherKernel {
 void scatter_add_shape(ShapeContext& ctx) {
   const Shape& updates = ctx.input_shape(0);
   const Shape& like = ctx.input_shape(2);
-  if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("updates (input 0) must be numeric, got bool");
+  if (ctx.input_dtype(0) == DType::boolean)
+    throw ShapeError("updates (input 0) must be numeric, got bool");
   expect_index_dtype(ctx, 1, "indices");
   if (like.rank() == 0) throw ShapeError("like (input 2) must have rank >= 1, got a scalar");
   int axis = detail::normalize_axis(ctx.attrs().get_int("axis"), like.rank());
@@ -205,8 +212,9 @@ void scatter_add_shape(ShapeContext& ctx) {
   for (auto d : ctx.input_shape(1).dims()) expected.push_back(d);
   expected.insert(expected.end(), like.dims().begin() + axis + 1, like.dims().end());
   if (!updates.compatible_with(Shape(expected)))
-    throw ShapeError("updates " + updates.to_string() + " must have shape like[:axis] + indices.shape + " +
-                     "like[axis+1:] = " + Shape(expected).to_string() + " (axis " + std::to_string(axis) + ")");
+    throw ShapeError(
+        "updates " + updates.to_string() + " must have shape like[:axis] + indices.shape + " +
+        "like[axis+1:] = " + Shape(expected).to_string() + " (axis " + std::to_string(axis) + ")");
   // Dimensions of `like` unknown here but known in updates (outside the axis) are the same.
   std::vector<std::int64_t> out = like.dims();
   const int index_rank = ctx.input_shape(1).rank();
@@ -281,10 +289,13 @@ struct OneHotKernel {
 
 // "node 'name' (op op, created at site)", for gradient-rule errors.
 std::string describe(const Node& node) {
-  return "node '" + node.name + "' (op " + node.op->name + ", created at " + node.site.to_string() + ")";
+  return "node '" + node.name + "' (op " + node.op->name + ", created at " + node.site.to_string() +
+         ")";
 }
 
-Tensor int64s(Shape shape, std::vector<std::int64_t> v) { return Tensor::from_vector<std::int64_t>(std::move(shape), v); }
+Tensor int64s(Shape shape, std::vector<std::int64_t> v) {
+  return Tensor::from_vector<std::int64_t>(std::move(shape), v);
+}
 
 }  // namespace
 
@@ -300,7 +311,8 @@ void register_indexing_ops(OpRegistry& registry) {
     set_all_kernels<ConcatKernel>(r);
     // d concat(x_0, x_1, ...)/dx_i = the slice of dy along axis where x_i was copied. Its begin
     // is the sum of the earlier inputs' sizes along axis, which must be known at build time.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>& needs) {
       const int rank = node.output_shapes[0].rank();
       const int axis = detail::normalize_axis(node.attrs.get_int("axis"), rank);
       std::vector<Output> dxs;
@@ -309,10 +321,11 @@ void register_indexing_ops(OpRegistry& registry) {
         std::int64_t d = input_of(g, node, static_cast<int>(i)).shape()[axis];
         bool last = i + 1 == node.inputs.size();
         if (d == Shape::kUnknown && !last)
-          throw GraphError("cannot differentiate " + describe(node) + ": input " + std::to_string(i) +
-                           " has an unknown size along the concatenation axis " + std::to_string(axis) +
-                           "; the gradient slices dy at offsets that must be known at build time (only the "
-                           "last input may have an unknown size there)");
+          throw GraphError(
+              "cannot differentiate " + describe(node) + ": input " + std::to_string(i) +
+              " has an unknown size along the concatenation axis " + std::to_string(axis) +
+              "; the gradient slices dy at offsets that must be known at build time (only the "
+              "last input may have an unknown size there)");
         Ints begin(static_cast<std::size_t>(rank), 0), size(static_cast<std::size_t>(rank), -1);
         begin[static_cast<std::size_t>(axis)] = offset;
         size[static_cast<std::size_t>(axis)] = d;  // -1 (to the end) for an unknown last input
@@ -321,22 +334,28 @@ void register_indexing_ops(OpRegistry& registry) {
       }
       return dxs;
     };
-    r.gradcheck.samples = {{{Shape{2, 3}, Shape{1, 3}}, {{"axis", std::int64_t{0}}}, {}, "rows"},
-                           {{Shape{2, 1}, Shape{2, 3}, Shape{2, 2}}, {{"axis", std::int64_t{1}}}, {}, "three, columns"},
-                           {{Shape{2, 3, 2}, Shape{2, 3, 1}}, {{"axis", std::int64_t{-1}}}, {}, "negative axis"},
-                           {{Shape{-1, 2}, Shape{-1, 3}}, {{"axis", std::int64_t{1}}}, {}, "unknown batch"},
-                           {{Shape{2, 3}, Shape{-1, 3}}, {{"axis", std::int64_t{0}}}, {}, "unknown last input"}};
+    r.gradcheck.samples = {
+        {{Shape{2, 3}, Shape{1, 3}}, {{"axis", std::int64_t{0}}}, {}, "rows"},
+        {{Shape{2, 1}, Shape{2, 3}, Shape{2, 2}},
+         {{"axis", std::int64_t{1}}},
+         {},
+         "three, columns"},
+        {{Shape{2, 3, 2}, Shape{2, 3, 1}}, {{"axis", std::int64_t{-1}}}, {}, "negative axis"},
+        {{Shape{-1, 2}, Shape{-1, 3}}, {{"axis", std::int64_t{1}}}, {}, "unknown batch"},
+        {{Shape{2, 3}, Shape{-1, 3}}, {{"axis", std::int64_t{0}}}, {}, "unknown last input"}};
     r.summary = "the inputs joined along axis";
     registry.add(std::move(r));
   }
   {
-    OpRecord r = make_record<SliceKernel>("slice", {"x"}, {{"begin", AttrKind::Ints, {}}, {"size", AttrKind::Ints, {}}},
-                                          slice_shape, "x[begin : begin + size] per axis; size -1 runs to the end");
+    OpRecord r = make_record<SliceKernel>(
+        "slice", {"x"}, {{"begin", AttrKind::Ints, {}}, {"size", AttrKind::Ints, {}}}, slice_shape,
+        "x[begin : begin + size] per axis; size -1 runs to the end");
     // d slice(x)/dx = dy padded with zeros back to x's shape. Along an axis of x whose size is
     // unknown at build time the zeros after the slice are joined on with concat: zeros of the
     // run-time shape of the rest of x there (so concat's gradient, which slices a gradient of
     // unknown size, can be differentiated again).
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       const auto& begin = node.attrs.get_ints("begin");
       const auto& size = node.attrs.get_ints("size");
@@ -346,8 +365,10 @@ void register_indexing_ops(OpRegistry& registry) {
       for (std::size_t i = 0; i < rank; ++i) {
         if (size[i] == -1) continue;  // to the end: nothing after
         std::int64_t d = x.shape()[static_cast<int>(i)];
-        if (d == Shape::kUnknown) open.push_back(i);
-        else after[i] = d - begin[i] - size[i];
+        if (d == Shape::kUnknown)
+          open.push_back(i);
+        else
+          after[i] = d - begin[i] - size[i];
       }
       Output dx = pad(dys[0], begin, after);
       // dx now spans x on every axis but the open ones, where it ends at begin + size. Close
@@ -358,27 +379,37 @@ void register_indexing_ops(OpRegistry& registry) {
         rest_begin[axis] = begin[axis] + size[axis];
         for (std::size_t later = k + 1; later < open.size(); ++later)
           rest_size[open[later]] = begin[open[later]] + size[open[later]];
-        dx = concat({dx, zeros_like(slice(x, rest_begin, rest_size))}, static_cast<std::int64_t>(axis));
+        dx = concat({dx, zeros_like(slice(x, rest_begin, rest_size))},
+                    static_cast<std::int64_t>(axis));
       }
       return std::vector<Output>{dx};
     };
-    r.gradcheck.samples = {{{Shape{3, 4}}, {{"begin", Ints{1, 1}}, {"size", Ints{2, -1}}}, {}, "to the end"},
-                           {{Shape{2, 3, 4}}, {{"begin", Ints{0, 1, 2}}, {"size", Ints{2, 1, 2}}}, {}, "rank 3"},
-                           {{Shape{-1, 4}}, {{"begin", Ints{0, 1}}, {"size", Ints{-1, 2}}}, {}, "unknown batch"},
-                           {{Shape{-1, 4}}, {{"begin", Ints{1, 0}}, {"size", Ints{-1, 3}}}, {}, "unknown batch, offset"},
-                           {{Shape{-1, 4}}, {{"begin", Ints{1, 1}}, {"size", Ints{1, 2}}}, {}, "inside an unknown axis"},
-                           {{Shape{-1, 3, -1}},
-                            {{"begin", Ints{1, 0, 0}}, {"size", Ints{2, 2, 1}}},
-                            {},
-                            "inside two unknown axes",
-                            {Shape{4, 3, 2}}}};
+    r.gradcheck.samples = {
+        {{Shape{3, 4}}, {{"begin", Ints{1, 1}}, {"size", Ints{2, -1}}}, {}, "to the end"},
+        {{Shape{2, 3, 4}}, {{"begin", Ints{0, 1, 2}}, {"size", Ints{2, 1, 2}}}, {}, "rank 3"},
+        {{Shape{-1, 4}}, {{"begin", Ints{0, 1}}, {"size", Ints{-1, 2}}}, {}, "unknown batch"},
+        {{Shape{-1, 4}},
+         {{"begin", Ints{1, 0}}, {"size", Ints{-1, 3}}},
+         {},
+         "unknown batch, offset"},
+        {{Shape{-1, 4}},
+         {{"begin", Ints{1, 1}}, {"size", Ints{1, 2}}},
+         {},
+         "inside an unknown axis"},
+        {{Shape{-1, 3, -1}},
+         {{"begin", Ints{1, 0, 0}}, {"size", Ints{2, 2, 1}}},
+         {},
+         "inside two unknown axes",
+         {Shape{4, 3, 2}}}};
     registry.add(std::move(r));
   }
   {
-    OpRecord r = make_record<PadKernel>("pad", {"x"}, {{"before", AttrKind::Ints, {}}, {"after", AttrKind::Ints, {}}},
-                                        pad_shape, "x with before[i] zeros ahead of and after[i] behind it on axis i");
+    OpRecord r = make_record<PadKernel>(
+        "pad", {"x"}, {{"before", AttrKind::Ints, {}}, {"after", AttrKind::Ints, {}}}, pad_shape,
+        "x with before[i] zeros ahead of and after[i] behind it on axis i");
     // d pad(x)/dx = the slice of dy where x was copied
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
       Output x = input_of(g, node, 0);
       const auto& before = node.attrs.get_ints("before");
       const auto& after = node.attrs.get_ints("after");
@@ -386,39 +417,49 @@ void register_indexing_ops(OpRegistry& registry) {
       for (std::size_t i = 0; i < before.size(); ++i) {
         std::int64_t d = x.shape()[static_cast<int>(i)];
         if (d == Shape::kUnknown && after[i] != 0)
-          throw GraphError("cannot differentiate " + describe(node) + ": axis " + std::to_string(i) + " of x " +
-                           x.shape().to_string() + " is unknown at build time and padded after by " +
-                           std::to_string(after[i]) + ", so the slice of the gradient has an unknown size");
+          throw GraphError(
+              "cannot differentiate " + describe(node) + ": axis " + std::to_string(i) + " of x " +
+              x.shape().to_string() + " is unknown at build time and padded after by " +
+              std::to_string(after[i]) + ", so the slice of the gradient has an unknown size");
         size[i] = d;  // -1 (to the end) when unknown and nothing is padded after
       }
       return std::vector<Output>{slice(dys[0], before, size)};
     };
-    r.gradcheck.samples = {{{Shape{2, 3}}, {{"before", Ints{1, 0}}, {"after", Ints{0, 2}}}, {}, "matrix"},
-                           {{Shape{2, 3, 2}}, {{"before", Ints{0, 1, 1}}, {"after", Ints{1, 0, 1}}}, {}, "rank 3"},
-                           {{Shape{}}, {{"before", Ints{}}, {"after", Ints{}}}, {}, "scalar"},
-                           {{Shape{-1, 3}}, {{"before", Ints{1, 1}}, {"after", Ints{0, 2}}}, {}, "unknown batch"}};
+    r.gradcheck.samples = {
+        {{Shape{2, 3}}, {{"before", Ints{1, 0}}, {"after", Ints{0, 2}}}, {}, "matrix"},
+        {{Shape{2, 3, 2}}, {{"before", Ints{0, 1, 1}}, {"after", Ints{1, 0, 1}}}, {}, "rank 3"},
+        {{Shape{}}, {{"before", Ints{}}, {"after", Ints{}}}, {}, "scalar"},
+        {{Shape{-1, 3}}, {{"before", Ints{1, 1}}, {"after", Ints{0, 2}}}, {}, "unknown batch"}};
     registry.add(std::move(r));
   }
   {
-    OpRecord r = make_record<GatherKernel>("gather", {"params", "indices"},
-                                           {{"axis", AttrKind::Int, AttrValue(std::int64_t{0})}}, gather_shape,
-                                           "slices of params along axis picked by integer indices");
+    OpRecord r = make_record<GatherKernel>(
+        "gather", {"params", "indices"}, {{"axis", AttrKind::Int, AttrValue(std::int64_t{0})}},
+        gather_shape, "slices of params along axis picked by integer indices");
     // d gather(p, i)/dp = dy's rows added into zeros of p's shape at the indexed rows (a row
     // picked twice gets both); indices get none.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>& needs) {
       if (!needs[0]) return std::vector<Output>(2);
       Output params = input_of(g, node, 0), indices = input_of(g, node, 1);
-      return std::vector<Output>{scatter_add(dys[0], indices, params, node.attrs.get_int("axis")), Output{}};
+      return std::vector<Output>{scatter_add(dys[0], indices, params, node.attrs.get_int("axis")),
+                                 Output{}};
     };
     auto with_axis = [](std::int64_t axis) { return AttrMap{{"axis", axis}}; };
     r.gradcheck.samples = {
-        {{Shape{5, 3}, Shape{4}}, with_axis(0), {Tensor(), int64s({4}, {0, 2, 2, 4})}, "rows, repeated index"},
+        {{Shape{5, 3}, Shape{4}},
+         with_axis(0),
+         {Tensor(), int64s({4}, {0, 2, 2, 4})},
+         "rows, repeated index"},
         {{Shape{2, 4, 3}, Shape{2, 2}},
          with_axis(1),
          {Tensor(), Tensor::from_vector<std::int32_t>({2, 2}, {3, 0, 1, 3})},
          "middle axis, int32 rank-2 indices"},
         {{Shape{2, 3}, Shape{2}}, with_axis(-1), {Tensor(), int64s({2}, {2, 0})}, "negative axis"},
-        {{Shape{-1, 4}, Shape{3}}, with_axis(1), {Tensor(), int64s({3}, {3, 0, 3})}, "unknown batch"}};
+        {{Shape{-1, 4}, Shape{3}},
+         with_axis(1),
+         {Tensor(), int64s({3}, {3, 0, 3})},
+         "unknown batch"}};
     registry.add(std::move(r));
   }
   {
@@ -428,33 +469,47 @@ void register_indexing_ops(OpRegistry& registry) {
     r.attrs = {{"axis", AttrKind::Int, AttrValue(std::int64_t{0})}};
     r.shape_fn = scatter_add_shape;
     kernels::set_kernels<ScatterAddKernel, float, double, std::int32_t, std::int64_t>(r);
-    r.summary = "zeros of like's run-time shape plus the rows of updates added at the indexed rows (repeats add up)";
+    r.summary =
+        "zeros of like's run-time shape plus the rows of updates added at the indexed rows "
+        "(repeats add up)";
     // d scatter_add(u, i, like)/du = gather(dy, i): each update row reads the row it was added to
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>& needs) {
       if (!needs[0]) return std::vector<Output>(3);
       Output indices = input_of(g, node, 1);
-      return std::vector<Output>{gather(dys[0], indices, node.attrs.get_int("axis")), Output{}, Output{}};
+      return std::vector<Output>{gather(dys[0], indices, node.attrs.get_int("axis")), Output{},
+                                 Output{}};
     };
     auto with_axis = [](std::int64_t axis) { return AttrMap{{"axis", axis}}; };
-    Tensor like53(DType::float64, Shape{5, 3}), like243(DType::float64, Shape{2, 4, 3}), like23(DType::float64, Shape{2, 3});
+    Tensor like53(DType::float64, Shape{5, 3}), like243(DType::float64, Shape{2, 4, 3}),
+        like23(DType::float64, Shape{2, 3});
     r.gradcheck.samples = {
-        {{Shape{4, 3}, Shape{4}, Shape{5, 3}}, with_axis(0), {Tensor(), int64s({4}, {0, 2, 2, 4}), like53}, "repeated index"},
+        {{Shape{4, 3}, Shape{4}, Shape{5, 3}},
+         with_axis(0),
+         {Tensor(), int64s({4}, {0, 2, 2, 4}), like53},
+         "repeated index"},
         {{Shape{2, 2, 2, 3}, Shape{2, 2}, Shape{2, 4, 3}},
          with_axis(1),
          {Tensor(), Tensor::from_vector<std::int32_t>({2, 2}, {3, 0, 1, 3}), like243},
          "middle axis, int32 rank-2 indices"},
-        {{Shape{2, 2}, Shape{2}, Shape{2, 3}}, with_axis(-1), {Tensor(), int64s({2}, {2, 0}), like23}, "negative axis"},
-        {{Shape{-1, 3}, Shape{3}, Shape{-1, 4}}, with_axis(1), {Tensor(), int64s({3}, {3, 0, 3})}, "unknown batch"}};
+        {{Shape{2, 2}, Shape{2}, Shape{2, 3}},
+         with_axis(-1),
+         {Tensor(), int64s({2}, {2, 0}), like23},
+         "negative axis"},
+        {{Shape{-1, 3}, Shape{3}, Shape{-1, 4}},
+         with_axis(1),
+         {Tensor(), int64s({3}, {3, 0, 3})},
+         "unknown batch"}};
     registry.add(std::move(r));
   }
   {
-    OpRecord r = make_record<OneHotKernel>("one_hot", {"indices"},
-                                           {{"depth", AttrKind::Int, {}},
-                                            {"dtype", AttrKind::DType, AttrValue(DType::float32)},
-                                            {"on_value", AttrKind::Float, AttrValue(1.0)},
-                                            {"off_value", AttrKind::Float, AttrValue(0.0)}},
-                                           one_hot_shape,
-                                           "a new last axis of length depth: on_value at the index, else off_value");
+    OpRecord r = make_record<OneHotKernel>(
+        "one_hot", {"indices"},
+        {{"depth", AttrKind::Int, {}},
+         {"dtype", AttrKind::DType, AttrValue(DType::float32)},
+         {"on_value", AttrKind::Float, AttrValue(1.0)},
+         {"off_value", AttrKind::Float, AttrValue(0.0)}},
+        one_hot_shape, "a new last axis of length depth: on_value at the index, else off_value");
     r.not_differentiable_reason = "its output depends on integer indices only";
     registry.add(std::move(r));
   }
@@ -462,28 +517,33 @@ void register_indexing_ops(OpRegistry& registry) {
 
 Output concat(const std::vector<Output>& xs, std::int64_t axis, OpName name) {
   if (xs.empty())
-    throw GraphError("concat: needs at least one input (created at " + SourceSite::from(name.loc).to_string() + ")");
+    throw GraphError("concat: needs at least one input (created at " +
+                     SourceSite::from(name.loc).to_string() + ")");
   return detail::build(detail::graph_of(xs[0], "concat"), "concat", xs, {{"axis", axis}}, name);
 }
-Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size, OpName name) {
+Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size,
+             OpName name) {
   return detail::build(detail::graph_of(x, "slice"), "slice", {x},
                        {{"begin", std::move(begin)}, {"size", std::move(size)}}, name);
 }
-Output pad(Output x, std::vector<std::int64_t> before, std::vector<std::int64_t> after, OpName name) {
-  return detail::build(detail::graph_of(x, "pad"), "pad", {x}, {{"before", std::move(before)}, {"after", std::move(after)}},
-                       name);
+Output pad(Output x, std::vector<std::int64_t> before, std::vector<std::int64_t> after,
+           OpName name) {
+  return detail::build(detail::graph_of(x, "pad"), "pad", {x},
+                       {{"before", std::move(before)}, {"after", std::move(after)}}, name);
 }
 Output gather(Output params, Output indices, std::int64_t axis, OpName name) {
-  return detail::build(detail::graph_of(params, "gather"), "gather", {params, indices}, {{"axis", axis}}, name);
-}
-Output scatter_add(Output updates, Output indices, Output like, std::int64_t axis, OpName name) {
-  return detail::build(detail::graph_of(updates, "scatter_add"), "scatter_add", {updates, indices, like},
+  return detail::build(detail::graph_of(params, "gather"), "gather", {params, indices},
                        {{"axis", axis}}, name);
 }
-Output one_hot(Output indices, std::int64_t depth, DType dtype, double on_value, double off_value, OpName name) {
-  return detail::build(detail::graph_of(indices, "one_hot"), "one_hot", {indices},
-                       {{"depth", depth}, {"dtype", dtype}, {"on_value", on_value}, {"off_value", off_value}},
-                       name);
+Output scatter_add(Output updates, Output indices, Output like, std::int64_t axis, OpName name) {
+  return detail::build(detail::graph_of(updates, "scatter_add"), "scatter_add",
+                       {updates, indices, like}, {{"axis", axis}}, name);
+}
+Output one_hot(Output indices, std::int64_t depth, DType dtype, double on_value, double off_value,
+               OpName name) {
+  return detail::build(
+      detail::graph_of(indices, "one_hot"), "one_hot", {indices},
+      {{"depth", depth}, {"dtype", dtype}, {"on_value", on_value}, {"off_value", off_value}}, name);
 }
 
 }  // namespace dagrad

@@ -19,7 +19,8 @@ using xshape = xt::dynamic_shape<std::size_t>;  // small-buffer: no heap use up 
 
 inline xshape to_xshape(const Shape& s) {
   xshape out(static_cast<std::size_t>(s.rank()));
-  for (int i = 0; i < s.rank(); ++i) out[static_cast<std::size_t>(i)] = static_cast<std::size_t>(s[i]);
+  for (int i = 0; i < s.rank(); ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<std::size_t>(s[i]);
   return out;
 }
 

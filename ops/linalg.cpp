@@ -31,8 +31,9 @@ Shape matmul_shape(const Shape& a, const Shape& b, bool ta, bool tb) {
   std::int64_t kb = tb ? b[rb - 1] : b[rb - 2];
   std::int64_t n = tb ? b[rb - 2] : b[rb - 1];
   if (ka != Shape::kUnknown && kb != Shape::kUnknown && ka != kb)
-    throw ShapeError("inner dimensions differ: a " + describe(a, ta) + " has " + std::to_string(ka) +
-                     " columns, b " + describe(b, tb) + " has " + std::to_string(kb) + " rows");
+    throw ShapeError("inner dimensions differ: a " + describe(a, ta) + " has " +
+                     std::to_string(ka) + " columns, b " + describe(b, tb) + " has " +
+                     std::to_string(kb) + " rows");
   std::vector<std::int64_t> out;
   if (ra == 2) {
     out.assign(b.dims().begin(), b.dims().end() - 2);
@@ -56,7 +57,8 @@ Shape matmul_shape(const Shape& a, const Shape& b, bool ta, bool tb) {
 
 int blas_int(std::size_t v) {
   if (v > static_cast<std::size_t>(INT_MAX))
-    throw std::out_of_range("matrix dimension " + std::to_string(v) + " exceeds the BLAS integer range");
+    throw std::out_of_range("matrix dimension " + std::to_string(v) +
+                            " exceeds the BLAS integer range");
   return static_cast<int>(v);
 }
 
@@ -64,13 +66,13 @@ int blas_int(std::size_t v) {
 // dimensions lda and ldb.
 void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
           float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb,
           double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              1.0, a, lda, b, ldb, 0.0, c, ldc);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
 struct Matmul {
@@ -102,8 +104,8 @@ struct Matmul {
     }
     std::size_t a_step = ra == 2 ? 0 : m * k, b_step = rb == 2 ? 0 : k * n;
     for (std::size_t i = 0; i < batch; ++i)
-      gemm(ta, tb, blas_int(m), blas_int(n), blas_int(k), pa + i * a_step, lda, pb + i * b_step, ldb,
-           out + i * m * n, ldc);
+      gemm(ta, tb, blas_int(m), blas_int(n), blas_int(k), pa + i * a_step, lda, pb + i * b_step,
+           ldb, out + i * m * n, ldc);
   }
 };
 
@@ -120,37 +122,41 @@ std::vector<Output> matmul_gradient(Graph& g, const Node& node, std::span<const 
   bool ta = node.attrs.get_bool("transpose_a"), tb = node.attrs.get_bool("transpose_b");
   Output da, db;
   if (needs[0])
-    da = !ta ? matmul(dy, b, false, !tb) : (!tb ? matmul(b, dy, false, true) : matmul(b, dy, true, true));
+    da = !ta ? matmul(dy, b, false, !tb)
+             : (!tb ? matmul(b, dy, false, true) : matmul(b, dy, true, true));
   if (!needs[1]) return {da, db};
   int ra = a.shape().rank();
   std::int64_t k = a.shape()[ra - 1], n = dy.shape()[dy.shape().rank() - 1];
-  if (b.shape().rank() == 2 && ra > 2 && !ta && k > 0 && n > 0) {  // known, and reshape can infer -1
+  if (b.shape().rank() == 2 && ra > 2 && !ta && k > 0 &&
+      n > 0) {  // known, and reshape can infer -1
     // A batch of untransposed matrices times one matrix: fold the batch into the rows, so dB is
     // one product over all of them instead of a batch of products summed afterwards.
     Output a_rows = reshape(a, {-1, k}), dy_rows = reshape(dy, {-1, n});
     db = !tb ? matmul(a_rows, dy_rows, true, false) : matmul(dy_rows, a_rows, true, false);
   } else {
-    db = !tb ? matmul(a, dy, !ta, false) : (!ta ? matmul(dy, a, true, false) : matmul(dy, a, true, true));
+    db = !tb ? matmul(a, dy, !ta, false)
+             : (!ta ? matmul(dy, a, true, false) : matmul(dy, a, true, true));
   }
   return {da, db};
 }
 
 std::vector<GradCheckSample> matmul_samples() {
   auto flags = [](bool ta, bool tb) { return AttrMap{{"transpose_a", ta}, {"transpose_b", tb}}; };
-  return {{{Shape{2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrices"},
-          {{Shape{3, 2}, Shape{3, 4}}, flags(true, false), {}, "transpose a"},
-          {{Shape{2, 3}, Shape{4, 3}}, flags(false, true), {}, "transpose b"},
-          {{Shape{3, 2}, Shape{4, 3}}, flags(true, true), {}, "transpose both"},
-          {{Shape{2, 2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "batched"},
-          {{Shape{2, 3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "batched, transpose both"},
-          {{Shape{2, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrix b broadcast"},
-          {{Shape{2, 2, 2, 3}, Shape{4, 3}}, flags(false, true), {}, "matrix b broadcast, transpose b"},
-          {{Shape{2, 3, 2}, Shape{3, 4}}, flags(true, false), {}, "matrix b broadcast, transpose a"},
-          {{Shape{2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "matrix a broadcast"},
-          {{Shape{3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "matrix a broadcast, transpose both"},
-          {{Shape{-1, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "unknown batch"},
-          {{Shape{-1, 3}, Shape{2, 3}}, flags(false, true), {}, "unknown rows, transpose b"},
-          {{Shape{-1, 2, 3}, Shape{-1, 3, 2}}, flags(false, false), {}, "unknown batch, batched"}};
+  return {
+      {{Shape{2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrices"},
+      {{Shape{3, 2}, Shape{3, 4}}, flags(true, false), {}, "transpose a"},
+      {{Shape{2, 3}, Shape{4, 3}}, flags(false, true), {}, "transpose b"},
+      {{Shape{3, 2}, Shape{4, 3}}, flags(true, true), {}, "transpose both"},
+      {{Shape{2, 2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "batched"},
+      {{Shape{2, 3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "batched, transpose both"},
+      {{Shape{2, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "matrix b broadcast"},
+      {{Shape{2, 2, 2, 3}, Shape{4, 3}}, flags(false, true), {}, "matrix b broadcast, transpose b"},
+      {{Shape{2, 3, 2}, Shape{3, 4}}, flags(true, false), {}, "matrix b broadcast, transpose a"},
+      {{Shape{2, 3}, Shape{2, 3, 4}}, flags(false, false), {}, "matrix a broadcast"},
+      {{Shape{3, 2}, Shape{2, 4, 3}}, flags(true, true), {}, "matrix a broadcast, transpose both"},
+      {{Shape{-1, 2, 3}, Shape{3, 4}}, flags(false, false), {}, "unknown batch"},
+      {{Shape{-1, 3}, Shape{2, 3}}, flags(false, true), {}, "unknown rows, transpose b"},
+      {{Shape{-1, 2, 3}, Shape{-1, 3, 2}}, flags(false, false), {}, "unknown batch, batched"}};
 }
 
 }  // namespace
@@ -164,9 +170,10 @@ void register_linalg_ops(OpRegistry& registry) {
   r.shape_fn = [](ShapeContext& ctx) {
     ctx.expect_same_dtype(0, 1);
     ctx.expect_floating(0);
-    ctx.set_output(0, ctx.input_dtype(0),
-                   matmul_shape(ctx.input_shape(0), ctx.input_shape(1), ctx.attrs().get_bool("transpose_a"),
-                                ctx.attrs().get_bool("transpose_b")));
+    ctx.set_output(
+        0, ctx.input_dtype(0),
+        matmul_shape(ctx.input_shape(0), ctx.input_shape(1), ctx.attrs().get_bool("transpose_a"),
+                     ctx.attrs().get_bool("transpose_b")));
   };
   kernels::set_kernels<Matmul, float, double>(r);
   r.gradient = matmul_gradient;
@@ -177,7 +184,8 @@ void register_linalg_ops(OpRegistry& registry) {
 
 Output matmul(Output a, Output b, Flag transpose_a, Flag transpose_b, OpName name) {
   return detail::build(detail::graph_of(a, "matmul"), "matmul", {a, b},
-                       {{"transpose_a", transpose_a.value}, {"transpose_b", transpose_b.value}}, name);
+                       {{"transpose_a", transpose_a.value}, {"transpose_b", transpose_b.value}},
+                       name);
 }
 
 }  // namespace dagrad

@@ -25,7 +25,8 @@ inline std::string ints_to_string(const std::vector<std::int64_t>& v) {
 // Maps axis in [-rank, rank) to [0, rank); throws ShapeError naming the axis and rank.
 inline int normalize_axis(std::int64_t axis, int rank) {
   if (axis < -rank || axis >= rank)
-    throw ShapeError("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    throw ShapeError("axis " + std::to_string(axis) + " is out of range for rank " +
+                     std::to_string(rank));
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
@@ -38,9 +39,12 @@ inline AxisSplit split_at(const Shape& s, int axis) {
   AxisSplit a;
   for (int i = 0; i < s.rank(); ++i) {
     auto d = static_cast<std::size_t>(s[i]);
-    if (i < axis) a.outer *= d;
-    else if (i == axis) a.n = d;
-    else a.inner *= d;
+    if (i < axis)
+      a.outer *= d;
+    else if (i == axis)
+      a.n = d;
+    else
+      a.inner *= d;
   }
   return a;
 }
@@ -55,7 +59,8 @@ inline Output build(Graph& g, const char* op, const std::vector<Output>& inputs,
 
 // The graph of an input handle; throws GraphError when the handle is empty.
 inline Graph& graph_of(const Output& x, const char* op) {
-  if (!x.valid()) throw GraphError(std::string(op) + ": input is not a valid output (empty handle)");
+  if (!x.valid())
+    throw GraphError(std::string(op) + ": input is not a valid output (empty handle)");
   return *x.graph;
 }
 
@@ -64,11 +69,15 @@ inline Output input_of(Graph& g, const Node& node, int i) {
   const NodeInput& in = node.inputs.at(static_cast<std::size_t>(i));
   return g.output_of(in.node, in.index);
 }
-inline Output output_of(Graph& g, const Node& node, int i = 0) { return g.output_of(node.id, i); }
+inline Output output_of(Graph& g, const Node& node, int i = 0) {
+  return g.output_of(node.id, i);
+}
 
 // Gradient-check samples for elementwise ops: a matrix, an unknown batch, a scalar.
 inline std::vector<GradCheckSample> unary_samples() {
-  return {{{Shape{2, 3}}, {}, {}, "matrix"}, {{Shape{-1, 3}}, {}, {}, "unknown batch"}, {{Shape{}}, {}, {}, "scalar"}};
+  return {{{Shape{2, 3}}, {}, {}, "matrix"},
+          {{Shape{-1, 3}}, {}, {}, "unknown batch"},
+          {{Shape{}}, {}, {}, "scalar"}};
 }
 // ... and for broadcasting binary ops.
 inline std::vector<GradCheckSample> binary_samples() {
@@ -109,8 +118,10 @@ inline std::string scalar_misfit(double value, DType dtype) {
     case DType::int64: {
       // -2^31 and -2^63 are exact doubles; the range is [lo, -lo).
       double lo = dtype == DType::int32 ? -2147483648.0 : -9223372036854775808.0;
-      if (!std::isfinite(value)) why = "an integer tensor has no " + number_to_string(value);
-      else if (std::trunc(value) != value) why = "not a whole number (it would be truncated)";
+      if (!std::isfinite(value))
+        why = "an integer tensor has no " + number_to_string(value);
+      else if (std::trunc(value) != value)
+        why = "not a whole number (it would be truncated)";
       else if (!(value >= lo && value < -lo))
         why = "outside its range [" + number_to_string(lo) + ", " + number_to_string(-lo) + ")";
       break;
@@ -120,7 +131,8 @@ inline std::string scalar_misfit(double value, DType dtype) {
       break;
   }
   if (why.empty()) return why;
-  return number_to_string(value) + " is not representable in " + std::string(dtype_name(dtype)) + ": " + why;
+  return number_to_string(value) + " is not representable in " + std::string(dtype_name(dtype)) +
+         ": " + why;
 }
 
 }  // namespace dagrad::detail

@@ -23,7 +23,9 @@ constexpr double kTwoPi = 6.283185307179586476925286766559;
 constexpr double kTruncation = 2.0;  // truncated_normal keeps |z| <= 2 standard deviations
 
 // A double in [0, 1) from the top 53 bits of one engine output: every value is k * 2^-53.
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+double uniform01(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
 
 // Standard normal values by the Box-Muller transform, two per pair of uniforms. The spare value
 // lives only for one kernel call, so a run's values depend on the engine state alone.
@@ -50,7 +52,8 @@ class StandardNormal {
 };
 
 std::mt19937_64& rng_of(const KernelContext& c) {
-  if (!c.rng) throw std::logic_error("random op run without a generator (the op must be marked uses_rng)");
+  if (!c.rng)
+    throw std::logic_error("random op run without a generator (the op must be marked uses_rng)");
   return *c.rng;
 }
 
@@ -102,7 +105,9 @@ struct BernoulliKernel {
 
 void expect_finite(const AttrMap& attrs, const char* name) {
   double v = attrs.get_float(name);
-  if (!std::isfinite(v)) throw ShapeError("attribute '" + std::string(name) + "' must be finite, got " + std::to_string(v));
+  if (!std::isfinite(v))
+    throw ShapeError("attribute '" + std::string(name) + "' must be finite, got " +
+                     std::to_string(v));
 }
 
 // The shape function common to the random ops; check_params rejects bad distribution parameters.
@@ -120,8 +125,9 @@ void random_shape(ShapeContext& ctx, void (*check_params)(const AttrMap&)) {
   }
   const Shape& shape = ctx.attrs().get_shape("shape");
   if (!shape.is_fully_defined())
-    throw ShapeError("shape " + shape.to_string() +
-                     " must be fully defined; for an unknown dimension take the shape of an input ('like')");
+    throw ShapeError(
+        "shape " + shape.to_string() +
+        " must be fully defined; for an unknown dimension take the shape of an input ('like')");
   ctx.set_output(0, dtype, shape);
 }
 
@@ -129,15 +135,19 @@ void check_uniform(const AttrMap& a) {
   expect_finite(a, "minval");
   expect_finite(a, "maxval");
   double lo = a.get_float("minval"), hi = a.get_float("maxval");
-  if (!(lo < hi)) throw ShapeError("minval " + std::to_string(lo) + " must be less than maxval " + std::to_string(hi));
+  if (!(lo < hi))
+    throw ShapeError("minval " + std::to_string(lo) + " must be less than maxval " +
+                     std::to_string(hi));
   // The kernel computes minval + (maxval - minval) * u, so the width must be finite too.
-  if (!std::isfinite(hi - lo)) throw ShapeError("maxval - minval overflows (minval " + std::to_string(lo) + ")");
+  if (!std::isfinite(hi - lo))
+    throw ShapeError("maxval - minval overflows (minval " + std::to_string(lo) + ")");
 }
 
 void check_normal(const AttrMap& a) {
   expect_finite(a, "mean");
   expect_finite(a, "stddev");
-  if (a.get_float("stddev") < 0) throw ShapeError("stddev must be >= 0, got " + std::to_string(a.get_float("stddev")));
+  if (a.get_float("stddev") < 0)
+    throw ShapeError("stddev must be >= 0, got " + std::to_string(a.get_float("stddev")));
 }
 
 void check_bernoulli(const AttrMap& a) {
@@ -161,7 +171,8 @@ void add_random(OpRegistry& registry, const char* name, std::vector<AttrSpec> pa
   kernels::set_kernels<K, float, double>(r);
   r.uses_rng = true;
   r.stateful = true;  // two nodes with equal attributes still draw different values
-  r.not_differentiable_reason = "a random sample: its value does not depend differentiably on its inputs";
+  r.not_differentiable_reason =
+      "a random sample: its value does not depend differentiably on its inputs";
   r.summary = summary;
   registry.add(std::move(r));
 }
@@ -169,50 +180,67 @@ void add_random(OpRegistry& registry, const char* name, std::vector<AttrSpec> pa
 }  // namespace
 
 void register_random_ops(OpRegistry& registry) {
-  add_random<UniformKernel>(registry, "random_uniform",
-                            {{"minval", AttrKind::Float, AttrValue(0.0)}, {"maxval", AttrKind::Float, AttrValue(1.0)}},
-                            check_uniform, "uniform values in [minval, maxval)");
-  add_random<NormalKernel<false>>(registry, "random_normal",
-                                  {{"mean", AttrKind::Float, AttrValue(0.0)}, {"stddev", AttrKind::Float, AttrValue(1.0)}},
-                                  check_normal, "normal values (Box-Muller)");
-  add_random<NormalKernel<true>>(registry, "truncated_normal",
-                                 {{"mean", AttrKind::Float, AttrValue(0.0)}, {"stddev", AttrKind::Float, AttrValue(1.0)}},
-                                 check_normal, "normal values redrawn until within 2 stddev of the mean");
+  add_random<UniformKernel>(
+      registry, "random_uniform",
+      {{"minval", AttrKind::Float, AttrValue(0.0)}, {"maxval", AttrKind::Float, AttrValue(1.0)}},
+      check_uniform, "uniform values in [minval, maxval)");
+  add_random<NormalKernel<false>>(
+      registry, "random_normal",
+      {{"mean", AttrKind::Float, AttrValue(0.0)}, {"stddev", AttrKind::Float, AttrValue(1.0)}},
+      check_normal, "normal values (Box-Muller)");
+  add_random<NormalKernel<true>>(
+      registry, "truncated_normal",
+      {{"mean", AttrKind::Float, AttrValue(0.0)}, {"stddev", AttrKind::Float, AttrValue(1.0)}},
+      check_normal, "normal values redrawn until within 2 stddev of the mean");
   add_random<BernoulliKernel>(registry, "bernoulli", {{"p", AttrKind::Float, {}}}, check_bernoulli,
                               "1 with probability p, else 0");
 }
 
-Output random_uniform(Graph& g, Shape shape, double minval, double maxval, DType dtype, std::int64_t seed,
-                      OpName name) {
+Output random_uniform(Graph& g, Shape shape, double minval, double maxval, DType dtype,
+                      std::int64_t seed, OpName name) {
   return detail::build(g, "random_uniform", {},
-                       {{"shape", std::move(shape)}, {"minval", minval}, {"maxval", maxval}, {"dtype", dtype},
+                       {{"shape", std::move(shape)},
+                        {"minval", minval},
+                        {"maxval", maxval},
+                        {"dtype", dtype},
                         {"seed", seed}},
                        name);
 }
 
-Output random_normal(Graph& g, Shape shape, double mean, double stddev, DType dtype, std::int64_t seed,
-                     OpName name) {
+Output random_normal(Graph& g, Shape shape, double mean, double stddev, DType dtype,
+                     std::int64_t seed, OpName name) {
   return detail::build(g, "random_normal", {},
-                       {{"shape", std::move(shape)}, {"mean", mean}, {"stddev", stddev}, {"dtype", dtype}, {"seed", seed}},
+                       {{"shape", std::move(shape)},
+                        {"mean", mean},
+                        {"stddev", stddev},
+                        {"dtype", dtype},
+                        {"seed", seed}},
                        name);
 }
 
-Output truncated_normal(Graph& g, Shape shape, double mean, double stddev, DType dtype, std::int64_t seed,
-                        OpName name) {
+Output truncated_normal(Graph& g, Shape shape, double mean, double stddev, DType dtype,
+                        std::int64_t seed, OpName name) {
   return detail::build(g, "truncated_normal", {},
-                       {{"shape", std::move(shape)}, {"mean", mean}, {"stddev", stddev}, {"dtype", dtype}, {"seed", seed}},
+                       {{"shape", std::move(shape)},
+                        {"mean", mean},
+                        {"stddev", stddev},
+                        {"dtype", dtype},
+                        {"seed", seed}},
                        name);
 }
 
-Output random_uniform_like(Output like, double minval, double maxval, std::int64_t seed, OpName name) {
+Output random_uniform_like(Output like, double minval, double maxval, std::int64_t seed,
+                           OpName name) {
   Graph& g = detail::graph_of(like, "random_uniform");
-  return detail::build(g, "random_uniform", {like},
-                       {{"minval", minval}, {"maxval", maxval}, {"dtype", like.dtype()}, {"seed", seed}}, name);
+  return detail::build(
+      g, "random_uniform", {like},
+      {{"minval", minval}, {"maxval", maxval}, {"dtype", like.dtype()}, {"seed", seed}}, name);
 }
 
 Output bernoulli_like(Output like, double p, std::int64_t seed, OpName name) {
   Graph& g = detail::graph_of(like, "bernoulli");
-  return detail::build(g, "bernoulli", {like}, {{"p", p}, {"dtype", like.dtype()}, {"seed", seed}}, name);
+  return detail::build(g, "bernoulli", {like}, {{"p", p}, {"dtype", like.dtype()}, {"seed", seed}},
+                       name);
 }
 
 }  // namespace dagrad

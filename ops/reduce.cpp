@@ -13,7 +13,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
 #include <xtensor/xstorage.hpp>
 
 #include "kernel_util.hpp"
@@ -40,7 +39,8 @@ AxisMask reduced_mask(const std::vector<std::int64_t>& axes, int rank) {
       throw ShapeError(std::string(e.what()) + " (axes " + ints_to_string(axes) + ")");
     }
     if (mask[static_cast<std::size_t>(n)])
-      throw ShapeError("axis " + std::to_string(n) + " appears twice in axes " + ints_to_string(axes));
+      throw ShapeError("axis " + std::to_string(n) + " appears twice in axes " +
+                       ints_to_string(axes));
     mask[static_cast<std::size_t>(n)] = true;
   }
   return mask;
@@ -62,7 +62,8 @@ void reduce_shape(ShapeContext& ctx, const char* what, bool floating_only, bool 
     }
     if (needs_elements && in[i] == 0)
       throw ShapeError(std::string("cannot take the ") + what + " over axis " + std::to_string(i) +
-                       " of shape " + in.to_string() + ": the axis has size 0, so there are no elements");
+                       " of shape " + in.to_string() +
+                       ": the axis has size 0, so there are no elements");
     if (keepdims) out.push_back(1);
   }
   ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
@@ -118,9 +119,13 @@ T wrap_add(T a, T b) {
 
 struct SumOp {
   template <class T>
-  static T identity() { return T(0); }
+  static T identity() {
+    return T(0);
+  }
   template <class T>
-  static T combine(T a, T b) { return wrap_add(a, b); }
+  static T combine(T a, T b) {
+    return wrap_add(a, b);
+  }
   // Four partial sums (shorter dependency chains, smaller rounding error); float32 is
   // accumulated in double and integers in wrapping uint64.
   template <class T>
@@ -174,7 +179,8 @@ void walk(const Runs& r, std::size_t g, const T* in, T* out) {
     }
     return;
   }
-  for (std::size_t i = 0; i < n; ++i) walk<Op>(r, g + 1, in + i * r.in_stride[g], out + i * r.out_stride[g]);
+  for (std::size_t i = 0; i < n; ++i)
+    walk<Op>(r, g + 1, in + i * r.in_stride[g], out + i * r.out_stride[g]);
 }
 
 template <class Op, bool Mean = false>
@@ -225,7 +231,8 @@ struct Argmax {
         for (std::size_t j = 0; j < s.inner; ++j) {
           T current = block[static_cast<std::size_t>(best[j]) * s.inner + j];
           bool better = row[j] > current;
-          if constexpr (std::is_floating_point_v<T>) better = better || (std::isnan(row[j]) && !std::isnan(current));
+          if constexpr (std::is_floating_point_v<T>)
+            better = better || (std::isnan(row[j]) && !std::isnan(current));
           if (better) best[j] = static_cast<std::int64_t>(i);
         }
       }
@@ -240,7 +247,8 @@ void add_reduce(OpRegistry& registry, OpRecord r) {
   registry.add(std::move(r));
 }
 
-Output reduce(const char* op, Output x, std::vector<std::int64_t> axes, bool keepdims, const OpName& name) {
+Output reduce(const char* op, Output x, std::vector<std::int64_t> axes, bool keepdims,
+              const OpName& name) {
   return detail::build(detail::graph_of(x, op), op, {x},
                        {{"axes", std::move(axes)}, {"keepdims", keepdims}}, name);
 }
@@ -266,8 +274,7 @@ Output reduced_count(Graph& g, const Node& node, const Output& x, const Output& 
   double count = 1;
   for (int i = 0; i < shape.rank(); ++i) {
     if (!mask[static_cast<std::size_t>(i)]) continue;
-    if (shape[i] == Shape::kUnknown)
-      return div(cast(size(x), x.dtype()), cast(size(y), x.dtype()));
+    if (shape[i] == Shape::kUnknown) return div(cast(size(x), x.dtype()), cast(size(y), x.dtype()));
     count *= static_cast<double>(shape[i]);
   }
   return scalar(g, count, x.dtype());
@@ -297,7 +304,8 @@ void sum_to_shape(ShapeContext& ctx) {
   const Shape& like = ctx.input_shape(1);
   if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("cannot sum bool values");
   if (like.rank() > x.rank() || !broadcast_shapes(like, x).compatible_with(x))
-    throw ShapeError("x of shape " + x.to_string() + " is not a broadcast of shape " + like.to_string());
+    throw ShapeError("x of shape " + x.to_string() + " is not a broadcast of shape " +
+                     like.to_string());
   ctx.set_output(0, ctx.input_dtype(0), like);
 }
 
@@ -329,7 +337,8 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = sum_to_shape;
     kernels::set_kernels<SumTo, float, double, std::int32_t, std::int64_t>(r);
     // d sum_to(x, like)/dx: the gradient broadcast back to x's shape; like's values are unused.
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>& needs) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>& needs) {
       if (!needs[0]) return std::vector<Output>(2);
       return std::vector<Output>{broadcast_like(dys[0], detail::input_of(g, node, 0)), Output{}};
     };
@@ -345,7 +354,8 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "sum", false, false); };
     kernels::set_kernels<Reduce<SumOp>, float, double, std::int32_t, std::int64_t>(r);
     // d sum(x, axes)/dx = dy broadcast back over the summed axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0);
       return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]), x)};
     };
@@ -359,16 +369,21 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "mean", true, true); };
     kernels::set_kernels<Reduce<SumOp, true>, float, double>(r);
     // d mean(x, axes)/dx = dy / (number of elements reduced), broadcast back over the reduced axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
       Output x = detail::input_of(g, node, 0);
       Output count = reduced_count(g, node, x, detail::output_of(g, node));
       return std::vector<Output>{broadcast_like(keep_reduced_axes(node, x, dys[0]) / count, x)};
     };
     r.gradcheck.samples = reduce_samples();
-    r.gradcheck.samples.push_back(
-        {{Shape{-1, 3, 2}}, {{"axes", std::vector<std::int64_t>{-3, 2}}}, {}, "unknown batch reduced, negative axes"});
-    r.gradcheck.samples.push_back(
-        {{Shape{-1, 4}}, {{"axes", std::vector<std::int64_t>{-1}}, {"keepdims", true}}, {}, "unknown batch kept"});
+    r.gradcheck.samples.push_back({{Shape{-1, 3, 2}},
+                                   {{"axes", std::vector<std::int64_t>{-3, 2}}},
+                                   {},
+                                   "unknown batch reduced, negative axes"});
+    r.gradcheck.samples.push_back({{Shape{-1, 4}},
+                                   {{"axes", std::vector<std::int64_t>{-1}}, {"keepdims", true}},
+                                   {},
+                                   "unknown batch kept"});
     r.summary = "mean over axes (all when empty)";
     add_reduce(registry, std::move(r));
   }
@@ -378,8 +393,10 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "maximum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<true>>, float, double, std::int32_t, std::int64_t>(r);
     // d max(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
-      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
+      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node),
+                               dys[0]);
     };
     // Continuous random draws have no ties, so the function is smooth around every sample.
     r.gradcheck.samples = reduce_samples();
@@ -392,8 +409,10 @@ void register_reduce_ops(OpRegistry& registry) {
     r.shape_fn = [](ShapeContext& ctx) { reduce_shape(ctx, "minimum", false, true); };
     kernels::set_kernels<Reduce<ExtremumOp<false>>, float, double, std::int32_t, std::int64_t>(r);
     // d min(x, axes)/dx = [x == y] dy / (number of ties), with y and dy broadcast back over axes
-    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys, const std::vector<bool>&) {
-      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node), dys[0]);
+    r.gradient = [](Graph& g, const Node& node, std::span<const Output> dys,
+                    const std::vector<bool>&) {
+      return extremum_gradient(node, detail::input_of(g, node, 0), detail::output_of(g, node),
+                               dys[0]);
     };
     // Continuous random draws have no ties, so the function is smooth around every sample.
     r.gradcheck.samples = reduce_samples();
@@ -406,7 +425,8 @@ void register_reduce_ops(OpRegistry& registry) {
     r.input_names = {"x"};
     r.attrs = {{"axis", AttrKind::Int, AttrValue(std::int64_t{-1})}};
     r.shape_fn = [](ShapeContext& ctx) {
-      if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("input 0 must be numeric, got bool");
+      if (ctx.input_dtype(0) == DType::boolean)
+        throw ShapeError("input 0 must be numeric, got bool");
       const Shape& in = ctx.input_shape(0);
       int axis = detail::normalize_axis(ctx.attrs().get_int("axis"), in.rank());
       if (in[axis] == 0)

@@ -30,15 +30,15 @@ using detail::ints_to_string;
 // For shape functions: the kernels of `op` index with fixed-size arrays.
 inline void expect_max_rank(const Shape& s, const char* what) {
   if (s.rank() > kMaxRank)
-    throw ShapeError(std::string(what) + " has rank " + std::to_string(s.rank()) + " " + s.to_string() +
-                     "; this op supports rank up to " + std::to_string(kMaxRank));
+    throw ShapeError(std::string(what) + " has rank " + std::to_string(s.rank()) + " " +
+                     s.to_string() + "; this op supports rank up to " + std::to_string(kMaxRank));
 }
 
 // For kernels (a guard for direct calls; the shape function rejects these first).
 inline void check_kernel_rank(int rank) {
   if (rank > kMaxRank)
-    throw std::invalid_argument("rank " + std::to_string(rank) + " exceeds the supported maximum of " +
-                                std::to_string(kMaxRank));
+    throw std::invalid_argument("rank " + std::to_string(rank) +
+                                " exceeds the supported maximum of " + std::to_string(kMaxRank));
 }
 
 inline Dims dims_of(const Shape& s) {
@@ -74,7 +74,8 @@ void strided_copy(T* dst, const Dims& dst_strides, const T* src, const Dims& src
   for (int i = 0; i < rank; ++i)
     if (dims[static_cast<std::size_t>(i)] == 0) return;
   const auto last = static_cast<std::size_t>(rank - 1);
-  const std::int64_t inner = dims[last], src_inner = src_strides[last], dst_inner = dst_strides[last];
+  const std::int64_t inner = dims[last], src_inner = src_strides[last],
+                     dst_inner = dst_strides[last];
   Dims index{};  // odometer over the axes before the last
   std::int64_t src_offset = 0, dst_offset = 0;
   for (;;) {
@@ -83,7 +84,8 @@ void strided_copy(T* dst, const Dims& dst_strides, const T* src, const Dims& src
     } else if (dst_inner == 1 && src_inner == 0) {
       std::fill_n(dst + dst_offset, inner, src[src_offset]);
     } else {
-      for (std::int64_t i = 0; i < inner; ++i) dst[dst_offset + i * dst_inner] = src[src_offset + i * src_inner];
+      for (std::int64_t i = 0; i < inner; ++i)
+        dst[dst_offset + i * dst_inner] = src[src_offset + i * src_inner];
     }
     std::size_t axis = last;
     for (;;) {
@@ -108,8 +110,10 @@ To convert_value(From v) {
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     if (std::isnan(v)) return To(0);
     // min() is -2^k and max() + 1 is 2^k: both exact in any floating type.
-    if (v <= static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
-    if (v >= -static_cast<From>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::max();
+    if (v <= static_cast<From>(std::numeric_limits<To>::min()))
+      return std::numeric_limits<To>::min();
+    if (v >= -static_cast<From>(std::numeric_limits<To>::min()))
+      return std::numeric_limits<To>::max();
     return static_cast<To>(v);
   } else if constexpr (std::is_same_v<To, float> && std::is_same_v<From, double>) {
     // Finite doubles beyond float's range become infinities explicitly (else undefined).
@@ -132,13 +136,16 @@ inline void check_fits(double v, DType dtype, const char* attr) {
 // Calls f(pointer) with the elements of an int32 or int64 index tensor.
 template <class F>
 void with_indices(const Tensor& t, F&& f) {
-  if (t.dtype() == DType::int32) f(static_cast<const std::int32_t*>(t.data<std::int32_t>()));
-  else f(static_cast<const std::int64_t*>(t.data<std::int64_t>()));
+  if (t.dtype() == DType::int32)
+    f(static_cast<const std::int32_t*>(t.data<std::int32_t>()));
+  else
+    f(static_cast<const std::int64_t*>(t.data<std::int64_t>()));
 }
 
 inline void expect_index_dtype(const ShapeContext& ctx, int i, const char* what) {
   if (!is_integer(ctx.input_dtype(i)))
-    throw ShapeError(std::string(what) + " (input " + std::to_string(i) + ") must be int32 or int64, got " +
+    throw ShapeError(std::string(what) + " (input " + std::to_string(i) +
+                     ") must be int32 or int64, got " +
                      std::string(dtype_name(ctx.input_dtype(i))));
 }
 

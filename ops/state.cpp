@@ -44,7 +44,8 @@ void assign_shape(ShapeContext& ctx) {
   ctx.expect_same_dtype(0, 1);
   if (!ctx.input_shape(1).compatible_with(ctx.input_shape(0)))
     throw ShapeError("value of shape " + ctx.input_shape(1).to_string() +
-                     " cannot be assigned to a variable of shape " + ctx.input_shape(0).to_string());
+                     " cannot be assigned to a variable of shape " +
+                     ctx.input_shape(0).to_string());
   ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0));
 }
 
@@ -56,7 +57,8 @@ OpRecord assign_record(const char* name, bool overwrite, const char* summary) {
     r.shape_fn = assign_shape;
   } else {
     r.shape_fn = [](ShapeContext& ctx) {
-      if (ctx.input_dtype(0) == DType::boolean) throw ShapeError("cannot add to or subtract from a bool variable");
+      if (ctx.input_dtype(0) == DType::boolean)
+        throw ShapeError("cannot add to or subtract from a bool variable");
       assign_shape(ctx);
     };
   }
@@ -103,7 +105,8 @@ void register_state_ops(OpRegistry& registry) {
     r.attrs = {{"dtype", AttrKind::DType, {}}, {"shape", AttrKind::Shape, {}}};
     r.shape_fn = [](ShapeContext& ctx) {
       const Shape& s = ctx.attrs().get_shape("shape");
-      if (!s.is_fully_defined()) throw ShapeError("a variable's shape must be fully defined, got " + s.to_string());
+      if (!s.is_fully_defined())
+        throw ShapeError("a variable's shape must be fully defined, got " + s.to_string());
       ctx.set_output(0, ctx.attrs().get_dtype("dtype"), s);
     };
     r.role = OpRole::Variable;
@@ -134,7 +137,9 @@ void register_state_ops(OpRegistry& registry) {
     kernels::set_kernels<Copy, float, double, std::int32_t, std::int64_t, bool>(r);
     if (std::string(name) == "identity") {
       // d identity(x) = dy
-      r.gradient = [](Graph&, const Node&, std::span<const Output> dys, const std::vector<bool>&) { return std::vector<Output>{dys[0]}; };
+      r.gradient = [](Graph&, const Node&, std::span<const Output> dys, const std::vector<bool>&) {
+        return std::vector<Output>{dys[0]};
+      };
       r.gradcheck.samples = detail::unary_samples();
       r.summary = "a copy of x";
     } else {
@@ -165,15 +170,25 @@ Output constant(Graph& g, Tensor value, OpName name) {
 
 Output scalar(Graph& g, double value, DType dtype, OpName name) {
   if (std::string why = detail::scalar_misfit(value, dtype); !why.empty())
-    throw ShapeError("scalar" + (name.name.empty() ? std::string() : " '" + name.name + "'") + ": " + why +
-                     " (created at " + SourceSite::from(name.loc).to_string() + ")");
+    throw ShapeError("scalar" + (name.name.empty() ? std::string() : " '" + name.name + "'") +
+                     ": " + why + " (created at " + SourceSite::from(name.loc).to_string() + ")");
   Tensor t(dtype, Shape{});
   switch (dtype) {
-    case DType::float32: *t.data<float>() = static_cast<float>(value); break;
-    case DType::float64: *t.data<double>() = value; break;
-    case DType::int32: *t.data<std::int32_t>() = static_cast<std::int32_t>(value); break;
-    case DType::int64: *t.data<std::int64_t>() = static_cast<std::int64_t>(value); break;
-    case DType::boolean: *t.data<bool>() = value != 0.0; break;
+    case DType::float32:
+      *t.data<float>() = static_cast<float>(value);
+      break;
+    case DType::float64:
+      *t.data<double>() = value;
+      break;
+    case DType::int32:
+      *t.data<std::int32_t>() = static_cast<std::int32_t>(value);
+      break;
+    case DType::int64:
+      *t.data<std::int64_t>() = static_cast<std::int64_t>(value);
+      break;
+    case DType::boolean:
+      *t.data<bool>() = value != 0.0;
+      break;
   }
   return detail::build(g, "constant", {}, {{"value", std::move(t)}}, name);
 }
@@ -206,16 +221,20 @@ Output variable(Output initial_value, VariableOptions options, OpName name) {
   if (!initial_value.shape().is_fully_defined())
     throw ShapeError("variable '" + name.name + "': initial value '" + initial_value.name() +
                      "' has shape " + initial_value.shape().to_string() +
-                     ", which is not fully defined (created at " + SourceSite::from(name.loc).to_string() + ")");
-  return make_variable(g, initial_value.dtype(), initial_value.shape(), name,
-                       [&] { return initial_value; }, std::move(options));
+                     ", which is not fully defined (created at " +
+                     SourceSite::from(name.loc).to_string() + ")");
+  return make_variable(
+      g, initial_value.dtype(), initial_value.shape(), name, [&] { return initial_value; },
+      std::move(options));
 }
 
 Output variable(Graph& g, Tensor initial_value, VariableOptions options, OpName name) {
-  if (!initial_value.defined()) throw GraphError("variable '" + name.name + "': undefined initial value");
-  return make_variable(g, initial_value.dtype(), initial_value.shape(), name, [&] {
-    return constant(g, initial_value, OpName("initial_value", name.loc));
-  }, std::move(options));
+  if (!initial_value.defined())
+    throw GraphError("variable '" + name.name + "': undefined initial value");
+  return make_variable(
+      g, initial_value.dtype(), initial_value.shape(), name,
+      [&] { return constant(g, initial_value, OpName("initial_value", name.loc)); },
+      std::move(options));
 }
 
 Output assign(Output var, Output value, OpName name) {

@@ -4,10 +4,9 @@
 //                     delta (|x| - delta/2) otherwise      (an attribute; a piecewise gradient)
 // Build it as a shared library linked to dagrad::dagrad; load it with dagrad::load_plugin or
 // `dagrad gradcheck --plugin libdagrad_custom_ops.so`.
+#include <cmath>
 #include <dagrad/dagrad.hpp>
 #include <dagrad/graph/plugin.hpp>
-
-#include <cmath>
 
 namespace {
 

@@ -2,7 +2,6 @@
 // Usage: custom_op_demo PATH/TO/libdagrad_custom_ops.so
 #include <dagrad/dagrad.hpp>
 #include <dagrad/graph/plugin.hpp>
-
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -12,7 +11,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    for (const std::string& name : load_plugin(argv[1], default_registry())) std::cout << "loaded op " << name << "\n";
+    for (const std::string& name : load_plugin(argv[1], default_registry()))
+      std::cout << "loaded op " << name << "\n";
     Graph g;
     Output x = placeholder(g, DType::float64, Shape{-1}, "x");
     Output y = g.add("swish", {x}, {}, NodeOptions{"swish", {}});

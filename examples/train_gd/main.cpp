@@ -41,8 +41,9 @@ Output dense(Output x, std::int64_t units, const char* scope_name, std::int64_t 
   std::int64_t inputs = x.shape()[x.shape().rank() - 1];
   // Glorot-uniform initial kernel: U[-limit, limit], limit = sqrt(6 / (fan_in + fan_out)).
   double limit = std::sqrt(6.0 / static_cast<double>(inputs + units));
-  Output kernel = variable(random_uniform(g, Shape{inputs, units}, -limit, limit, DType::float32, seed, "init"),
-                           "kernel");
+  Output kernel =
+      variable(random_uniform(g, Shape{inputs, units}, -limit, limit, DType::float32, seed, "init"),
+               "kernel");
   Output bias = variable(g, Tensor(DType::float32, Shape{units}), "bias");
   return add(matmul(x, kernel, false, false, "MatMul"), bias, "BiasAdd");
 }
@@ -80,15 +81,16 @@ int main(int argc, char** argv) {
       auto scope = g.name_scope("sgd");
       // Every update waits for every gradient: backpropagation reads the weights (dense_2's
       // kernel for dense_1's gradient), and a read and a write of one variable must be ordered.
-      auto after_gradients = g.control_dependencies(std::vector<Operation>(grads.begin(), grads.end()));
+      auto after_gradients =
+          g.control_dependencies(std::vector<Operation>(grads.begin(), grads.end()));
       Output learning_rate = scalar(g, 1.0, DType::float32, "learning_rate");
       std::vector<Operation> updates;
       for (std::size_t i = 0; i < params.size(); ++i)
         updates.push_back(assign_sub(params[i], learning_rate * grads[i], "update"));
       train = group(g, updates, "train");
     }
-    std::cout << "graph: " << g.num_nodes() << " nodes (" << params.size() << " variables), "
-              << n << " training points in " << kClasses << " classes\n";
+    std::cout << "graph: " << g.num_nodes() << " nodes (" << params.size() << " variables), " << n
+              << " training points in " << kClasses << " classes\n";
 
     Session session(g);
     session.initialize_variables();
@@ -105,7 +107,8 @@ int main(int argc, char** argv) {
       if (i % 100 == 0) std::printf("step %4d  loss %.4f\n", i, value);
     }
     double acc = session.run(accuracy, {{x, xs}, {y, ys}}).item<float>();
-    std::printf("loss %.4f -> %.4f, training accuracy %.1f%% (chance: 33.3%%)\n", first, last, 100 * acc);
+    std::printf("loss %.4f -> %.4f, training accuracy %.1f%% (chance: 33.3%%)\n", first, last,
+                100 * acc);
 
     std::filesystem::create_directories(out_dir);
     write_dot_file(g, (out_dir / "train_gd.dot").string());
@@ -114,7 +117,8 @@ int main(int argc, char** argv) {
     // The data, for `dagrad gradcheck --graph ... --feed x=... --feed y=...`.
     write_npy((out_dir / "train_gd_x.npy").string(), xs);
     write_npy((out_dir / "train_gd_y.npy").string(), ys);
-    std::cout << "wrote " << (out_dir / "train_gd.dot").string() << ", train_gd.svg and train_gd.dagrad\n";
+    std::cout << "wrote " << (out_dir / "train_gd.dot").string()
+              << ", train_gd.svg and train_gd.dagrad\n";
     return last < first ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "train_gd: error: " << e.what() << "\n";

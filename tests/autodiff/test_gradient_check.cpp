@@ -38,10 +38,12 @@ BOOST_AUTO_TEST_CASE(right_rule_passes_wrong_rule_fails) {
   OpRegistry registry;
   register_builtin_ops(registry);
   // d x^2/dx = 2x (right) and x (wrong by a factor of 2).
-  registry.add(square_like("good_square", [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
+  registry.add(square_like("good_square", [](Graph& g, const Node& n, std::span<const Output> dy,
+                                             const std::vector<bool>&) {
     return std::vector<Output>{dy[0] * (2.0 * g.output_of(n.inputs[0].node))};
   }));
-  registry.add(square_like("bad_square", [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
+  registry.add(square_like("bad_square", [](Graph& g, const Node& n, std::span<const Output> dy,
+                                            const std::vector<bool>&) {
     return std::vector<Output>{dy[0] * g.output_of(n.inputs[0].node)};
   }));
   for (bool fast : {false, true}) {
@@ -66,9 +68,10 @@ BOOST_AUTO_TEST_CASE(zero_gradients_everywhere_fail_unless_expected) {
   register_builtin_ops(registry);
   // A kernel that ignores its input (y = 0 * x^2 would do) with a zero gradient: a check where
   // numeric and symbolic both vanish proves nothing about the rule.
-  OpRecord r = square_like("flat", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
-    return std::vector<Output>{zeros_like(dy[0])};
-  });
+  OpRecord r = square_like(
+      "flat", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+        return std::vector<Output>{zeros_like(dy[0])};
+      });
   r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) {
     std::fill(c.output(0).data<double>(), c.output(0).data<double>() + c.output(0).size(), 1.0);
   };
@@ -171,7 +174,8 @@ BOOST_AUTO_TEST_CASE(a_y_that_depends_on_a_random_op_is_rejected) {
 BOOST_AUTO_TEST_CASE(failure_message_prints_tolerances_in_g_form) {
   OpRegistry registry;
   register_builtin_ops(registry);
-  registry.add(square_like("bad_square", [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
+  registry.add(square_like("bad_square", [](Graph& g, const Node& n, std::span<const Output> dy,
+                                            const std::vector<bool>&) {
     return std::vector<Output>{dy[0] * g.output_of(n.inputs[0].node)};
   }));
   auto results = check_op_gradients(registry, "bad_square");
@@ -215,8 +219,9 @@ BOOST_AUTO_TEST_CASE(samples_choose_their_run_time_shapes) {
   static std::vector<Shape> seen;
   OpRegistry registry;
   register_builtin_ops(registry);
-  OpRecord r =
-      square_like("recording_square", [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
+  OpRecord r = square_like(
+      "recording_square",
+      [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
         return std::vector<Output>{dy[0] * (2.0 * g.output_of(n.inputs[0].node))};
       });
   r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) {

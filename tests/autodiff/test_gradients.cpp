@@ -9,8 +9,12 @@ using namespace dagrad;
 namespace tt = boost::test_tools;
 
 namespace {
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-Tensor vec(std::vector<double> v) { return Tensor::from_vector<double>({static_cast<std::int64_t>(v.size())}, v); }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+Tensor vec(std::vector<double> v) {
+  return Tensor::from_vector<double>({static_cast<std::int64_t>(v.size())}, v);
+}
 
 // A float64 op that copies input 0, with the given inputs and no gradient rule (tests add one).
 OpRecord copy_op(const char* name, std::vector<std::string> inputs) {
@@ -18,7 +22,9 @@ OpRecord copy_op(const char* name, std::vector<std::string> inputs) {
   r.name = name;
   r.input_names = std::move(inputs);
   r.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(0)); };
-  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) { c.output(0).copy_from(c.input(0)); };
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) {
+    c.output(0).copy_from(c.input(0));
+  };
   return r;
 }
 }  // namespace
@@ -49,7 +55,8 @@ BOOST_AUTO_TEST_CASE(fan_out_is_summed_with_one_add_n) {
   Session s(g);
   std::vector<double> xv{0.5, -1, 2};
   auto got = s.run(dx, {{x, vec(xv)}}).to_vector<double>();
-  for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(got[i] == 2 * xv[i] + std::exp(xv[i]) + 1, tt::tolerance(1e-12));
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_TEST(got[i] == 2 * xv[i] + std::exp(xv[i]) + 1, tt::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_gradients_are_summed_to_the_input_shape) {
@@ -201,8 +208,9 @@ BOOST_AUTO_TEST_CASE(gradient_graph_passes_the_gradient_check) {
   Output grad = gradients(f, {x})[0];
   Output scalar_of_grad = sum(grad * grad);
   Session s(g);
-  std::vector<Feed> feeds{{x, Tensor::from_vector<double>({2, 3}, {0.3, -0.8, 1.1, -1.4, 0.6, 0.2})},
-                          {w, vec({0.9, -0.4, 1.3})}};
+  std::vector<Feed> feeds{
+      {x, Tensor::from_vector<double>({2, 3}, {0.3, -0.8, 1.1, -1.4, 0.6, 0.2})},
+      {w, vec({0.9, -0.4, 1.3})}};
   GradCheckResult r = check_graph_gradients(s, scalar_of_grad, {x, w}, feeds);
   BOOST_TEST_INFO(r.message);
   BOOST_TEST(r.passed);
@@ -217,7 +225,9 @@ BOOST_AUTO_TEST_CASE(a_rule_returning_the_wrong_count_is_named) {
   OpRegistry registry;
   register_builtin_ops(registry);
   OpRecord r = copy_op("two_in", {"a", "b"});
-  r.gradient = [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) { return std::vector<Output>{dy[0]}; };
+  r.gradient = [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+    return std::vector<Output>{dy[0]};
+  };
   registry.add(std::move(r));
   Graph g(registry);
   Output a = placeholder(g, DType::float64, Shape{2}, "a");
@@ -241,7 +251,8 @@ BOOST_AUTO_TEST_CASE(registration_checks_broadcasting_inputs) {
   OpRecord r = copy_op("pair", {"a", "b"});
   r.broadcasting_inputs = {0, 2};
   BOOST_CHECK_EXCEPTION(registry.add(r), GraphError, [](const GraphError& e) {
-    return contains(e.what(), "'pair'") && contains(e.what(), "broadcasting input 2 is not an input");
+    return contains(e.what(), "'pair'") &&
+           contains(e.what(), "broadcasting input 2 is not an input");
   });
   r.broadcasting_inputs = {0, 1};
   BOOST_CHECK_NO_THROW(registry.add(r));
@@ -260,8 +271,9 @@ BOOST_AUTO_TEST_CASE(unknown_dimensions_broadcast_at_run_time) {
   Output y = sum(a * b);
   auto grads = gradients(y, {a, b});
   Session s(g);
-  auto out = s.run(grads, {{a, Tensor::from_vector<double>({4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})},
-                           {b, Tensor::from_vector<double>({1, 3}, {1, -1, 2})}});
+  auto out = s.run(
+      grads, {{a, Tensor::from_vector<double>({4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})},
+              {b, Tensor::from_vector<double>({1, 3}, {1, -1, 2})}});
   BOOST_TEST(out[1].shape() == (Shape{1, 3}));
   // d/db sum(a * b) = column sums of a: 1+4+7+10, 2+5+8+11, 3+6+9+12.
   BOOST_TEST(out[1].to_vector<double>() == (std::vector<double>{22, 26, 30}), tt::per_element());
@@ -284,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_missing_rule_leaves_the_graph_unchanged) {
 BOOST_AUTO_TEST_CASE(shared_ys_and_intermediate_xs) {
   Graph g;
   Output x = placeholder(g, DType::float64, Shape{2}, "x");
-  Output h = square(x, "h");           // an intermediate x
+  Output h = square(x, "h");  // an intermediate x
   Output y1 = sum(h * 3.0), y2 = sum(h * x);
   auto grads = gradients({y1, y2}, {h, x});
   Session s(g);
@@ -341,15 +353,18 @@ void check_unchanged_and_names_free(PluginGraph& p, const std::vector<std::strin
   sum(exp(tanh(x)), {}, false);
   Output fresh_d = gradients(sum(square(x)), {x})[0];
   BOOST_TEST(d.name() == fresh_d.name());
-  BOOST_TEST(g.num_nodes() - static_cast<int>(before.size()) == fresh.num_nodes() - 4);  // x, tanh, exp, sum
+  BOOST_TEST(g.num_nodes() - static_cast<int>(before.size()) ==
+             fresh.num_nodes() - 4);  // x, tanh, exp, sum
 }
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_throwing_rule_leaves_graph_and_names_unchanged) {
-  PluginGraph p("throws", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) -> std::vector<Output> {
-    neg(dy[0], "half_built");
-    throw std::runtime_error("rule failed");
-  });
+  PluginGraph p("throws",
+                [](Graph&, const Node&, std::span<const Output> dy,
+                   const std::vector<bool>&) -> std::vector<Output> {
+                  neg(dy[0], "half_built");
+                  throw std::runtime_error("rule failed");
+                });
   auto before = names_of(*p.g);
   BOOST_CHECK_THROW(gradients(p.y, {p.x}), std::runtime_error);
   check_unchanged_and_names_free(p, before);
@@ -358,45 +373,54 @@ BOOST_AUTO_TEST_CASE(a_throwing_rule_leaves_graph_and_names_unchanged) {
 // A rule whose gradient has the wrong shape is blamed by op, node, input, shapes and site, not
 // the sum_to the walk would feed it to.
 BOOST_AUTO_TEST_CASE(a_wrong_shape_is_blamed_on_the_rule_and_leaves_the_graph_unchanged) {
-  PluginGraph p("transposes", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
-    return std::vector<Output>{transpose(dy[0])};
-  });
+  PluginGraph p("transposes",
+                [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+                  return std::vector<Output>{transpose(dy[0])};
+                });
   auto before = names_of(*p.g);
   BOOST_CHECK_EXCEPTION(gradients(p.y, {p.x}), GraphError, [&](const GraphError& e) {
     BOOST_TEST_INFO(e.what());
-    return contains(e.what(), "op 'transposes'") && contains(e.what(), "(node 'plugged'") && contains(e.what(), "input 0") &&
-           contains(e.what(), "(3, 2)") && contains(e.what(), "(2, 3)") &&
-           contains(e.what(), "test_gradients.cpp:" + std::to_string(p.line)) && !contains(e.what(), "sum_to");
+    return contains(e.what(), "op 'transposes'") && contains(e.what(), "(node 'plugged'") &&
+           contains(e.what(), "input 0") && contains(e.what(), "(3, 2)") &&
+           contains(e.what(), "(2, 3)") &&
+           contains(e.what(), "test_gradients.cpp:" + std::to_string(p.line)) &&
+           !contains(e.what(), "sum_to");
   });
   check_unchanged_and_names_free(p, before);
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_dtype_or_count_leaves_the_graph_unchanged) {
-  PluginGraph wrong_dtype("to_float32", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
-    return std::vector<Output>{cast(dy[0], DType::float32)};
-  });
+  PluginGraph wrong_dtype(
+      "to_float32", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+        return std::vector<Output>{cast(dy[0], DType::float32)};
+      });
   auto before = names_of(*wrong_dtype.g);
-  BOOST_CHECK_EXCEPTION(gradients(wrong_dtype.y, {wrong_dtype.x}), GraphError, [](const GraphError& e) {
-    return contains(e.what(), "op 'to_float32'") && contains(e.what(), "a float32 gradient for a float64 input");
-  });
+  BOOST_CHECK_EXCEPTION(gradients(wrong_dtype.y, {wrong_dtype.x}), GraphError,
+                        [](const GraphError& e) {
+                          return contains(e.what(), "op 'to_float32'") &&
+                                 contains(e.what(), "a float32 gradient for a float64 input");
+                        });
   check_unchanged_and_names_free(wrong_dtype, before);
 
-  PluginGraph wrong_count("two_grads", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
-    return std::vector<Output>{dy[0], neg(dy[0])};
-  });
+  PluginGraph wrong_count(
+      "two_grads", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+        return std::vector<Output>{dy[0], neg(dy[0])};
+      });
   before = names_of(*wrong_count.g);
-  BOOST_CHECK_EXCEPTION(gradients(wrong_count.y, {wrong_count.x}), GraphError, [](const GraphError& e) {
-    return contains(e.what(), "'two_grads' returned 2 gradients for 1 inputs");
-  });
+  BOOST_CHECK_EXCEPTION(
+      gradients(wrong_count.y, {wrong_count.x}), GraphError, [](const GraphError& e) {
+        return contains(e.what(), "'two_grads' returned 2 gradients for 1 inputs");
+      });
   check_unchanged_and_names_free(wrong_count, before);
 }
 
 // A broadcast of the input's shape is a valid gradient (the walk sums it back); a shape that is
 // not one is an error.
 BOOST_AUTO_TEST_CASE(a_broadcast_gradient_is_summed_back) {
-  PluginGraph p("broadcasts", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
-    return std::vector<Output>{broadcast_to(dy[0], {2, 2, 3}) * 0.5};  // sums back to dy
-  });
+  PluginGraph p(
+      "broadcasts", [](Graph&, const Node&, std::span<const Output> dy, const std::vector<bool>&) {
+        return std::vector<Output>{broadcast_to(dy[0], {2, 2, 3}) * 0.5};  // sums back to dy
+      });
   Output dx = gradients(p.y, {p.x})[0];
   Session s(*p.g);
   auto xv = Tensor::from_vector<double>({2, 3}, {0.1, -0.2, 0.3, 0.4, -0.5, 0.6});
@@ -404,7 +428,8 @@ BOOST_AUTO_TEST_CASE(a_broadcast_gradient_is_summed_back) {
   auto xs = xv.to_vector<double>();
   // d/dx sum(exp(tanh(x))) = exp(tanh x) (1 - tanh^2 x)
   for (std::size_t i = 0; i < 6; ++i)
-    BOOST_TEST(got[i] == std::exp(std::tanh(xs[i])) * (1 - std::tanh(xs[i]) * std::tanh(xs[i])), tt::tolerance(1e-12));
+    BOOST_TEST(got[i] == std::exp(std::tanh(xs[i])) * (1 - std::tanh(xs[i]) * std::tanh(xs[i])),
+               tt::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -530,7 +555,7 @@ BOOST_AUTO_TEST_CASE(a_rule_is_told_which_inputs_need_a_gradient) {
   Output i = placeholder(g, DType::int32, Shape{2}, "i");
   Output y = sum(g.add("first_of_three", {a, b, i}));
   BOOST_TEST(!gradients(y, {b})[0].valid());  // the rule gives b none
-  gradients(y, {a, i});                        // integer inputs never need one
+  gradients(y, {a, i});                       // integer inputs never need one
   gradients(y, {a, b});
   BOOST_REQUIRE(seen.size() == 3u);
   BOOST_TEST(seen[0] == (std::vector<bool>{false, true, false}), tt::per_element());
@@ -559,7 +584,8 @@ BOOST_AUTO_TEST_CASE(hessian_vector_product_through_concat_with_an_unknown_last_
   auto hv = gradients(sum(grad[0] * v) + sum(grad[1] * w), {a, b});
   Session s(g);
   std::vector<double> av{0.5, -1, 2, 0.25, 1.5, -0.75}, vv{1, -2, 0.5, 3, 0, -1};
-  std::vector<double> bv{0.1, 0.2, -0.3, 1, -1, 0.5, 2, 0, -2, 0.7, 0.4, -0.6}, wv{2, 1, 0, -1, 0.5, 1, -2, 3, 1, 0, 1, -1};
+  std::vector<double> bv{0.1, 0.2, -0.3, 1, -1, 0.5, 2, 0, -2, 0.7, 0.4, -0.6},
+      wv{2, 1, 0, -1, 0.5, 1, -2, 3, 1, 0, 1, -1};
   std::vector<Feed> feeds{{a, Tensor::from_vector<double>({2, 3}, av)},
                           {b, Tensor::from_vector<double>({4, 3}, bv)},
                           {v, Tensor::from_vector<double>({2, 3}, vv)},
@@ -595,7 +621,8 @@ BOOST_AUTO_TEST_CASE(slice_inside_an_unknown_axis) {
   auto got = s.run(dx, {{x, Tensor::from_vector<double>({4, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
   BOOST_TEST(got.shape() == (Shape{4, 2}));
   // rows 1 and 2 of column 0 were taken, each with weight 3
-  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{0, 0, 3, 0, 3, 0, 0, 0}), tt::per_element());
+  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{0, 0, 3, 0, 3, 0, 0, 0}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

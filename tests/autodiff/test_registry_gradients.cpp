@@ -11,7 +11,9 @@ using namespace dagrad;
 namespace bdata = boost::unit_test::data;
 
 namespace {
-std::vector<std::string> all_ops() { return default_registry().names(); }
+std::vector<std::string> all_ops() {
+  return default_registry().names();
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(registry_gradients)

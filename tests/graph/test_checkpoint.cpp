@@ -14,13 +14,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // A fresh directory for one test case, removed afterwards.
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("dagrad_ckpt_" + tag + "_" + std::to_string(::getpid()))) {
+      : path(fs::temp_directory_path() /
+             ("dagrad_ckpt_" + tag + "_" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -49,8 +52,9 @@ void set_values(Session& s, const Vars& v, float k, std::int64_t step, double sc
 }
 
 void check_values(Session& s, const Vars& v, float k, std::int64_t step, double scale) {
-  BOOST_TEST(s.variable_value(v.kernel).to_vector<float>() == (std::vector<float>{k, k + 1, k + 2, k + 3}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      s.variable_value(v.kernel).to_vector<float>() == (std::vector<float>{k, k + 1, k + 2, k + 3}),
+      boost::test_tools::per_element());
   BOOST_TEST(s.variable_value(v.steps).to_vector<std::int64_t>() ==
                  (std::vector<std::int64_t>{step, step + 1, step + 2}),
              boost::test_tools::per_element());
@@ -89,7 +93,8 @@ BOOST_AUTO_TEST_CASE(values_round_trip_into_a_rebuilt_graph) {
   BOOST_TEST(contains(index, "\"layer/kernel\""));
   BOOST_TEST(contains(index, "\"int64\""));
   BOOST_TEST(contains(index, "\"dagrad-checkpoint\""));
-  BOOST_TEST(read_npy((dir / "1.npy").string()).to_vector<std::int64_t>() == (std::vector<std::int64_t>{7, 8, 9}),
+  BOOST_TEST(read_npy((dir / "1.npy").string()).to_vector<std::int64_t>() ==
+                 (std::vector<std::int64_t>{7, 8, 9}),
              boost::test_tools::per_element());
 
   Graph g2;
@@ -125,7 +130,8 @@ BOOST_AUTO_TEST_CASE(a_failed_save_leaves_the_old_checkpoint) {
   (void)variable(bigger, Tensor::scalar<float>(0), "fresh");
   Session sb(bigger);
   set_values(sb, vb, 9, 9, 9);
-  BOOST_CHECK_EXCEPTION(save_checkpoint(sb, dir.string()), FileError, names({"'fresh'", "not initialized"}));
+  BOOST_CHECK_EXCEPTION(save_checkpoint(sb, dir.string()), FileError,
+                        names({"'fresh'", "not initialized"}));
   Session again(g);
   restore_checkpoint(again, dir.string());
   check_values(again, v, 2, 3, 4);
@@ -133,7 +139,8 @@ BOOST_AUTO_TEST_CASE(a_failed_save_leaves_the_old_checkpoint) {
   fs::path foreign = tmp.path / "foreign";
   fs::create_directories(foreign);
   std::ofstream(foreign / "keep.txt") << "mine";
-  BOOST_CHECK_EXCEPTION(save_checkpoint(s, foreign.string()), FileError, names({"not a checkpoint"}));
+  BOOST_CHECK_EXCEPTION(save_checkpoint(s, foreign.string()), FileError,
+                        names({"not a checkpoint"}));
   BOOST_TEST(fs::exists(foreign / "keep.txt"));
 }
 
@@ -160,7 +167,8 @@ BOOST_AUTO_TEST_CASE(mismatches_are_refused_and_nothing_is_half_applied) {
   (void)variable(more, Tensor::scalar<float>(0), "absent");
   Session sm(more);
   set_values(sm, vm, 50, 60, 70);
-  BOOST_CHECK_EXCEPTION(restore_checkpoint(sm, dir.string()), FileError, names({"'absent'", "no variable"}));
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(sm, dir.string()), FileError,
+                        names({"'absent'", "no variable"}));
   check_values(sm, vm, 50, 60, 70);
 
   // A tampered .npy (right shape, wrong dtype) is caught before any value is set.
@@ -173,7 +181,8 @@ BOOST_AUTO_TEST_CASE(mismatches_are_refused_and_nothing_is_half_applied) {
   // A truncated one too.
   save_checkpoint(s, dir.string());
   std::string bytes = read_text(dir / "1.npy");
-  std::ofstream(dir / "1.npy", std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 4);
+  std::ofstream(dir / "1.npy", std::ios::binary | std::ios::trunc)
+      << bytes.substr(0, bytes.size() - 4);
   BOOST_CHECK_EXCEPTION(restore_checkpoint(target, dir.string()), FileError, names({"1.npy"}));
   check_values(target, v, 10, 20, 30);
 }
@@ -194,11 +203,14 @@ BOOST_AUTO_TEST_CASE(a_bad_index_is_refused) {
     std::ofstream(dir / "checkpoint.json", std::ios::trunc) << text;
   };
   rewrite("\"0.npy\"", "\"../0.npy\"");
-  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"../0.npy", "not a file name"}));
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError,
+                        names({"../0.npy", "not a file name"}));
   rewrite("\"dagrad-checkpoint\"", "\"something-else\"");
-  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"not a dagrad checkpoint"}));
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError,
+                        names({"not a dagrad checkpoint"}));
   rewrite("\"variables\"", "\"variables\" : 1, \"x\"");
-  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"\"variables\" must be an array"}));
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError,
+                        names({"\"variables\" must be an array"}));
   std::ofstream(dir / "checkpoint.json", std::ios::trunc) << "{\"format\": ";
   BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"invalid JSON"}));
 }

@@ -14,7 +14,8 @@ BOOST_AUTO_TEST_CASE(add_and_run) {
   Session s(g);
   s.initialize_variables();
   Tensor out = s.run(y, {{x, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6})}});
-  BOOST_TEST(out.to_vector<float>() == (std::vector<float>{11, 41, 31, 81, 51, 121}), boost::test_tools::per_element());
+  BOOST_TEST(out.to_vector<float>() == (std::vector<float>{11, 41, 31, 81, 51, 121}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

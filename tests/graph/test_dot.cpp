@@ -58,7 +58,6 @@ std::string read_text(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-
 // An MLP of `layers` dense layers (each its own name scope, variables in their own clusters)
 // with a softmax cross-entropy loss and its gradients: forward and backward parts of ordinary size.
 std::unique_ptr<Graph> mlp_with_gradients(int layers) {
@@ -103,7 +102,8 @@ bool tags_balance(const std::string& svg, std::string& why) {
     if (tag[0] != '/') {
       open.push_back(name);
     } else {
-      if (open.empty() || open.back() != name) return why = "</" + name + "> closes " + (open.empty() ? "nothing" : open.back()), false;
+      if (open.empty() || open.back() != name)
+        return why = "</" + name + "> closes " + (open.empty() ? "nothing" : open.back()), false;
       open.pop_back();
     }
   }
@@ -318,7 +318,8 @@ BOOST_AUTO_TEST_CASE(large_clustered_gradient_graph_renders) {
     std::string title = "<title>n" + std::to_string(n.id) + "</title>";
     std::string tooltip = "xlink:title=\"" + n.name + "&#10;" + n.op->name + "&#10;";
     auto at = svg.find(title);
-    bool drawn = at != std::string::npos && svg.compare(svg.find("xlink:title=", at), tooltip.size(), tooltip) == 0;
+    bool drawn = at != std::string::npos &&
+                 svg.compare(svg.find("xlink:title=", at), tooltip.size(), tooltip) == 0;
     if (!drawn && ++missing <= 3) BOOST_ERROR("not drawn: " << title << " " << tooltip);
   }
   BOOST_TEST(missing == 0);
@@ -332,8 +333,10 @@ BOOST_AUTO_TEST_CASE(gradient_edges_are_ranked_upwards) {
   int reversed = 0, forward = 0;
   for (const Node& n : g->nodes())
     for (const NodeInput& in : n.inputs) {
-      std::string ahead = "  n" + std::to_string(in.node) + " -> n" + std::to_string(n.id) + " [label=";
-      std::string back = "  n" + std::to_string(n.id) + " -> n" + std::to_string(in.node) + " [dir=back, label=";
+      std::string ahead =
+          "  n" + std::to_string(in.node) + " -> n" + std::to_string(n.id) + " [label=";
+      std::string back =
+          "  n" + std::to_string(n.id) + " -> n" + std::to_string(in.node) + " [dir=back, label=";
       bool both_backward = n.backward && g->node(in.node).backward;
       BOOST_TEST((dot.find(both_backward ? back : ahead) != std::string::npos), n.name);
       BOOST_TEST((dot.find(both_backward ? ahead : back) == std::string::npos), n.name);
@@ -364,13 +367,17 @@ BOOST_AUTO_TEST_CASE(render_error_is_one_short_line) {
   try {
     render_dot(bad, "svg");
   } catch (const std::runtime_error& e) {
-    BOOST_TEST(std::string(e.what()).find("mismatched tag in line 1 ... x</i> ... in label of node n0 (+") != std::string::npos, e.what());
+    BOOST_TEST(
+        std::string(e.what()).find(
+            "mismatched tag in line 1 ... x</i> ... in label of node n0 (+") != std::string::npos,
+        e.what());
     BOOST_TEST(std::string(e.what()).find("more lines)") != std::string::npos, e.what());
   }
   try {
     render_dot("digraph { a -> ; }", "svg");
   } catch (const std::runtime_error& e) {
-    BOOST_TEST(std::string(e.what()).find("<input>: syntax error in line 1") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("<input>: syntax error in line 1") != std::string::npos,
+               e.what());
   }
 }
 

@@ -32,7 +32,9 @@ const OpRegistry& plugin_registry() {
     OpRecord op;
     op.name = "bad_plugin";
     op.input_names = {"x"};
-    op.shape_fn = [](ShapeContext& ctx) { ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(3)); };
+    op.shape_fn = [](ShapeContext& ctx) {
+      ctx.set_output(0, ctx.input_dtype(0), ctx.input_shape(3));
+    };
     op.kernels[static_cast<std::size_t>(DType::float32)] = &copy_kernel;
     op.not_differentiable_reason = "test op";
     r->add(std::move(op));
@@ -51,7 +53,8 @@ BOOST_AUTO_TEST_CASE(use_lists_follow_added_nodes) {
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
   Output y = mul(x, x, "y");  // reads x twice: listed once
   Output z = add(y, x, "z");
-  BOOST_TEST(g.consumers(x.node) == (std::vector<int>{y.node, z.node}), boost::test_tools::per_element());
+  BOOST_TEST(g.consumers(x.node) == (std::vector<int>{y.node, z.node}),
+             boost::test_tools::per_element());
   BOOST_TEST(g.consumers(y.node) == std::vector<int>{z.node}, boost::test_tools::per_element());
   BOOST_TEST(g.consumers(z.node).empty());
   Output after;
@@ -59,7 +62,8 @@ BOOST_AUTO_TEST_CASE(use_lists_follow_added_nodes) {
     auto deps = g.control_dependencies({y});
     after = identity(z, "after");
   }
-  BOOST_TEST(g.control_consumers(y.node) == std::vector<int>{after.node}, boost::test_tools::per_element());
+  BOOST_TEST(g.control_consumers(y.node) == std::vector<int>{after.node},
+             boost::test_tools::per_element());
   BOOST_TEST(g.consumers(y.node) == std::vector<int>{z.node}, boost::test_tools::per_element());
   BOOST_TEST(g.consumers(z.node) == std::vector<int>{after.node}, boost::test_tools::per_element());
   BOOST_TEST(g.control_consumers(x.node).empty());
@@ -91,8 +95,10 @@ BOOST_AUTO_TEST_CASE(attribute_values_hash_and_compare_bitwise) {
   BOOST_TEST(attr_equal(AttrValue(0.5), AttrValue(0.5)));
   BOOST_TEST(!attr_equal(AttrValue(std::int64_t{1}), AttrValue(1.0)));
   BOOST_TEST(!attr_equal(AttrValue(true), AttrValue(std::int64_t{1})));
-  BOOST_TEST(attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}), AttrValue(std::vector<std::int64_t>{1, 2})));
-  BOOST_TEST(!attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}), AttrValue(std::vector<std::int64_t>{2, 1})));
+  BOOST_TEST(attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}),
+                        AttrValue(std::vector<std::int64_t>{1, 2})));
+  BOOST_TEST(!attr_equal(AttrValue(std::vector<std::int64_t>{1, 2}),
+                         AttrValue(std::vector<std::int64_t>{2, 1})));
   BOOST_TEST(attr_equal(AttrValue(Shape{-1, 3}), AttrValue(Shape{-1, 3})));
   BOOST_TEST(!attr_equal(AttrValue(Shape{3}), AttrValue(Shape{1, 3})));
   BOOST_TEST(attr_equal(AttrValue(std::string("a")), AttrValue(std::string("a"))));
@@ -104,14 +110,17 @@ BOOST_AUTO_TEST_CASE(attribute_values_hash_and_compare_bitwise) {
   BOOST_TEST(attr_hash(AttrValue(t)) == attr_hash(AttrValue(same)));
   BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<float>({2}, {1, 3}))));
   BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<float>({1, 2}, {1, 2}))));
-  BOOST_TEST(!attr_equal(AttrValue(t), AttrValue(Tensor::from_vector<std::int32_t>({2}, {1065353216, 1073741824}))));
-  BOOST_TEST(!attr_equal(AttrValue(Tensor::from_vector<float>({1}, {0.f})), AttrValue(Tensor::from_vector<float>({1}, {-0.f}))));
+  BOOST_TEST(!attr_equal(
+      AttrValue(t), AttrValue(Tensor::from_vector<std::int32_t>({2}, {1065353216, 1073741824}))));
+  BOOST_TEST(!attr_equal(AttrValue(Tensor::from_vector<float>({1}, {0.f})),
+                         AttrValue(Tensor::from_vector<float>({1}, {-0.f}))));
   BOOST_TEST(attr_equal(AttrValue(Tensor()), AttrValue(Tensor())));
   BOOST_TEST(!attr_equal(AttrValue(Tensor()), AttrValue(t)));
-  // Different values hash differently here (not guaranteed in general, but these must not all collide).
+  // Different values hash differently here (not guaranteed in general, but these must not
+  // all collide).
   std::unordered_set<std::size_t> hashes{attr_hash(AttrValue(0.0)), attr_hash(AttrValue(-0.0)),
-                                         attr_hash(AttrValue(std::int64_t{0})), attr_hash(AttrValue(false)),
-                                         attr_hash(AttrValue(t))};
+                                         attr_hash(AttrValue(std::int64_t{0})),
+                                         attr_hash(AttrValue(false)), attr_hash(AttrValue(t))};
   BOOST_TEST(hashes.size() == 5u);
 
   AttrMap m1{{"alpha", 0.5}, {"axes", std::vector<std::int64_t>{1}}};
@@ -120,8 +129,8 @@ BOOST_AUTO_TEST_CASE(attribute_values_hash_and_compare_bitwise) {
   BOOST_TEST((m1 == m2));
   BOOST_TEST(m1.hash() == m2.hash());
   BOOST_TEST(!(m1 == m3));
-  std::unordered_set<AttrValue, AttrValueHash, AttrValueEqual> set{AttrValue(nan), AttrValue(nan), AttrValue(0.0),
-                                                                   AttrValue(-0.0)};
+  std::unordered_set<AttrValue, AttrValueHash, AttrValueEqual> set{AttrValue(nan), AttrValue(nan),
+                                                                   AttrValue(0.0), AttrValue(-0.0)};
   BOOST_TEST(set.size() == 3u);
 }
 
@@ -129,10 +138,11 @@ BOOST_AUTO_TEST_CASE(every_error_is_a_dagrad_error) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
   BOOST_CHECK_THROW(add(x, placeholder(g, DType::float32, Shape{3})), Error);  // ShapeError
-  BOOST_CHECK_THROW(g.output("nothing"), Error);                              // GraphError
+  BOOST_CHECK_THROW(g.output("nothing"), Error);                               // GraphError
   Session s(g);
-  BOOST_CHECK_THROW(s.run(x), Error);                                        // RunError: not fed
-  BOOST_CHECK_THROW(load_graph("/nonexistent/graph.dagrad", default_registry()), Error);          // FileError
+  BOOST_CHECK_THROW(s.run(x), Error);  // RunError: not fed
+  BOOST_CHECK_THROW(load_graph("/nonexistent/graph.dagrad", default_registry()),
+                    Error);  // FileError
   static_assert(std::is_base_of_v<std::runtime_error, Error>);
 }
 
@@ -142,9 +152,11 @@ BOOST_AUTO_TEST_CASE(dtype_of_a_node_without_outputs_names_the_node) {
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
   Operation group_op = group(g, {x}, "done");
   Output done{&g, group_op.node, 0};  // an Output handle forced onto the group
-  BOOST_CHECK_EXCEPTION(done.dtype(), GraphError, message_has({"'done'", "group", "no output 0", "has 0"}));
+  BOOST_CHECK_EXCEPTION(done.dtype(), GraphError,
+                        message_has({"'done'", "group", "no output 0", "has 0"}));
   BOOST_CHECK_EXCEPTION(done.shape(), GraphError, message_has({"'done'"}));
-  BOOST_CHECK_EXCEPTION((Output{&g, x.node, 1}).dtype(), GraphError, message_has({"'x'", "no output 1"}));
+  BOOST_CHECK_EXCEPTION((Output{&g, x.node, 1}).dtype(), GraphError,
+                        message_has({"'x'", "no output 1"}));
   BOOST_CHECK_EXCEPTION((Output{&g, 42, 0}).shape(), GraphError, message_has({"node 42"}));
   BOOST_CHECK_THROW(Output{}.dtype(), GraphError);
   BOOST_CHECK_THROW(g.node(-1), GraphError);

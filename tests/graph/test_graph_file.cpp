@@ -280,14 +280,16 @@ BOOST_AUTO_TEST_CASE(variable_state_and_signatures_round_trip) {
   g->set_trainable(g->output("layer1/b"), false);
   g->add_to_collection(g->output("layer1/b"), collections::kNonTrainableState);
   g->set_signature("predict", {{{"x", g->output("x")}}, {{"y", g->output("head/out")}}});
-  g->set_signature("loss", {{{"x", g->output("x")}}, {{"loss", g->output("grad_like")}, {"aux", g->output("head/out")}}});
+  g->set_signature("loss", {{{"x", g->output("x")}},
+                            {{"loss", g->output("grad_like")}, {"aux", g->output("head/out")}}});
   save_graph(*g, (dir.path / "g").string());
   auto loaded = load_graph((dir.path / "g").string(), test_registry());
   BOOST_TEST(loaded->variable_info(loaded->output("layer1/w")).trainable);
   const auto& b = loaded->variable_info(loaded->output("layer1/b"));
   BOOST_TEST(!b.trainable);
-  BOOST_TEST(b.collections == (std::vector<std::string>{std::string(collections::kNonTrainableState)}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      b.collections == (std::vector<std::string>{std::string(collections::kNonTrainableState)}),
+      boost::test_tools::per_element());
   BOOST_TEST(loaded->trainable_variables().size() == 1u);
   BOOST_TEST(loaded->signatures().size() == 2u);
   const Graph::Signature* loss = loaded->signature("loss");
@@ -306,7 +308,8 @@ BOOST_AUTO_TEST_CASE(version_1_files_load_with_trainable_variables) {
   save_graph(*small_network(), (dir.path / "g").string());
   std::string text = read_text(dir.path / "g" / "graph.json");
   auto erase_all = [&](const std::string& what) {
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what)) text.erase(at, what.size());
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what))
+      text.erase(at, what.size());
   };
   erase_all(",\"trainable\":true,\"collections\":[]");
   erase_all(",\n \"signatures\": {}");
@@ -323,20 +326,22 @@ BOOST_AUTO_TEST_CASE(version_1_files_load_with_trainable_variables) {
 // A signature whose input is not a placeholder, or that names a missing node, is refused.
 BOOST_AUTO_TEST_CASE(bad_signatures_name_the_signature) {
   auto g = small_network();
-  BOOST_CHECK_EXCEPTION(g->set_signature("predict", {{{"x", g->output("head/out")}}, {}}), GraphError,
-                        [](const GraphError& e) {
+  BOOST_CHECK_EXCEPTION(g->set_signature("predict", {{{"x", g->output("head/out")}}, {}}),
+                        GraphError, [](const GraphError& e) {
                           std::string m = e.what();
                           return m.find("signature 'predict'") != std::string::npos &&
                                  m.find("not a placeholder") != std::string::npos;
                         });
   BOOST_CHECK_THROW(g->set_signature("p", {{}, {{"y", Output{}}}}), GraphError);
-  BOOST_CHECK_THROW(g->set_signature("p", {{}, {{"y", g->output("x")}, {"y", g->output("x")}}}), GraphError);
+  BOOST_CHECK_THROW(g->set_signature("p", {{}, {{"y", g->output("x")}, {"y", g->output("x")}}}),
+                    GraphError);
   BOOST_CHECK_THROW(g->set_signature("", {}), GraphError);
   TempDir dir;
   g->set_signature("predict", {{{"x", g->output("x")}}, {{"y", g->output("head/out")}}});
   save_graph(*g, (dir.path / "g").string());
   edit_json(dir.path / "g", "{\"x\":\"x\"}", "{\"x\":\"head/out\"}");
-  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "signature 'predict'", "not a placeholder"});
+  expect_load_error<GraphError>(dir.path / "g",
+                                {"graph.json", "signature 'predict'", "not a placeholder"});
   edit_json(dir.path / "g", "{\"x\":\"head/out\"}", "{\"x\":\"nowhere\"}");
   expect_load_error<GraphError>(dir.path / "g", {"graph.json", "signature 'predict'", "'nowhere'"});
 }
@@ -437,8 +442,10 @@ BOOST_AUTO_TEST_CASE(tampered_attribute_is_caught_by_the_shape_function) {
 BOOST_AUTO_TEST_CASE(missing_attribute_is_an_error_not_the_default) {
   TempDir dir;
   save_graph(*small_network(), (dir.path / "g").string());
-  edit_json(dir.path / "g", "\"attrs\":{\"alpha\":{\"kind\":\"float\",\"value\":0.1}}", "\"attrs\":{}");
-  expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'head/out'", "attribute 'alpha'", "missing"});
+  edit_json(dir.path / "g", "\"attrs\":{\"alpha\":{\"kind\":\"float\",\"value\":0.1}}",
+            "\"attrs\":{}");
+  expect_load_error<GraphError>(dir.path / "g",
+                                {"graph.json", "'head/out'", "attribute 'alpha'", "missing"});
 }
 
 BOOST_AUTO_TEST_CASE(integer_for_a_float_attribute_is_an_error) {
@@ -446,13 +453,14 @@ BOOST_AUTO_TEST_CASE(integer_for_a_float_attribute_is_an_error) {
   save_graph(*small_network(), (dir.path / "g").string());
   edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
             "\"alpha\":{\"kind\":\"float\",\"value\":1}");
-  expect_load_error<FileError>(dir.path / "g", {"graph.json", "'head/out'", "attribute 'alpha'", "integer 1"});
+  expect_load_error<FileError>(dir.path / "g",
+                               {"graph.json", "'head/out'", "attribute 'alpha'", "integer 1"});
   // The same value stored under kind int.
   save_graph(*small_network(), (dir.path / "g").string());
   edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
             "\"alpha\":{\"kind\":\"int\",\"value\":1}");
-  expect_load_error<GraphError>(dir.path / "g",
-                                {"graph.json", "'head/out'", "attribute 'alpha'", "is float", "stores int"});
+  expect_load_error<GraphError>(
+      dir.path / "g", {"graph.json", "'head/out'", "attribute 'alpha'", "is float", "stores int"});
   // A float with an integral value is written as 2.0 and loads back.
   auto g = std::make_unique<Graph>(test_registry());
   leaky_relu(placeholder(*g, DType::float32, Shape{2}, "x"), 2.0, "y");

@@ -1,12 +1,13 @@
 // The graph core and the executor: names and scopes, build-time shape errors, plans, feeds,
 // variables, pruning, and the promise that a cached plan runs without heap allocation.
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <filesystem>
-#include <type_traits>
-#include <unistd.h>
 #include <new>
+#include <type_traits>
 
 #include "dagrad/dagrad.hpp"
 
@@ -19,14 +20,26 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(names_and_errors)
@@ -81,12 +94,15 @@ BOOST_AUTO_TEST_CASE(unknown_op_and_bad_attributes_are_graph_errors) {
   int before = g.num_nodes();
   BOOST_CHECK_EXCEPTION(g.add("no_such_op", {x}), GraphError,
                         [](const GraphError& e) { return contains(e.what(), "no_such_op"); });
-  BOOST_CHECK_EXCEPTION(g.add("elu", {x}, {{"alpha", std::string("big")}}), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "attribute 'alpha' must be float"); });
-  BOOST_CHECK_EXCEPTION(g.add("elu", {x}, {{"beta", 1.0}}), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "unknown attribute 'beta'"); });
-  BOOST_CHECK_EXCEPTION(g.add("relu", {x, x}), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "needs 1 inputs, got 2"); });
+  BOOST_CHECK_EXCEPTION(
+      g.add("elu", {x}, {{"alpha", std::string("big")}}), GraphError,
+      [](const GraphError& e) { return contains(e.what(), "attribute 'alpha' must be float"); });
+  BOOST_CHECK_EXCEPTION(g.add("elu", {x}, {{"beta", 1.0}}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "unknown attribute 'beta'");
+  });
+  BOOST_CHECK_EXCEPTION(g.add("relu", {x, x}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "needs 1 inputs, got 2");
+  });
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -94,25 +110,29 @@ BOOST_AUTO_TEST_CASE(registry_validates_records) {
   OpRegistry r;
   OpRecord no_shape;
   no_shape.name = "mine";
-  BOOST_CHECK_EXCEPTION(r.add(no_shape), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "no shape function"); });
+  BOOST_CHECK_EXCEPTION(r.add(no_shape), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "no shape function");
+  });
   OpRecord bad_default;
   bad_default.name = "mine";
   bad_default.shape_fn = [](ShapeContext&) {};
   bad_default.role = OpRole::Constant;
   bad_default.attrs = {{"k", AttrKind::Int, AttrValue(1.5)}};
-  BOOST_CHECK_EXCEPTION(r.add(bad_default), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "default of attribute 'k'"); });
+  BOOST_CHECK_EXCEPTION(r.add(bad_default), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "default of attribute 'k'");
+  });
   OpRecord no_kernel;
   no_kernel.name = "mine";
   no_kernel.input_names = {"x"};
   no_kernel.shape_fn = [](ShapeContext&) {};
-  BOOST_CHECK_EXCEPTION(r.add(no_kernel), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "at least one kernel"); });
+  BOOST_CHECK_EXCEPTION(r.add(no_kernel), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "at least one kernel");
+  });
   BOOST_TEST(r.names().empty());
   register_builtin_ops(r);
-  BOOST_CHECK_EXCEPTION(register_state_ops(r), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "already registered"); });
+  BOOST_CHECK_EXCEPTION(register_state_ops(r), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "already registered");
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -187,15 +207,17 @@ BOOST_AUTO_TEST_CASE(feed_errors_name_the_placeholder) {
   });
   BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<double>({1, 3}, {1, 2, 3})}}), RunError,
                         [](const RunError& e) {
-                          return contains(e.what(), "'images'") && contains(e.what(), "float64 (1, 3)") &&
+                          return contains(e.what(), "'images'") &&
+                                 contains(e.what(), "float64 (1, 3)") &&
                                  contains(e.what(), "expected float32 (?, 3)");
                         });
   BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({3}, {1, 2, 3})}}), RunError,
                         [](const RunError& e) { return contains(e.what(), "float32 (3,)"); });
   BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({1, 4}, {1, 2, 3, 4})}}), RunError,
                         [](const RunError& e) { return contains(e.what(), "float32 (1, 4)"); });
-  BOOST_CHECK_EXCEPTION(s.run(y, {{y, Tensor::from_vector<float>({1, 3}, {1, 2, 3})}}), RunError,
-                        [](const RunError& e) { return contains(e.what(), "only placeholders can be fed"); });
+  BOOST_CHECK_EXCEPTION(
+      s.run(y, {{y, Tensor::from_vector<float>({1, 3}, {1, 2, 3})}}), RunError,
+      [](const RunError& e) { return contains(e.what(), "only placeholders can be fed"); });
 }
 
 BOOST_AUTO_TEST_CASE(run_time_shape_conflict_is_a_shape_error) {
@@ -204,11 +226,12 @@ BOOST_AUTO_TEST_CASE(run_time_shape_conflict_is_a_shape_error) {
   Output b = placeholder(g, DType::float32, Shape{-1}, "b");
   Output c = add(a, b, "a_plus_b");  // build time: (?) + (?) -> (?)
   Session s(g);
-  BOOST_CHECK_EXCEPTION(
-      s.run(c, {{a, Tensor::from_vector<float>({2}, {1, 2})}, {b, Tensor::from_vector<float>({3}, {1, 2, 3})}}),
-      ShapeError, [](const ShapeError& e) {
-        return contains(e.what(), "a_plus_b") && contains(e.what(), "(2,)") && contains(e.what(), "(3,)");
-      });
+  BOOST_CHECK_EXCEPTION(s.run(c, {{a, Tensor::from_vector<float>({2}, {1, 2})},
+                                  {b, Tensor::from_vector<float>({3}, {1, 2, 3})}}),
+                        ShapeError, [](const ShapeError& e) {
+                          return contains(e.what(), "a_plus_b") && contains(e.what(), "(2,)") &&
+                                 contains(e.what(), "(3,)");
+                        });
 }
 
 BOOST_AUTO_TEST_CASE(variables_persist_and_must_be_initialized) {
@@ -220,9 +243,11 @@ BOOST_AUTO_TEST_CASE(variables_persist_and_must_be_initialized) {
     return contains(e.what(), "variable 'v'") && contains(e.what(), "initialize_variables");
   });
   s.initialize_variables();
-  BOOST_TEST(s.run(twice).to_vector<double>() == (std::vector<double>{3, -4}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(twice).to_vector<double>() == (std::vector<double>{3, -4}),
+             boost::test_tools::per_element());
   s.set_variable_value(v, Tensor::from_vector<double>({2}, {10, 20}));
-  BOOST_TEST(s.run(twice).to_vector<double>() == (std::vector<double>{20, 40}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(twice).to_vector<double>() == (std::vector<double>{20, 40}),
+             boost::test_tools::per_element());
   BOOST_CHECK_THROW(s.set_variable_value(v, Tensor::from_vector<double>({3}, {1, 2, 3})), RunError);
   // A second session over the same graph has its own variables.
   Session other(g);
@@ -237,7 +262,8 @@ BOOST_AUTO_TEST_CASE(initializers_may_read_earlier_variables) {
   BOOST_TEST(g.find_node("b/Assign") != nullptr);
   Session s(g);
   s.initialize_variables();
-  BOOST_TEST(s.variable_value(b).to_vector<float>() == (std::vector<float>{3, 6}), boost::test_tools::per_element());
+  BOOST_TEST(s.variable_value(b).to_vector<float>() == (std::vector<float>{3, 6}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -296,14 +322,16 @@ BOOST_AUTO_TEST_CASE(requests_are_checked_before_the_plan_cache) {
   Session s(g1);
   BOOST_TEST(s.run(a1).item<float>() == 1.0f);
   // Same node id, other graph: must not hit g1's cached plan.
-  BOOST_CHECK_EXCEPTION(s.run(a2), RunError,
-                        [](const RunError& e) { return contains(e.what(), "not an output of this session's graph"); });
+  BOOST_CHECK_EXCEPTION(s.run(a2), RunError, [](const RunError& e) {
+    return contains(e.what(), "not an output of this session's graph");
+  });
   BOOST_CHECK_EXCEPTION(s.run(Output{&g1, a1.node, 1}), RunError, [](const RunError& e) {
     return contains(e.what(), "node 'a'") && contains(e.what(), "has no output 1");
   });
   Operation grp = group(g1, {a1}, "grp");
-  BOOST_CHECK_EXCEPTION(s.run(g1.output_of(grp.node)), RunError,
-                        [](const RunError& e) { return contains(e.what(), "'grp'") && contains(e.what(), "no outputs"); });
+  BOOST_CHECK_EXCEPTION(s.run(g1.output_of(grp.node)), RunError, [](const RunError& e) {
+    return contains(e.what(), "'grp'") && contains(e.what(), "no outputs");
+  });
 }
 
 BOOST_AUTO_TEST_CASE(huge_shapes_are_errors_not_crashes) {
@@ -322,14 +350,16 @@ BOOST_AUTO_TEST_CASE(names_must_be_well_formed_paths) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2}, "x");
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(neg(x, "q:1"), GraphError, [](const GraphError& e) { return contains(e.what(), "':'"); });
+  BOOST_CHECK_EXCEPTION(neg(x, "q:1"), GraphError,
+                        [](const GraphError& e) { return contains(e.what(), "':'"); });
   BOOST_CHECK_THROW(neg(x, "a//b"), GraphError);
   BOOST_CHECK_THROW(neg(x, "trailing/"), GraphError);
   BOOST_CHECK_THROW(neg(x, "two\nlines"), GraphError);
   BOOST_CHECK_THROW((void)g.name_scope(""), GraphError);
   BOOST_CHECK_THROW((void)g.name_scope("x:0"), GraphError);
-  BOOST_CHECK_EXCEPTION(neg(Output{&g, 1000, 0}), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "node 1000, which does not exist"); });
+  BOOST_CHECK_EXCEPTION(neg(Output{&g, 1000, 0}), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "node 1000, which does not exist");
+  });
   BOOST_TEST(g.num_nodes() == before);
   BOOST_TEST(neg(x, "outer/inner").name() == "outer/inner");
 }
@@ -346,23 +376,39 @@ struct Model {
 Model build_model(Graph& g, Shape w_shape = Shape{2}) {
   Model m;
   m.x = placeholder(g, DType::float32, w_shape, "x");
-  m.w = variable(g, Tensor::from_vector<float>(w_shape, std::vector<float>(
-                                                       static_cast<std::size_t>(w_shape.num_elements()), 1.0f)),
-                 "w");
+  m.w = variable(
+      g,
+      Tensor::from_vector<float>(
+          w_shape, std::vector<float>(static_cast<std::size_t>(w_shape.num_elements()), 1.0f)),
+      "w");
   m.y = mul(m.x, m.w, "y");
-  m.bump = assign_add(m.w, constant(g, Tensor::from_vector<float>(w_shape, std::vector<float>(
-                                                              static_cast<std::size_t>(w_shape.num_elements()), 10.0f))),
-                      "bump");
+  m.bump = assign_add(
+      m.w,
+      constant(g, Tensor::from_vector<float>(
+                      w_shape,
+                      std::vector<float>(static_cast<std::size_t>(w_shape.num_elements()), 10.0f))),
+      "bump");
   return m;
 }
-std::vector<float> floats(const Tensor& t) { return t.to_vector<float>(); }
+std::vector<float> floats(const Tensor& t) {
+  return t.to_vector<float>();
+}
 // Requires-expressions must depend on a template parameter to test (not fail on) a call.
 template <class T>
-concept can_set_trainable_with = requires(Graph& g, Output v, T t) { g.set_trainable(v, t); };
+concept can_set_trainable_with = requires(Graph& g, Output v, T t) {
+  g.set_trainable(v, t);
+};
 template <class H>
-concept has_value_type = requires(H h) { h.dtype(); } || requires(H h) { h.shape(); };
+concept has_value_type = requires(H h) {
+  h.dtype();
+}
+|| requires(H h) {
+  h.shape();
+};
 template <class... Args>
-concept can_initialize_with = requires(Session& s, Args... args) { s.initialize_variables(args...); };
+concept can_initialize_with = requires(Session& s, Args... args) {
+  s.initialize_variables(args...);
+};
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(variable_identity)
@@ -383,7 +429,8 @@ BOOST_AUTO_TEST_CASE(rebind_keeps_values_by_name) {
   BOOST_TEST(&s.graph() == &g2);
   BOOST_TEST(s.num_cached_plans() == 0);
   BOOST_TEST(s.is_initialized(m2.w));
-  BOOST_TEST(floats(s.variable_value(m2.w)) == (std::vector<float>{21, 21}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(m2.w)) == (std::vector<float>{21, 21}),
+             boost::test_tools::per_element());
   Tensor y = s.run(m2.y, {{m2.x, Tensor::from_vector<float>({2}, {1, -2})}});
   BOOST_TEST(floats(y) == (std::vector<float>{21, -42}), boost::test_tools::per_element());
   // Outputs of the old graph are refused now.
@@ -396,15 +443,18 @@ BOOST_AUTO_TEST_CASE(rebind_onto_a_reloaded_graph_file) {
   Session s(g);
   s.initialize_variables();
   s.run_targets({m.bump});  // w = 11
-  auto dir = std::filesystem::temp_directory_path() / ("dagrad_rebind_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("dagrad_rebind_" + std::to_string(::getpid()));
   save_graph(g, dir.string());
   std::unique_ptr<Graph> loaded = load_graph(dir.string(), g.registry());
   std::filesystem::remove_all(dir);
   s.rebind(*loaded);
   Output w = loaded->output("w");
-  BOOST_TEST(floats(s.variable_value(w)) == (std::vector<float>{11, 11}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(w)) == (std::vector<float>{11, 11}),
+             boost::test_tools::per_element());
   s.run_targets({loaded->output("bump")});
-  BOOST_TEST(floats(s.variable_value(w)) == (std::vector<float>{21, 21}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(w)) == (std::vector<float>{21, 21}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(rebind_refuses_another_shape_and_keeps_absent_variables) {
@@ -415,7 +465,8 @@ BOOST_AUTO_TEST_CASE(rebind_refuses_another_shape_and_keeps_absent_variables) {
   s.run_targets({m1.bump});  // w = 11
   build_model(wrong, Shape{3});
   BOOST_CHECK_EXCEPTION(s.rebind(wrong), RunError, [](const RunError& e) {
-    return contains(e.what(), "variable 'w'") && contains(e.what(), "(2,)") && contains(e.what(), "(3,)");
+    return contains(e.what(), "variable 'w'") && contains(e.what(), "(2,)") &&
+           contains(e.what(), "(3,)");
   });
   BOOST_TEST(&s.graph() == &g1);  // nothing changed
   BOOST_TEST(floats(s.run(m1.w)) == (std::vector<float>{11, 11}), boost::test_tools::per_element());
@@ -424,9 +475,11 @@ BOOST_AUTO_TEST_CASE(rebind_refuses_another_shape_and_keeps_absent_variables) {
   s.rebind(other);
   BOOST_TEST(!s.is_initialized(z));
   s.initialize_variables();
-  BOOST_TEST(floats(s.variable_value(z)) == (std::vector<float>{5}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(z)) == (std::vector<float>{5}),
+             boost::test_tools::per_element());
   s.rebind(g1);
-  BOOST_TEST(floats(s.variable_value(m1.w)) == (std::vector<float>{11, 11}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(m1.w)) == (std::vector<float>{11, 11}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -437,9 +490,12 @@ BOOST_AUTO_TEST_CASE(trainable_flag_and_collections_are_queryable) {
   Graph g;
   Tensor t = Tensor::from_vector<float>({1}, {0});
   Output a = variable(g, t, "a");
-  Output mean = variable(g, t, VariableOptions{false, {std::string(collections::kNonTrainableState)}}, "moving_mean");
-  Output slot = variable(g, t, {.trainable = false, .collections = {std::string(collections::kOptimizerSlots), "mine"}},
-                         "slot");
+  Output mean = variable(
+      g, t, VariableOptions{false, {std::string(collections::kNonTrainableState)}}, "moving_mean");
+  Output slot = variable(
+      g, t,
+      {.trainable = false, .collections = {std::string(collections::kOptimizerSlots), "mine"}},
+      "slot");
   Output b = variable(constant(g, t), VariableOptions{}, "b");
   BOOST_TEST((g.trainable_variables() == std::vector<Output>{a, b}));
   BOOST_TEST((g.variables_in(collections::kTrainable) == std::vector<Output>{a, b}));
@@ -473,14 +529,19 @@ BOOST_AUTO_TEST_CASE(collection_errors_name_the_variable) {
       return true;
     };
   };
-  BOOST_CHECK_EXCEPTION(variable(g, t, {.collections = {std::string(collections::kTrainable)}}, "v1"), GraphError,
-                        mentions({"'v1'", "set_trainable"}));
-  BOOST_CHECK_EXCEPTION(variable(g, t, {.collections = {"c", "c"}}, "v2"), GraphError, mentions({"'v2'", "'c'", "twice"}));
-  BOOST_CHECK_EXCEPTION(variable(g, t, {.collections = {""}}, "v3"), GraphError, mentions({"'v3'", "empty"}));
+  BOOST_CHECK_EXCEPTION(
+      variable(g, t, {.collections = {std::string(collections::kTrainable)}}, "v1"), GraphError,
+      mentions({"'v1'", "set_trainable"}));
+  BOOST_CHECK_EXCEPTION(variable(g, t, {.collections = {"c", "c"}}, "v2"), GraphError,
+                        mentions({"'v2'", "'c'", "twice"}));
+  BOOST_CHECK_EXCEPTION(variable(g, t, {.collections = {""}}, "v3"), GraphError,
+                        mentions({"'v3'", "empty"}));
   Output x = constant(g, t, "not_a_variable");
-  BOOST_CHECK_EXCEPTION(g.set_trainable(x, false), GraphError, mentions({"'not_a_variable'", "not a registered variable"}));
+  BOOST_CHECK_EXCEPTION(g.set_trainable(x, false), GraphError,
+                        mentions({"'not_a_variable'", "not a registered variable"}));
   Output v = variable(g, t, "v");
-  BOOST_CHECK_EXCEPTION(g.add_to_collection(v, collections::kTrainable), GraphError, mentions({"'v'"}));
+  BOOST_CHECK_EXCEPTION(g.add_to_collection(v, collections::kTrainable), GraphError,
+                        mentions({"'v'"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -507,11 +568,14 @@ BOOST_AUTO_TEST_CASE(group_is_an_operation_without_a_value) {
   s.initialize_variables();
   s.run_targets({step});
   s.run_targets({step, inc});  // v = 1 + 2 + 2: one write per run, the target named twice
-  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{5}), boost::test_tools::per_element());
-  BOOST_TEST(floats(s.run(after)) == (std::vector<float>{70}), boost::test_tools::per_element());  // (5 + 2) * 10
+  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{5}),
+             boost::test_tools::per_element());
+  BOOST_TEST(floats(s.run(after)) == (std::vector<float>{70}),
+             boost::test_tools::per_element());  // (5 + 2) * 10
   Plan& plan = s.compile({}, {step});
   plan.run({});
-  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{9}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{9}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -526,8 +590,8 @@ BOOST_AUTO_TEST_CASE(unordered_read_and_write_are_refused_at_compile_time) {
   Session s(g);
   s.initialize_variables();
   auto names_all = [](const RunError& e) {
-    return contains(e.what(), "variable 'v'") && contains(e.what(), "'doubled'") && contains(e.what(), "'bump'") &&
-           contains(e.what(), "control_dependencies");
+    return contains(e.what(), "variable 'v'") && contains(e.what(), "'doubled'") &&
+           contains(e.what(), "'bump'") && contains(e.what(), "control_dependencies");
   };
   BOOST_CHECK_EXCEPTION(s.compile({doubled}, {bump}), RunError, names_all);
   BOOST_CHECK_EXCEPTION(s.run({doubled}, {}, {bump}), RunError, names_all);
@@ -537,10 +601,12 @@ BOOST_AUTO_TEST_CASE(unordered_read_and_write_are_refused_at_compile_time) {
   Output bump2 = assign_add(v, constant(g, Tensor::from_vector<float>({1}, {4})), "bump2");
   Output via_alias = mul(bump, constant(g, Tensor::from_vector<float>({1}, {5})), "via_alias");
   BOOST_CHECK_EXCEPTION(s.run({via_alias}, {}, {bump2}), RunError, [](const RunError& e) {
-    return contains(e.what(), "'v'") && contains(e.what(), "'bump2'") && contains(e.what(), "'bump'");
+    return contains(e.what(), "'v'") && contains(e.what(), "'bump2'") &&
+           contains(e.what(), "'bump'");
   });
   // Each alone is fine: v = 1 + 3, fetched via the alias times 5.
-  BOOST_TEST(floats(s.run(via_alias)) == (std::vector<float>{20}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.run(via_alias)) == (std::vector<float>{20}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(ordered_reads_see_the_value_the_order_says) {
@@ -572,7 +638,8 @@ BOOST_AUTO_TEST_CASE(ordered_reads_see_the_value_the_order_says) {
   BOOST_TEST(floats(out[0]) == (std::vector<float>{8}), boost::test_tools::per_element());
   BOOST_TEST(floats(out[1]) == (std::vector<float>{14}), boost::test_tools::per_element());
   // Fetching a variable with a write is not a read: no ordering needed, the end value shows.
-  BOOST_TEST(floats(s.run({v}, {}, {bump})[0]) == (std::vector<float>{10}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.run({v}, {}, {bump})[0]) == (std::vector<float>{10}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(two_writes_must_be_ordered) {
@@ -584,8 +651,8 @@ BOOST_AUTO_TEST_CASE(two_writes_must_be_ordered) {
   Session s(g);
   s.initialize_variables();
   BOOST_CHECK_EXCEPTION(s.run_targets({both}), RunError, [](const RunError& e) {
-    return contains(e.what(), "variable 'v'") && contains(e.what(), "'set5'") && contains(e.what(), "'add1'") &&
-           contains(e.what(), "written by");
+    return contains(e.what(), "variable 'v'") && contains(e.what(), "'set5'") &&
+           contains(e.what(), "'add1'") && contains(e.what(), "written by");
   });
   Output add1_after;
   {
@@ -593,7 +660,8 @@ BOOST_AUTO_TEST_CASE(two_writes_must_be_ordered) {
     add1_after = assign_add(v, constant(g, Tensor::from_vector<float>({1}, {1})), "add1_after");
   }
   s.run_targets({group(g, {set5, add1_after})});
-  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{6}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(v)) == (std::vector<float>{6}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(the_readme_training_step_compiles_and_reads_before_writing) {
@@ -601,7 +669,8 @@ BOOST_AUTO_TEST_CASE(the_readme_training_step_compiles_and_reads_before_writing)
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{-1, 2}, "x");
   Output labels = placeholder(g, DType::int64, Shape{-1}, "labels");
-  Output kernel = variable(g, Tensor::from_vector<float>({2, 3}, {0.1f, -0.2f, 0.3f, 0.4f, 0.5f, -0.6f}), "kernel");
+  Output kernel = variable(
+      g, Tensor::from_vector<float>({2, 3}, {0.1f, -0.2f, 0.3f, 0.4f, 0.5f, -0.6f}), "kernel");
   Output bias = variable(g, Tensor::from_vector<float>({3}, {0, 0.1f, -0.1f}), "bias");
   Output logits = matmul(x, kernel) + bias;
   Output loss = neg(mean(sum(one_hot(labels, 3) * log_softmax(logits), {1})));
@@ -630,7 +699,8 @@ BOOST_AUTO_TEST_CASE(initializing_caches_no_plans) {
   Session s(g);
   s.initialize_variables();
   BOOST_TEST(s.num_cached_plans() == 0);
-  BOOST_TEST(floats(s.variable_value(c)) == (std::vector<float>{4, 8}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(c)) == (std::vector<float>{4, 8}),
+             boost::test_tools::per_element());
   s.initialize_variables();
   BOOST_TEST(s.num_cached_plans() == 0);
   static_assert(can_initialize_with<>);
@@ -646,11 +716,15 @@ BOOST_AUTO_TEST_CASE(only_uninitialized_variables_are_initialized) {
   s.set_variable_value(a, Tensor::from_vector<float>({2}, {5, -1}));
   s.initialize_uninitialized_variables();
   BOOST_TEST(s.num_cached_plans() == 0);
-  BOOST_TEST(floats(s.variable_value(a)) == (std::vector<float>{5, -1}), boost::test_tools::per_element());
-  BOOST_TEST(floats(s.variable_value(b)) == (std::vector<float>{15, -3}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(a)) == (std::vector<float>{5, -1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(b)) == (std::vector<float>{15, -3}),
+             boost::test_tools::per_element());
   s.initialize_variables();
-  BOOST_TEST(floats(s.variable_value(a)) == (std::vector<float>{1, 2}), boost::test_tools::per_element());
-  BOOST_TEST(floats(s.variable_value(b)) == (std::vector<float>{3, 6}), boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(a)) == (std::vector<float>{1, 2}),
+             boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(b)) == (std::vector<float>{3, 6}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -659,7 +733,9 @@ BOOST_AUTO_TEST_SUITE(zero_output_ops)
 
 namespace {
 double g_effect_total = 0;
-void add_to_total(KernelContext& c) { g_effect_total += *c.input(0).data<float>(); }
+void add_to_total(KernelContext& c) {
+  g_effect_total += *c.input(0).data<float>();
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_zero_output_op_with_a_kernel_runs) {
@@ -689,8 +765,9 @@ BOOST_AUTO_TEST_CASE(a_zero_output_op_with_a_kernel_runs) {
   OpRecord no_dispatch = effect;
   no_dispatch.name = "no_dispatch";
   no_dispatch.dispatch_input = -1;
-  BOOST_CHECK_EXCEPTION(r.add(no_dispatch), GraphError,
-                        [](const GraphError& e) { return contains(e.what(), "'no_dispatch'") && contains(e.what(), "no outputs"); });
+  BOOST_CHECK_EXCEPTION(r.add(no_dispatch), GraphError, [](const GraphError& e) {
+    return contains(e.what(), "'no_dispatch'") && contains(e.what(), "no outputs");
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -137,8 +137,10 @@ BOOST_AUTO_TEST_CASE(substitution_changes_exactly_what_depends_on_it) {
   std::vector<Feed> feeds{{x, vec({1, 2})}};
   BOOST_TEST(values(s, r.outputs[0], feeds) == (std::vector<float>{11 * -2.f, 21 * -1.f}),
              boost::test_tools::per_element());
-  BOOST_TEST(values(s, out1, feeds) == (std::vector<float>{3 * -2.f, 5 * -1.f}), boost::test_tools::per_element());
-  BOOST_TEST(values(s, r.outputs[1], feeds) == (std::vector<float>{4, 1}), boost::test_tools::per_element());
+  BOOST_TEST(values(s, out1, feeds) == (std::vector<float>{3 * -2.f, 5 * -1.f}),
+             boost::test_tools::per_element());
+  BOOST_TEST(values(s, r.outputs[1], feeds) == (std::vector<float>{4, 1}),
+             boost::test_tools::per_element());
   // A second clone with the same scope gets a scope of its own.
   CloneResult again = clone({out1}, {{a, k}}, options);
   BOOST_TEST(again.outputs[0].producer().name == "sub_1/out1");
@@ -170,7 +172,8 @@ BOOST_AUTO_TEST_CASE(dropout_mask_replaced_by_ones) {
   BOOST_TEST(!r.copied(mask.node));
   Session s(g);
   std::vector<Feed> feeds{{x, vec({1, 2, 3, 4})}};
-  BOOST_TEST(values(s, r.outputs[0], feeds) == (std::vector<float>{2, 4, 6, 8}), boost::test_tools::per_element());
+  BOOST_TEST(values(s, r.outputs[0], feeds) == (std::vector<float>{2, 4, 6, 8}),
+             boost::test_tools::per_element());
 }
 
 // Control inputs point to copies where they exist; site and backward tag carry over. A node
@@ -197,7 +200,8 @@ BOOST_AUTO_TEST_CASE(control_inputs_sites_and_backward_tags_are_remapped) {
   BOOST_TEST(!r.copied(outside.node));  // does not depend on x
   BOOST_TEST(g.node(ordered_copy).name == "clone/ordered");
   const Node& zc = r.outputs[0].producer();
-  BOOST_TEST(zc.control_inputs == (std::vector<int>{outside.node, ordered_copy}), boost::test_tools::per_element());
+  BOOST_TEST(zc.control_inputs == (std::vector<int>{outside.node, ordered_copy}),
+             boost::test_tools::per_element());
   BOOST_TEST(zc.backward);
   BOOST_TEST(!g.node(inside_copy).backward);
   BOOST_TEST(zc.site.to_string() == z.producer().site.to_string());
@@ -216,7 +220,8 @@ BOOST_AUTO_TEST_CASE(assign_in_the_region_is_refused_or_copied) {
   Output out = mul(update, scalar(g, 3.0), "out");
   Output q = constant(g, vec({5, 6}), "q");
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(clone({out}, {{p, q}}), GraphError, message_has({"'update'", "assign_add", "'v'"}));
+  BOOST_CHECK_EXCEPTION(clone({out}, {{p, q}}), GraphError,
+                        message_has({"'update'", "assign_add", "'v'"}));
   BOOST_TEST(g.num_nodes() == before);
   CloneOptions keep;
   keep.stateful = StatefulPolicy::Copy;
@@ -226,7 +231,8 @@ BOOST_AUTO_TEST_CASE(assign_in_the_region_is_refused_or_copied) {
   Session s(g);
   s.initialize_variables();
   // v = 1 + 2 * (5, 6) = (11, 13); out' = 3 v.
-  BOOST_TEST(values(s, r.outputs[0]) == (std::vector<float>{33, 39}), boost::test_tools::per_element());
+  BOOST_TEST(values(s, r.outputs[0]) == (std::vector<float>{33, 39}),
+             boost::test_tools::per_element());
   BOOST_TEST(values(s, v) == (std::vector<float>{11, 13}), boost::test_tools::per_element());
 }
 
@@ -253,7 +259,8 @@ BOOST_AUTO_TEST_CASE(random_nodes_follow_the_random_policy) {
   BOOST_TEST(seed(fresh.outputs[1]) != 0);
   Session s(g);
   std::vector<Feed> feeds{{x, Tensor(DType::float32, Shape{64})}};
-  auto draws = s.run({r0, r7, same.outputs[0], same.outputs[1], fresh.outputs[0], fresh.outputs[1]}, feeds);
+  auto draws =
+      s.run({r0, r7, same.outputs[0], same.outputs[1], fresh.outputs[0], fresh.outputs[1]}, feeds);
   std::vector<float> a0 = draws[0].to_vector<float>(), a7 = draws[1].to_vector<float>();
   BOOST_TEST(a0 != a7);
   BOOST_TEST(draws[2].to_vector<float>() == a0, boost::test_tools::per_element());
@@ -263,7 +270,8 @@ BOOST_AUTO_TEST_CASE(random_nodes_follow_the_random_policy) {
   // The second draws agree too: each copy's generator follows the original's.
   auto second = s.run({r0, same.outputs[0]}, feeds);
   BOOST_TEST(second[0].to_vector<float>() != a0);
-  BOOST_TEST(second[1].to_vector<float>() == second[0].to_vector<float>(), boost::test_tools::per_element());
+  BOOST_TEST(second[1].to_vector<float>() == second[0].to_vector<float>(),
+             boost::test_tools::per_element());
 }
 
 // A copy that fails part way (here a rewrite the shape function rejects) leaves the graph as it
@@ -278,7 +286,8 @@ BOOST_AUTO_TEST_CASE(a_failed_clone_leaves_the_graph_unchanged) {
   CloneOptions options;
   options.scope = "copy";
   options.rewrite = [](const Node& original, NodeSpec& spec) {
-    if (original.name == "c") spec.attrs.set("shape", std::vector<std::int64_t>{4, 1});  // 3 elements
+    if (original.name == "c")
+      spec.attrs.set("shape", std::vector<std::int64_t>{4, 1});  // 3 elements
   };
   BOOST_CHECK_THROW(clone({c}, {{a, x}}, options), ShapeError);
   BOOST_TEST(g.num_nodes() == before);
@@ -312,10 +321,12 @@ BOOST_AUTO_TEST_CASE(whole_graph_clone_with_a_rewrite_hook) {
   BOOST_TEST((r.outputs[0] == other.output("y")));
   BOOST_REQUIRE(other.variables().size() == 1u);
   BOOST_TEST(!other.variables()[0].trainable);  // the flag and collections come along
-  BOOST_TEST(other.variables()[0].collections == (std::vector<std::string>{"frozen"}), boost::test_tools::per_element());
+  BOOST_TEST(other.variables()[0].collections == (std::vector<std::string>{"frozen"}),
+             boost::test_tools::per_element());
   Session s(other);
   s.initialize_variables();
-  BOOST_TEST(values(s, r.outputs[0], {{other.output("x"), vec({-4, 2, -8})}}) == (std::vector<float>{-1, 2, -2}),
+  BOOST_TEST(values(s, r.outputs[0], {{other.output("x"), vec({-4, 2, -8})}}) ==
+                 (std::vector<float>{-1, 2, -2}),
              boost::test_tools::per_element());
   // A region clone cannot target another graph.
   CloneOptions elsewhere;
@@ -333,14 +344,16 @@ BOOST_AUTO_TEST_CASE(whole_graph_clone_into_the_same_graph_copies_variables) {
   options.whole_graph = true;
   CloneResult r = clone({y}, {}, options);
   BOOST_TEST(g.num_nodes() == 2 * before);
-  for (int id = 0; id < before; ++id) BOOST_TEST(g.node(r.copies[static_cast<std::size_t>(id)]).name == "clone/" + g.node(id).name);
+  for (int id = 0; id < before; ++id)
+    BOOST_TEST(g.node(r.copies[static_cast<std::size_t>(id)]).name == "clone/" + g.node(id).name);
   BOOST_REQUIRE_EQUAL(g.variables().size(), 2u);
   Output w_copy = r.map(w);
   BOOST_TEST(g.variables()[1].variable == w_copy.node);
   Session s(g);
   s.initialize_variables();
   s.set_variable_value(w_copy, vec({5, 7}));
-  BOOST_TEST(values(s, r.outputs[0]) == (std::vector<float>{25, 49}), boost::test_tools::per_element());
+  BOOST_TEST(values(s, r.outputs[0]) == (std::vector<float>{25, 49}),
+             boost::test_tools::per_element());
   BOOST_TEST(values(s, y) == (std::vector<float>{4, 9}), boost::test_tools::per_element());
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -32,10 +31,14 @@ inline Tensor make_tensor(DType dtype, Shape shape, const std::vector<double>& d
     return Tensor::from_vector<T>(shape, v);
   };
   switch (dtype) {
-    case DType::float32: return convert.template operator()<float>();
-    case DType::float64: return convert.template operator()<double>();
-    case DType::int32: return convert.template operator()<std::int32_t>();
-    case DType::int64: return convert.template operator()<std::int64_t>();
+    case DType::float32:
+      return convert.template operator()<float>();
+    case DType::float64:
+      return convert.template operator()<double>();
+    case DType::int32:
+      return convert.template operator()<std::int32_t>();
+    case DType::int64:
+      return convert.template operator()<std::int64_t>();
     case DType::boolean: {
       std::vector<bool> v;
       for (double x : data) v.push_back(x != 0.0);
@@ -68,19 +71,26 @@ inline std::vector<float> iota_f(int n) {
 // The value x has once stored in `dtype` (what the op really sees).
 inline double rounded_to(DType dtype, double x) {
   switch (dtype) {
-    case DType::float32: return static_cast<double>(static_cast<float>(x));
-    case DType::int32: return static_cast<double>(static_cast<std::int32_t>(x));
-    case DType::int64: return static_cast<double>(static_cast<std::int64_t>(x));
-    default: return x;
+    case DType::float32:
+      return static_cast<double>(static_cast<float>(x));
+    case DType::int32:
+      return static_cast<double>(static_cast<std::int32_t>(x));
+    case DType::int64:
+      return static_cast<double>(static_cast<std::int64_t>(x));
+    default:
+      return x;
   }
 }
 
 // Relative tolerance of a `dtype` result against an exact double (a few ulps; ints exact).
 inline double rel_tolerance(DType dtype) {
   switch (dtype) {
-    case DType::float32: return 1e-6;
-    case DType::float64: return 1e-13;
-    default: return 0.0;
+    case DType::float32:
+      return 1e-6;
+    case DType::float64:
+      return 1e-13;
+    default:
+      return 0.0;
   }
 }
 
@@ -93,8 +103,8 @@ inline std::vector<double> tiled(const std::vector<double>& values) {
 }
 
 // got (maybe tiled) element i vs expected[i % n]: NaN/inf alike, else |g - e| <= rel*|e| + abs_tol.
-inline void check_values(const Tensor& got, const std::vector<double>& expected, double rel, double abs_tol,
-                         const std::string& context) {
+inline void check_values(const Tensor& got, const std::vector<double>& expected, double rel,
+                         double abs_tol, const std::string& context) {
   auto n = static_cast<std::int64_t>(expected.size());
   if (n == 0) {
     BOOST_TEST(got.size() == 0, context << ": size");
@@ -105,11 +115,14 @@ inline void check_values(const Tensor& got, const std::vector<double>& expected,
     double g = got.value_as_double(i);
     double e = expected[static_cast<std::size_t>(i % n)];
     bool ok;
-    if (std::isnan(e)) ok = std::isnan(g);
-    else if (std::isinf(e)) ok = g == e;
-    else ok = std::isfinite(g) && std::abs(g - e) <= rel * std::abs(e) + abs_tol;
-    BOOST_TEST(ok, std::setprecision(17) << context << " element " << i << " (input " << i % n << "): got " << g
-                                         << ", expected " << e);
+    if (std::isnan(e))
+      ok = std::isnan(g);
+    else if (std::isinf(e))
+      ok = g == e;
+    else
+      ok = std::isfinite(g) && std::abs(g - e) <= rel * std::abs(e) + abs_tol;
+    BOOST_TEST(ok, std::setprecision(17) << context << " element " << i << " (input " << i % n
+                                         << "): got " << g << ", expected " << e);
   }
 }
 

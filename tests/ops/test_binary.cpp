@@ -5,7 +5,6 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -32,7 +31,8 @@ std::string describe(DType dtype, const Shape& shape) {
 
 // The NumPy broadcasting rule, written out independently of dagrad's: align shapes on the
 // right; each pair of dimensions must be equal or contain a 1.
-std::vector<std::int64_t> numpy_broadcast(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+std::vector<std::int64_t> numpy_broadcast(const std::vector<std::int64_t>& a,
+                                          const std::vector<std::int64_t>& b) {
   std::size_t rank = std::max(a.size(), b.size());
   std::vector<std::int64_t> out(rank);
   for (std::size_t k = 0; k < rank; ++k) {  // k counts from the right
@@ -56,8 +56,10 @@ double broadcast_at(const std::vector<double>& x, const std::vector<std::int64_t
 }
 
 // f applied over the NumPy broadcast of (a, dims_a) and (b, dims_b), row-major.
-std::vector<double> broadcast_reference(const std::vector<double>& a, const std::vector<std::int64_t>& dims_a,
-                                        const std::vector<double>& b, const std::vector<std::int64_t>& dims_b,
+std::vector<double> broadcast_reference(const std::vector<double>& a,
+                                        const std::vector<std::int64_t>& dims_a,
+                                        const std::vector<double>& b,
+                                        const std::vector<std::int64_t>& dims_b,
                                         const std::function<double(double, double)>& f) {
   std::vector<std::int64_t> out_dims = numpy_broadcast(dims_a, dims_b);
   std::int64_t n = 1;
@@ -97,46 +99,58 @@ struct BinaryCase {
   std::vector<double> a, b;  // float inputs in the op's domain
 };
 
-std::ostream& operator<<(std::ostream& os, const BinaryCase& c) { return os << c.op; }
+std::ostream& operator<<(std::ostream& os, const BinaryCase& c) {
+  return os << c.op;
+}
 
-const std::vector<double> kA = {-3.5, -1, -0.5, 0, 0.25, 1, 2, 3, 7.5, 100, -100, 1e-3, 42, 6.5, -2.75, 0.1, 9};
-const std::vector<double> kB = {2, -4, -0.5, 1.5, 0.25, -1, 3, 3, 0.5, -100, 8, 1e3, -0.125, 6.5, 3, -0.2, 2};
-const std::vector<double> kPowA = {0.5, 1, 2, 3, 4, 9, 1.5, 10, 0.1, 2.5, 7, 100, 0.25, 1.1, 3, 5, 8};
-const std::vector<double> kPowB = {2, -1, 0.5, 3, -2, 0.5, 2, -3, 1, 0, 1.5, 0.5, -0.5, 10, 4, -1, 1.0 / 3};
+const std::vector<double> kA = {-3.5, -1,   -0.5, 0,  0.25, 1,     2,   3, 7.5,
+                                100,  -100, 1e-3, 42, 6.5,  -2.75, 0.1, 9};
+const std::vector<double> kB = {2,    -4, -0.5, 1.5,    0.25, -1, 3,    3, 0.5,
+                                -100, 8,  1e3,  -0.125, 6.5,  3,  -0.2, 2};
+const std::vector<double> kPowA = {0.5, 1, 2,   3,    4,   9, 1.5, 10, 0.1,
+                                   2.5, 7, 100, 0.25, 1.1, 3, 5,   8};
+const std::vector<double> kPowB = {2, -1,  0.5, 3,    -2, 0.5, 2,  -3,     1,
+                                   0, 1.5, 0.5, -0.5, 10, 4,   -1, 1.0 / 3};
 // Signs mixed so that truncating division shows (-7 / 2 = -3, not -4).
-const std::vector<double> kIntA = {-7, -7, 7, 7, 0, 1, 12, 100, -3, 5, 6, 2147483, -40000, -1, 9, 8, -8};
+const std::vector<double> kIntA = {-7, -7, 7,       7,      0,  1, 12, 100, -3,
+                                   5,  6,  2147483, -40000, -1, 9, 8,  -8};
 const std::vector<double> kIntB = {2, -2, 2, -2, 3, 1, 5, -7, -3, 5, 4, 1000, 7, 1, 9, -3, 3};
 
-double truncating_div(double a, double b) { return std::trunc(a / b); }
+double truncating_div(double a, double b) {
+  return std::trunc(a / b);
+}
 
 std::vector<BinaryCase> binary_cases() {
   auto same = [](Reference r) { return r; };
   return {
-      {"add", [](Output a, Output b, OpName n) { return add(a, b, n); }, [](double a, double b) { return a + b; },
-       same([](double a, double b) { return a + b; }), Kind::Arithmetic, kA, kB},
-      {"sub", [](Output a, Output b, OpName n) { return sub(a, b, n); }, [](double a, double b) { return a - b; },
-       [](double a, double b) { return a - b; }, Kind::Arithmetic, kA, kB},
-      {"mul", [](Output a, Output b, OpName n) { return mul(a, b, n); }, [](double a, double b) { return a * b; },
-       [](double a, double b) { return a * b; }, Kind::Arithmetic, kA, kB},
+      {"add", [](Output a, Output b, OpName n) { return add(a, b, n); },
+       [](double a, double b) { return a + b; }, same([](double a, double b) { return a + b; }),
+       Kind::Arithmetic, kA, kB},
+      {"sub", [](Output a, Output b, OpName n) { return sub(a, b, n); },
+       [](double a, double b) { return a - b; }, [](double a, double b) { return a - b; },
+       Kind::Arithmetic, kA, kB},
+      {"mul", [](Output a, Output b, OpName n) { return mul(a, b, n); },
+       [](double a, double b) { return a * b; }, [](double a, double b) { return a * b; },
+       Kind::Arithmetic, kA, kB},
       {"div", [](Output a, Output b, OpName n) { return dagrad::div(a, b, n); },
        [](double a, double b) { return a / b; }, truncating_div, Kind::Arithmetic, kA, kB},
       {"pow", [](Output a, Output b, OpName n) { return dagrad::pow(a, b, n); },
        [](double a, double b) { return std::pow(a, b); }, nullptr, Kind::FloatOnly, kPowA, kPowB},
       {"maximum", [](Output a, Output b, OpName n) { return maximum(a, b, n); },
-       [](double a, double b) { return a > b ? a : b; }, [](double a, double b) { return a > b ? a : b; },
-       Kind::Arithmetic, kA, kB},
+       [](double a, double b) { return a > b ? a : b; },
+       [](double a, double b) { return a > b ? a : b; }, Kind::Arithmetic, kA, kB},
       {"minimum", [](Output a, Output b, OpName n) { return minimum(a, b, n); },
-       [](double a, double b) { return a < b ? a : b; }, [](double a, double b) { return a < b ? a : b; },
-       Kind::Arithmetic, kA, kB},
+       [](double a, double b) { return a < b ? a : b; },
+       [](double a, double b) { return a < b ? a : b; }, Kind::Arithmetic, kA, kB},
       {"greater", [](Output a, Output b, OpName n) { return greater(a, b, n); },
-       [](double a, double b) { return a > b ? 1.0 : 0.0; }, [](double a, double b) { return a > b ? 1.0 : 0.0; },
-       Kind::Comparison, kA, kB},
+       [](double a, double b) { return a > b ? 1.0 : 0.0; },
+       [](double a, double b) { return a > b ? 1.0 : 0.0; }, Kind::Comparison, kA, kB},
       {"greater_equal", [](Output a, Output b, OpName n) { return greater_equal(a, b, n); },
        [](double a, double b) { return a >= b ? 1.0 : 0.0; },
        [](double a, double b) { return a >= b ? 1.0 : 0.0; }, Kind::Comparison, kA, kB},
       {"less", [](Output a, Output b, OpName n) { return less(a, b, n); },
-       [](double a, double b) { return a < b ? 1.0 : 0.0; }, [](double a, double b) { return a < b ? 1.0 : 0.0; },
-       Kind::Comparison, kA, kB},
+       [](double a, double b) { return a < b ? 1.0 : 0.0; },
+       [](double a, double b) { return a < b ? 1.0 : 0.0; }, Kind::Comparison, kA, kB},
       {"less_equal", [](Output a, Output b, OpName n) { return less_equal(a, b, n); },
        [](double a, double b) { return a <= b ? 1.0 : 0.0; },
        [](double a, double b) { return a <= b ? 1.0 : 0.0; }, Kind::Comparison, kA, kB},
@@ -147,8 +161,8 @@ std::vector<BinaryCase> binary_cases() {
 }
 
 // Runs build(a, b) on placeholders of `dtype` fed with the given values and shapes.
-Tensor run_binary(const BinaryBuilder& build, DType dtype, const std::vector<double>& a, Shape shape_a,
-                  const std::vector<double>& b, Shape shape_b) {
+Tensor run_binary(const BinaryBuilder& build, DType dtype, const std::vector<double>& a,
+                  Shape shape_a, const std::vector<double>& b, Shape shape_b) {
   Graph g;
   Output pa = placeholder(g, dtype, shape_a, "a");
   Output pb = placeholder(g, dtype, shape_b, "b");
@@ -168,11 +182,28 @@ std::ostream& operator<<(std::ostream& os, const BroadcastCase& c) {
 // trailing broadcast on either side, and general broadcasting.
 std::vector<BroadcastCase> broadcast_cases() {
   return {
-      {{2, 3}, {2, 3}},    {{2, 3}, {3}},     {{3}, {2, 3}},      {{2, 1}, {1, 3}},    {{}, {2, 2}},
-      {{2, 2}, {}},        {{}, {}},          {{1}, {2, 3}},      {{2, 3}, {1}},       {{2, 3}, {1, 3}},
-      {{1, 3}, {2, 3}},    {{3, 1}, {3}},     {{3}, {3, 1}},      {{2, 1, 3}, {4, 1}}, {{4, 1}, {2, 1, 3}},
-      {{5, 4, 3}, {4, 3}}, {{4, 3}, {5, 4, 3}}, {{2, 3, 1}, {1, 1, 4}}, {{17}, {4, 17}}, {{4, 17}, {17}},
-      {{0, 3}, {3}},       {{3}, {0, 3}},
+      {{2, 3}, {2, 3}},
+      {{2, 3}, {3}},
+      {{3}, {2, 3}},
+      {{2, 1}, {1, 3}},
+      {{}, {2, 2}},
+      {{2, 2}, {}},
+      {{}, {}},
+      {{1}, {2, 3}},
+      {{2, 3}, {1}},
+      {{2, 3}, {1, 3}},
+      {{1, 3}, {2, 3}},
+      {{3, 1}, {3}},
+      {{3}, {3, 1}},
+      {{2, 1, 3}, {4, 1}},
+      {{4, 1}, {2, 1, 3}},
+      {{5, 4, 3}, {4, 3}},
+      {{4, 3}, {5, 4, 3}},
+      {{2, 3, 1}, {1, 1, 4}},
+      {{17}, {4, 17}},
+      {{4, 17}, {17}},
+      {{0, 3}, {3}},
+      {{3}, {0, 3}},
   };
 }
 
@@ -198,7 +229,8 @@ BOOST_DATA_TEST_CASE(binary_forward_float, bdata::make(binary_cases()), c) {
     BOOST_TEST((y.shape() == Shape{n}));
     BOOST_TEST(y.producer().op->name == c.op);
     Session s(g);
-    Tensor out = s.run(y, {{a, make_tensor(dtype, Shape{n}, fed_a)}, {b, make_tensor(dtype, Shape{n}, fed_b)}});
+    Tensor out = s.run(
+        y, {{a, make_tensor(dtype, Shape{n}, fed_a)}, {b, make_tensor(dtype, Shape{n}, fed_b)}});
     BOOST_TEST((out.dtype() == want));
     check_values(out, expected, rel_tolerance(dtype), c.op + " " + std::string(dtype_name(dtype)));
   }
@@ -210,7 +242,8 @@ BOOST_DATA_TEST_CASE(binary_forward_integers, bdata::make(binary_cases()), c) {
   auto n = static_cast<std::int64_t>(fed_a.size());
   for (DType dtype : {DType::int32, DType::int64}) {
     std::vector<double> expected;
-    for (std::size_t i = 0; i < kIntA.size(); ++i) expected.push_back(c.integer_reference(kIntA[i], kIntB[i]));
+    for (std::size_t i = 0; i < kIntA.size(); ++i)
+      expected.push_back(c.integer_reference(kIntA[i], kIntB[i]));
     Tensor out = run_binary(c.build, dtype, fed_a, Shape{n}, fed_b, Shape{n});
     BOOST_TEST((out.dtype() == (c.kind == Kind::Comparison ? DType::boolean : dtype)));
     check_values(out, expected, 0.0, c.op + " " + std::string(dtype_name(dtype)));
@@ -219,30 +252,34 @@ BOOST_DATA_TEST_CASE(binary_forward_integers, bdata::make(binary_cases()), c) {
 
 // Integer division truncates toward zero (C++ semantics), as the op's summary says.
 BOOST_AUTO_TEST_CASE(integer_division_truncates) {
-  Tensor q = run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); }, DType::int32,
-                        {-7, 7, -7, 7, 1, -1}, Shape{6}, {2, 2, -2, -2, 3, 3}, Shape{6});
+  Tensor q =
+      run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); }, DType::int32,
+                 {-7, 7, -7, 7, 1, -1}, Shape{6}, {2, 2, -2, -2, 3, 3}, Shape{6});
   BOOST_TEST(q.to_vector<std::int32_t>() == (std::vector<std::int32_t>{-3, 3, 3, -3, 0, 0}),
              boost::test_tools::per_element());
-  Tensor q64 = run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); }, DType::int64,
-                          {9000000000.0, -9000000000.0}, Shape{2}, {4, 7}, Shape{2});
-  BOOST_TEST(q64.to_vector<std::int64_t>() == (std::vector<std::int64_t>{2250000000LL, -1285714285LL}),
-             boost::test_tools::per_element());
+  Tensor q64 = run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); },
+                          DType::int64, {9000000000.0, -9000000000.0}, Shape{2}, {4, 7}, Shape{2});
+  BOOST_TEST(
+      q64.to_vector<std::int64_t>() == (std::vector<std::int64_t>{2250000000LL, -1285714285LL}),
+      boost::test_tools::per_element());
 }
 
 // pow at the special points of C's pow (and NumPy's): x^0 = 1 for every x including 0, 0^y = 0 for
 // y > 0, 0^y = inf for y < 0, a negative base with an integer exponent, NaN for a negative base
 // with a non-integer exponent.
 BOOST_AUTO_TEST_CASE(pow_special_values) {
-  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity(),
+               nan = std::numeric_limits<double>::quiet_NaN();
   const std::vector<double> a = {5, 0, 0, 0, -2, -2, 4, -8};
   const std::vector<double> b = {0, 0, 3, -1, 2, 3, 0.5, 1.0 / 3};
   const std::vector<double> fed_a = tiled(a), fed_b = tiled(b);
   auto n = static_cast<std::int64_t>(fed_a.size());
   for (DType dtype : {DType::float32, DType::float64}) {
-    Tensor p = run_binary([](Output x, Output y, OpName name) { return dagrad::pow(x, y, name); }, dtype, fed_a,
-                          Shape{n}, fed_b, Shape{n});
+    Tensor p = run_binary([](Output x, Output y, OpName name) { return dagrad::pow(x, y, name); },
+                          dtype, fed_a, Shape{n}, fed_b, Shape{n});
     // Regression: xsimd 8's batched pow gave 0 for every zero base (0^0, 0^-1) in full batches.
-    check_values(p, {1, 1, 0, inf, 4, -8, 2, nan}, rel_tolerance(dtype), "pow " + std::string(dtype_name(dtype)));
+    check_values(p, {1, 1, 0, inf, 4, -8, 2, nan}, rel_tolerance(dtype),
+                 "pow " + std::string(dtype_name(dtype)));
   }
 }
 
@@ -277,10 +314,11 @@ BOOST_AUTO_TEST_CASE(float_division_by_zero_follows_ieee) {
   for (DType dtype : {DType::float32, DType::float64}) {
     const std::vector<double> fed_a = tiled({1, -1, 0}), fed_b = tiled({0, 0, 0});
     auto n = static_cast<std::int64_t>(fed_a.size());
-    Tensor q = run_binary([](Output a, Output b, OpName name) { return dagrad::div(a, b, name); }, dtype, fed_a,
-                          Shape{n}, fed_b, Shape{n});
+    Tensor q = run_binary([](Output a, Output b, OpName name) { return dagrad::div(a, b, name); },
+                          dtype, fed_a, Shape{n}, fed_b, Shape{n});
     const double inf = std::numeric_limits<double>::infinity();
-    check_values(q, {inf, -inf, std::numeric_limits<double>::quiet_NaN()}, 0.0, "float division by zero");
+    check_values(q, {inf, -inf, std::numeric_limits<double>::quiet_NaN()}, 0.0,
+                 "float division by zero");
   }
 }
 
@@ -295,12 +333,14 @@ BOOST_AUTO_TEST_CASE(integer_division_by_zero_throws_run_error) {
       Session s(g);
       std::vector<double> zeros(static_cast<std::size_t>(shape_b.num_elements()), 1.0);
       zeros.back() = 0.0;
-      BOOST_CHECK_EXCEPTION(
-          s.run(q, {{a, make_tensor(dtype, Shape{4}, {1, 2, 3, 4})}, {b, make_tensor(dtype, shape_b, zeros)}}),
-          RunError, mentions_all<RunError>({"'quotient'", "div", "division by zero"}));
+      BOOST_CHECK_EXCEPTION(s.run(q, {{a, make_tensor(dtype, Shape{4}, {1, 2, 3, 4})},
+                                      {b, make_tensor(dtype, shape_b, zeros)}}),
+                            RunError,
+                            mentions_all<RunError>({"'quotient'", "div", "division by zero"}));
       // The session stays usable.
       std::vector<double> twos(static_cast<std::size_t>(shape_b.num_elements()), 2.0);
-      Tensor ok = s.run(q, {{a, make_tensor(dtype, Shape{4}, {1, 2, 3, 4})}, {b, make_tensor(dtype, shape_b, twos)}});
+      Tensor ok = s.run(q, {{a, make_tensor(dtype, Shape{4}, {1, 2, 3, 4})},
+                            {b, make_tensor(dtype, shape_b, twos)}});
       check_values(ok, {0, 1, 1, 2}, 0.0, "after a failed run");
     }
   }
@@ -395,8 +435,8 @@ BOOST_AUTO_TEST_CASE(broadcast_matrix_plus_row) {
                             {1, 2, 3, 4, 5, 6}, Shape{2, 3}, {10, 20, 30}, Shape{3});
     BOOST_TEST((out.shape() == Shape{2, 3}));
     check_values(out, {11, 22, 33, 14, 25, 36}, 0.0, "(2,3)+(3,)");
-    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {1, 2, 3, 4, 5, 6},
-                          Shape{2, 3}, {10, 20, 30}, Shape{3});
+    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype,
+                          {1, 2, 3, 4, 5, 6}, Shape{2, 3}, {10, 20, 30}, Shape{3});
     check_values(d, {-9, -18, -27, -6, -15, -24}, 0.0, "(2,3)-(3,)");
   }
 }
@@ -404,27 +444,27 @@ BOOST_AUTO_TEST_CASE(broadcast_matrix_plus_row) {
 BOOST_AUTO_TEST_CASE(broadcast_column_plus_row) {
   // (2,1) + (1,3) -> (2,3): an outer sum.
   for (DType dtype : {DType::float32, DType::float64, DType::int32, DType::int64}) {
-    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype, {1, 2}, Shape{2, 1},
-                            {10, 20, 30}, Shape{1, 3});
+    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype,
+                            {1, 2}, Shape{2, 1}, {10, 20, 30}, Shape{1, 3});
     BOOST_TEST((out.shape() == Shape{2, 3}));
     check_values(out, {11, 21, 31, 12, 22, 32}, 0.0, "(2,1)+(1,3)");
-    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {1, 2}, Shape{2, 1},
-                          {10, 20, 30}, Shape{1, 3});
+    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {1, 2},
+                          Shape{2, 1}, {10, 20, 30}, Shape{1, 3});
     check_values(d, {-9, -19, -29, -8, -18, -28}, 0.0, "(2,1)-(1,3)");
   }
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_scalar_with_matrix) {
   for (DType dtype : {DType::float32, DType::float64, DType::int32, DType::int64}) {
-    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype, {5}, Shape{},
-                            {1, 2, 3, 4}, Shape{2, 2});
+    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype, {5},
+                            Shape{}, {1, 2, 3, 4}, Shape{2, 2});
     BOOST_TEST((out.shape() == Shape{2, 2}));
     check_values(out, {6, 7, 8, 9}, 0.0, "()+(2,2)");
-    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {5}, Shape{},
-                          {1, 2, 3, 4}, Shape{2, 2});
+    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {5},
+                          Shape{}, {1, 2, 3, 4}, Shape{2, 2});
     check_values(d, {4, 3, 2, 1}, 0.0, "()-(2,2)");
-    Tensor d2 = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {1, 2, 3, 4},
-                           Shape{2, 2}, {5}, Shape{});
+    Tensor d2 = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype,
+                           {1, 2, 3, 4}, Shape{2, 2}, {5}, Shape{});
     check_values(d2, {-4, -3, -2, -1}, 0.0, "(2,2)-()");
   }
 }
@@ -432,15 +472,15 @@ BOOST_AUTO_TEST_CASE(broadcast_scalar_with_matrix) {
 BOOST_AUTO_TEST_CASE(broadcast_row_on_the_left) {
   // (3,) + (2,3): the smaller operand on the left, order kept for non-commutative ops.
   for (DType dtype : {DType::float32, DType::float64, DType::int32, DType::int64}) {
-    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype, {1, 2, 3}, Shape{3},
-                            {10, 20, 30, 40, 50, 60}, Shape{2, 3});
+    Tensor out = run_binary([](Output a, Output b, OpName n) { return add(a, b, n); }, dtype,
+                            {1, 2, 3}, Shape{3}, {10, 20, 30, 40, 50, 60}, Shape{2, 3});
     BOOST_TEST((out.shape() == Shape{2, 3}));
     check_values(out, {11, 22, 33, 41, 52, 63}, 0.0, "(3,)+(2,3)");
-    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype, {1, 2, 3}, Shape{3},
-                          {10, 20, 30, 40, 50, 60}, Shape{2, 3});
+    Tensor d = run_binary([](Output a, Output b, OpName n) { return sub(a, b, n); }, dtype,
+                          {1, 2, 3}, Shape{3}, {10, 20, 30, 40, 50, 60}, Shape{2, 3});
     check_values(d, {-9, -18, -27, -39, -48, -57}, 0.0, "(3,)-(2,3)");
-    Tensor q = run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); }, dtype, {60, 120, 180},
-                          Shape{3}, {1, 2, 3, 4, 5, 6}, Shape{2, 3});
+    Tensor q = run_binary([](Output a, Output b, OpName n) { return dagrad::div(a, b, n); }, dtype,
+                          {60, 120, 180}, Shape{3}, {1, 2, 3, 4, 5, 6}, Shape{2, 3});
     check_values(q, {60, 60, 60, 15, 24, 30}, 0.0, "(3,)/(2,3)");
   }
 }
@@ -449,7 +489,8 @@ BOOST_AUTO_TEST_CASE(broadcast_row_on_the_left) {
 BOOST_DATA_TEST_CASE(broadcast_matches_numpy_rule, bdata::make(broadcast_cases()), c) {
   std::vector<double> a, b;
   for (std::int64_t i = 0; i < num_elements(c.a); ++i) a.push_back(static_cast<double>(3 * i + 1));
-  for (std::int64_t i = 0; i < num_elements(c.b); ++i) b.push_back(static_cast<double>(2 * i + 2));  // never 0
+  for (std::int64_t i = 0; i < num_elements(c.b); ++i)
+    b.push_back(static_cast<double>(2 * i + 2));  // never 0
   std::vector<std::int64_t> out_dims = numpy_broadcast(c.a, c.b);
   struct Op {
     const char* name;
@@ -458,14 +499,16 @@ BOOST_DATA_TEST_CASE(broadcast_matches_numpy_rule, bdata::make(broadcast_cases()
     Reference int_ref;
   };
   std::vector<Op> ops = {
-      {"sub", [](Output x, Output y, OpName n) { return sub(x, y, n); }, [](double x, double y) { return x - y; },
-       [](double x, double y) { return x - y; }},
+      {"sub", [](Output x, Output y, OpName n) { return sub(x, y, n); },
+       [](double x, double y) { return x - y; }, [](double x, double y) { return x - y; }},
       {"div", [](Output x, Output y, OpName n) { return dagrad::div(x, y, n); },
        [](double x, double y) { return x / y; }, truncating_div},
       {"maximum", [](Output x, Output y, OpName n) { return maximum(x, y, n); },
-       [](double x, double y) { return std::max(x, y); }, [](double x, double y) { return std::max(x, y); }},
+       [](double x, double y) { return std::max(x, y); },
+       [](double x, double y) { return std::max(x, y); }},
       {"less", [](Output x, Output y, OpName n) { return less(x, y, n); },
-       [](double x, double y) { return x < y ? 1.0 : 0.0; }, [](double x, double y) { return x < y ? 1.0 : 0.0; }},
+       [](double x, double y) { return x < y ? 1.0 : 0.0; },
+       [](double x, double y) { return x < y ? 1.0 : 0.0; }},
   };
   for (const Op& op : ops) {
     for (DType dtype : {DType::float32, DType::float64, DType::int32}) {
@@ -474,10 +517,13 @@ BOOST_DATA_TEST_CASE(broadcast_matches_numpy_rule, bdata::make(broadcast_cases()
       Output pa = placeholder(g, dtype, Shape(c.a), "a");
       Output pb = placeholder(g, dtype, Shape(c.b), "b");
       Output y = op.build(pa, pb, "y");
-      BOOST_TEST((y.shape() == Shape(out_dims)), context << ": build-time shape " << y.shape().to_string());
+      BOOST_TEST((y.shape() == Shape(out_dims)),
+                 context << ": build-time shape " << y.shape().to_string());
       Session s(g);
-      Tensor out = s.run(y, {{pa, make_tensor(dtype, Shape(c.a), a)}, {pb, make_tensor(dtype, Shape(c.b), b)}});
-      BOOST_TEST((out.shape() == Shape(out_dims)), context << ": run-time shape " << out.shape().to_string());
+      Tensor out = s.run(
+          y, {{pa, make_tensor(dtype, Shape(c.a), a)}, {pb, make_tensor(dtype, Shape(c.b), b)}});
+      BOOST_TEST((out.shape() == Shape(out_dims)),
+                 context << ": run-time shape " << out.shape().to_string());
       const Reference& ref = is_integer(dtype) ? op.int_ref : op.ref;
       check_values(out, broadcast_reference(a, c.a, b, c.b, ref), rel_tolerance(dtype), context);
     }
@@ -503,12 +549,15 @@ BOOST_AUTO_TEST_CASE(unknown_batch_dimension) {
   check_values(out2[1], {9, 18, 27, 6, 15, 24}, 0.0, "batch 2: bias - x");
   check_values(out2[2], {2, 4, 6, 8, 10, 12}, 0.0, "batch 2: x * 2");
 
-  auto out5 = s.run({y, z, m}, {{x, Tensor::from_vector<float>({5, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                                                         14, 15})}});
+  auto out5 = s.run({y, z, m}, {{x, Tensor::from_vector<float>({5, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                        10, 11, 12, 13, 14, 15})}});
   BOOST_TEST((out5[0].shape() == Shape{5, 3}));
-  check_values(out5[0], {11, 22, 33, 14, 25, 36, 17, 28, 39, 20, 31, 42, 23, 34, 45}, 0.0, "batch 5: x + bias");
-  check_values(out5[1], {9, 18, 27, 6, 15, 24, 3, 12, 21, 0, 9, 18, -3, 6, 15}, 0.0, "batch 5: bias - x");
-  check_values(out5[2], {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, 0.0, "batch 5: x * 2");
+  check_values(out5[0], {11, 22, 33, 14, 25, 36, 17, 28, 39, 20, 31, 42, 23, 34, 45}, 0.0,
+               "batch 5: x + bias");
+  check_values(out5[1], {9, 18, 27, 6, 15, 24, 3, 12, 21, 0, 9, 18, -3, 6, 15}, 0.0,
+               "batch 5: bias - x");
+  check_values(out5[2], {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}, 0.0,
+               "batch 5: x * 2");
 
   // Back to batch 2: buffers are re-planned again.
   Tensor again = s.run(y, {{x, Tensor::from_vector<float>({2, 3}, {0, 0, 0, 1, 1, 1})}});
@@ -558,7 +607,8 @@ BOOST_AUTO_TEST_CASE(comparisons_produce_bool) {
   Graph g;
   Output a = constant(g, Tensor::from_vector<double>({2, 3}, {1, 5, 3, -2, 0, 7}), "a");
   Output b = constant(g, Tensor::from_vector<double>({3}, {1, 2, 7}), "b");
-  Output gt = greater(a, b), ge = greater_equal(a, b), lt = less(a, b), le = less_equal(a, b), eq = equal(a, b);
+  Output gt = greater(a, b), ge = greater_equal(a, b), lt = less(a, b), le = less_equal(a, b),
+         eq = equal(a, b);
   for (const Output& o : {gt, ge, lt, le, eq}) {
     BOOST_TEST((o.dtype() == DType::boolean));
     BOOST_TEST((o.shape() == Shape{2, 3}));
@@ -567,16 +617,18 @@ BOOST_AUTO_TEST_CASE(comparisons_produce_bool) {
   auto out = s.run({gt, ge, lt, le, eq});
   for (const Tensor& t : out) BOOST_TEST((t.dtype() == DType::boolean));
   // a = [[1, 5, 3], [-2, 0, 7]] against b = [1, 2, 7] per row.
-  BOOST_TEST(out[0].to_vector<bool>() == (std::vector<bool>{false, true, false, false, false, false}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      out[0].to_vector<bool>() == (std::vector<bool>{false, true, false, false, false, false}),
+      boost::test_tools::per_element());
   BOOST_TEST(out[1].to_vector<bool>() == (std::vector<bool>{true, true, false, false, false, true}),
              boost::test_tools::per_element());
   BOOST_TEST(out[2].to_vector<bool>() == (std::vector<bool>{false, false, true, true, true, false}),
              boost::test_tools::per_element());
   BOOST_TEST(out[3].to_vector<bool>() == (std::vector<bool>{true, false, true, true, true, true}),
              boost::test_tools::per_element());
-  BOOST_TEST(out[4].to_vector<bool>() == (std::vector<bool>{true, false, false, false, false, true}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      out[4].to_vector<bool>() == (std::vector<bool>{true, false, false, false, false, true}),
+      boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(comparison_with_nan_is_false) {
@@ -587,7 +639,8 @@ BOOST_AUTO_TEST_CASE(comparison_with_nan_is_false) {
   Session s(g);
   auto out = s.run({greater(a, b), less_equal(a, b), equal(a, b)});
   for (const Tensor& t : out)
-    BOOST_TEST(t.to_vector<bool>() == (std::vector<bool>{false, false}), boost::test_tools::per_element());
+    BOOST_TEST(t.to_vector<bool>() == (std::vector<bool>{false, false}),
+               boost::test_tools::per_element());
 }
 
 // Comparing two bool tensors: accepted at build time, so it must run (equal on masks is common).
@@ -596,7 +649,8 @@ BOOST_AUTO_TEST_CASE(comparison_of_bools_builds_only_if_it_runs) {
       {"equal", [](Output a, Output b, OpName n) { return equal(a, b, n); }},
       {"greater", [](Output a, Output b, OpName n) { return greater(a, b, n); }},
   };
-  const std::vector<std::vector<bool>> expected = {{true, false, false, true}, {false, false, true, false}};
+  const std::vector<std::vector<bool>> expected = {{true, false, false, true},
+                                                   {false, false, true, false}};
   for (std::size_t k = 0; k < ops.size(); ++k) {
     Graph g;
     Output a = constant(g, Tensor::from_vector<bool>({4}, {false, false, true, true}), "a");
@@ -623,7 +677,8 @@ BOOST_AUTO_TEST_CASE(comparison_of_bools_builds_only_if_it_runs) {
 BOOST_AUTO_TEST_CASE(where_same_shapes) {
   for (DType dtype : {DType::float32, DType::float64, DType::int32, DType::int64}) {
     Graph g;
-    Output c = constant(g, Tensor::from_vector<bool>({2, 3}, {true, false, true, false, false, true}), "c");
+    Output c = constant(
+        g, Tensor::from_vector<bool>({2, 3}, {true, false, true, false, false, true}), "c");
     Output x = constant(g, make_tensor(dtype, Shape{2, 3}, {1, 2, 3, 4, 5, 6}), "x");
     Output y = constant(g, make_tensor(dtype, Shape{2, 3}, {-1, -2, -3, -4, -5, -6}), "y");
     Output w = where(c, x, y, "w");
@@ -711,18 +766,21 @@ BOOST_AUTO_TEST_CASE(where_rejects_bad_inputs) {
   Output y4 = placeholder(g, DType::float32, Shape{4}, "y4");
   int before = g.num_nodes();
   // A float condition.
-  BOOST_CHECK_EXCEPTION(where(fcond, x, y, "w"), ShapeError,
-                        mentions_all<ShapeError>({"'w'", "op where", "fcond: float32 (2, 3)", "x: float32 (2, 3)",
-                                                  "y: float32 (2, 3)", "bool"}));
+  BOOST_CHECK_EXCEPTION(
+      where(fcond, x, y, "w"), ShapeError,
+      mentions_all<ShapeError>({"'w'", "op where", "fcond: float32 (2, 3)", "x: float32 (2, 3)",
+                                "y: float32 (2, 3)", "bool"}));
   // x and y of different dtypes.
   BOOST_CHECK_EXCEPTION(where(cond, x, y64, "w"), ShapeError,
-                        mentions_all<ShapeError>({"'w'", "op where", "cond: bool (2, 3)", "x: float32 (2, 3)",
-                                                  "y64: float64 (2, 3)"}));
+                        mentions_all<ShapeError>({"'w'", "op where", "cond: bool (2, 3)",
+                                                  "x: float32 (2, 3)", "y64: float64 (2, 3)"}));
   // Shapes that do not broadcast: the condition, then a value.
-  BOOST_CHECK_EXCEPTION(where(bad_cond, x, y, "w"), ShapeError,
-                        mentions_all<ShapeError>({"'w'", "op where", "cond4: bool (4,)", "x: float32 (2, 3)"}));
-  BOOST_CHECK_EXCEPTION(where(cond, x, y4, "w"), ShapeError,
-                        mentions_all<ShapeError>({"'w'", "op where", "y4: float32 (4,)", "x: float32 (2, 3)"}));
+  BOOST_CHECK_EXCEPTION(
+      where(bad_cond, x, y, "w"), ShapeError,
+      mentions_all<ShapeError>({"'w'", "op where", "cond4: bool (4,)", "x: float32 (2, 3)"}));
+  BOOST_CHECK_EXCEPTION(
+      where(cond, x, y4, "w"), ShapeError,
+      mentions_all<ShapeError>({"'w'", "op where", "y4: float32 (4,)", "x: float32 (2, 3)"}));
   BOOST_TEST(g.num_nodes() == before);
   BOOST_TEST(g.find_node("w") == nullptr);
 }
@@ -733,13 +791,14 @@ BOOST_AUTO_TEST_CASE(operators_float64) {
   Graph g;
   Output x = constant(g, Tensor::from_vector<double>({3}, {1, 2, 4}), "x");
   Output y = constant(g, Tensor::from_vector<double>({3}, {10, 20, 40}), "y");
-  std::vector<Output> ys = {x + y, x - y, x * y, y / x, x * 2.0, 2.0 * x, x + 1.5, 1.5 + x,
-                            x - 1.0, 1.0 - x, x / 4.0, 8.0 / x, -x};
+  std::vector<Output> ys = {x + y,   x - y,   x * y,   y / x,   x * 2.0, 2.0 * x, x + 1.5,
+                            1.5 + x, x - 1.0, 1.0 - x, x / 4.0, 8.0 / x, -x};
   const std::vector<std::string> ops = {"add", "sub", "mul", "div", "mul", "mul", "add",
                                         "add", "sub", "sub", "div", "div", "neg"};
   const std::vector<std::vector<double>> expected = {
-      {11, 22, 44}, {-9, -18, -36}, {10, 40, 160}, {10, 10, 10},    {2, 4, 8},          {2, 4, 8},  {2.5, 3.5, 5.5},
-      {2.5, 3.5, 5.5}, {0, 1, 3},   {0, -1, -3},   {0.25, 0.5, 1}, {8, 4, 2}, {-1, -2, -4}};
+      {11, 22, 44},   {-9, -18, -36},  {10, 40, 160},   {10, 10, 10}, {2, 4, 8},
+      {2, 4, 8},      {2.5, 3.5, 5.5}, {2.5, 3.5, 5.5}, {0, 1, 3},    {0, -1, -3},
+      {0.25, 0.5, 1}, {8, 4, 2},       {-1, -2, -4}};
   for (std::size_t i = 0; i < ys.size(); ++i) {
     BOOST_TEST(ys[i].producer().op->name == ops[i]);
     BOOST_TEST((ys[i].dtype() == DType::float64));
@@ -754,7 +813,8 @@ BOOST_AUTO_TEST_CASE(operators_float64) {
   BOOST_TEST((two.output_shapes[0] == Shape{}));
   Session s(g);
   auto out = s.run(ys);
-  for (std::size_t i = 0; i < ys.size(); ++i) check_values(out[i], expected[i], 1e-15, "operator " + std::to_string(i));
+  for (std::size_t i = 0; i < ys.size(); ++i)
+    check_values(out[i], expected[i], 1e-15, "operator " + std::to_string(i));
 }
 
 BOOST_AUTO_TEST_CASE(operators_compose) {
@@ -801,13 +861,16 @@ BOOST_DATA_TEST_CASE(binary_rejects_bad_inputs, bdata::make(binary_cases()), c) 
       {DType::float32, Shape{2, 3}, DType::int32, Shape{3}, "float with int"},
       {DType::float32, Shape{2, 3}, DType::float32, Shape{2}, "not broadcastable"},
       {DType::float64, Shape{2, 3}, DType::float64, Shape{3, 2}, "not broadcastable (transposed)"},
-      {DType::float32, Shape{-1, 3}, DType::float32, Shape{4}, "not broadcastable with unknown batch"},
+      {DType::float32, Shape{-1, 3}, DType::float32, Shape{4},
+       "not broadcastable with unknown batch"},
   };
   if (c.kind != Kind::Comparison)
     bad.push_back({DType::boolean, Shape{2, 3}, DType::boolean, Shape{2, 3}, "bool arithmetic"});
   if (c.kind == Kind::FloatOnly) {
-    bad.push_back({DType::int32, Shape{2, 3}, DType::int32, Shape{2, 3}, "int input to a float-only op"});
-    bad.push_back({DType::int64, Shape{3}, DType::int64, Shape{3}, "int64 input to a float-only op"});
+    bad.push_back(
+        {DType::int32, Shape{2, 3}, DType::int32, Shape{2, 3}, "int input to a float-only op"});
+    bad.push_back(
+        {DType::int64, Shape{3}, DType::int64, Shape{3}, "int64 input to a float-only op"});
   }
   for (const Bad& b : bad) {
     Graph g;
@@ -815,9 +878,10 @@ BOOST_DATA_TEST_CASE(binary_rejects_bad_inputs, bdata::make(binary_cases()), c) 
     Output rhs = placeholder(g, b.db, b.sb, "rhs");
     int before = g.num_nodes();
     BOOST_TEST_CONTEXT(c.op << ": " << b.why) {
-      BOOST_CHECK_EXCEPTION(c.build(lhs, rhs, "bad_node"), ShapeError,
-                            mentions_all<ShapeError>({"'bad_node'", "op " + c.op, "lhs: " + describe(b.da, b.sa),
-                                                      "rhs: " + describe(b.db, b.sb), "test_binary.cpp"}));
+      BOOST_CHECK_EXCEPTION(
+          c.build(lhs, rhs, "bad_node"), ShapeError,
+          mentions_all<ShapeError>({"'bad_node'", "op " + c.op, "lhs: " + describe(b.da, b.sa),
+                                    "rhs: " + describe(b.db, b.sb), "test_binary.cpp"}));
       BOOST_TEST(g.num_nodes() == before);
       BOOST_TEST(g.find_node("bad_node") == nullptr);
     }
@@ -844,7 +908,8 @@ BOOST_AUTO_TEST_CASE(integer_tensor_with_whole_scalar_is_exact) {
   Output big = constant(g, Tensor::from_vector<std::int64_t>({1}, {std::int64_t(1) << 40}), "big");
   Output f = constant(g, Tensor::from_vector<float>({3}, {-3, 1, 7}), "f");
   Output zero = constant(g, Tensor::from_vector<std::int32_t>({2}, {0, 0}), "zero");
-  std::vector<Output> ys = {x * 2.0, 2.0 * x, zero + -2147483648.0, big * 3.0, f * 0.5, f + 0.7, zero - 2147483647.0};
+  std::vector<Output> ys = {x * 2.0, 2.0 * x, zero + -2147483648.0, big * 3.0,
+                            f * 0.5, f + 0.7, zero - 2147483647.0};
   Session s(g);
   auto out = s.run(ys);
   check_values(out[0], {-6, 2, 14}, 0.0, "x * 2.0");
@@ -866,7 +931,8 @@ BOOST_AUTO_TEST_CASE(integer_tensor_with_unrepresentable_scalar_throws) {
     std::vector<std::string> parts;
   };
   std::vector<Bad> bad = {
-      {[&] { return x * 0.5; }, {"operator*", "'x'", "int32 (3,)", "0.5", "not a whole number", "cast 'x'"}},
+      {[&] { return x * 0.5; },
+       {"operator*", "'x'", "int32 (3,)", "0.5", "not a whole number", "cast 'x'"}},
       {[&] { return x + 0.7; }, {"operator+", "int32", "0.7", "not a whole number"}},
       {[&] { return 0.5 * x; }, {"operator*", "int32", "0.5", "not a whole number"}},
       {[&] { return 1.25 - l; }, {"operator-", "'l'", "int64 (3,)", "1.25"}},
@@ -893,7 +959,8 @@ BOOST_AUTO_TEST_CASE(float32_tensor_with_scalar_beyond_its_range_throws) {
   Graph g;
   Output f = placeholder(g, DType::float32, Shape{3}, "f");
   Output d = placeholder(g, DType::float64, Shape{3}, "d");
-  BOOST_CHECK_EXCEPTION(f * 1e39, ShapeError, mentions_all<ShapeError>({"operator*", "float32", "1e+39", "range"}));
+  BOOST_CHECK_EXCEPTION(f * 1e39, ShapeError,
+                        mentions_all<ShapeError>({"operator*", "float32", "1e+39", "range"}));
   // Infinities and NaN are float values; rounding (0.1) and float64's range are fine.
   BOOST_CHECK_NO_THROW(f * std::numeric_limits<double>::infinity());
   BOOST_CHECK_NO_THROW(f + std::nan(""));
@@ -911,8 +978,10 @@ BOOST_AUTO_TEST_CASE(comparisons_and_where_with_wide_rows) {
   for (std::int64_t n : {3, 8, 9, 17, 33}) {
     Graph g;
     std::vector<double> av(static_cast<std::size_t>(n)), bv(static_cast<std::size_t>(3 * n));
-    for (std::int64_t j = 0; j < n; ++j) av[static_cast<std::size_t>(j)] = static_cast<double>(j % 5);
-    for (std::int64_t i = 0; i < 3 * n; ++i) bv[static_cast<std::size_t>(i)] = static_cast<double>((i * 7) % 5);
+    for (std::int64_t j = 0; j < n; ++j)
+      av[static_cast<std::size_t>(j)] = static_cast<double>(j % 5);
+    for (std::int64_t i = 0; i < 3 * n; ++i)
+      bv[static_cast<std::size_t>(i)] = static_cast<double>((i * 7) % 5);
     Output a = constant(g, Tensor::from_vector<double>({1, n}, av));
     Output b = constant(g, Tensor::from_vector<double>({3, n}, bv));
     Output eq = equal(a, b), lt = less(a, b), ge = greater_equal(b, a);
@@ -947,7 +1016,8 @@ BOOST_AUTO_TEST_CASE(arithmetic_with_wide_rows_in_three_dimensions) {
   for (std::int64_t i = 0; i < 2; ++i)
     for (std::int64_t j = 0; j < 3; ++j)
       for (std::int64_t k = 0; k < n; ++k) {
-        float x = av[static_cast<std::size_t>(i * n + k)], y = bv[static_cast<std::size_t>(j * n + k)];
+        float x = av[static_cast<std::size_t>(i * n + k)],
+              y = bv[static_cast<std::size_t>(j * n + k)];
         auto e = static_cast<std::size_t>((i * 3 + j) * n + k);
         BOOST_TEST(out[0].to_vector<float>()[e] == x + y);
         BOOST_TEST(out[1].to_vector<float>()[e] == x * y);
@@ -971,14 +1041,19 @@ BOOST_AUTO_TEST_CASE(add_n_sums_equal_shapes) {
   Output sp = add_n({p, p}, "twice");
   BOOST_TEST(sp.shape() == (Shape{-1, 2}));
   Session s(g);
-  BOOST_TEST(s.run(s3).to_vector<float>() == (std::vector<float>{10, 21, 33.5f, 44}), boost::test_tools::per_element());
-  BOOST_TEST(s.run(s1).to_vector<float>() == (std::vector<float>{1, 2, 3, 4}), boost::test_tools::per_element());
-  auto got = s.run(sp, {{p, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6})}}).to_vector<float>();
+  BOOST_TEST(s.run(s3).to_vector<float>() == (std::vector<float>{10, 21, 33.5f, 44}),
+             boost::test_tools::per_element());
+  BOOST_TEST(s.run(s1).to_vector<float>() == (std::vector<float>{1, 2, 3, 4}),
+             boost::test_tools::per_element());
+  auto got =
+      s.run(sp, {{p, Tensor::from_vector<float>({3, 2}, {1, 2, 3, 4, 5, 6})}}).to_vector<float>();
   BOOST_TEST(got == (std::vector<float>{2, 4, 6, 8, 10, 12}), boost::test_tools::per_element());
   int before = g.num_nodes();
   Output row = constant(g, Tensor::from_vector<float>({2}, {1, 2}), "row");
   ++before;
-  BOOST_CHECK_EXCEPTION(add_n({a, row}, "bad_sum"), ShapeError, mentions_all<ShapeError>({"bad_sum", "add_n", "float32 (2, 2)", "float32 (2,)", "does not broadcast"}));
+  BOOST_CHECK_EXCEPTION(add_n({a, row}, "bad_sum"), ShapeError,
+                        mentions_all<ShapeError>({"bad_sum", "add_n", "float32 (2, 2)",
+                                                  "float32 (2,)", "does not broadcast"}));
   Output d = constant(g, Tensor::from_vector<double>({2, 2}, {1, 2, 3, 4}), "d");
   ++before;
   BOOST_CHECK_THROW(add_n({a, d}), ShapeError);

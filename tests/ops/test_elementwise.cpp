@@ -4,7 +4,6 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -50,46 +49,69 @@ struct UnaryCase {
   bool accepts_integers;                    // neg, abs, sign, square
 };
 
-std::ostream& operator<<(std::ostream& os, const UnaryCase& c) { return os << c.label; }
+std::ostream& operator<<(std::ostream& os, const UnaryCase& c) {
+  return os << c.label;
+}
 
 const double kSeluAlpha = 1.6732632423543772848170429916717;
 const double kSeluScale = 1.0507009873554804934193349852946;
 
-const std::vector<double> kGeneral = {-100, -7.75, -2, -1, -0.5, -1e-3, 0, 1e-3, 0.25, 1, 2, 3.5, 7.75, 42, 1000};
-const std::vector<double> kPositive = {1e-6, 1e-3, 0.01, 0.25, 0.5, 0.9, 1, 2, 2.718281828459045, 3.3, 10, 100, 12345.5, 1e6};
-const std::vector<double> kSmooth = {-30, -10, -5, -2, -1, -0.5, -1e-4, 0, 1e-4, 0.5, 1, 2, 5, 10, 30};
+const std::vector<double> kGeneral = {-100, -7.75, -2, -1,  -0.5, -1e-3, 0,   1e-3,
+                                      0.25, 1,     2,  3.5, 7.75, 42,    1000};
+const std::vector<double> kPositive = {1e-6, 1e-3, 0.01, 0.25,    0.5, 0.9, 1, 2, 2.718281828459045,
+                                       3.3,  10,   100,  12345.5, 1e6};
+const std::vector<double> kSmooth = {-30,  -10, -5, -2, -1, -0.5, -1e-4, 0,
+                                     1e-4, 0.5, 1,  2,  5,  10,   30};
 // Integer-valued inputs for the ops that accept ints; 46340^2 still fits in int32.
 const std::vector<double> kIntegers = {-46340, -100, -7, -2, -1, 0, 1, 2, 3, 12, 100, 46340};
 
-double sign_of(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+double sign_of(double x) {
+  return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+}
 
 std::vector<UnaryCase> unary_cases() {
   return {
-      {"neg", "neg", [](Output x, OpName n) { return neg(x, n); }, [](double x) { return -x; }, kGeneral, true},
-      {"abs", "abs", [](Output x, OpName n) { return dagrad::abs(x, n); }, [](double x) { return std::fabs(x); },
+      {"neg", "neg", [](Output x, OpName n) { return neg(x, n); }, [](double x) { return -x; },
        kGeneral, true},
+      {"abs", "abs", [](Output x, OpName n) { return dagrad::abs(x, n); },
+       [](double x) { return std::fabs(x); }, kGeneral, true},
       {"sign", "sign", [](Output x, OpName n) { return sign(x, n); }, sign_of, kGeneral, true},
-      {"exp", "exp", [](Output x, OpName n) { return dagrad::exp(x, n); }, [](double x) { return std::exp(x); },
-       kSmooth, false},
-      {"log", "log", [](Output x, OpName n) { return dagrad::log(x, n); }, [](double x) { return std::log(x); },
-       kPositive, false},
-      {"log1p", "log1p", [](Output x, OpName n) { return dagrad::log1p(x, n); },
+      {"exp", "exp", [](Output x, OpName n) { return dagrad::exp(x, n); },
+       [](double x) { return std::exp(x); }, kSmooth, false},
+      {"log", "log", [](Output x, OpName n) { return dagrad::log(x, n); },
+       [](double x) { return std::log(x); }, kPositive, false},
+      {"log1p",
+       "log1p",
+       [](Output x, OpName n) { return dagrad::log1p(x, n); },
        [](double x) { return std::log1p(x); },
-       {-0.999, -0.9, -0.5, -1e-7, 0, 1e-10, 1e-8, 1e-3, 0.5, 1, 10, 1000, 1e6}, false},
-      {"sqrt", "sqrt", [](Output x, OpName n) { return dagrad::sqrt(x, n); }, [](double x) { return std::sqrt(x); },
-       {0, 1e-6, 0.25, 1, 2, 4, 9, 10, 123.456, 1e4, 1e10}, false},
+       {-0.999, -0.9, -0.5, -1e-7, 0, 1e-10, 1e-8, 1e-3, 0.5, 1, 10, 1000, 1e6},
+       false},
+      {"sqrt",
+       "sqrt",
+       [](Output x, OpName n) { return dagrad::sqrt(x, n); },
+       [](double x) { return std::sqrt(x); },
+       {0, 1e-6, 0.25, 1, 2, 4, 9, 10, 123.456, 1e4, 1e10},
+       false},
       {"rsqrt", "rsqrt", [](Output x, OpName n) { return rsqrt(x, n); },
        [](double x) { return 1.0 / std::sqrt(x); }, kPositive, false},
-      {"square", "square", [](Output x, OpName n) { return square(x, n); }, [](double x) { return x * x; }, kGeneral,
-       true},
-      {"reciprocal", "reciprocal", [](Output x, OpName n) { return reciprocal(x, n); },
-       [](double x) { return 1.0 / x; }, {-1000, -4, -0.5, -1e-3, 1e-3, 0.1, 0.25, 1, 2, 3, 7, 1e4}, false},
+      {"square", "square", [](Output x, OpName n) { return square(x, n); },
+       [](double x) { return x * x; }, kGeneral, true},
+      {"reciprocal",
+       "reciprocal",
+       [](Output x, OpName n) { return reciprocal(x, n); },
+       [](double x) { return 1.0 / x; },
+       {-1000, -4, -0.5, -1e-3, 1e-3, 0.1, 0.25, 1, 2, 3, 7, 1e4},
+       false},
       {"sigmoid", "sigmoid", [](Output x, OpName n) { return sigmoid(x, n); },
        [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, kSmooth, false},
-      {"tanh", "tanh", [](Output x, OpName n) { return dagrad::tanh(x, n); }, [](double x) { return std::tanh(x); },
-       {-20, -3, -1, -0.5, -0.1, -1e-4, 0, 1e-4, 0.1, 0.5, 1, 3, 20}, false},
-      {"relu", "relu", [](Output x, OpName n) { return relu(x, n); }, [](double x) { return x > 0 ? x : 0.0; },
-       kGeneral, false},
+      {"tanh",
+       "tanh",
+       [](Output x, OpName n) { return dagrad::tanh(x, n); },
+       [](double x) { return std::tanh(x); },
+       {-20, -3, -1, -0.5, -0.1, -1e-4, 0, 1e-4, 0.1, 0.5, 1, 3, 20},
+       false},
+      {"relu", "relu", [](Output x, OpName n) { return relu(x, n); },
+       [](double x) { return x > 0 ? x : 0.0; }, kGeneral, false},
       // softplus(x) = log(1 + e^x); e^30 does not overflow a double.
       {"softplus", "softplus", [](Output x, OpName n) { return softplus(x, n); },
        [](double x) { return std::log1p(std::exp(x)); }, kSmooth, false},
@@ -98,10 +120,13 @@ std::vector<UnaryCase> unary_cases() {
       {"elu", "elu(alpha=0.5)", [](Output x, OpName n) { return elu(x, 0.5, n); },
        [](double x) { return x > 0 ? x : 0.5 * (std::exp(x) - 1.0); }, kSmooth, false},
       {"selu", "selu", [](Output x, OpName n) { return selu(x, n); },
-       [](double x) { return kSeluScale * (x > 0 ? x : kSeluAlpha * (std::exp(x) - 1.0)); }, kSmooth, false},
-      {"leaky_relu", "leaky_relu(alpha=0.2)", [](Output x, OpName n) { return leaky_relu(x, 0.2, n); },
+       [](double x) { return kSeluScale * (x > 0 ? x : kSeluAlpha * (std::exp(x) - 1.0)); },
+       kSmooth, false},
+      {"leaky_relu", "leaky_relu(alpha=0.2)",
+       [](Output x, OpName n) { return leaky_relu(x, 0.2, n); },
        [](double x) { return x > 0 ? x : 0.2 * x; }, kGeneral, false},
-      {"leaky_relu", "leaky_relu(alpha=0.01)", [](Output x, OpName n) { return leaky_relu(x, 0.01, n); },
+      {"leaky_relu", "leaky_relu(alpha=0.01)",
+       [](Output x, OpName n) { return leaky_relu(x, 0.01, n); },
        [](double x) { return x > 0 ? x : 0.01 * x; }, kGeneral, false},
   };
 }
@@ -122,7 +147,8 @@ BOOST_DATA_TEST_CASE(unary_forward_float, bdata::make(unary_cases()), c) {
     BOOST_TEST((shape == Shape{-1}));
     BOOST_TEST((y.dtype() == dtype));
     BOOST_TEST((y.shape() == Shape{static_cast<std::int64_t>(tiled(c.inputs).size())}));
-    check_values(y, expected, rel_tolerance(dtype), kAbsFloor, c.label + " " + std::string(dtype_name(dtype)));
+    check_values(y, expected, rel_tolerance(dtype), kAbsFloor,
+                 c.label + " " + std::string(dtype_name(dtype)));
   }
 }
 
@@ -143,10 +169,14 @@ BOOST_AUTO_TEST_CASE(unary_int64_large_values) {
   Output x = placeholder(g, DType::int64, Shape{3}, "x");
   Output n = neg(x), a = dagrad::abs(x), s = sign(x), q = square(x);
   Session sess(g);
-  auto out = sess.run({n, a, s, q}, {{x, Tensor::from_vector<std::int64_t>({3}, {-3000000000LL, 0, 3000000000LL})}});
-  BOOST_TEST(out[0].to_vector<std::int64_t>() == (std::vector<std::int64_t>{3000000000LL, 0, -3000000000LL}),
+  auto out =
+      sess.run({n, a, s, q},
+               {{x, Tensor::from_vector<std::int64_t>({3}, {-3000000000LL, 0, 3000000000LL})}});
+  BOOST_TEST(out[0].to_vector<std::int64_t>() ==
+                 (std::vector<std::int64_t>{3000000000LL, 0, -3000000000LL}),
              boost::test_tools::per_element());
-  BOOST_TEST(out[1].to_vector<std::int64_t>() == (std::vector<std::int64_t>{3000000000LL, 0, 3000000000LL}),
+  BOOST_TEST(out[1].to_vector<std::int64_t>() ==
+                 (std::vector<std::int64_t>{3000000000LL, 0, 3000000000LL}),
              boost::test_tools::per_element());
   BOOST_TEST(out[2].to_vector<std::int64_t>() == (std::vector<std::int64_t>{-1, 0, 1}),
              boost::test_tools::per_element());
@@ -189,48 +219,56 @@ BOOST_AUTO_TEST_CASE(unary_of_scalar) {
 
 BOOST_AUTO_TEST_CASE(sigmoid_extremes_are_finite_and_correct) {
   const std::vector<double> xs = {-1000, -100, -50, 0, 50, 100, 1000};
-  // float64: 1/(1+e^-x) evaluated in double; sigmoid(-100) = 3.7200759760208356e-44, sigmoid(100) = 1.
+  // float64: 1/(1+e^-x) evaluated in double; sigmoid(-100) = 3.7200759760208356e-44,
+  // sigmoid(100) = 1.
   Tensor y64 = run_unary([](Output x, OpName n) { return sigmoid(x, n); }, DType::float64, xs);
   std::vector<double> expected64;
   for (double x : xs) expected64.push_back(1.0 / (1.0 + std::exp(-x)));
   check_values(y64, expected64, 1e-13, 0.0, "sigmoid float64");
-  check_values(y64, {0.0, 3.7200759760208356e-44, 1.9287498479639178e-22, 0.5, 1.0, 1.0, 1.0}, 1e-12, 0.0,
-               "sigmoid float64 (literals)");
+  check_values(y64, {0.0, 3.7200759760208356e-44, 1.9287498479639178e-22, 0.5, 1.0, 1.0, 1.0},
+               1e-12, 0.0, "sigmoid float64 (literals)");
 
-  // float32: sigmoid(-100) is below the normal range (a subnormal ~3.7e-44, or 0): accept [0, 1e-40];
-  // sigmoid(-50) = 1.9287e-22 is a normal float32.
+  // float32: sigmoid(-100) is below the normal range (a subnormal ~3.7e-44, or 0):
+  // accept [0, 1e-40]; sigmoid(-50) = 1.9287e-22 is a normal float32.
   Tensor y32 = run_unary([](Output x, OpName n) { return sigmoid(x, n); }, DType::float32, xs);
-  check_values(y32, {0.0, 0.0, 1.9287498479639178e-22, 0.5, 1.0, 1.0, 1.0}, 1e-6, 1e-40, "sigmoid float32");
+  check_values(y32, {0.0, 0.0, 1.9287498479639178e-22, 0.5, 1.0, 1.0, 1.0}, 1e-6, 1e-40,
+               "sigmoid float32");
   for (std::int64_t i = 0; i < y32.size(); ++i) BOOST_TEST(y32.value_as_double(i) >= 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(softplus_extremes) {
   const std::vector<double> xs = {-1000, -100, 0, 100, 1000};
-  // log(1 + e^-100) = e^-100 (1 - e^-100/2 + ...) = 3.720075976020836e-44; softplus(100) = 100 exactly
-  // in double (the correction is 1e-44 relative).
-  const std::vector<double> expected = {0.0, 3.720075976020836e-44, 0.69314718055994531, 100.0, 1000.0};
+  // log(1 + e^-100) = e^-100 (1 - e^-100/2 + ...) = 3.720075976020836e-44; softplus(100) = 100
+  // exactly in double (the correction is 1e-44 relative).
+  const std::vector<double> expected = {0.0, 3.720075976020836e-44, 0.69314718055994531, 100.0,
+                                        1000.0};
   Tensor y64 = run_unary([](Output x, OpName n) { return softplus(x, n); }, DType::float64, xs);
   check_values(y64, expected, 1e-13, 0.0, "softplus float64");
-  check_values(y64, {0.0, std::exp(-100.0), std::log(2.0), 100.0, 1000.0}, 1e-13, 0.0, "softplus float64 (formula)");
+  check_values(y64, {0.0, std::exp(-100.0), std::log(2.0), 100.0, 1000.0}, 1e-13, 0.0,
+               "softplus float64 (formula)");
   for (std::int64_t i = 0; i < y64.size(); ++i)
     if (i % 5 == 3) BOOST_TEST(y64.value_as_double(i) == 100.0);  // exactly
 
   Tensor y32 = run_unary([](Output x, OpName n) { return softplus(x, n); }, DType::float32, xs);
-  check_values(y32, {0.0, 0.0, 0.69314718055994531, 100.0, 1000.0}, 1e-6, 1e-40, "softplus float32");
+  check_values(y32, {0.0, 0.0, 0.69314718055994531, 100.0, 1000.0}, 1e-6, 1e-40,
+               "softplus float32");
   for (std::int64_t i = 0; i < y32.size(); ++i) BOOST_TEST(y32.value_as_double(i) >= 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(tanh_saturates) {
   for (DType dtype : {DType::float32, DType::float64}) {
-    Tensor y = run_unary([](Output x, OpName n) { return dagrad::tanh(x, n); }, dtype, {-1000, -50, 50, 1000});
+    Tensor y = run_unary([](Output x, OpName n) { return dagrad::tanh(x, n); }, dtype,
+                         {-1000, -50, 50, 1000});
     check_values(y, {-1, -1, 1, 1}, 0.0, 0.0, "tanh " + std::string(dtype_name(dtype)));
   }
 }
 
 BOOST_AUTO_TEST_CASE(exp_overflow_and_log_edges_follow_ieee) {
-  Tensor e = run_unary([](Output x, OpName n) { return dagrad::exp(x, n); }, DType::float64, {-1000, 1000});
+  Tensor e = run_unary([](Output x, OpName n) { return dagrad::exp(x, n); }, DType::float64,
+                       {-1000, 1000});
   check_values(e, {0.0, std::numeric_limits<double>::infinity()}, 0.0, 0.0, "exp float64");
-  Tensor l = run_unary([](Output x, OpName n) { return dagrad::log(x, n); }, DType::float64, {0.0, -1.0});
+  Tensor l =
+      run_unary([](Output x, OpName n) { return dagrad::log(x, n); }, DType::float64, {0.0, -1.0});
   BOOST_TEST(l.to_vector<double>()[0] == -std::numeric_limits<double>::infinity());
   BOOST_TEST(std::isnan(l.to_vector<double>()[1]));
   Tensor r = run_unary([](Output x, OpName n) { return reciprocal(x, n); }, DType::float32, {0.0});
@@ -246,7 +284,8 @@ BOOST_AUTO_TEST_CASE(elu_negative_zero_positive) {
     // e^-1 - 1 = -0.63212055882855767
     check_values(y, {-1.0, -0.63212055882855767, 0.0, 2.0}, rel_tolerance(dtype), 0.0, "elu " + dt);
     Tensor y2 = run_unary([](Output x, OpName n) { return elu(x, 0.3, n); }, dtype, xs);
-    check_values(y2, {-0.3, 0.3 * -0.63212055882855767, 0.0, 2.0}, rel_tolerance(dtype), 0.0, "elu(0.3) " + dt);
+    check_values(y2, {-0.3, 0.3 * -0.63212055882855767, 0.0, 2.0}, rel_tolerance(dtype), 0.0,
+                 "elu(0.3) " + dt);
   }
   // The builder's default alpha is Keras's 1.0, recorded on the node.
   Graph g;
@@ -266,19 +305,23 @@ BOOST_AUTO_TEST_CASE(selu_negative_zero_positive) {
                   2.101401974710961},
                  rel_tolerance(dtype), 0.0, "selu " + std::string(dtype_name(dtype)));
     // selu(-1) = 1.0507009873554805 * 1.6732632423543772 * (e^-1 - 1) = -1.1113307378125625
-    BOOST_TEST(y.value_as_double(1) == -1.1113307378125625, boost::test_tools::tolerance(rel_tolerance(dtype)));
+    BOOST_TEST(y.value_as_double(1) == -1.1113307378125625,
+               boost::test_tools::tolerance(rel_tolerance(dtype)));
   }
 }
 
-// Keras: leaky_relu(x) = x if x > 0 else alpha x, alpha defaults to 0.2 (tf.nn's default is 0.2 too).
+// Keras: leaky_relu(x) = x if x > 0 else alpha x, alpha defaults to 0.2 (tf.nn's default is
+// 0.2 too).
 BOOST_AUTO_TEST_CASE(leaky_relu_negative_zero_positive) {
   const std::vector<double> xs = {-10, -2, -0.5, 0, 0.5, 3};
   for (DType dtype : {DType::float32, DType::float64}) {
     std::string dt(dtype_name(dtype));
     Tensor y = run_unary([](Output x, OpName n) { return leaky_relu(x, 0.2, n); }, dtype, xs);
-    check_values(y, {-2.0, -0.4, -0.1, 0.0, 0.5, 3.0}, rel_tolerance(dtype), 0.0, "leaky_relu " + dt);
+    check_values(y, {-2.0, -0.4, -0.1, 0.0, 0.5, 3.0}, rel_tolerance(dtype), 0.0,
+                 "leaky_relu " + dt);
     Tensor y2 = run_unary([](Output x, OpName n) { return leaky_relu(x, 0.05, n); }, dtype, xs);
-    check_values(y2, {-0.5, -0.1, -0.025, 0.0, 0.5, 3.0}, rel_tolerance(dtype), 0.0, "leaky_relu(0.05) " + dt);
+    check_values(y2, {-0.5, -0.1, -0.025, 0.0, 0.5, 3.0}, rel_tolerance(dtype), 0.0,
+                 "leaky_relu(0.05) " + dt);
   }
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{1}, "x");
@@ -290,7 +333,8 @@ BOOST_AUTO_TEST_CASE(relu_and_sign_at_zero) {
   for (DType dtype : {DType::float32, DType::float64}) {
     Tensor r = run_unary([](Output x, OpName n) { return relu(x, n); }, dtype, {-0.0, 0.0});
     check_values(r, {0.0, 0.0}, 0.0, 0.0, "relu at 0");
-    Tensor s = run_unary([](Output x, OpName n) { return sign(x, n); }, dtype, {-0.0, 0.0, -1e-30, 1e-30});
+    Tensor s =
+        run_unary([](Output x, OpName n) { return sign(x, n); }, dtype, {-0.0, 0.0, -1e-30, 1e-30});
     check_values(s, {0.0, 0.0, -1.0, 1.0}, 0.0, 0.0, "sign near 0");
   }
 }
@@ -308,9 +352,10 @@ BOOST_DATA_TEST_CASE(unary_rejects_bad_dtype, bdata::make(unary_cases()), c) {
     Output x = placeholder(g, dtype, Shape{2, 3}, "input");
     int before = g.num_nodes();
     std::string dt(dtype_name(dtype));
-    BOOST_CHECK_EXCEPTION(c.build(x, "bad_node"), ShapeError,
-                          mentions_all<ShapeError>({"'bad_node'", "op " + c.op, "input: " + dt + " (2, 3)", dt,
-                                                    "test_elementwise.cpp"}));
+    BOOST_CHECK_EXCEPTION(
+        c.build(x, "bad_node"), ShapeError,
+        mentions_all<ShapeError>(
+            {"'bad_node'", "op " + c.op, "input: " + dt + " (2, 3)", dt, "test_elementwise.cpp"}));
     BOOST_TEST(g.num_nodes() == before, c.label << " " << dt << " left the graph changed");
     BOOST_TEST(g.find_node("bad_node") == nullptr);
   }

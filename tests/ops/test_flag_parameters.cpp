@@ -4,7 +4,6 @@
 // checks are requires-expressions over the exact calls, so a regression fails the build of
 // this file; the run-time cases check that the well-formed calls mean what they say.
 #include <boost/test/unit_test.hpp>
-
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -21,29 +20,53 @@ namespace {
 // Each concept holds when its call is well formed. They are templates over the handle type
 // so that an ill-formed call is a false concept rather than a compile error.
 template <class O>
-concept matmul_name_as_transpose_a = requires(O a) { dagrad::matmul(a, a, "mm"); };
+concept matmul_name_as_transpose_a = requires(O a) {
+  dagrad::matmul(a, a, "mm");
+};
 template <class O>
-concept matmul_name_as_transpose_b = requires(O a) { dagrad::matmul(a, a, true, "mm"); };
+concept matmul_name_as_transpose_b = requires(O a) {
+  dagrad::matmul(a, a, true, "mm");
+};
 template <class O>
-concept matmul_string_as_flag = requires(O a) { dagrad::matmul(a, a, std::string("mm")); };
+concept matmul_string_as_flag = requires(O a) {
+  dagrad::matmul(a, a, std::string("mm"));
+};
 template <class O>
-concept matmul_int_as_flag = requires(O a) { dagrad::matmul(a, a, 1); };
+concept matmul_int_as_flag = requires(O a) {
+  dagrad::matmul(a, a, 1);
+};
 template <class O>
-concept matmul_nullptr_as_flag = requires(O a) { dagrad::matmul(a, a, nullptr); };
+concept matmul_nullptr_as_flag = requires(O a) {
+  dagrad::matmul(a, a, nullptr);
+};
 template <class O>
-concept sum_name_as_keepdims = requires(O a) { dagrad::sum(a, {1}, "total"); };
+concept sum_name_as_keepdims = requires(O a) {
+  dagrad::sum(a, {1}, "total");
+};
 template <class O>
-concept sum_int_as_keepdims = requires(O a) { dagrad::sum(a, {1}, 1); };
+concept sum_int_as_keepdims = requires(O a) {
+  dagrad::sum(a, {1}, 1);
+};
 template <class O>
-concept mean_name_as_keepdims = requires(O a) { dagrad::mean(a, {}, "m"); };
+concept mean_name_as_keepdims = requires(O a) {
+  dagrad::mean(a, {}, "m");
+};
 template <class O>
-concept max_name_as_keepdims = requires(O a) { dagrad::max(a, {0}, "mx"); };
+concept max_name_as_keepdims = requires(O a) {
+  dagrad::max(a, {0}, "mx");
+};
 template <class O>
-concept min_name_as_keepdims = requires(O a) { dagrad::min(a, {0}, "mn"); };
+concept min_name_as_keepdims = requires(O a) {
+  dagrad::min(a, {0}, "mn");
+};
 template <class G>
-concept name_scope_name_as_reuse = requires(G& g) { (void)g.name_scope("dense", "x"); };
+concept name_scope_name_as_reuse = requires(G& g) {
+  (void)g.name_scope("dense", "x");
+};
 template <class G>
-concept name_scope_int_as_reuse = requires(G& g) { (void)g.name_scope("dense", 1); };
+concept name_scope_int_as_reuse = requires(G& g) {
+  (void)g.name_scope("dense", 1);
+};
 
 static_assert(!matmul_name_as_transpose_a<Output>);
 static_assert(!matmul_name_as_transpose_b<Output>);
@@ -63,22 +86,34 @@ static_assert(!std::is_convertible_v<std::nullptr_t, Flag>);
 
 // The good calls: flags first, then the name.
 template <class O>
-concept matmul_flag = requires(O a) { dagrad::matmul(a, a, true); };
+concept matmul_flag = requires(O a) {
+  dagrad::matmul(a, a, true);
+};
 template <class O>
-concept matmul_flags_then_name = requires(O a) { dagrad::matmul(a, a, false, false, "mm"); };
+concept matmul_flags_then_name = requires(O a) {
+  dagrad::matmul(a, a, false, false, "mm");
+};
 template <class O>
-concept matmul_flags_then_string = requires(O a) { dagrad::matmul(a, a, true, false, std::string("mm")); };
+concept matmul_flags_then_string = requires(O a) {
+  dagrad::matmul(a, a, true, false, std::string("mm"));
+};
 template <class O>
-concept sum_keepdims_then_name = requires(O a) { dagrad::sum(a, {1}, true, "total"); };
+concept sum_keepdims_then_name = requires(O a) {
+  dagrad::sum(a, {1}, true, "total");
+};
 template <class O>
-concept mean_keepdims_then_name = requires(O a) { dagrad::mean(a, {}, false, "m"); };
+concept mean_keepdims_then_name = requires(O a) {
+  dagrad::mean(a, {}, false, "m");
+};
 template <class O>
 concept max_min_defaults = requires(O a) {
   dagrad::max(a);
   dagrad::min(a, {0}, true);
 };
 template <class G>
-concept name_scope_reuse = requires(G& g) { (void)g.name_scope("dense", true); };
+concept name_scope_reuse = requires(G& g) {
+  (void)g.name_scope("dense", true);
+};
 
 static_assert(matmul_flag<Output>);
 static_assert(matmul_flags_then_name<Output>);
@@ -92,21 +127,37 @@ static_assert(std::is_convertible_v<bool, Flag>);
 // The double, integer and dtype parameters take no name either: a pointer converts to none of
 // them (only to bool, which Flag closes).
 template <class O>
-concept elu_name_as_alpha = requires(O x) { dagrad::elu(x, "e"); };
+concept elu_name_as_alpha = requires(O x) {
+  dagrad::elu(x, "e");
+};
 template <class O>
-concept leaky_relu_name_as_alpha = requires(O x) { dagrad::leaky_relu(x, "l"); };
+concept leaky_relu_name_as_alpha = requires(O x) {
+  dagrad::leaky_relu(x, "l");
+};
 template <class O>
-concept softmax_name_as_axis = requires(O x) { dagrad::softmax(x, "s"); };
+concept softmax_name_as_axis = requires(O x) {
+  dagrad::softmax(x, "s");
+};
 template <class O>
-concept argmax_name_as_axis = requires(O x) { dagrad::argmax(x, "a"); };
+concept argmax_name_as_axis = requires(O x) {
+  dagrad::argmax(x, "a");
+};
 template <class O>
-concept one_hot_name_as_dtype = requires(O x) { dagrad::one_hot(x, 3, "oh"); };
+concept one_hot_name_as_dtype = requires(O x) {
+  dagrad::one_hot(x, 3, "oh");
+};
 template <class O>
-concept bernoulli_name_as_seed = requires(O x) { dagrad::bernoulli_like(x, 0.5, "mask"); };
+concept bernoulli_name_as_seed = requires(O x) {
+  dagrad::bernoulli_like(x, 0.5, "mask");
+};
 template <class G>
-concept scalar_name_as_dtype = requires(G& g) { dagrad::scalar(g, 1.0, "s"); };
+concept scalar_name_as_dtype = requires(G& g) {
+  dagrad::scalar(g, 1.0, "s");
+};
 template <class G>
-concept fill_name_as_dtype = requires(G& g) { dagrad::fill(g, Shape{2}, 1.0, "f"); };
+concept fill_name_as_dtype = requires(G& g) {
+  dagrad::fill(g, Shape{2}, 1.0, "f");
+};
 
 static_assert(!elu_name_as_alpha<Output>);
 static_assert(!leaky_relu_name_as_alpha<Output>);
@@ -152,8 +203,14 @@ BOOST_AUTO_TEST_CASE(reductions_keepdims_then_name) {
 BOOST_AUTO_TEST_CASE(name_scope_reuse_flag) {
   Graph g;
   { auto s = g.name_scope("dense"); }
-  { auto s = g.name_scope("dense", true); BOOST_TEST(g.current_scope() == "dense/"); }
-  { auto s = g.name_scope("dense", false); BOOST_TEST(g.current_scope() == "dense_1/"); }
+  {
+    auto s = g.name_scope("dense", true);
+    BOOST_TEST(g.current_scope() == "dense/");
+  }
+  {
+    auto s = g.name_scope("dense", false);
+    BOOST_TEST(g.current_scope() == "dense_1/");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

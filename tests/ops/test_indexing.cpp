@@ -2,7 +2,6 @@
 // numbers, unknown batch dimensions, build-time errors that name the op, the node and the input
 // shapes, and the gradient rules' own errors.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -31,9 +30,11 @@ BOOST_AUTO_TEST_CASE(concat_values_and_negative_axis) {
   BOOST_TEST(cols.shape().to_string() == "(2, 4)");
   Output single = concat({a}, 1);
   Session s(g);
-  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{1, 2, 3, 4, 5, 6}), tt::per_element());
-  BOOST_TEST(values<std::int32_t>(s.run(cols)) == (std::vector<std::int32_t>{1, 3, 4, 1, 2, 5, 6, 2}),
+  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{1, 2, 3, 4, 5, 6}),
              tt::per_element());
+  BOOST_TEST(
+      values<std::int32_t>(s.run(cols)) == (std::vector<std::int32_t>{1, 3, 4, 1, 2, 5, 6, 2}),
+      tt::per_element());
   BOOST_TEST(values<float>(s.run(single)) == (std::vector<float>{1, 2}), tt::per_element());
 }
 
@@ -46,11 +47,13 @@ BOOST_AUTO_TEST_CASE(concat_unknown_batch) {
   Output stacked = concat({z, constant(g, Tensor::from_vector<float>({1, 2}, {9, 9}))}, 0);
   BOOST_TEST(stacked.shape().to_string() == "(?, 2)");
   Session s(g);
-  std::vector<Tensor> out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({2, 1}, {1, 2})},
-                                                 {z, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6})}});
+  std::vector<Tensor> out =
+      s.run({y, stacked}, {{x, Tensor::from_vector<float>({2, 1}, {1, 2})},
+                           {z, Tensor::from_vector<float>({2, 2}, {3, 4, 5, 6})}});
   BOOST_TEST(values<float>(out[0]) == (std::vector<float>{1, 3, 4, 2, 5, 6}), tt::per_element());
   BOOST_TEST(values<float>(out[1]) == (std::vector<float>{3, 4, 5, 6, 9, 9}), tt::per_element());
-  out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({1, 1}, {7})}, {z, Tensor::from_vector<float>({1, 2}, {8, 9})}});
+  out = s.run({y, stacked}, {{x, Tensor::from_vector<float>({1, 1}, {7})},
+                             {z, Tensor::from_vector<float>({1, 2}, {8, 9})}});
   BOOST_TEST(out[0].shape().to_string() == "(1, 3)");
   BOOST_TEST(values<float>(out[0]) == (std::vector<float>{7, 8, 9}), tt::per_element());
   BOOST_TEST(out[1].shape().to_string() == "(2, 2)");
@@ -61,12 +64,28 @@ BOOST_AUTO_TEST_CASE(concat_rejects_mismatched_inputs) {
   Output a = placeholder(g, DType::float32, Shape{2, 3}, "a");
   Output b = placeholder(g, DType::float32, Shape{2, 4}, "b");
   Output i = placeholder(g, DType::int32, Shape{2, 3}, "i");
-  check_build_error(g, [&] { concat({a, b}, 0, "bad_c"); },
-                    {"node 'bad_c'", "(op concat)", "a: float32 (2, 3)", "b: float32 (2, 4)", "axis 1"});
-  check_build_error(g, [&] { concat({a, i}, 1, "bad_c"); }, {"node 'bad_c'", "(op concat)", "int32 (2, 3)", "same dtype"});
-  check_build_error(g, [&] { concat({a, b}, 2, "bad_c"); }, {"node 'bad_c'", "(op concat)", "axis 2"});
+  check_build_error(
+      g,
+      [&] {
+        concat({a, b}, 0, "bad_c");
+      },
+      {"node 'bad_c'", "(op concat)", "a: float32 (2, 3)", "b: float32 (2, 4)", "axis 1"});
+  check_build_error(g,
+                    [&] {
+                      concat({a, i}, 1, "bad_c");
+                    },
+                    {"node 'bad_c'", "(op concat)", "int32 (2, 3)", "same dtype"});
+  check_build_error(g,
+                    [&] {
+                      concat({a, b}, 2, "bad_c");
+                    },
+                    {"node 'bad_c'", "(op concat)", "axis 2"});
   Output v = placeholder(g, DType::float32, Shape{3}, "v");
-  check_build_error(g, [&] { concat({a, v}, 0, "bad_c"); }, {"(op concat)", "v: float32 (3,)", "rank"});
+  check_build_error(g,
+                    [&] {
+                      concat({a, v}, 0, "bad_c");
+                    },
+                    {"(op concat)", "v: float32 (3,)", "rank"});
 }
 
 // ---- slice ----
@@ -80,7 +99,8 @@ BOOST_AUTO_TEST_CASE(slice_values_and_to_end) {
   Output col = slice(x, {0, 2}, {-1, 1});
   Output empty = slice(x, {3, 4}, {0, 0});
   Session s(g);
-  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{5, 6, 7, 9, 10, 11}), tt::per_element());
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{5, 6, 7, 9, 10, 11}),
+             tt::per_element());
   BOOST_TEST(values<float>(s.run(col)) == (std::vector<float>{2, 6, 10}), tt::per_element());
   BOOST_TEST(s.run(empty).size() == 0);
 }
@@ -91,21 +111,32 @@ BOOST_AUTO_TEST_CASE(slice_unknown_batch) {
   Output y = slice(x, {0, 1}, {-1, 2});
   BOOST_TEST(y.shape().to_string() == "(?, 2)");
   Session s(g);
-  BOOST_TEST(values<std::int64_t>(s.run(y, {{x, Tensor::from_vector<std::int64_t>({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7})}})) ==
+  BOOST_TEST(values<std::int64_t>(s.run(
+                 y, {{x, Tensor::from_vector<std::int64_t>({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7})}})) ==
                  (std::vector<std::int64_t>{1, 2, 5, 6}),
              tt::per_element());
-  Tensor three = s.run(y, {{x, Tensor::from_vector<std::int64_t>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})}});
+  Tensor three = s.run(
+      y, {{x, Tensor::from_vector<std::int64_t>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})}});
   BOOST_TEST(three.shape().to_string() == "(3, 2)");
-  BOOST_TEST(values<std::int64_t>(three) == (std::vector<std::int64_t>{1, 2, 5, 6, 9, 10}), tt::per_element());
+  BOOST_TEST(values<std::int64_t>(three) == (std::vector<std::int64_t>{1, 2, 5, 6, 9, 10}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(slice_rejects_out_of_bounds) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
-  check_build_error(g, [&] { slice(x, {0, 3}, {1, 2}, "bad_s"); },
+  check_build_error(g,
+                    [&] {
+                      slice(x, {0, 3}, {1, 2}, "bad_s");
+                    },
                     {"node 'bad_s'", "(op slice)", "float32 (3, 4)", "out of bounds"});
-  check_build_error(g, [&] { slice(x, {4, 0}, {-1, 1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "out of bounds"});
-  check_build_error(g, [&] { slice(x, {0}, {1}, "bad_s"); }, {"node 'bad_s'", "(op slice)", "(3, 4)", "one entry per axis"});
+  check_build_error(g,
+                    [&] {
+                      slice(x, {4, 0}, {-1, 1}, "bad_s");
+                    },
+                    {"node 'bad_s'", "(op slice)", "out of bounds"});
+  check_build_error(g, [&] { slice(x, {0}, {1}, "bad_s"); },
+                    {"node 'bad_s'", "(op slice)", "(3, 4)", "one entry per axis"});
   check_build_error(g, [&] { slice(x, {-1, 0}, {1, 1}, "bad_s"); }, {"(op slice)", "begin -1"});
 }
 
@@ -123,9 +154,11 @@ BOOST_AUTO_TEST_CASE(gather_rows_and_negative_axis) {
   Output cols = gather(p2, idx2, -1);
   BOOST_TEST(cols.shape().to_string() == "(2, 2, 2)");
   Session s(g);
-  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{5, 6, 1, 2, 5, 6}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{2, 1, 3, 3, 5, 4, 6, 6}),
+  BOOST_TEST(values<float>(s.run(rows)) == (std::vector<float>{5, 6, 1, 2, 5, 6}),
              tt::per_element());
+  BOOST_TEST(
+      values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{2, 1, 3, 3, 5, 4, 6, 6}),
+      tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(gather_unknown_batch_of_indices) {
@@ -165,10 +198,13 @@ BOOST_AUTO_TEST_CASE(gather_rejects_bad_inputs) {
   Output fidx = placeholder(g, DType::float32, Shape{2}, "fidx");
   Output idx = placeholder(g, DType::int32, Shape{2}, "idx");
   check_build_error(g, [&] { gather(params, fidx, 0, "bad_g"); },
-                    {"node 'bad_g'", "(op gather)", "params: float32 (3, 2)", "fidx: float32 (2,)", "int32 or int64"});
-  check_build_error(g, [&] { gather(params, idx, 2, "bad_g"); }, {"node 'bad_g'", "(op gather)", "axis 2"});
+                    {"node 'bad_g'", "(op gather)", "params: float32 (3, 2)", "fidx: float32 (2,)",
+                     "int32 or int64"});
+  check_build_error(g, [&] { gather(params, idx, 2, "bad_g"); },
+                    {"node 'bad_g'", "(op gather)", "axis 2"});
   Output sc = placeholder(g, DType::float32, Shape{}, "sc");
-  check_build_error(g, [&] { gather(sc, idx, 0, "bad_g"); }, {"node 'bad_g'", "(op gather)", "rank >= 1"});
+  check_build_error(g, [&] { gather(sc, idx, 0, "bad_g"); },
+                    {"node 'bad_g'", "(op gather)", "rank >= 1"});
 }
 
 // ---- one_hot ----
@@ -184,8 +220,10 @@ BOOST_AUTO_TEST_CASE(one_hot_values_and_out_of_range_rows) {
   BOOST_TEST(z.shape().to_string() == "(2, 1, 2)");
   Session s(g);
   // Rows for -1 and 3 (outside [0, 3)) are all off.
-  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(z)) == (std::vector<std::int64_t>{-1, 5, 5, -1}), tt::per_element());
+  BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}),
+             tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(z)) == (std::vector<std::int64_t>{-1, 5, 5, -1}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(one_hot_unknown_batch) {
@@ -199,7 +237,8 @@ BOOST_AUTO_TEST_CASE(one_hot_unknown_batch) {
              tt::per_element());
   Tensor two = s.run(y, {{idx, Tensor::from_vector<std::int64_t>({2}, {1, 1})}});
   BOOST_TEST(two.shape().to_string() == "(2, 4)");
-  BOOST_TEST(values<double>(two) == (std::vector<double>{0, 1, 0, 0, 0, 1, 0, 0}), tt::per_element());
+  BOOST_TEST(values<double>(two) == (std::vector<double>{0, 1, 0, 0, 0, 1, 0, 0}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(one_hot_rejects_bad_inputs) {
@@ -212,8 +251,9 @@ BOOST_AUTO_TEST_CASE(one_hot_rejects_bad_inputs) {
                     {"node 'bad_o'", "(op one_hot)", "int32 (3,)", "depth"});
   check_build_error(g, [&] { one_hot(i, 2, DType::int32, 1e10, 0.0, "bad_o"); },
                     {"node 'bad_o'", "(op one_hot)", "on_value"});
-  check_build_error(g, [&] { one_hot(i, 2, DType::int64, 1.0, 0.5, "bad_o"); },
-                    {"node 'bad_o'", "(op one_hot)", "off_value", "0.5 is not representable in int64"});
+  check_build_error(
+      g, [&] { one_hot(i, 2, DType::int64, 1.0, 0.5, "bad_o"); },
+      {"node 'bad_o'", "(op one_hot)", "off_value", "0.5 is not representable in int64"});
 }
 
 // ---- pad ----
@@ -230,7 +270,8 @@ BOOST_AUTO_TEST_CASE(pad_values) {
                                                             1, 2, 3, 0, 0,  //
                                                             4, 5, 6, 0, 0}),
              tt::per_element());
-  BOOST_TEST(values<std::int32_t>(s.run(v)) == (std::vector<std::int32_t>{0, 0, 7, 8, 0}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(v)) == (std::vector<std::int32_t>{0, 0, 7, 8, 0}),
+             tt::per_element());
   BOOST_TEST(s.run(same).item<double>() == 5.0);
 }
 
@@ -242,22 +283,32 @@ BOOST_AUTO_TEST_CASE(pad_unknown_batch_reuses_buffers) {
   Session s(g);
   Tensor one = s.run(y, {{x, Tensor::from_vector<double>({1, 2}, {3, 4})}});
   BOOST_TEST(one.shape().to_string() == "(2, 4)");
-  BOOST_TEST(values<double>(one) == (std::vector<double>{0, 0, 0, 0, 0, 3, 4, 0}), tt::per_element());
+  BOOST_TEST(values<double>(one) == (std::vector<double>{0, 0, 0, 0, 0, 3, 4, 0}),
+             tt::per_element());
   // Twice with the same shape: the reused output buffer must be zeroed again.
   for (int run = 0; run < 2; ++run) {
     Tensor two = s.run(y, {{x, Tensor::from_vector<double>({2, 2}, {1, 2, 3, 4})}});
-    BOOST_TEST(values<double>(two) == (std::vector<double>{0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0}), tt::per_element());
+    BOOST_TEST(values<double>(two) == (std::vector<double>{0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0}),
+               tt::per_element());
   }
 }
 
 BOOST_AUTO_TEST_CASE(pad_rejects_bad_amounts) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
-  check_build_error(g, [&] { pad(x, {1}, {0, 0}, "bad_p"); },
+  check_build_error(g,
+                    [&] {
+                      pad(x, {1}, {0, 0}, "bad_p");
+                    },
                     {"node 'bad_p'", "(op pad)", "x: float32 (2, 3)", "one entry per axis"});
-  check_build_error(g, [&] { pad(x, {0, -1}, {0, 0}, "bad_p"); }, {"node 'bad_p'", "(op pad)", "must be >= 0"});
+  check_build_error(g,
+                    [&] {
+                      pad(x, {0, -1}, {0, 0}, "bad_p");
+                    },
+                    {"node 'bad_p'", "(op pad)", "must be >= 0"});
   Output deep = placeholder(g, DType::float32, Shape{1, 1, 1, 1, 1, 1, 1, 1, 1}, "deep");
-  check_build_error(g, [&] { pad(deep, Ints(9, 0), Ints(9, 0), "bad_p"); }, {"(op pad)", "rank up to 8"});
+  check_build_error(g, [&] { pad(deep, Ints(9, 0), Ints(9, 0), "bad_p"); },
+                    {"(op pad)", "rank up to 8"});
 }
 
 // ---- scatter_add ----
@@ -275,8 +326,10 @@ BOOST_AUTO_TEST_CASE(scatter_add_accumulates_repeated_rows) {
   Output cols = scatter_add(u2, idx2, constant(g, Tensor(DType::int64, Shape{2, 3})), -1);
   Session s(g);
   for (int run = 0; run < 2; ++run)  // the reused output buffer starts from zeros every run
-    BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{3, 4, 0, 0, 6, 8, 0, 0}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{0, 3, 0, 0, 7, 0}), tt::per_element());
+    BOOST_TEST(values<float>(s.run(y)) == (std::vector<float>{3, 4, 0, 0, 6, 8, 0, 0}),
+               tt::per_element());
+  BOOST_TEST(values<std::int64_t>(s.run(cols)) == (std::vector<std::int64_t>{0, 3, 0, 0, 7, 0}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(scatter_add_unknown_batch) {
@@ -314,9 +367,12 @@ BOOST_AUTO_TEST_CASE(scatter_add_rejects_bad_inputs) {
   Output flags = placeholder(g, DType::boolean, Shape{3, 2}, "flags");
   check_build_error(g, [&] { scatter_add(wrong, idx, like, 0, "bad_s"); },
                     {"node 'bad_s'", "(op scatter_add)", "wrong: float32 (2, 2)", "(3, 2)"});
-  check_build_error(g, [&] { scatter_add(good, fidx, like, 0, "bad_s"); }, {"(op scatter_add)", "int32 or int64"});
-  check_build_error(g, [&] { scatter_add(flags, idx, like, 0, "bad_s"); }, {"(op scatter_add)", "bool"});
-  check_build_error(g, [&] { scatter_add(good, idx, like, 2, "bad_s"); }, {"(op scatter_add)", "axis 2"});
+  check_build_error(g, [&] { scatter_add(good, fidx, like, 0, "bad_s"); },
+                    {"(op scatter_add)", "int32 or int64"});
+  check_build_error(g, [&] { scatter_add(flags, idx, like, 0, "bad_s"); },
+                    {"(op scatter_add)", "bool"});
+  check_build_error(g, [&] { scatter_add(good, idx, like, 2, "bad_s"); },
+                    {"(op scatter_add)", "axis 2"});
 }
 
 // ---- gradient rules: values and their own errors ----
@@ -341,7 +397,8 @@ BOOST_AUTO_TEST_CASE(slice_gradient_pads_with_zeros) {
   Session s(g);
   Tensor out = s.run(dx, {{x, Tensor(DType::float64, Shape{3, 3})}});
   BOOST_TEST(out.shape().to_string() == "(3, 3)");
-  BOOST_TEST(values<double>(out) == (std::vector<double>{0, 0, 0, 0, 10, 20, 0, 10, 20}), tt::per_element());
+  BOOST_TEST(values<double>(out) == (std::vector<double>{0, 0, 0, 0, 10, 20, 0, 10, 20}),
+             tt::per_element());
 }
 
 // A slice that ends inside an axis of unknown size: the zeros after it get their size at run
@@ -354,7 +411,8 @@ BOOST_AUTO_TEST_CASE(slice_gradient_inside_an_unknown_axis) {
   Session s(g);
   Tensor out = s.run(dx, {{x, Tensor(DType::float64, Shape{3, 4})}});
   BOOST_TEST(out.shape().to_string() == "(3, 4)");
-  BOOST_TEST(values<double>(out) == (std::vector<double>{0, 10, 20, 0, 0, 10, 20, 0, 0, 0, 0, 0}), tt::per_element());
+  BOOST_TEST(values<double>(out) == (std::vector<double>{0, 10, 20, 0, 0, 10, 20, 0, 0, 0, 0, 0}),
+             tt::per_element());
 }
 
 // The gradient rules throw GraphError (naming the forward node) where a static amount they need

@@ -1,7 +1,6 @@
 // matmul: 2-D and batched products with every transpose flag, against hand-computed products
 // and an independent triple loop; unknown dimensions; build- and run-time shape errors.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -69,7 +68,8 @@ BOOST_AUTO_TEST_CASE(matmul_transpose_changes_the_shape) {
   auto out = s.run({gram_rows, gram_cols});
   // (A A^T)_ij = row_i . row_j; (A^T A)_ij = col_i . col_j
   BOOST_TEST(values(out[0]) == std::vector<double>({14, 32, 32, 77}), tt::per_element());
-  BOOST_TEST(values(out[1]) == std::vector<double>({17, 22, 27, 22, 29, 36, 27, 36, 45}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({17, 22, 27, 22, 29, 36, 27, 36, 45}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(matmul_against_triple_loop_all_flags) {
@@ -101,7 +101,8 @@ BOOST_AUTO_TEST_CASE(matmul_against_triple_loop_all_flags) {
 
 BOOST_AUTO_TEST_CASE(matmul_batched) {
   Graph g;
-  // a[0] = [[1, 2], [3, 4]], a[1] = [[5, 6], [7, 8]]; b[0] = I, b[1] = [[0, 1], [1, 0]] (swaps columns)
+  // a[0] = [[1, 2], [3, 4]], a[1] = [[5, 6], [7, 8]]; b[0] = I,
+  // b[1] = [[0, 1], [1, 0]] (swaps columns)
   Output a = matrix<float>(g, {2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
   Output b = matrix<float>(g, {2, 2, 2}, {1, 0, 0, 1, 0, 1, 1, 0});
   Output y = matmul(a, b);
@@ -133,17 +134,19 @@ BOOST_AUTO_TEST_CASE(matmul_batch_times_single_matrix) {
   Output y = matmul(a, w);
   Output y_tb = matmul(a, w, false, true);  // w^T = [[1, 0], [1, 2]]
   Output y_ta = matmul(a, w, true, false);
-  Output w_first = matmul(w, a);            // w broadcast over a's batch, on the left
+  Output w_first = matmul(w, a);  // w broadcast over a's batch, on the left
   BOOST_TEST(y.shape().to_string() == "(2, 2, 2)");
   BOOST_TEST(w_first.shape().to_string() == "(2, 2, 2)");
   Session s(g);
   auto out = s.run({y, y_tb, y_ta, w_first});
   BOOST_TEST(values(out[0]) == std::vector<double>({1, 5, 3, 11, 5, 17, 7, 23}), tt::per_element());
-  BOOST_TEST(values(out[1]) == std::vector<double>({3, 4, 7, 8, 11, 12, 15, 16}), tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({3, 4, 7, 8, 11, 12, 15, 16}),
+             tt::per_element());
   // a[0]^T w = [[1, 3], [2, 4]] w; a[1]^T w = [[5, 7], [6, 8]] w
   BOOST_TEST(values(out[2]) == std::vector<double>({1, 7, 2, 10, 5, 19, 6, 22}), tt::per_element());
   // w a[0] = [[1 + 3, 2 + 4], [6, 8]]; w a[1] = [[5 + 7, 6 + 8], [14, 16]]
-  BOOST_TEST(values(out[3]) == std::vector<double>({4, 6, 6, 8, 12, 14, 14, 16}), tt::per_element());
+  BOOST_TEST(values(out[3]) == std::vector<double>({4, 6, 6, 8, 12, 14, 14, 16}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(matmul_unknown_batch_dimension) {
@@ -162,8 +165,9 @@ BOOST_AUTO_TEST_CASE(matmul_unknown_batch_dimension) {
   Tensor two = s.run(y, {{x, Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6})}});
   BOOST_TEST(values(two) == kAB, tt::per_element());
   // Three matrices: A, A with rows swapped, and zeros.
-  Tensor batch = s.run(ys, {{xs, Tensor::from_vector<float>({3, 2, 3}, {1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3,
-                                                                      0, 0, 0, 0, 0, 0})}});
+  Tensor batch =
+      s.run(ys, {{xs, Tensor::from_vector<float>(
+                          {3, 2, 3}, {1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 0, 0, 0, 0, 0, 0})}});
   BOOST_TEST(batch.shape().to_string() == "(3, 2, 2)");
   BOOST_TEST(values(batch) == std::vector<double>({58, 64, 139, 154, 139, 154, 58, 64, 0, 0, 0, 0}),
              tt::per_element());
@@ -186,7 +190,8 @@ BOOST_AUTO_TEST_CASE(matmul_empty_inner_dimension_gives_zeros) {
   Output y = matmul(a, b);
   Session s(g);
   // A sum over no terms: (2, 0) x (0, 3) = zeros (2, 3).
-  Tensor out = s.run(y, {{a, Tensor(DType::float32, Shape{2, 0})}, {b, Tensor(DType::float32, Shape{0, 3})}});
+  Tensor out = s.run(
+      y, {{a, Tensor(DType::float32, Shape{2, 0})}, {b, Tensor(DType::float32, Shape{0, 3})}});
   BOOST_TEST(out.shape().to_string() == "(2, 3)");
   BOOST_TEST(values(out) == std::vector<double>(6, 0.0), tt::per_element());
 }
@@ -202,19 +207,24 @@ BOOST_AUTO_TEST_CASE(matmul_shape_errors_at_build_time) {
   Output rank4 = constant(g, Tensor(DType::float32, Shape{1, 2, 3, 2}), "rank4");
   Output ints = constant(g, Tensor(DType::int32, Shape{3, 3}), "ints");
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(matmul(a, c, false, false, "product"), ShapeError,
-                        mentions_all({"'product'", "op matmul", "(2, 3)", "(4, 5)", "inner dimensions"}));
+  BOOST_CHECK_EXCEPTION(
+      matmul(a, c, false, false, "product"), ShapeError,
+      mentions_all({"'product'", "op matmul", "(2, 3)", "(4, 5)", "inner dimensions"}));
   // With transpose_a, a is (3, 2): its 2 columns do not meet c's 4 rows.
   BOOST_CHECK_EXCEPTION(matmul(a, c, true, false, "product_t"), ShapeError,
                         mentions_all({"'product_t'", "op matmul", "(2, 3) transposed", "(4, 5)"}));
-  BOOST_CHECK_EXCEPTION(matmul(v, a, false, false, "vector_product"), ShapeError,
-                        mentions_all({"'vector_product'", "op matmul", "(3,)", "(2, 3)", "rank 2"}));
-  BOOST_CHECK_EXCEPTION(matmul(a, d, false, false, "mixed"), ShapeError,
-                        mentions_all({"'mixed'", "op matmul", "float32 (2, 3)", "float64 (3, 2)", "same dtype"}));
+  BOOST_CHECK_EXCEPTION(
+      matmul(v, a, false, false, "vector_product"), ShapeError,
+      mentions_all({"'vector_product'", "op matmul", "(3,)", "(2, 3)", "rank 2"}));
+  BOOST_CHECK_EXCEPTION(
+      matmul(a, d, false, false, "mixed"), ShapeError,
+      mentions_all({"'mixed'", "op matmul", "float32 (2, 3)", "float64 (3, 2)", "same dtype"}));
   BOOST_CHECK_EXCEPTION(matmul(batch3, batch4, false, false, "batches"), ShapeError,
-                        mentions_all({"'batches'", "op matmul", "(2, 3, 3)", "(4, 3, 2)", "batch dimensions differ"}));
-  BOOST_CHECK_EXCEPTION(matmul(batch3, rank4, false, false, "ranks"), ShapeError,
-                        mentions_all({"'ranks'", "op matmul", "(2, 3, 3)", "(1, 2, 3, 2)", "batch ranks differ"}));
+                        mentions_all({"'batches'", "op matmul", "(2, 3, 3)", "(4, 3, 2)",
+                                      "batch dimensions differ"}));
+  BOOST_CHECK_EXCEPTION(
+      matmul(batch3, rank4, false, false, "ranks"), ShapeError,
+      mentions_all({"'ranks'", "op matmul", "(2, 3, 3)", "(1, 2, 3, 2)", "batch ranks differ"}));
   BOOST_CHECK_EXCEPTION(matmul(ints, ints, false, false, "int_product"), ShapeError,
                         mentions_all({"'int_product'", "op matmul", "int32 (3, 3)"}));
   BOOST_TEST(g.num_nodes() == before);

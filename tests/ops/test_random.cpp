@@ -4,7 +4,6 @@
 // Statistical tolerances are five standard errors of the estimate for n = 100000 draws (the
 // standard error is written next to each check); the draws are seeded, so a pass is stable.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
@@ -48,9 +47,13 @@ std::vector<double> sample(std::uint64_t graph_seed, Make&& make) {
 BOOST_AUTO_TEST_SUITE(random_ops)
 
 BOOST_AUTO_TEST_CASE(same_seeds_give_same_values_in_fresh_sessions) {
-  auto uniform = [](Graph& g) { return random_uniform(g, Shape{64}, -1.0, 1.0, DType::float32, 7); };
+  auto uniform = [](Graph& g) {
+    return random_uniform(g, Shape{64}, -1.0, 1.0, DType::float32, 7);
+  };
   auto normal = [](Graph& g) { return random_normal(g, Shape{3, 5}, 0.0, 1.0, DType::float64, 7); };
-  auto truncated = [](Graph& g) { return truncated_normal(g, Shape{33}, 1.0, 2.0, DType::float32, 7); };
+  auto truncated = [](Graph& g) {
+    return truncated_normal(g, Shape{33}, 1.0, 2.0, DType::float32, 7);
+  };
   auto coin = [](Graph& g) {
     return bernoulli_like(constant(g, Tensor(DType::float64, Shape{64})), 0.5, 7);
   };
@@ -65,7 +68,8 @@ BOOST_AUTO_TEST_CASE(same_seeds_give_same_values_in_fresh_sessions) {
 
 BOOST_AUTO_TEST_CASE(different_seeds_give_different_values) {
   auto with_op_seed = [](std::int64_t seed) {
-    return [seed](Graph& g) { return random_uniform(g, Shape{32}, 0.0, 1.0, DType::float64, seed); };
+    return
+        [seed](Graph& g) { return random_uniform(g, Shape{32}, 0.0, 1.0, DType::float64, seed); };
   };
   BOOST_TEST((sample(42, with_op_seed(7)) != sample(43, with_op_seed(7))));  // graph seed differs
   BOOST_TEST((sample(42, with_op_seed(7)) != sample(42, with_op_seed(8))));  // op seed differs
@@ -98,7 +102,8 @@ BOOST_AUTO_TEST_CASE(uniform_statistics) {
   // U[a, b): mean (a + b) / 2 = 0.5, variance (b - a)^2 / 12 = 25/12.
   const double a = -2.0, b = 3.0;
   for (DType dtype : {DType::float32, DType::float64}) {
-    std::vector<double> v = sample(11, [&](Graph& g) { return random_uniform(g, Shape{kDraws}, a, b, dtype, 1); });
+    std::vector<double> v =
+        sample(11, [&](Graph& g) { return random_uniform(g, Shape{kDraws}, a, b, dtype, 1); });
     bool in_range = true;
     for (double x : v) in_range = in_range && x >= a && x < b;
     BOOST_TEST(in_range);
@@ -112,7 +117,8 @@ BOOST_AUTO_TEST_CASE(uniform_statistics) {
 BOOST_AUTO_TEST_CASE(normal_statistics) {
   // N(1.5, 2^2): mean 1.5, variance 4, and P(|x - mean| < stddev) = erf(1/sqrt 2) = 0.682689.
   for (DType dtype : {DType::float32, DType::float64}) {
-    std::vector<double> v = sample(12, [&](Graph& g) { return random_normal(g, Shape{kDraws}, 1.5, 2.0, dtype, 1); });
+    std::vector<double> v =
+        sample(12, [&](Graph& g) { return random_normal(g, Shape{kDraws}, 1.5, 2.0, dtype, 1); });
     Moments m = moments(v);
     BOOST_TEST(m.mean == 1.5, tt::tolerance(0.0316 / 1.5));      // SE 2 / sqrt(n) = 0.00632
     BOOST_TEST(m.variance == 4.0, tt::tolerance(0.0894 / 4.0));  // SE sqrt(2 sigma^4 / n) = 0.0179
@@ -126,8 +132,8 @@ BOOST_AUTO_TEST_CASE(normal_statistics) {
 BOOST_AUTO_TEST_CASE(truncated_normal_statistics) {
   // Standard normal truncated to [-2, 2]: variance 1 - 2 * 2 phi(2) / (2 Phi(2) - 1) = 0.773741,
   // std 0.87962566; mean 0.
-  std::vector<double> v =
-      sample(13, [](Graph& g) { return truncated_normal(g, Shape{kDraws}, 0.0, 1.0, DType::float32, 1); });
+  std::vector<double> v = sample(
+      13, [](Graph& g) { return truncated_normal(g, Shape{kDraws}, 0.0, 1.0, DType::float32, 1); });
   double largest = 0;
   for (double x : v) largest = std::max(largest, std::fabs(x));
   BOOST_TEST(largest <= 2.0);
@@ -138,24 +144,28 @@ BOOST_AUTO_TEST_CASE(truncated_normal_statistics) {
   // of the std 0.00286 / (2 * 0.88) = 0.00163.
   BOOST_TEST(std::sqrt(m.variance) == 0.87962566, tt::tolerance(0.0081 / 0.87962566));
   // Shifted and scaled: N(3, 0.5^2) truncated to [2, 4].
-  std::vector<double> w =
-      sample(14, [](Graph& g) { return truncated_normal(g, Shape{kDraws}, 3.0, 0.5, DType::float64, 1); });
+  std::vector<double> w = sample(
+      14, [](Graph& g) { return truncated_normal(g, Shape{kDraws}, 3.0, 0.5, DType::float64, 1); });
   bool in_range = true;
   for (double x : w) in_range = in_range && x >= 2.0 && x <= 4.0;
   BOOST_TEST(in_range);
-  BOOST_TEST(std::sqrt(moments(w).variance) == 0.5 * 0.87962566, tt::tolerance(0.0041 / (0.5 * 0.87962566)));
+  BOOST_TEST(std::sqrt(moments(w).variance) == 0.5 * 0.87962566,
+             tt::tolerance(0.0041 / (0.5 * 0.87962566)));
 }
 
 BOOST_AUTO_TEST_CASE(bernoulli_statistics) {
   auto coin = [](double p, DType dtype) {
-    return [p, dtype](Graph& g) { return bernoulli_like(constant(g, Tensor(dtype, Shape{kDraws})), p, 1); };
+    return [p, dtype](Graph& g) {
+      return bernoulli_like(constant(g, Tensor(dtype, Shape{kDraws})), p, 1);
+    };
   };
   std::vector<double> v = sample(15, coin(0.3, DType::float32));
   bool binary = true;
   for (double x : v) binary = binary && (x == 0.0 || x == 1.0);
   BOOST_TEST(binary);
   BOOST_TEST(moments(v).mean == 0.3, tt::tolerance(0.0072 / 0.3));  // SE sqrt(0.21 / n) = 0.00145
-  BOOST_TEST(moments(sample(16, coin(0.8, DType::float64))).mean == 0.8, tt::tolerance(0.0063 / 0.8));
+  BOOST_TEST(moments(sample(16, coin(0.8, DType::float64))).mean == 0.8,
+             tt::tolerance(0.0063 / 0.8));
   BOOST_TEST(moments(sample(17, coin(0.0, DType::float32))).mean == 0.0);
   BOOST_TEST(moments(sample(18, coin(1.0, DType::float64))).mean == 1.0);
 }
@@ -196,24 +206,36 @@ BOOST_AUTO_TEST_CASE(random_ops_are_not_differentiable_and_use_rng) {
 
 BOOST_AUTO_TEST_CASE(random_ops_reject_bad_shapes_and_parameters) {
   Graph g;
-  check_build_error(g, [&] { random_uniform(g, Shape{-1, 3}, 0.0, 1.0, DType::float32, 0, "bad_u"); },
-                    {"node 'bad_u'", "(op random_uniform)", "inputs []", "(?, 3)", "fully defined"});
+  check_build_error(
+      g,
+      [&] {
+        random_uniform(g, Shape{-1, 3}, 0.0, 1.0, DType::float32, 0, "bad_u");
+      },
+      {"node 'bad_u'", "(op random_uniform)", "inputs []", "(?, 3)", "fully defined"});
   check_build_error(g, [&] { random_uniform(g, Shape{2}, 1.0, 1.0, DType::float32, 0, "bad_u"); },
                     {"node 'bad_u'", "(op random_uniform)", "minval"});
   check_build_error(g, [&] { random_uniform(g, Shape{2}, 0.0, 1.0, DType::int32, 0, "bad_u"); },
                     {"node 'bad_u'", "(op random_uniform)", "float32 or float64"});
   check_build_error(g, [&] { random_normal(g, Shape{2}, 0.0, -1.0, DType::float32, 0, "bad_n"); },
                     {"node 'bad_n'", "(op random_normal)", "stddev"});
-  check_build_error(g, [&] { truncated_normal(g, Shape{2, -1}, 0.0, 1.0, DType::float64, 0, "bad_t"); },
+  check_build_error(g,
+                    [&] {
+                      truncated_normal(g, Shape{2, -1}, 0.0, 1.0, DType::float64, 0, "bad_t");
+                    },
                     {"node 'bad_t'", "(op truncated_normal)", "(2, ?)"});
   Output x = placeholder(g, DType::float32, Shape{-1, 4}, "x");
   check_build_error(g, [&] { bernoulli_like(x, 1.5, 0, "bad_b"); },
                     {"node 'bad_b'", "(op bernoulli)", "x: float32 (?, 4)", "p must be in [0, 1]"});
   Output ints = placeholder(g, DType::int32, Shape{-1, 4}, "ints");
-  check_build_error(g, [&] { random_uniform_like(ints, 0.0, 1.0, 0, "bad_u"); },
-                    {"node 'bad_u'", "(op random_uniform)", "ints: int32 (?, 4)", "float32 or float64"});
-  check_build_error(g, [&] { g.add("random_normal", {x, x}, {}, {"bad_two"}); },
-                    {"node 'bad_two'", "(op random_normal)", "x: float32 (?, 4), x: float32 (?, 4)", "at most one input"});
+  check_build_error(
+      g, [&] { random_uniform_like(ints, 0.0, 1.0, 0, "bad_u"); },
+      {"node 'bad_u'", "(op random_uniform)", "ints: int32 (?, 4)", "float32 or float64"});
+  check_build_error(g,
+                    [&] {
+                      g.add("random_normal", {x, x}, {}, {"bad_two"});
+                    },
+                    {"node 'bad_two'", "(op random_normal)", "x: float32 (?, 4), x: float32 (?, 4)",
+                     "at most one input"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

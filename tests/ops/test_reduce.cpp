@@ -1,7 +1,6 @@
 // Reductions (sum, mean, max, min) and argmax: values against hand-computed numbers, shapes
 // with unknown dimensions, empty axes, and build-time errors.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -43,8 +42,10 @@ BOOST_AUTO_TEST_CASE(sum_over_axes) {
   Session s(g);
   auto out = s.run({all, rows, cols});
   BOOST_TEST(values(out[0]) == std::vector<double>({21}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[1]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[2]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6)
+                                                                   << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({6, 15}), tt::tolerance(1e-6)
+                                                                 << tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(sum_keepdims_and_negative_axes) {
@@ -60,11 +61,14 @@ BOOST_AUTO_TEST_CASE(sum_keepdims_and_negative_axes) {
   BOOST_TEST(first_kept.shape().to_string() == "(1, 3)");
   Session s(g);
   auto out = s.run({last, kept, both, first_kept});
-  BOOST_TEST(values(out[0]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[0]) == std::vector<double>({6, 15}), tt::tolerance(1e-6)
+                                                                 << tt::per_element());
   BOOST_TEST(out[1].shape().to_string() == "(2, 1)");
-  BOOST_TEST(values(out[1]) == std::vector<double>({6, 15}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({6, 15}), tt::tolerance(1e-6)
+                                                                 << tt::per_element());
   BOOST_TEST(values(out[2]) == std::vector<double>({21}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[3]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[3]) == std::vector<double>({5, 7, 9}), tt::tolerance(1e-6)
+                                                                   << tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(sum_3d_middle_and_outer_axes) {
@@ -81,9 +85,12 @@ BOOST_AUTO_TEST_CASE(sum_3d_middle_and_outer_axes) {
   BOOST_TEST(outer_max.shape().to_string() == "(1, 3, 1)");
   Session s(g);
   auto out = s.run({middle, outer, outer_max});
-  BOOST_TEST(values(out[0]) == std::vector<double>({6, 9, 24, 27}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[1]) == std::vector<double>({14, 22, 30}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[2]) == std::vector<double>({7, 9, 11}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[0]) == std::vector<double>({6, 9, 24, 27}), tt::tolerance(1e-6)
+                                                                        << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({14, 22, 30}), tt::tolerance(1e-6)
+                                                                      << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({7, 9, 11}), tt::tolerance(1e-6)
+                                                                    << tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(mean_values) {
@@ -94,10 +101,13 @@ BOOST_AUTO_TEST_CASE(mean_values) {
   Output cols = mean(x, {-1}, true);
   Session s(g);
   auto out = s.run({all, rows, cols});
-  BOOST_TEST(values(out[0]) == std::vector<double>({3.5}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(out[1]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[0]) == std::vector<double>({3.5}), tt::tolerance(1e-6)
+                                                               << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6)
+                                                                         << tt::per_element());
   BOOST_TEST(out[2].shape().to_string() == "(2, 1)");
-  BOOST_TEST(values(out[2]) == std::vector<double>({2, 5}), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(out[2]) == std::vector<double>({2, 5}), tt::tolerance(1e-6)
+                                                                << tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(max_min_values) {
@@ -138,7 +148,8 @@ BOOST_AUTO_TEST_CASE(integer_reductions) {
   BOOST_TEST((s0.dtype() == DType::int32));
   Session s(g);
   auto out = s.run({s0, sum(a), max(b), min(b), sum(b), sum(wraps)});
-  BOOST_TEST(out[0].to_vector<std::int32_t>() == std::vector<std::int32_t>({4, 6}), tt::per_element());
+  BOOST_TEST(out[0].to_vector<std::int32_t>() == std::vector<std::int32_t>({4, 6}),
+             tt::per_element());
   BOOST_TEST(out[1].item<std::int32_t>() == 10);
   BOOST_TEST(out[2].item<std::int64_t>() == 12);
   BOOST_TEST(out[3].item<std::int64_t>() == -7);
@@ -153,7 +164,8 @@ BOOST_AUTO_TEST_CASE(float64_reductions) {
   Session s(g);
   auto out = s.run({sum(x), mean(x, {1}), max(x, {0}), min(x)});
   BOOST_TEST(out[0].item<double>() == 1.0, tt::tolerance(1e-14));
-  BOOST_TEST(values(out[1]) == std::vector<double>({0.15, 0.35}), tt::tolerance(1e-14) << tt::per_element());
+  BOOST_TEST(values(out[1]) == std::vector<double>({0.15, 0.35}), tt::tolerance(1e-14)
+                                                                      << tt::per_element());
   BOOST_TEST(values(out[2]) == std::vector<double>({0.3, 0.4}), tt::per_element());
   BOOST_TEST(out[3].item<double>() == 0.1);
 }
@@ -193,9 +205,9 @@ BOOST_AUTO_TEST_CASE(unknown_batch_dimension) {
   Output per_column_kept = min(x, {0}, true);
   Output overall = mean(x);
   Output best = argmax(x);
-  BOOST_TEST(per_row.shape().to_string() == "(?,)");          // kept unknown dim stays unknown
+  BOOST_TEST(per_row.shape().to_string() == "(?,)");  // kept unknown dim stays unknown
   BOOST_TEST(per_row_kept.shape().to_string() == "(?, 1)");
-  BOOST_TEST(per_column.shape().to_string() == "(3,)");        // reduced unknown dim disappears
+  BOOST_TEST(per_column.shape().to_string() == "(3,)");  // reduced unknown dim disappears
   BOOST_TEST(per_column_kept.shape().to_string() == "(1, 3)");
   BOOST_TEST(overall.shape().to_string() == "()");
   BOOST_TEST(best.shape().to_string() == "(?,)");
@@ -216,8 +228,10 @@ BOOST_AUTO_TEST_CASE(unknown_batch_dimension) {
   BOOST_TEST(values(three[1]) == std::vector<double>({3, 6, 9}), tt::per_element());
   BOOST_TEST(values(three[2]) == std::vector<double>({14, 16, 15}), tt::per_element());
   BOOST_TEST(values(three[3]) == std::vector<double>({1, 2, 3}), tt::per_element());
-  BOOST_TEST(values(three[4]) == std::vector<double>({5}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(three[5].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 0, 1}), tt::per_element());
+  BOOST_TEST(values(three[4]) == std::vector<double>({5}), tt::tolerance(1e-6)
+                                                               << tt::per_element());
+  BOOST_TEST(three[5].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 0, 1}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(sum_over_empty_axis_is_zero) {
@@ -247,9 +261,12 @@ BOOST_AUTO_TEST_CASE(mean_max_min_argmax_over_empty_axis_throw_at_run_time) {
   }
   // The same nodes work once the batch is not empty.
   Session s(g);
-  auto out = s.run({reductions[0], reductions[3]}, {{x, Tensor::from_vector<float>({2, 3}, {1, 5, 3, 4, 2, 6})}});
-  BOOST_TEST(values(out[0]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 1}), tt::per_element());
+  auto out = s.run({reductions[0], reductions[3]},
+                   {{x, Tensor::from_vector<float>({2, 3}, {1, 5, 3, 4, 2, 6})}});
+  BOOST_TEST(values(out[0]) == std::vector<double>({2.5, 3.5, 4.5}), tt::tolerance(1e-6)
+                                                                         << tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 1}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(argmax_values) {
@@ -266,9 +283,12 @@ BOOST_AUTO_TEST_CASE(argmax_values) {
   BOOST_TEST(ints.shape().to_string() == "()");
   Session s(g);
   auto out = s.run({last, first, middle, ints});
-  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
-  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 0}), tt::per_element());
-  BOOST_TEST(out[2].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 2, 2, 2}), tt::per_element());
+  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}),
+             tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0, 0}),
+             tt::per_element());
+  BOOST_TEST(out[2].to_vector<std::int64_t>() == std::vector<std::int64_t>({2, 2, 2, 2}),
+             tt::per_element());
   BOOST_TEST(out[3].item<std::int64_t>() == 1);
 }
 
@@ -280,8 +300,10 @@ BOOST_AUTO_TEST_CASE(argmax_ties_and_nan) {
   Output with_nan = constant(g, Tensor::from_vector<double>({4}, {1, nan, 3, nan}));
   Session s(g);
   auto out = s.run({argmax(ties), argmax(column_ties, 0), argmax(with_nan)});
-  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
-  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}), tt::per_element());
+  BOOST_TEST(out[0].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}),
+             tt::per_element());
+  BOOST_TEST(out[1].to_vector<std::int64_t>() == std::vector<std::int64_t>({1, 0}),
+             tt::per_element());
   BOOST_TEST(out[2].item<std::int64_t>() == 1);  // the first NaN, as NumPy
 }
 
@@ -299,10 +321,12 @@ BOOST_AUTO_TEST_CASE(bad_axes_throw_shape_error_and_leave_graph_unchanged) {
   // Duplicate axes (once negative), out of range, and too negative, for each reduction.
   BOOST_CHECK_EXCEPTION(sum(x, {1, -1}, false, "total"), ShapeError,
                         mentions_all({"'total'", "op sum", "float32 (2, 3)", "appears twice"}));
-  BOOST_CHECK_EXCEPTION(mean(x, {2}, false, "average"), ShapeError,
-                        mentions_all({"'average'", "op mean", "float32 (2, 3)", "axis 2 is out of range"}));
-  BOOST_CHECK_EXCEPTION(max(x, {-3}, true, "largest"), ShapeError,
-                        mentions_all({"'largest'", "op max", "float32 (2, 3)", "axis -3 is out of range"}));
+  BOOST_CHECK_EXCEPTION(
+      mean(x, {2}, false, "average"), ShapeError,
+      mentions_all({"'average'", "op mean", "float32 (2, 3)", "axis 2 is out of range"}));
+  BOOST_CHECK_EXCEPTION(
+      max(x, {-3}, true, "largest"), ShapeError,
+      mentions_all({"'largest'", "op max", "float32 (2, 3)", "axis -3 is out of range"}));
   BOOST_CHECK_EXCEPTION(min(x, {0, 0}, false, "smallest"), ShapeError,
                         mentions_all({"'smallest'", "op min", "float32 (2, 3)", "appears twice"}));
   BOOST_TEST(g.num_nodes() == before);
@@ -312,8 +336,9 @@ BOOST_AUTO_TEST_CASE(argmax_bad_axis_throws_shape_error) {
   Graph g;
   Output x = matrix_2x3(g);
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(argmax(x, 2, "best"), ShapeError,
-                        mentions_all({"'best'", "op argmax", "float32 (2, 3)", "axis 2 is out of range"}));
+  BOOST_CHECK_EXCEPTION(
+      argmax(x, 2, "best"), ShapeError,
+      mentions_all({"'best'", "op argmax", "float32 (2, 3)", "axis 2 is out of range"}));
   Output flag = constant(g, Tensor::from_vector<bool>({2}, {true, false}), "flag");
   ++before;
   BOOST_CHECK_EXCEPTION(argmax(flag, -1, "best_flag"), ShapeError,
@@ -344,12 +369,15 @@ BOOST_AUTO_TEST_CASE(max_min_gradients_split_ties_equally) {
   Output dmin = gradients(min(v) * 6.0, {v})[0];
   Output dkeep = gradients(sum(max(x, {-1}, true) * 2.0), {x})[0];
   Session s(g);
-  std::vector<Tensor> out = s.run({dmax, dmin, dkeep}, {{x, Tensor::from_vector<double>({2, 3}, {1, 3, 3, 2, 2, 2})},
-                                                        {v, Tensor::from_vector<double>({3}, {1, 2, 1})}});
+  std::vector<Tensor> out =
+      s.run({dmax, dmin, dkeep}, {{x, Tensor::from_vector<double>({2, 3}, {1, 3, 3, 2, 2, 2})},
+                                  {v, Tensor::from_vector<double>({3}, {1, 2, 1})}});
   double third = 1.0 / 3.0;
-  BOOST_TEST(values(out[0]) == (std::vector<double>{0, 0.5, 0.5, third, third, third}), tt::per_element());
+  BOOST_TEST(values(out[0]) == (std::vector<double>{0, 0.5, 0.5, third, third, third}),
+             tt::per_element());
   BOOST_TEST(values(out[1]) == (std::vector<double>{3, 0, 3}), tt::per_element());
-  BOOST_TEST(values(out[2]) == (std::vector<double>{0, 1, 1, 2 * third, 2 * third, 2 * third}), tt::per_element());
+  BOOST_TEST(values(out[2]) == (std::vector<double>{0, 1, 1, 2 * third, 2 * third, 2 * third}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(mean_gradient_counts_an_unknown_batch_at_run_time) {
@@ -360,8 +388,10 @@ BOOST_AUTO_TEST_CASE(mean_gradient_counts_an_unknown_batch_at_run_time) {
   Output cols = gradients(mean(x, {1}), {x})[0];  // a known count: 2
   Session s(g);
   std::vector<Tensor> three = s.run({all, rows, cols}, {{x, Tensor(DType::float32, Shape{3, 2})}});
-  BOOST_TEST(values(three[0]) == std::vector<double>(6, 1.0 / 6.0), tt::tolerance(1e-6) << tt::per_element());
-  BOOST_TEST(values(three[1]) == std::vector<double>(6, 1.0 / 3.0), tt::tolerance(1e-6) << tt::per_element());
+  BOOST_TEST(values(three[0]) == std::vector<double>(6, 1.0 / 6.0), tt::tolerance(1e-6)
+                                                                        << tt::per_element());
+  BOOST_TEST(values(three[1]) == std::vector<double>(6, 1.0 / 3.0), tt::tolerance(1e-6)
+                                                                        << tt::per_element());
   BOOST_TEST(values(three[2]) == std::vector<double>(6, 0.5), tt::per_element());
   std::vector<Tensor> one = s.run({all, rows}, {{x, Tensor(DType::float32, Shape{1, 2})}});
   BOOST_TEST(values(one[0]) == std::vector<double>(2, 0.5), tt::per_element());
@@ -382,7 +412,8 @@ BOOST_AUTO_TEST_CASE(max_gradient_over_the_batch_axis_of_long_rows) {
     }
     Session s(g);
     // The maximum of each column is the element that is 1: its gradient is 1, the other's 0.
-    BOOST_TEST(values(s.run(dx, {{x, Tensor::from_vector<double>({2, n}, v)}})) == v, tt::per_element());
+    BOOST_TEST(values(s.run(dx, {{x, Tensor::from_vector<double>({2, n}, v)}})) == v,
+               tt::per_element());
   }
 }
 
@@ -398,22 +429,28 @@ BOOST_AUTO_TEST_CASE(sum_to_reduces_broadcast_axes) {
   Output col = constant(g, Tensor(DType::float64, Shape{2, 1}));
   Output one = constant(g, Tensor(DType::float64, Shape{}));
   Session s(g);
-  BOOST_TEST(s.run(sum_to(x, row)).to_vector<double>() == (std::vector<double>{5, 7, 9}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(sum_to(x, row)).to_vector<double>() == (std::vector<double>{5, 7, 9}),
+             boost::test_tools::per_element());
   Tensor rows = s.run(sum_to(x, col));
   BOOST_TEST(rows.shape() == (Shape{2, 1}));
-  BOOST_TEST(rows.to_vector<double>() == (std::vector<double>{6, 15}), boost::test_tools::per_element());
+  BOOST_TEST(rows.to_vector<double>() == (std::vector<double>{6, 15}),
+             boost::test_tools::per_element());
   BOOST_TEST(s.run(sum_to(x, one)).item<double>() == 21.0);
   // A (?, 2, 2) batch summed to (1, 2): over the batch and the middle axis.
   Output batch = placeholder(g, DType::float64, Shape{-1, 2, 2}, "batch");
   Output target = constant(g, Tensor(DType::float64, Shape{1, 2}));
   Output folded = sum_to(batch, target);
   BOOST_TEST(folded.shape() == (Shape{1, 2}));
-  auto got = s.run(folded, {{batch, Tensor::from_vector<double>({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
-  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{16, 20}), boost::test_tools::per_element());
+  auto got =
+      s.run(folded, {{batch, Tensor::from_vector<double>({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
+  BOOST_TEST(got.to_vector<double>() == (std::vector<double>{16, 20}),
+             boost::test_tools::per_element());
   int before = g.num_nodes();
   Output wrong = constant(g, Tensor(DType::float64, Shape{4}), "wrong");
   ++before;
-  BOOST_CHECK_EXCEPTION(sum_to(x, wrong, "bad"), ShapeError, mentions_all<ShapeError>({"bad", "sum_to", "float64 (2, 3)", "float64 (4,)"}));
+  BOOST_CHECK_EXCEPTION(
+      sum_to(x, wrong, "bad"), ShapeError,
+      mentions_all<ShapeError>({"bad", "sum_to", "float64 (2, 3)", "float64 (4,)"}));
   Output bigger = constant(g, Tensor(DType::float64, Shape{2, 2, 3}));
   ++before;
   BOOST_CHECK_THROW(sum_to(x, bigger), ShapeError);

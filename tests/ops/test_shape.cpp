@@ -2,7 +2,6 @@
 // numbers, unknown batch dimensions, and build-time errors that name the op, the node and the
 // input shapes. The indexing ops are tested in test_indexing.cpp.
 #include <boost/test/unit_test.hpp>
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -30,7 +29,8 @@ BOOST_AUTO_TEST_CASE(transpose_default_reverses_axes) {
 
 BOOST_AUTO_TEST_CASE(transpose_rank3_negative_perm) {
   Graph g;
-  // x[a][b][c] = 12a + 4b + c, shape (2, 3, 4); perm (1, -1, 0) = (1, 2, 0): y[b][c][a] = x[a][b][c].
+  // x[a][b][c] = 12a + 4b + c, shape (2, 3, 4); perm (1, -1, 0) = (1, 2, 0):
+  // y[b][c][a] = x[a][b][c].
   Output x = constant(g, Tensor::from_vector<float>({2, 3, 4}, iota_f(24)));
   Output y = transpose(x, {1, -1, 0});
   BOOST_TEST(y.shape().to_string() == "(3, 4, 2)");
@@ -42,8 +42,9 @@ BOOST_AUTO_TEST_CASE(transpose_rank3_negative_perm) {
   BOOST_TEST(values<float>(s.run(y)) == want, tt::per_element());
   // First elements by hand: y[0][0] = (x[0][0][0], x[1][0][0]) = (0, 12), y[0][1] = (1, 13).
   std::vector<float> got = values<float>(s.run(y));
-  BOOST_TEST((std::vector<float>(got.begin(), got.begin() + 4)) == (std::vector<float>{0, 12, 1, 13}),
-             tt::per_element());
+  BOOST_TEST(
+      (std::vector<float>(got.begin(), got.begin() + 4)) == (std::vector<float>{0, 12, 1, 13}),
+      tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(transpose_unknown_batch) {
@@ -57,16 +58,28 @@ BOOST_AUTO_TEST_CASE(transpose_unknown_batch) {
   BOOST_TEST(values<std::int32_t>(one) == (std::vector<std::int32_t>{7, 8}), tt::per_element());
   Tensor three = s.run(y, {{x, Tensor::from_vector<std::int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}});
   BOOST_TEST(three.shape().to_string() == "(2, 3)");
-  BOOST_TEST(values<std::int32_t>(three) == (std::vector<std::int32_t>{1, 3, 5, 2, 4, 6}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(three) == (std::vector<std::int32_t>{1, 3, 5, 2, 4, 6}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(transpose_rejects_non_permutation) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
-  check_build_error(g, [&] { transpose(x, {0, 0}, "bad_t"); },
+  check_build_error(g,
+                    [&] {
+                      transpose(x, {0, 0}, "bad_t");
+                    },
                     {"node 'bad_t'", "(op transpose)", "float32 (2, 3)", "not a permutation"});
-  check_build_error(g, [&] { transpose(x, {1, 0, 2}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "(2, 3)", "3 entries"});
-  check_build_error(g, [&] { transpose(x, {2, 0}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "not a permutation"});
+  check_build_error(g,
+                    [&] {
+                      transpose(x, {1, 0, 2}, "bad_t");
+                    },
+                    {"node 'bad_t'", "(op transpose)", "(2, 3)", "3 entries"});
+  check_build_error(g,
+                    [&] {
+                      transpose(x, {2, 0}, "bad_t");
+                    },
+                    {"node 'bad_t'", "(op transpose)", "not a permutation"});
 }
 
 // ---- reshape ----
@@ -95,7 +108,8 @@ BOOST_AUTO_TEST_CASE(reshape_unknown_batch) {
   Session s(g);
   Tensor one = s.run(flat, {{x, Tensor::from_vector<float>({1, 2, 3}, iota_f(6))}});
   BOOST_TEST(one.shape().to_string() == "(1, 6)");
-  std::vector<Tensor> both = s.run({flat, pairs}, {{x, Tensor::from_vector<float>({4, 2, 3}, iota_f(24))}});
+  std::vector<Tensor> both =
+      s.run({flat, pairs}, {{x, Tensor::from_vector<float>({4, 2, 3}, iota_f(24))}});
   BOOST_TEST(both[0].shape().to_string() == "(4, 6)");
   BOOST_TEST(both[1].shape().to_string() == "(2, 12)");
   BOOST_TEST(values<float>(both[1]) == iota_f(24), tt::per_element());
@@ -104,14 +118,26 @@ BOOST_AUTO_TEST_CASE(reshape_unknown_batch) {
 BOOST_AUTO_TEST_CASE(reshape_rejects_element_count_mismatch) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
-  check_build_error(g, [&] { reshape(x, {4, 2}, "bad_r"); },
+  check_build_error(g,
+                    [&] {
+                      reshape(x, {4, 2}, "bad_r");
+                    },
                     {"node 'bad_r'", "(op reshape)", "float32 (2, 3)", "6 elements", "[4, 2]"});
-  check_build_error(g, [&] { reshape(x, {4, -1}, "bad_r"); }, {"node 'bad_r'", "(op reshape)", "(2, 3)", "6 is not a multiple of 4"});
-  check_build_error(g, [&] { reshape(x, {-1, -1}, "bad_r"); }, {"(op reshape)", "more than one -1"});
+  check_build_error(g,
+                    [&] {
+                      reshape(x, {4, -1}, "bad_r");
+                    },
+                    {"node 'bad_r'", "(op reshape)", "(2, 3)", "6 is not a multiple of 4"});
+  check_build_error(g,
+                    [&] {
+                      reshape(x, {-1, -1}, "bad_r");
+                    },
+                    {"(op reshape)", "more than one -1"});
   check_build_error(g, [&] { reshape(x, {0, -1}, "bad_r"); }, {"(op reshape)", "hold 0 elements"});
   // (?, 4) holds a multiple of 4 elements: 6 is impossible whatever the batch size.
   Output b = placeholder(g, DType::float32, Shape{-1, 4}, "b");
-  check_build_error(g, [&] { reshape(b, {6}, "bad_r"); }, {"node 'bad_r'", "(op reshape)", "float32 (?, 4)"});
+  check_build_error(g, [&] { reshape(b, {6}, "bad_r"); },
+                    {"node 'bad_r'", "(op reshape)", "float32 (?, 4)"});
   // At run time the concrete shape decides: a batch of 1 has 4 elements, not a multiple of 3.
   Output r = reshape(b, {-1, 3});
   BOOST_TEST(r.shape().to_string() == "(?, 3)");
@@ -134,10 +160,13 @@ BOOST_AUTO_TEST_CASE(broadcast_to_numpy_rules) {
   Output d = broadcast_to(col, {2, 2, 2});
   Session s(g);
   BOOST_TEST(values<float>(s.run(a)) == (std::vector<float>{1, 2, 3, 1, 2, 3}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(b)) == (std::vector<std::int64_t>{10, 10, 10, 20, 20, 20}), tt::per_element());
-  BOOST_TEST(values<double>(s.run(c)) == (std::vector<double>{2.5, 2.5, 2.5, 2.5}), tt::per_element());
-  BOOST_TEST(values<std::int64_t>(s.run(d)) == (std::vector<std::int64_t>{10, 10, 20, 20, 10, 10, 20, 20}),
+  BOOST_TEST(values<std::int64_t>(s.run(b)) == (std::vector<std::int64_t>{10, 10, 10, 20, 20, 20}),
              tt::per_element());
+  BOOST_TEST(values<double>(s.run(c)) == (std::vector<double>{2.5, 2.5, 2.5, 2.5}),
+             tt::per_element());
+  BOOST_TEST(
+      values<std::int64_t>(s.run(d)) == (std::vector<std::int64_t>{10, 10, 20, 20, 10, 10, 20, 20}),
+      tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(broadcast_to_unknown_batch) {
@@ -159,10 +188,14 @@ BOOST_AUTO_TEST_CASE(broadcast_to_unknown_batch) {
 BOOST_AUTO_TEST_CASE(broadcast_to_rejects_incompatible) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3}, "x");
-  check_build_error(g, [&] { broadcast_to(x, {2, 4}, "bad_b"); },
+  check_build_error(g,
+                    [&] {
+                      broadcast_to(x, {2, 4}, "bad_b");
+                    },
                     {"node 'bad_b'", "(op broadcast_to)", "float32 (3,)", "[2, 4]"});
   Output m = placeholder(g, DType::float32, Shape{2, 3}, "m");
-  check_build_error(g, [&] { broadcast_to(m, {3}, "bad_b"); }, {"node 'bad_b'", "(op broadcast_to)", "(2, 3)", "lower-rank"});
+  check_build_error(g, [&] { broadcast_to(m, {3}, "bad_b"); },
+                    {"node 'bad_b'", "(op broadcast_to)", "(2, 3)", "lower-rank"});
 }
 
 // ---- cast ----
@@ -174,9 +207,12 @@ BOOST_AUTO_TEST_CASE(cast_float_to_int_and_bool) {
   Output b = cast(x, DType::boolean);
   Output back = cast(b, DType::float64);
   Session s(g);
-  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{1, -1, 0, 2, 0}), tt::per_element());
-  BOOST_TEST(values<bool>(s.run(b)) == (std::vector<bool>{true, true, false, true, true}), tt::per_element());
-  BOOST_TEST(values<double>(s.run(back)) == (std::vector<double>{1, 1, 0, 1, 1}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{1, -1, 0, 2, 0}),
+             tt::per_element());
+  BOOST_TEST(values<bool>(s.run(b)) == (std::vector<bool>{true, true, false, true, true}),
+             tt::per_element());
+  BOOST_TEST(values<double>(s.run(back)) == (std::vector<double>{1, 1, 0, 1, 1}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(cast_saturates_instead_of_undefined_behaviour) {
@@ -196,7 +232,8 @@ BOOST_AUTO_TEST_CASE(cast_saturates_instead_of_undefined_behaviour) {
   BOOST_TEST(f[1] == 1e10f);
   BOOST_TEST(std::isinf(f[3]));
   // Integer narrowing keeps the low 32 bits (two's complement).
-  BOOST_TEST(values<std::int32_t>(s.run(wrapped)) == (std::vector<std::int32_t>{1, -1}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(wrapped)) == (std::vector<std::int32_t>{1, -1}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(cast_every_dtype_pair) {
@@ -223,10 +260,13 @@ BOOST_AUTO_TEST_CASE(cast_unknown_batch) {
   Output y = cast(x, DType::float32);
   BOOST_TEST(y.shape().to_string() == "(?, 2)");
   Session s(g);
-  BOOST_TEST(values<float>(s.run(y, {{x, Tensor::from_vector<std::int32_t>({2, 2}, {1, -2, 3, -4})}})) ==
-                 (std::vector<float>{1, -2, 3, -4}),
-             tt::per_element());
-  BOOST_TEST(s.run(y, {{x, Tensor::from_vector<std::int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}}).shape().to_string() == "(3, 2)");
+  BOOST_TEST(
+      values<float>(s.run(y, {{x, Tensor::from_vector<std::int32_t>({2, 2}, {1, -2, 3, -4})}})) ==
+          (std::vector<float>{1, -2, 3, -4}),
+      tt::per_element());
+  BOOST_TEST(s.run(y, {{x, Tensor::from_vector<std::int32_t>({3, 2}, {1, 2, 3, 4, 5, 6})}})
+                 .shape()
+                 .to_string() == "(3, 2)");
 }
 
 // cast accepts every dtype and shape, so the only build failures are graph-level ones.
@@ -255,7 +295,8 @@ BOOST_AUTO_TEST_CASE(zeros_and_ones_like) {
   out = s.run({z, o}, {{x, Tensor(DType::float64, Shape{1, 3})}});
   BOOST_TEST(out[1].shape().to_string() == "(1, 3)");
   BOOST_TEST(values<bool>(s.run(b)) == (std::vector<bool>{true, true}), tt::per_element());
-  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{0, 0}), tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(i)) == (std::vector<std::int32_t>{0, 0}),
+             tt::per_element());
   BOOST_TEST(!g.registry().get("zeros_like").not_differentiable_reason.empty());
   BOOST_TEST(!g.registry().get("ones_like").not_differentiable_reason.empty());
 }
@@ -277,21 +318,27 @@ BOOST_AUTO_TEST_CASE(fill_values) {
   Output d = fill(g, Shape{0, 4}, 1.0);
   BOOST_TEST(a.shape().to_string() == "(2, 2)");
   Session s(g);
-  BOOST_TEST(values<double>(s.run(a)) == (std::vector<double>{3.5, 3.5, 3.5, 3.5}), tt::per_element());
-  BOOST_TEST(values<std::int32_t>(s.run(b)) == (std::vector<std::int32_t>{-7, -7, -7}), tt::per_element());
+  BOOST_TEST(values<double>(s.run(a)) == (std::vector<double>{3.5, 3.5, 3.5, 3.5}),
+             tt::per_element());
+  BOOST_TEST(values<std::int32_t>(s.run(b)) == (std::vector<std::int32_t>{-7, -7, -7}),
+             tt::per_element());
   BOOST_TEST(s.run(c).item<bool>() == true);
   BOOST_TEST(s.run(d).size() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(fill_rejects_unknown_shape_and_unrepresentable_value) {
   Graph g;
-  check_build_error(g, [&] { fill(g, Shape{-1, 2}, 1.0, DType::float32, "bad_f"); },
+  check_build_error(g,
+                    [&] {
+                      fill(g, Shape{-1, 2}, 1.0, DType::float32, "bad_f");
+                    },
                     {"node 'bad_f'", "(op fill)", "inputs []", "(?, 2)", "fully defined"});
   check_build_error(g, [&] { fill(g, Shape{2}, 3e9, DType::int32, "bad_f"); },
                     {"node 'bad_f'", "(op fill)", "not representable in int32"});
   // The scalar rule (ops.hpp): no truncation, bool takes 0 or 1.
-  check_build_error(g, [&] { fill(g, Shape{2}, 0.5, DType::int32, "bad_f"); },
-                    {"node 'bad_f'", "(op fill)", "0.5 is not representable in int32", "not a whole number"});
+  check_build_error(
+      g, [&] { fill(g, Shape{2}, 0.5, DType::int32, "bad_f"); },
+      {"node 'bad_f'", "(op fill)", "0.5 is not representable in int32", "not a whole number"});
   check_build_error(g, [&] { fill(g, Shape{2}, 2.0, DType::boolean, "bad_f"); },
                     {"node 'bad_f'", "(op fill)", "not representable in bool"});
 }
@@ -333,7 +380,8 @@ BOOST_AUTO_TEST_CASE(cast_gradient_between_float_dtypes) {
   Output y64 = cast(x32, DType::float64);
   Output y32 = cast(x64, DType::float32);
   // d sum(cast(x)^2)/dx = 2x, in x's dtype.
-  std::vector<Output> d = gradients(std::vector<Output>{sum(y64 * y64), sum(y32 * y32)}, {x32, x64});
+  std::vector<Output> d =
+      gradients(std::vector<Output>{sum(y64 * y64), sum(y32 * y32)}, {x32, x64});
   BOOST_TEST(dtype_name(d[0].dtype()) == "float32");
   BOOST_TEST(dtype_name(d[1].dtype()) == "float64");
   Session s(g);
@@ -349,14 +397,20 @@ BOOST_AUTO_TEST_CASE(cast_gradient_between_float_dtypes) {
 BOOST_AUTO_TEST_CASE(kernels_with_fixed_rank_arrays_reject_rank_above_8) {
   Graph g;
   Output deep = placeholder(g, DType::float32, Shape{1, 1, 1, 1, 1, 1, 1, 1, 2}, "deep");
-  check_build_error(g, [&] { transpose(deep, {}, "bad_t"); }, {"node 'bad_t'", "(op transpose)", "rank up to 8"});
-  check_build_error(g, [&] { broadcast_to(deep, {1, 1, 1, 1, 1, 1, 1, 1, 2}, "bad_b"); },
+  check_build_error(g, [&] { transpose(deep, {}, "bad_t"); },
+                    {"node 'bad_t'", "(op transpose)", "rank up to 8"});
+  check_build_error(g,
+                    [&] {
+                      broadcast_to(deep, {1, 1, 1, 1, 1, 1, 1, 1, 2}, "bad_b");
+                    },
                     {"(op broadcast_to)", "rank up to 8"});
-  check_build_error(g, [&] { slice(deep, Ints(9, 0), Ints(9, -1), "bad_s"); }, {"(op slice)", "rank up to 8"});
+  check_build_error(g, [&] { slice(deep, Ints(9, 0), Ints(9, -1), "bad_s"); },
+                    {"(op slice)", "rank up to 8"});
   // Rank 8 itself works.
   Output eight = constant(g, Tensor::from_vector<float>({1, 1, 1, 1, 1, 1, 2, 2}, {1, 2, 3, 4}));
   Session s(g);
-  BOOST_TEST(values<float>(s.run(transpose(eight))) == (std::vector<float>{1, 3, 2, 4}), tt::per_element());
+  BOOST_TEST(values<float>(s.run(transpose(eight))) == (std::vector<float>{1, 3, 2, 4}),
+             tt::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -375,12 +429,16 @@ BOOST_AUTO_TEST_CASE(broadcast_like_repeats_to_the_run_time_shape) {
   Session s(g);
   Tensor two_rows(DType::float32, Shape{2, 3});
   auto out = s.run({rows, cols}, {{like, two_rows}});
-  BOOST_TEST(out[0].to_vector<float>() == (std::vector<float>{1, 2, 3, 1, 2, 3}), boost::test_tools::per_element());
-  BOOST_TEST(out[1].to_vector<float>() == (std::vector<float>{10, 10, 10, 20, 20, 20}), boost::test_tools::per_element());
+  BOOST_TEST(out[0].to_vector<float>() == (std::vector<float>{1, 2, 3, 1, 2, 3}),
+             boost::test_tools::per_element());
+  BOOST_TEST(out[1].to_vector<float>() == (std::vector<float>{10, 10, 10, 20, 20, 20}),
+             boost::test_tools::per_element());
   int before = g.num_nodes();
   Output four = constant(g, Tensor(DType::float32, Shape{4}), "four");
   ++before;
-  BOOST_CHECK_EXCEPTION(broadcast_like(four, like, "bad"), ShapeError, mentions_all<ShapeError>({"bad", "broadcast_like", "float32 (4,)", "float32 (?, 3)"}));
+  BOOST_CHECK_EXCEPTION(
+      broadcast_like(four, like, "bad"), ShapeError,
+      mentions_all<ShapeError>({"bad", "broadcast_like", "float32 (4,)", "float32 (?, 3)"}));
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -405,7 +463,9 @@ BOOST_AUTO_TEST_CASE(reshape_like_and_expand_dims) {
   int before = g.num_nodes();
   Output five = constant(g, Tensor(DType::float32, Shape{5}), "five");
   ++before;
-  BOOST_CHECK_EXCEPTION(reshape_like(x, five, "bad"), ShapeError, mentions_all<ShapeError>({"bad", "reshape_like", "int32 (2, 3)", "float32 (5,)"}));
+  BOOST_CHECK_EXCEPTION(
+      reshape_like(x, five, "bad"), ShapeError,
+      mentions_all<ShapeError>({"bad", "reshape_like", "int32 (2, 3)", "float32 (5,)"}));
   BOOST_CHECK_THROW(expand_dims(x, {0, 0}), ShapeError);
   BOOST_CHECK_THROW(expand_dims(x, {3}), ShapeError);
   BOOST_TEST(g.num_nodes() == before);

@@ -1,11 +1,10 @@
 // Forward tests of the state and structure ops (ops/state.cpp): placeholder feeds and their
 // checks, constant and scalar, variables and their initialization, the assign family (in place,
 // persistent across runs), identity, stop_gradient, group, and control dependencies.
+#include <algorithm>
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -24,14 +23,18 @@ using namespace dagrad::testing;
 namespace {
 
 // Exact comparison: every value in these tests is exactly representable in its dtype.
-void check_values(const Tensor& got, const std::vector<double>& expected, const std::string& context) {
+void check_values(const Tensor& got, const std::vector<double>& expected,
+                  const std::string& context) {
   BOOST_TEST_REQUIRE(got.size() == static_cast<std::int64_t>(expected.size()), context << ": size");
   for (std::size_t i = 0; i < expected.size(); ++i)
-    BOOST_TEST(got.value_as_double(static_cast<std::int64_t>(i)) == expected[i], context << " element " << i);
+    BOOST_TEST(got.value_as_double(static_cast<std::int64_t>(i)) == expected[i],
+               context << " element " << i);
 }
 
-const std::vector<DType> kAllDTypes = {DType::float32, DType::float64, DType::int32, DType::int64, DType::boolean};
-const std::vector<DType> kNumericDTypes = {DType::float32, DType::float64, DType::int32, DType::int64};
+const std::vector<DType> kAllDTypes = {DType::float32, DType::float64, DType::int32, DType::int64,
+                                       DType::boolean};
+const std::vector<DType> kNumericDTypes = {DType::float32, DType::float64, DType::int32,
+                                           DType::int64};
 
 // The three assign ops, for data-driven checks of what they share.
 struct AssignCase {
@@ -40,11 +43,14 @@ struct AssignCase {
   // The variable's value after one run, from its old value v and the assigned value x.
   std::function<double(double, double)> update;
 };
-std::ostream& operator<<(std::ostream& os, const AssignCase& c) { return os << c.op; }
+std::ostream& operator<<(std::ostream& os, const AssignCase& c) {
+  return os << c.op;
+}
 
 std::vector<AssignCase> assign_cases() {
   return {
-      {"assign", [](Output v, Output x, OpName n) { return assign(v, x, n); }, [](double, double x) { return x; }},
+      {"assign", [](Output v, Output x, OpName n) { return assign(v, x, n); },
+       [](double, double x) { return x; }},
       {"assign_add", [](Output v, Output x, OpName n) { return assign_add(v, x, n); },
        [](double v, double x) { return v + x; }},
       {"assign_sub", [](Output v, Output x, OpName n) { return assign_sub(v, x, n); },
@@ -116,12 +122,15 @@ BOOST_AUTO_TEST_CASE(placeholder_missing_feed_names_it) {
   Output x = placeholder(g, DType::float32, Shape{-1, 3}, "images");
   Output y = relu(x, "activations");
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.run(y), RunError,
-                        mentions_all<RunError>({"'images'", "must be fed", "float32 (?, 3)", "activations"}));
+  BOOST_CHECK_EXCEPTION(
+      s.run(y), RunError,
+      mentions_all<RunError>({"'images'", "must be fed", "float32 (?, 3)", "activations"}));
   // Also as the input of a target.
   Output v = variable(g, Tensor::from_vector<float>({3}, {0, 0, 0}), "v");
-  Output update = assign(v, dagrad::sqrt(placeholder(g, DType::float32, Shape{3}, "source")), "update");
-  BOOST_CHECK_EXCEPTION(s.run_targets({update}), RunError, mentions_all<RunError>({"'source'", "must be fed"}));
+  Output update =
+      assign(v, dagrad::sqrt(placeholder(g, DType::float32, Shape{3}, "source")), "update");
+  BOOST_CHECK_EXCEPTION(s.run_targets({update}), RunError,
+                        mentions_all<RunError>({"'source'", "must be fed"}));
 }
 
 BOOST_AUTO_TEST_CASE(placeholder_wrong_dtype_names_it_and_both_types) {
@@ -129,10 +138,12 @@ BOOST_AUTO_TEST_CASE(placeholder_wrong_dtype_names_it_and_both_types) {
   Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
   Output y = identity(x);
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6})}}), RunError,
+  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6})}}),
+                        RunError,
                         mentions_all<RunError>({"'x'", "float64 (2, 3)", "float32 (?, 3)"}));
-  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<std::int32_t>({2, 3}, {1, 2, 3, 4, 5, 6})}}), RunError,
-                        mentions_all<RunError>({"'x'", "int32 (2, 3)", "float32 (?, 3)"}));
+  BOOST_CHECK_EXCEPTION(
+      s.run(y, {{x, Tensor::from_vector<std::int32_t>({2, 3}, {1, 2, 3, 4, 5, 6})}}), RunError,
+      mentions_all<RunError>({"'x'", "int32 (2, 3)", "float32 (?, 3)"}));
 }
 
 BOOST_AUTO_TEST_CASE(placeholder_wrong_rank_names_it_and_both_shapes) {
@@ -140,10 +151,10 @@ BOOST_AUTO_TEST_CASE(placeholder_wrong_rank_names_it_and_both_shapes) {
   Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
   Output y = identity(x);
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({6}, {1, 2, 3, 4, 5, 6})}}), RunError,
-                        mentions_all<RunError>({"'x'", "(6,)", "(?, 3)"}));
-  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({1, 2, 3}, {1, 2, 3, 4, 5, 6})}}), RunError,
-                        mentions_all<RunError>({"'x'", "(1, 2, 3)", "(?, 3)"}));
+  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({6}, {1, 2, 3, 4, 5, 6})}}),
+                        RunError, mentions_all<RunError>({"'x'", "(6,)", "(?, 3)"}));
+  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({1, 2, 3}, {1, 2, 3, 4, 5, 6})}}),
+                        RunError, mentions_all<RunError>({"'x'", "(1, 2, 3)", "(?, 3)"}));
   BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::scalar<float>(1)}}), RunError,
                         mentions_all<RunError>({"'x'", "()", "(?, 3)"}));
 }
@@ -153,10 +164,12 @@ BOOST_AUTO_TEST_CASE(placeholder_wrong_known_dimension_names_it_and_both_shapes)
   Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
   Output y = identity(x);
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.run(y, {{x, Tensor::from_vector<float>({2, 4}, {1, 2, 3, 4, 5, 6, 7, 8})}}), RunError,
-                        mentions_all<RunError>({"'x'", "(2, 4)", "(?, 3)"}));
+  BOOST_CHECK_EXCEPTION(
+      s.run(y, {{x, Tensor::from_vector<float>({2, 4}, {1, 2, 3, 4, 5, 6, 7, 8})}}), RunError,
+      mentions_all<RunError>({"'x'", "(2, 4)", "(?, 3)"}));
   // A right feed still works after the rejected ones.
-  check_values(s.run(y, {{x, Tensor::from_vector<float>({1, 3}, {7, 8, 9})}}), {7, 8, 9}, "after errors");
+  check_values(s.run(y, {{x, Tensor::from_vector<float>({1, 3}, {7, 8, 9})}}), {7, 8, 9},
+               "after errors");
 }
 
 BOOST_AUTO_TEST_CASE(feeding_a_non_placeholder_is_rejected) {
@@ -227,13 +240,16 @@ BOOST_AUTO_TEST_CASE(scalar_rejects_values_its_dtype_cannot_hold) {
   int before = g.num_nodes();
   const double inf = std::numeric_limits<double>::infinity();
   check_build_error(g, [&] { scalar(g, 0.5, DType::int32, "half"); },
-                    {"scalar 'half'", "0.5 is not representable in int32", "not a whole number", "test_state.cpp"});
-  check_build_error(g, [&] { scalar(g, 2147483648.0, DType::int32); }, {"2147483648", "int32", "range"});
+                    {"scalar 'half'", "0.5 is not representable in int32", "not a whole number",
+                     "test_state.cpp"});
+  check_build_error(g, [&] { scalar(g, 2147483648.0, DType::int32); },
+                    {"2147483648", "int32", "range"});
   check_build_error(g, [&] { scalar(g, 1e10, DType::int32); }, {"1e+10", "int32", "range"});
   check_build_error(g, [&] { scalar(g, 9223372036854775808.0, DType::int64); }, {"int64", "range"});
   check_build_error(g, [&] { scalar(g, std::nan(""), DType::int64); }, {"nan", "int64"});
   check_build_error(g, [&] { scalar(g, -inf, DType::int32); }, {"-inf", "int32"});
-  check_build_error(g, [&] { scalar(g, 2.0, DType::boolean); }, {"2 is not representable in bool", "0 or 1"});
+  check_build_error(g, [&] { scalar(g, 2.0, DType::boolean); },
+                    {"2 is not representable in bool", "0 or 1"});
   check_build_error(g, [&] { scalar(g, 0.5, DType::boolean); }, {"0.5", "bool"});
   check_build_error(g, [&] { scalar(g, -1e39, DType::float32); }, {"-1e+39", "float32"});
   BOOST_TEST(g.num_nodes() == before);
@@ -257,8 +273,9 @@ BOOST_AUTO_TEST_CASE(scalar_rejects_values_its_dtype_cannot_hold) {
 BOOST_AUTO_TEST_CASE(constant_of_undefined_tensor_is_rejected) {
   Graph g;
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(constant(g, Tensor(), "empty"), ShapeError,
-                        mentions_all<ShapeError>({"'empty'", "op constant", "undefined", "test_state.cpp"}));
+  BOOST_CHECK_EXCEPTION(
+      constant(g, Tensor(), "empty"), ShapeError,
+      mentions_all<ShapeError>({"'empty'", "op constant", "undefined", "test_state.cpp"}));
   BOOST_TEST(g.num_nodes() == before);
 }
 
@@ -290,8 +307,9 @@ BOOST_AUTO_TEST_CASE(variable_from_tensor) {
 BOOST_AUTO_TEST_CASE(variable_options_set_the_trainable_flag_and_collections) {
   Graph g;
   Output plain = variable(g, Tensor::from_vector<float>({1}, {1}), "plain");
-  Output count = variable(g, Tensor::from_vector<std::int64_t>({1}, {0}),
-                          {.trainable = false, .collections = {std::string(collections::kOptimizerSlots)}}, "count");
+  Output count = variable(
+      g, Tensor::from_vector<std::int64_t>({1}, {0}),
+      {.trainable = false, .collections = {std::string(collections::kOptimizerSlots)}}, "count");
   Output twice = variable(plain * 2.0, VariableOptions{false, {"mine"}}, "twice");
   BOOST_TEST_REQUIRE(g.variables().size() == 3u);
   BOOST_TEST(g.variables()[0].trainable);
@@ -300,7 +318,8 @@ BOOST_AUTO_TEST_CASE(variable_options_set_the_trainable_flag_and_collections) {
   BOOST_TEST((g.variables()[1].collections == std::vector<std::string>{"optimizer_slots"}));
   BOOST_TEST(!g.variables()[2].trainable);
   BOOST_TEST((g.variables()[2].collections == std::vector<std::string>{"mine"}));
-  BOOST_TEST(g.find_node("twice/Assign") != nullptr);  // the initializer stays in the variable's scope
+  BOOST_TEST(g.find_node("twice/Assign") !=
+             nullptr);  // the initializer stays in the variable's scope
   BOOST_TEST(count.name() == "count");
   Session s(g);
   s.initialize_variables();
@@ -321,14 +340,16 @@ BOOST_AUTO_TEST_CASE(variable_from_another_output) {
   BOOST_TEST(tv.to_vector<double>()[0] == 2.0);
   BOOST_TEST(tv.to_vector<double>()[1] == 2.0 * std::exp(1.0), boost::test_tools::tolerance(1e-15));
   BOOST_TEST(tw.to_vector<double>()[0] == 3.0);
-  BOOST_TEST(tw.to_vector<double>()[1] == 2.0 * std::exp(1.0) + 1.0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(tw.to_vector<double>()[1] == 2.0 * std::exp(1.0) + 1.0,
+             boost::test_tools::tolerance(1e-15));
 }
 
 BOOST_AUTO_TEST_CASE(variable_initial_value_must_have_a_known_shape) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
   int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(variable(x, "v"), ShapeError, mentions_all<ShapeError>({"'v'", "(?, 3)", "x"}));
+  BOOST_CHECK_EXCEPTION(variable(x, "v"), ShapeError,
+                        mentions_all<ShapeError>({"'v'", "(?, 3)", "x"}));
   BOOST_TEST(g.num_nodes() == before);
   BOOST_TEST(g.variables().empty());
   BOOST_CHECK_THROW(variable(g, Tensor(), "undefined"), GraphError);
@@ -340,7 +361,8 @@ BOOST_AUTO_TEST_CASE(variable_initializer_may_need_a_feed) {
   Output x = placeholder(g, DType::float32, Shape{2}, "seed_value");
   Output v = variable(x, "v");
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.initialize_variables(), RunError, mentions_all<RunError>({"'seed_value'", "must be fed"}));
+  BOOST_CHECK_EXCEPTION(s.initialize_variables(), RunError,
+                        mentions_all<RunError>({"'seed_value'", "must be fed"}));
   BOOST_TEST(!s.is_initialized(v));
 }
 
@@ -416,7 +438,8 @@ BOOST_DATA_TEST_CASE(assign_updates_in_place_and_persists, bdata::make(assign_ca
     s.initialize_variables();
     std::vector<double> expected = init;
     for (int step = 1; step <= 3; ++step) {
-      for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = c.update(expected[i], delta[i] * step);
+      for (std::size_t i = 0; i < expected.size(); ++i)
+        expected[i] = c.update(expected[i], delta[i] * step);
       std::vector<double> fed = delta;
       for (double& d : fed) d *= step;
       // The op returns the variable's new value...
@@ -424,7 +447,8 @@ BOOST_DATA_TEST_CASE(assign_updates_in_place_and_persists, bdata::make(assign_ca
                    context + " result, step " + std::to_string(step));
       // ... which the variable keeps for later runs (another plan) and for variable_value.
       check_values(s.run(read), expected, context + " variable, step " + std::to_string(step));
-      check_values(s.variable_value(v), expected, context + " variable_value, step " + std::to_string(step));
+      check_values(s.variable_value(v), expected,
+                   context + " variable_value, step " + std::to_string(step));
     }
   }
 }
@@ -462,7 +486,8 @@ BOOST_AUTO_TEST_CASE(assign_bool_variable) {
   Session s(g);
   s.initialize_variables();
   s.run_targets({flip});
-  BOOST_TEST(s.run(v).to_vector<bool>() == (std::vector<bool>{false, true, true}), boost::test_tools::per_element());
+  BOOST_TEST(s.run(v).to_vector<bool>() == (std::vector<bool>{false, true, true}),
+             boost::test_tools::per_element());
 }
 
 BOOST_DATA_TEST_CASE(assign_rejects_bad_targets_and_values, bdata::make(assign_cases()), c) {
@@ -490,7 +515,8 @@ BOOST_DATA_TEST_CASE(assign_rejects_bad_targets_and_values, bdata::make(assign_c
   // Wrong shape (also a broadcastable one: assign does not broadcast), wrong dtype.
   BOOST_CHECK_EXCEPTION(c.build(v, short_value, "bad"), ShapeError,
                         names({"v: float32 (3,)", "short_value: float32 (2,)"}));
-  BOOST_CHECK_EXCEPTION(c.build(v, matrix, "bad"), ShapeError, names({"v: float32 (3,)", "matrix: float32 (1, 3)"}));
+  BOOST_CHECK_EXCEPTION(c.build(v, matrix, "bad"), ShapeError,
+                        names({"v: float32 (3,)", "matrix: float32 (1, 3)"}));
   BOOST_CHECK_EXCEPTION(c.build(v, doubles, "bad"), ShapeError,
                         names({"v: float32 (3,)", "doubles: float64 (3,)"}));
   BOOST_TEST(g.num_nodes() == before);
@@ -499,8 +525,8 @@ BOOST_DATA_TEST_CASE(assign_rejects_bad_targets_and_values, bdata::make(assign_c
   Output update = c.build(v, batch, "update");
   Session s(g);
   s.initialize_variables();
-  BOOST_CHECK_EXCEPTION(s.run(update, {{batch, Tensor::from_vector<float>({2}, {1, 1})}}), std::exception,
-                        mentions_all({"'update'"}));
+  BOOST_CHECK_EXCEPTION(s.run(update, {{batch, Tensor::from_vector<float>({2}, {1, 1})}}),
+                        std::exception, mentions_all({"'update'"}));
   check_values(s.run(v), {1, 2, 3}, c.op + ": variable unchanged after a rejected run");
 }
 
@@ -571,7 +597,8 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   Output inc_a_again;
   {
     auto after = g.control_dependencies({inc_a});  // two writes of `a` in one plan must be ordered
-    inc_a_again = assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
+    inc_a_again =
+        assign_add(a, constant(g, Tensor::from_vector<float>({2}, {10, 20})), "inc_a_again");
   }
   Operation step = group(g, {inc_a, dec_b, inc_a_again}, "step");
   BOOST_TEST(step.producer().op->name == "group");
@@ -589,7 +616,8 @@ BOOST_AUTO_TEST_CASE(group_runs_all_its_dependencies) {
   check_values(s.run(a), {33, 66}, "a after three steps");
   check_values(s.run(b), {79}, "b after three steps");
   // A group has no value to fetch (its Operation has no Output; one made by hand is refused).
-  BOOST_CHECK_EXCEPTION(s.run(g.output_of(step.node)), RunError, mentions_all<RunError>({"'step'", "no outputs"}));
+  BOOST_CHECK_EXCEPTION(s.run(g.output_of(step.node)), RunError,
+                        mentions_all<RunError>({"'step'", "no outputs"}));
 }
 
 BOOST_AUTO_TEST_CASE(group_of_groups_and_empty_group) {
@@ -664,7 +692,8 @@ BOOST_AUTO_TEST_CASE(control_dependencies_nest_and_restore) {
       BOOST_TEST(deps == want, boost::test_tools::per_element());
     }
     only_a = identity(a, "only_a");
-    BOOST_TEST(only_a.producer().control_inputs == std::vector<int>{inc_a.node}, boost::test_tools::per_element());
+    BOOST_TEST(only_a.producer().control_inputs == std::vector<int>{inc_a.node},
+               boost::test_tools::per_element());
   }
   BOOST_TEST(identity(b).producer().control_inputs.empty());
   Session s(g);
@@ -704,11 +733,13 @@ BOOST_AUTO_TEST_CASE(rejected_run_repeated_is_rejected_again) {
   Output set = assign(v, value, "set");
   Session s(g);
   s.initialize_variables();
-  check_values(s.run(set, {{value, Tensor::from_vector<float>({3}, {4, 5, 6})}}), {4, 5, 6}, "a right feed");
+  check_values(s.run(set, {{value, Tensor::from_vector<float>({3}, {4, 5, 6})}}), {4, 5, 6},
+               "a right feed");
   for (int attempt = 1; attempt <= 2; ++attempt) {
     BOOST_TEST_CONTEXT("attempt " << attempt) {
       // Regression: the rejected binding was cached, so the repeat wrote 2 values over 3.
-      BOOST_CHECK_THROW(s.run(set, {{value, Tensor::from_vector<float>({2}, {7, 8})}}), std::exception);
+      BOOST_CHECK_THROW(s.run(set, {{value, Tensor::from_vector<float>({2}, {7, 8})}}),
+                        std::exception);
       check_values(s.variable_value(v), {4, 5, 6}, "variable unchanged");
     }
   }

@@ -177,7 +177,8 @@ BOOST_AUTO_TEST_CASE(duplicate_plugin_is_loaded_once) {
 }
 
 BOOST_AUTO_TEST_CASE(plugin_ops_are_loaded_and_checked) {
-  BOOST_TEST(run(std::string("gradcheck --plugin '") + DAGRAD_PLUGIN_EXAMPLE + "' --op swish --op huber") == 0,
+  BOOST_TEST(run(std::string("gradcheck --plugin '") + DAGRAD_PLUGIN_EXAMPLE +
+                 "' --op swish --op huber") == 0,
              read("stdout") + read("stderr"));
   std::string out = read("stdout");
   BOOST_TEST(out.find("swish") != std::string::npos);
@@ -232,8 +233,8 @@ BOOST_AUTO_TEST_CASE(float32_graph_with_integer_feed) {
   // Without the labels the integer placeholder cannot be made up.
   BOOST_TEST(run("gradcheck --graph " + quoted(file)) != 0);
   BOOST_TEST(read("stderr").find("--feed labels=FILE.npy") != std::string::npos);
-  BOOST_TEST(run("gradcheck --graph " + quoted(file) + " --feed x=" + quoted(dir / "x.npy") + " --feed labels=" +
-                 quoted(dir / "labels.npy")) == 0,
+  BOOST_TEST(run("gradcheck --graph " + quoted(file) + " --feed x=" + quoted(dir / "x.npy") +
+                 " --feed labels=" + quoted(dir / "labels.npy")) == 0,
              read("stdout") + read("stderr"));
   BOOST_TEST(read("stdout").find("loss wrt 1 variables") != std::string::npos);
 }

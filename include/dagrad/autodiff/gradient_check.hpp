@@ -16,16 +16,16 @@ struct GradCheckOptions {
   // float32 is possible but unreliable: a warning is printed (once per process), and the step
   // and tolerances become at least eps 1e-3, rtol 1e-2, atol 1e-4 unless overridden below.
   DType dtype = DType::float64;
-  bool fast = false;             // compare random directional derivatives, not the full Jacobian
-  int projections = 4;           // directions in fast mode
+  bool fast = false;    // compare random directional derivatives, not the full Jacobian
+  int projections = 4;  // directions in fast mode
   std::uint64_t seed = 1;
   // Override the op's own tolerances and step.
   std::optional<double> rtol, atol, eps;
 };
 
 struct GradCheckResult {
-  std::string op;       // op name, or "graph"
-  std::string shapes;   // "(2, 3), (3,)" and the sample's note
+  std::string op;      // op name, or "graph"
+  std::string shapes;  // "(2, 3), (3,)" and the sample's note
   double max_abs_error = 0.0;
   double max_rel_error = 0.0;
   bool passed = false;
@@ -49,8 +49,9 @@ std::vector<GradCheckResult> check_op_gradients(const OpRegistry& registry, cons
 // on a random op (one that draws new values on every evaluation). A float32 y or x is checked
 // with the float32 step and tolerances (see GradCheckOptions::dtype).
 GradCheckResult check_graph_gradients(Session& session, Output y, const std::vector<Output>& xs,
-                                      const std::vector<Feed>& feeds, const GradCheckOptions& options = {},
-                                      double rtol = 1e-6, double atol = 1e-9, double eps = 1e-6,
+                                      const std::vector<Feed>& feeds,
+                                      const GradCheckOptions& options = {}, double rtol = 1e-6,
+                                      double atol = 1e-9, double eps = 1e-6,
                                       bool zero_gradient_expected = false);
 
 // One line per result: op, shapes, max abs error, max rel error, verdict.

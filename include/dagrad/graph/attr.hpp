@@ -58,17 +58,27 @@ class AttrMap {
   // Typed access; throws GraphError naming the attribute, the wanted and the actual kind when
   // the kinds differ (and when the attribute is missing).
   bool get_bool(std::string_view name) const { return std::get<bool>(at(name, AttrKind::Bool)); }
-  std::int64_t get_int(std::string_view name) const { return std::get<std::int64_t>(at(name, AttrKind::Int)); }
-  double get_float(std::string_view name) const { return std::get<double>(at(name, AttrKind::Float)); }
+  std::int64_t get_int(std::string_view name) const {
+    return std::get<std::int64_t>(at(name, AttrKind::Int));
+  }
+  double get_float(std::string_view name) const {
+    return std::get<double>(at(name, AttrKind::Float));
+  }
   const std::string& get_string(std::string_view name) const {
     return std::get<std::string>(at(name, AttrKind::String));
   }
-  DType get_dtype(std::string_view name) const { return std::get<DType>(at(name, AttrKind::DType)); }
-  const Shape& get_shape(std::string_view name) const { return std::get<Shape>(at(name, AttrKind::Shape)); }
+  DType get_dtype(std::string_view name) const {
+    return std::get<DType>(at(name, AttrKind::DType));
+  }
+  const Shape& get_shape(std::string_view name) const {
+    return std::get<Shape>(at(name, AttrKind::Shape));
+  }
   const std::vector<std::int64_t>& get_ints(std::string_view name) const {
     return std::get<std::vector<std::int64_t>>(at(name, AttrKind::Ints));
   }
-  const Tensor& get_tensor(std::string_view name) const { return std::get<Tensor>(at(name, AttrKind::Tensor)); }
+  const Tensor& get_tensor(std::string_view name) const {
+    return std::get<Tensor>(at(name, AttrKind::Tensor));
+  }
 
   const std::vector<std::pair<std::string, AttrValue>>& items() const { return items_; }
 

@@ -22,9 +22,9 @@ struct DotOptions {
 // node shows its short name and op, each data edge its dtype and shape
 // ("float32 (?, 784)"), control edges are dashed. The gradient part is ranked upwards (edges
 // between backward nodes are written reversed, with dir=back), so each layer's gradient sits
-// beside the layer: this keeps dot's layout of large gradient graphs fast. Placeholders, variables, constants, state
-// updates, compute ops and backward nodes have distinct shapes and fill colours. Throws
-// GraphError when scope_filter matches no node.
+// beside the layer: this keeps dot's layout of large gradient graphs fast. Placeholders, variables,
+// constants, state updates, compute ops and backward nodes have distinct shapes and fill colours.
+// Throws GraphError when scope_filter matches no node.
 std::string to_dot(const Graph& graph, const DotOptions& options = {});
 
 // Lays out `dot_source` with Graphviz's dot layout and renders it, by running Graphviz's `dot`
@@ -34,7 +34,8 @@ std::string to_dot(const Graph& graph, const DotOptions& options = {});
 // layout still running after `timeout_seconds` (the child is killed: some graphs with second
 // derivatives take dot many minutes); its message is one line (the first error line of
 // Graphviz's output, cut short).
-std::string render_dot(const std::string& dot_source, const std::string& format, double timeout_seconds = 120.0);
+std::string render_dot(const std::string& dot_source, const std::string& format,
+                       double timeout_seconds = 120.0);
 
 // Writes to_dot(graph, options) to `path`, as DOT source for .dot/.gv, rendered for .svg/.png
 // (other extensions throw FileError). Writes a temporary sibling file, then renames it over

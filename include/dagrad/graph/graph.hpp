@@ -72,7 +72,9 @@ struct Operation {
   bool valid() const { return graph != nullptr && node >= 0; }
   const Node& producer() const;
   std::string name() const;  // the node's full name
-  bool operator==(const Operation& other) const { return graph == other.graph && node == other.node; }
+  bool operator==(const Operation& other) const {
+    return graph == other.graph && node == other.node;
+  }
 };
 
 // Collection tags of variables (Graph::variables_in). Any other non-empty name is a user
@@ -80,7 +82,7 @@ struct Operation {
 namespace collections {
 inline constexpr std::string_view kTrainable = "trainable_variables";
 inline constexpr std::string_view kNonTrainableState = "non_trainable_state";  // moving statistics
-inline constexpr std::string_view kOptimizerSlots = "optimizer_slots";        // moments, step counters
+inline constexpr std::string_view kOptimizerSlots = "optimizer_slots";  // moments, step counters
 }  // namespace collections
 
 // How a variable is registered: trainable (gradients and optimizers take it by default) and
@@ -97,7 +99,7 @@ struct NodeInput {
 
 struct Node {
   int id = -1;
-  std::string name;          // unique, hierarchical: "dense_1/MatMul"
+  std::string name;  // unique, hierarchical: "dense_1/MatMul"
   const OpRecord* op = nullptr;
   std::vector<NodeInput> inputs;
   std::vector<int> control_inputs;  // nodes that must run before this one
@@ -209,8 +211,7 @@ class Graph {
   // learning; gradients and optimizers built afterwards see the change. Only a bool binds.
   void set_trainable(Output variable, bool trainable);
   template <class T>
-    requires(!std::is_same_v<T, bool>)
-  void set_trainable(Output variable, T trainable) = delete;
+  requires(!std::is_same_v<T, bool>) void set_trainable(Output variable, T trainable) = delete;
   // Adds `variable` to `collection` (no effect if it is already there); kTrainable is refused.
   void add_to_collection(Output variable, std::string_view collection);
 
@@ -272,7 +273,7 @@ class Graph {
   std::uint64_t seed_ = 0;
   std::map<std::string, Signature, std::less<>> signatures_;
   std::vector<VariableInfo> variables_;
-  std::vector<std::vector<int>> consumers_;          // use-lists, indexed by node id
+  std::vector<std::vector<int>> consumers_;  // use-lists, indexed by node id
   std::vector<std::vector<int>> control_consumers_;
 };
 

@@ -25,10 +25,10 @@ void save_graph(const Graph& graph, const std::string& path);
 // Reads a graph file (the directory, or the graph.json inside it) and rebuilds the graph
 // through Graph::add_node with ops from `registry`, so every shape function runs again and a
 // tampered file is caught. Node names, attributes, sites, backward tags, control inputs,
-// variables (with trainable flags and collections), signatures and the seed are restored. Throws FileError (unreadable files, bad JSON with its
-// byte offset, wrong format or version, missing fields or .npy files) or GraphError/ShapeError
-// (unknown ops, dangling input references, rejected shapes), naming the file and the node.
-// `registry` must outlive the returned graph.
+// variables (with trainable flags and collections), signatures and the seed are restored. Throws
+// FileError (unreadable files, bad JSON with its byte offset, wrong format or version, missing
+// fields or .npy files) or GraphError/ShapeError (unknown ops, dangling input references, rejected
+// shapes), naming the file and the node. `registry` must outlive the returned graph.
 std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& registry);
 
 }  // namespace dagrad

@@ -95,8 +95,9 @@ using GradientFn = std::function<std::vector<Output>(Graph& graph, const Node& n
 struct GradCheckSample {
   std::vector<Shape> shapes;  // per input, at build time; a -1 dimension is unknown
   AttrMap attrs;
-  std::vector<Tensor> fixed;  // per leading input (may be shorter): a defined tensor is used as given, not drawn
-  std::string note;           // "broadcast", "unknown batch", ...
+  std::vector<Tensor>
+      fixed;  // per leading input (may be shorter): a defined tensor is used as given, not drawn
+  std::string note;  // "broadcast", "unknown batch", ...
   // Per input, the run-time shape to feed (each compatible with shapes[i]); when empty, every
   // unknown dimension is fed as 3.
   std::vector<Shape> feed_shapes = {};
@@ -108,7 +109,7 @@ struct GradCheckSpec {
   double low = -2.0, high = 2.0;  // float inputs are drawn from U[low, high] ...
   std::vector<double> kinks;      // ... at least kink_margin away from each kink
   double kink_margin = 0.05;
-  bool distinct_inputs = false;   // redraw until |input0 - input1| > kink_margin (maximum, minimum)
+  bool distinct_inputs = false;  // redraw until |input0 - input1| > kink_margin (maximum, minimum)
   double rtol = 1e-6, atol = 1e-9, eps = 1e-6;
   bool zero_gradient_expected = false;  // sign: zero everywhere is the right answer
   std::vector<GradCheckSample> samples;
@@ -143,12 +144,12 @@ struct OpRecord {
   // Set instead of a gradient for ops that have none by nature (comparisons, argmax, random).
   std::string not_differentiable_reason;
   OpRole role = OpRole::Compute;
-  bool stateful = false;      // never merged or folded by passes
-  bool uses_rng = false;      // gets a seeded per-node generator (attrs "seed")
-  bool writes_input0 = false;  // updates the variable fed as input 0 in place
-  bool overwrites_input0 = false;  // writes input 0 without reading it (assign: initializes it)
+  bool stateful = false;               // never merged or folded by passes
+  bool uses_rng = false;               // gets a seeded per-node generator (attrs "seed")
+  bool writes_input0 = false;          // updates the variable fed as input 0 in place
+  bool overwrites_input0 = false;      // writes input 0 without reading it (assign: initializes it)
   bool output_aliases_input0 = false;  // output 0 is input 0's buffer (no allocation)
-  std::string summary;        // one line for docs and `dagrad ops`
+  std::string summary;                 // one line for docs and `dagrad ops`
 
   KernelFn kernel_for(DType dtype) const { return kernels[static_cast<std::size_t>(dtype)]; }
 };

@@ -16,8 +16,8 @@
 
 #include "op_registry.hpp"
 
-#define DAGRAD_PLUGIN(registry_name)                                                    \
-  extern "C" __attribute__((visibility("default"))) void dagrad_register_plugin(        \
+#define DAGRAD_PLUGIN(registry_name)                                             \
+  extern "C" __attribute__((visibility("default"))) void dagrad_register_plugin( \
       ::dagrad::OpRegistry& registry_name)
 
 namespace dagrad {

@@ -18,10 +18,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <string>
 #include <memory>
 #include <random>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -88,14 +88,14 @@ class Plan {
   std::vector<int> schedule_;
   std::vector<Output> feeds_;
   std::vector<Step> steps_;
-  std::vector<Tensor> slots_;                 // current value of every node output in the plan
-  std::vector<const Tensor*> input_slots_;    // per step, pointers into slots_
-  std::vector<Tensor*> output_slots_;         // per step, pointers into slots_
-  std::vector<std::pair<int, int>> feed_slots_;      // (feed index, slot)
-  std::vector<int> bound_slots_;              // feed and step-output slots: what a binding owns
-  std::vector<int> variables_read_;          // must be initialized before running
-  std::vector<detail::VariableState*> read_states_;  // their states, same order
-  std::vector<int> variables_initialized_;   // assigned (initialized) by this plan
+  std::vector<Tensor> slots_;                    // current value of every node output in the plan
+  std::vector<const Tensor*> input_slots_;       // per step, pointers into slots_
+  std::vector<Tensor*> output_slots_;            // per step, pointers into slots_
+  std::vector<std::pair<int, int>> feed_slots_;  // (feed index, slot)
+  std::vector<int> bound_slots_;                 // feed and step-output slots: what a binding owns
+  std::vector<int> variables_read_;              // must be initialized before running
+  std::vector<detail::VariableState*> read_states_;         // their states, same order
+  std::vector<int> variables_initialized_;                  // assigned (initialized) by this plan
   std::vector<detail::VariableState*> initialized_states_;  // their states, same order
   std::vector<int> fetch_slots_;
   std::vector<Binding> bindings_;
@@ -147,10 +147,11 @@ class Session {
   void set_random_states(const std::map<std::string, std::string>& states);
 
   // Moves the session onto `other` (e.g. a reloaded or transformed copy of its graph): cached
-  // plans (and Plan references) and random streams are dropped; variable values are kept by name. A variable of
-  // `other` whose name the session knows with another dtype or shape is a RunError naming it
-  // (and nothing changes). Values of variables `other` lacks are kept, unused, so rebinding
-  // back to a graph that has them finds them again; checkpoints hold only the current graph's.
+  // plans (and Plan references) and random streams are dropped; variable values are kept by name. A
+  // variable of `other` whose name the session knows with another dtype or shape is a RunError
+  // naming it (and nothing changes). Values of variables `other` lacks are kept, unused, so
+  // rebinding back to a graph that has them finds them again; checkpoints hold only the
+  // current graph's.
   void rebind(Graph& other);
 
  private:

@@ -32,7 +32,9 @@ class Tensor {
     return t;
   }
   template <class T>
-  static Tensor scalar(T value) { return from_vector<T>(Shape{}, std::vector<T>{value}); }
+  static Tensor scalar(T value) {
+    return from_vector<T>(Shape{}, std::vector<T>{value});
+  }
 
   bool defined() const { return static_cast<bool>(buffer_); }
   DType dtype() const { return dtype_; }
@@ -54,7 +56,8 @@ class Tensor {
   // The single element of a tensor with one element.
   template <class T>
   T item() const {
-    if (size_ != 1) throw std::invalid_argument("Tensor::item: tensor of shape " + shape_.to_string());
+    if (size_ != 1)
+      throw std::invalid_argument("Tensor::item: tensor of shape " + shape_.to_string());
     return *data<T>();
   }
   // Element i (row-major) converted to double; for printing and tests.

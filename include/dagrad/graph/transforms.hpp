@@ -16,7 +16,7 @@ namespace dagrad {
 // A node as a description, before it is added: what clone and the graph-file loader replay.
 struct NodeSpec {
   std::string op;
-  std::vector<Output> inputs;       // outputs of the graph the node is added to
+  std::vector<Output> inputs;  // outputs of the graph the node is added to
   AttrMap attrs;
   std::string name;                 // full name ("dense/MatMul"), used as is (no current scope)
   std::vector<int> control_inputs;  // node ids of that graph
@@ -75,8 +75,9 @@ struct CloneOptions {
 
 struct CloneResult {
   Graph* target = nullptr;
-  std::vector<Output> outputs;  // per requested output: its copy, its replacement, or itself (shared)
-  std::vector<int> copies;      // per source node id: the id of its copy in target, or -1
+  std::vector<Output>
+      outputs;              // per requested output: its copy, its replacement, or itself (shared)
+  std::vector<int> copies;  // per source node id: the id of its copy in target, or -1
   std::vector<std::pair<Output, Output>> replacements;  // as given
   // The copy of `o` (an output of the source graph): its replacement if replaced, the copied
   // node's output if copied, else `o` itself (shared).
@@ -101,10 +102,10 @@ CloneResult clone(const std::vector<Output>& outputs,
                   const std::vector<std::pair<Output, Output>>& replacements = {},
                   CloneOptions options = {});
 
-// A copy of `graph` (same node names, structure, seed, variables, signatures, sites and backward tags) in
-// which every float32 is float64: dtype attributes and float32 tensor attributes are promoted,
-// and every shape function runs again. Used to check the gradients of a float32 model with
-// float64 finite differences. A whole-graph clone with a rewrite hook.
+// A copy of `graph` (same node names, structure, seed, variables, signatures, sites and backward
+// tags) in which every float32 is float64: dtype attributes and float32 tensor attributes are
+// promoted, and every shape function runs again. Used to check the gradients of a float32 model
+// with float64 finite differences. A whole-graph clone with a rewrite hook.
 std::unique_ptr<Graph> promote_to_float64(const Graph& graph);
 
 // A float32 tensor as a new float64 tensor of the same shape (exact: every float is a double);

@@ -28,7 +28,8 @@ void register_binary_ops(OpRegistry& registry);
 void register_reduce_ops(OpRegistry& registry);
 void register_linalg_ops(OpRegistry& registry);
 void register_shape_ops(OpRegistry& registry);
-// Called by register_shape_ops (ops/indexing.cpp: concat, slice, pad, gather, scatter_add, one_hot).
+// Called by register_shape_ops (ops/indexing.cpp: concat, slice, pad, gather, scatter_add,
+// one_hot).
 void register_indexing_ops(OpRegistry& registry);
 void register_nn_ops(OpRegistry& registry);
 void register_random_ops(OpRegistry& registry);
@@ -124,7 +125,8 @@ Output argmax(Output x, std::int64_t axis = -1, OpName name = {});
 // ---- linear algebra (ops/linalg.cpp) ----
 // (m,k)x(k,n) -> (m,n); rank > 2 inputs are batches of matrices with equal (or broadcast
 // rank-2) leading dimensions. BLAS gemm writes into the preallocated output.
-Output matmul(Output a, Output b, Flag transpose_a = false, Flag transpose_b = false, OpName name = {});
+Output matmul(Output a, Output b, Flag transpose_a = false, Flag transpose_b = false,
+              OpName name = {});
 
 // ---- shape and indexing (ops/shape.cpp) ----
 // perm empty = reverse the axes.
@@ -140,17 +142,21 @@ Output expand_dims(Output x, std::vector<std::int64_t> axes, OpName name = {});
 Output broadcast_like(Output x, Output like, OpName name = {});
 Output concat(const std::vector<Output>& xs, std::int64_t axis, OpName name = {});
 // size -1 means "to the end of the axis".
-Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size, OpName name = {});
+Output slice(Output x, std::vector<std::int64_t> begin, std::vector<std::int64_t> size,
+             OpName name = {});
 // x with before[i] zeros ahead of it and after[i] zeros behind it along each axis i.
-Output pad(Output x, std::vector<std::int64_t> before, std::vector<std::int64_t> after, OpName name = {});
-// Rows of `params` along `axis` picked by integer `indices`: shape params[:axis]+indices+params[axis+1:].
+Output pad(Output x, std::vector<std::int64_t> before, std::vector<std::int64_t> after,
+           OpName name = {});
+// Rows of `params` along `axis` picked by integer `indices`, of shape
+// params[:axis]+indices+params[axis+1:].
 Output gather(Output params, Output indices, std::int64_t axis = 0, OpName name = {});
 // Zeros of like's run-time shape (like's values are not read) with the rows of `updates`
 // added at the rows `indices` picks along `axis`; repeated indices add up. `updates` has the
 // shape gather(like, indices, axis) would have. The gradient of gather.
-Output scatter_add(Output updates, Output indices, Output like, std::int64_t axis = 0, OpName name = {});
-Output one_hot(Output indices, std::int64_t depth, DType dtype = DType::float32, double on_value = 1.0,
-               double off_value = 0.0, OpName name = {});
+Output scatter_add(Output updates, Output indices, Output like, std::int64_t axis = 0,
+                   OpName name = {});
+Output one_hot(Output indices, std::int64_t depth, DType dtype = DType::float32,
+               double on_value = 1.0, double off_value = 0.0, OpName name = {});
 Output cast(Output x, DType dtype, OpName name = {});
 Output zeros_like(Output x, OpName name = {});
 Output ones_like(Output x, OpName name = {});
@@ -174,8 +180,8 @@ Output random_normal(Graph& g, Shape shape, double mean = 0.0, double stddev = 1
 // Normal values redrawn until within two standard deviations of the mean.
 Output truncated_normal(Graph& g, Shape shape, double mean = 0.0, double stddev = 1.0,
                         DType dtype = DType::float32, std::int64_t seed = 0, OpName name = {});
-Output random_uniform_like(Output like, double minval = 0.0, double maxval = 1.0, std::int64_t seed = 0,
-                           OpName name = {});
+Output random_uniform_like(Output like, double minval = 0.0, double maxval = 1.0,
+                           std::int64_t seed = 0, OpName name = {});
 // 1 with probability p, else 0, in the dtype and shape of `like` (dropout masks).
 Output bernoulli_like(Output like, double p, std::int64_t seed = 0, OpName name = {});
 

@@ -1,6 +1,5 @@
 // y = relu(x W + b) for a batch x fed at run time, then its DOT picture.
 #include <dagrad/dagrad.hpp>
-
 #include <iostream>
 
 int main() {
@@ -19,6 +18,6 @@ int main() {
   Tensor batch = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4});
   Tensor out = session.run(y, {{x, batch}});
   std::cout << "y = " << out.to_string() << "\n";  // [[5.5, 0], [11.5, 0]]
-  write_dot_file(g, "dense.dot");                   // or .svg / .png, rendered by Graphviz
+  write_dot_file(g, "dense.dot");                  // or .svg / .png, rendered by Graphviz
   return 0;
 }

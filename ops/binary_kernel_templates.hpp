@@ -1,0 +1,179 @@
+// The kernel templates of the binary ops (see binary_kernels.hpp), for the binary_kernels_*.cpp
+// files only: each instantiates a few of them, so that no one file compiles them all.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "kernel_util.hpp"
+
+namespace dagrad::kernels::binary {
+
+struct Div;
+
+// Is `small` a suffix of `big` (so `small` repeats over the leading rows of `big`)?
+inline bool is_trailing(const Shape& small, const Shape& big) {
+  if (small.rank() > big.rank()) return false;
+  for (int i = 1; i <= small.rank(); ++i)
+    if (small[small.rank() - i] != big[big.rank() - i]) return false;
+  return true;
+}
+
+// Integer a / b is undefined for b == 0, and for min / -1 (the quotient overflows; x86 traps).
+// Checks the element pairs the division will meet, in one pass over the output.
+template <class T>
+void check_integer_division(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  auto check = [](T x, T y, std::int64_t b_element) {
+    if (y == 0)
+      throw std::domain_error("integer division by zero (element " + std::to_string(b_element) +
+                              " of b)");
+    if (y == T(-1) && x == std::numeric_limits<T>::min())
+      throw std::domain_error("integer division overflow: " + std::to_string(x) +
+                              " / -1 (element " + std::to_string(b_element) + " of b)");
+  };
+  if (a.shape() == b.shape()) {
+    for (std::int64_t i = 0; i < b.size(); ++i) check(pa[i], pb[i], i);
+  } else if (b.size() == 1 && out.shape() == a.shape()) {
+    // One divisor: zero always fails; -1 fails with any min in a.
+    check(T(1), *pb, 0);
+    if (*pb == T(-1))
+      for (std::int64_t i = 0; i < a.size(); ++i) check(pa[i], *pb, 0);
+  } else if (a.size() == 1 && out.shape() == b.shape()) {
+    for (std::int64_t i = 0; i < b.size(); ++i) check(*pa, pb[i], i);
+  } else {
+    BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+    for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
+      check(pa[walk.offset(0)], pb[walk.offset(1)], walk.offset(1));
+  }
+}
+
+template <class F>
+struct ScalarCompare;
+
+// xtensor 0.24 + xsimd 8 assign broadcast results involving bool wrongly once a row fills a
+// SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections), so comparisons
+// and where broadcast through these plain loops.
+template <class T, class Out, class Fn>
+void broadcast_loop(const Tensor& a, const Tensor& b, Tensor& out, Fn f) {
+  BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  Out* po = out.data<Out>();
+  for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
+    po[e] = f(pa[walk.offset(0)], pb[walk.offset(1)]);
+}
+
+// F::apply(a, b) is an xtensor expression; R<T> is the output element type.
+template <class F, bool Compare>
+struct Binary {
+  template <class T>
+  static void run(KernelContext& c) {
+    using R = std::conditional_t<Compare, bool, T>;
+    const Tensor& a = c.input(0);
+    const Tensor& b = c.input(1);
+    Tensor& o = c.output(0);
+    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>)
+      check_integer_division<T>(a, b, o);
+    if (a.shape() == b.shape()) {
+      auto vo = flat<R>(o);
+      xt::noalias(vo) = F::apply(flat<T>(a), flat<T>(b));
+    } else if (b.size() == 1 && o.shape() == a.shape()) {
+      auto vo = flat<R>(o);
+      xt::noalias(vo) = F::apply(flat<T>(a), *b.data<T>());
+    } else if (a.size() == 1 && o.shape() == b.shape()) {
+      auto vo = flat<R>(o);
+      xt::noalias(vo) = F::apply(*a.data<T>(), flat<T>(b));
+    } else if (o.shape() == a.shape() && is_trailing(b.shape(), a.shape()) && b.size() > 0) {
+      // Bias-style broadcast: b repeats over the rows of a.
+      auto n = static_cast<std::size_t>(b.size());
+      auto vb = flat_at(b.data<T>(), n);
+      for (std::int64_t row = 0; row < a.size() / b.size(); ++row) {
+        auto va = flat_at(a.data<T>() + row * b.size(), n);
+        auto vo = flat_at(o.data<R>() + row * b.size(), n);
+        xt::noalias(vo) = F::apply(va, vb);
+      }
+    } else if (o.shape() == b.shape() && is_trailing(a.shape(), b.shape()) && a.size() > 0) {
+      auto n = static_cast<std::size_t>(a.size());
+      auto va = flat_at(a.data<T>(), n);
+      for (std::int64_t row = 0; row < b.size() / a.size(); ++row) {
+        auto vb = flat_at(b.data<T>() + row * a.size(), n);
+        auto vo = flat_at(o.data<R>() + row * a.size(), n);
+        xt::noalias(vo) = F::apply(va, vb);
+      }
+    } else if constexpr (Compare) {
+      broadcast_loop<T, bool>(a, b, o, typename ScalarCompare<F>::type{});
+    } else {
+      auto vo = view<R>(o);
+      xt::noalias(vo) = F::apply(view<T>(a), view<T>(b));
+    }
+  }
+};
+
+#define DAGRAD_BINARY(NAME, EXPR)     \
+  struct NAME {                       \
+    template <class A, class B>       \
+    static auto apply(A&& a, B&& b) { \
+      return EXPR;                    \
+    }                                 \
+  };
+DAGRAD_BINARY(Add, a + b)
+DAGRAD_BINARY(Sub, a - b)
+// clang-format reads this product as a pointer declaration (a* b).
+// clang-format off
+DAGRAD_BINARY(Mul, a * b)
+// clang-format on
+DAGRAD_BINARY(Div, a / b)
+// Not xt::pow: xsimd 8's batched pow maps every zero base to 0 (so 0^0 = 0, 0^-1 = 0).
+struct PowFn {
+  template <class T>
+  T operator()(T a, T b) const {
+    return std::pow(a, b);
+  }
+};
+DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)))
+DAGRAD_BINARY(Maximum, xt::maximum(a, b))
+DAGRAD_BINARY(Minimum, xt::minimum(a, b))
+DAGRAD_BINARY(Greater, xt::greater(a, b))
+DAGRAD_BINARY(GreaterEqual, xt::greater_equal(a, b))
+DAGRAD_BINARY(Less, xt::less(a, b))
+DAGRAD_BINARY(LessEqual, xt::less_equal(a, b))
+DAGRAD_BINARY(Equal, xt::equal(a, b))
+#undef DAGRAD_BINARY
+
+// The scalar comparison of each comparison op, for the plain broadcast loop.
+template <>
+struct ScalarCompare<Greater> {
+  using type = std::greater<>;
+};
+template <>
+struct ScalarCompare<GreaterEqual> {
+  using type = std::greater_equal<>;
+};
+template <>
+struct ScalarCompare<Less> {
+  using type = std::less<>;
+};
+template <>
+struct ScalarCompare<LessEqual> {
+  using type = std::less_equal<>;
+};
+template <>
+struct ScalarCompare<Equal> {
+  using type = std::equal_to<>;
+};
+
+// The element types of the arithmetic and comparison kernels.
+template <class F, bool Compare = false>
+void set_numeric(OpRecord& record) {
+  set_kernels<Binary<F, Compare>, float, double, std::int32_t, std::int64_t>(record);
+}
+
+}  // namespace dagrad::kernels::binary
