@@ -58,7 +58,8 @@ class Layer {
   std::string default_name() const;
 
   const std::string& name() const { return name_; }
-  // Before the layer is built only (names are variable scopes); throws ModelError otherwise.
+  // Before the layer is built only (names are variable scopes); throws ModelError otherwise, and
+  // for a name that is empty or holds '/' or ':'.
   void set_name(const std::string& name);
 
   // A frozen layer's variables are not trainable (no gradient, no update) and a frozen
@@ -117,6 +118,9 @@ class Layer {
   Graph& graph() const;
 
  private:
+  // ModelError when a weight of `shape` cannot exist: more elements than int64 counts, or more
+  // bytes than the machine's physical memory.
+  void check_weight_size(const std::string& name, const Shape& shape) const;
   std::string name_;
   bool trainable_ = true;
   std::optional<Shape> input_shape_;
