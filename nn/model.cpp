@@ -182,10 +182,13 @@ void Model::set_symbols(std::vector<Symbol> inputs, std::vector<Symbol> outputs,
   for (const Symbol& s : impl->outputs) visit(s.node().get());
   if (layers.empty()) {
     for (SymbolNode* n : impl->order)
-      if (!n->is_input && std::find(layers.begin(), layers.end(), n->layer) == layers.end())
-        layers.push_back(n->layer);
+      if (!n->is_input) layers.push_back(n->layer);
   }
-  impl->layers = std::move(layers);
+  // A layer called more than once (a Sequential may repeat one) is one layer with one set of
+  // weights: counted, listed and trained once.
+  for (const LayerPtr& l : layers)
+    if (std::find(impl->layers.begin(), impl->layers.end(), l) == impl->layers.end())
+      impl->layers.push_back(l);
   impl_ = std::move(impl);
 }
 
@@ -411,6 +414,28 @@ void check_predict_input(const std::string& model, const Shape& expected, const 
     throw ModelError("predict: batch_size must be > 0, got " + std::to_string(batch_size));
 }
 
+// The rows of one batch's output are copied into the result at the batch's offset: an output
+// that does not have one row per input row (a custom layer that mixes the batch) would be
+// written past the result or leave rows unset.
+void check_batch_output(const std::string& model, const Tensor& y, std::int64_t rows) {
+  if (y.shape().rank() < 1 || y.shape()[0] != rows)
+    throw ModelError("model '" + model + "': a batch of " + std::to_string(rows) +
+                     " rows gave an output of shape " + y.shape().to_string() +
+                     ", not one row per input row; predict cannot assemble it");
+}
+
+// The shape of the output for no input rows: the model's output shape with batch 0.
+Shape no_rows_shape(const Output& output) {
+  std::vector<std::int64_t> dims = output.shape().dims();
+  if (dims.empty()) throw ModelError("predict: the model's output has no batch dimension");
+  dims[0] = 0;
+  for (std::int64_t d : dims)
+    if (d < 0)
+      throw ModelError("predict: given no rows and the output shape " + output.shape().to_string() +
+                       " is not known");
+  return Shape(dims);
+}
+
 }  // namespace
 
 Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
@@ -426,6 +451,7 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
     std::int64_t end = std::min(n, begin + batch_size);
     Tensor batch = rows(x, begin, end);
     Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
+    check_batch_output(name_, y, end - begin);
     if (!result.defined()) {
       std::vector<std::int64_t> dims = y.shape().dims();
       dims[0] = n;
@@ -434,13 +460,7 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
     }
     std::memcpy(static_cast<std::byte*>(result.raw()) + out_row_bytes * begin, y.raw(), y.nbytes());
   }
-  if (!result.defined()) {  // no rows: the output's shape with batch 0
-    std::vector<std::int64_t> dims = mg.outputs[0].shape().dims();
-    dims[0] = 0;
-    for (std::int64_t d : dims)
-      if (d < 0) throw ModelError("predict: given no rows and the output shape is not known");
-    result = Tensor(mg.outputs[0].dtype(), Shape(dims));
-  }
+  if (!result.defined()) result = Tensor(mg.outputs[0].dtype(), no_rows_shape(mg.outputs[0]));
   return result;
 }
 
@@ -455,11 +475,13 @@ McPrediction Model::predict_mc_dropout(const Tensor& x, int samples, std::int64_
   // Welford's running mean and sum of squared deviations, per element, in double.
   std::vector<double> mean, m2;
   Shape out_shape;
+  if (n == 0) out_shape = no_rows_shape(mg.outputs[0]);
   for (int s = 1; s <= samples; ++s) {
     std::int64_t offset = 0;
     for (std::int64_t begin = 0; begin < n; begin += batch_size) {
       Tensor batch = rows(x, begin, std::min(n, begin + batch_size));
       Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
+      check_batch_output(name_, y, batch.shape()[0]);
       if (mean.empty() && s == 1 && begin == 0) {
         std::vector<std::int64_t> dims = y.shape().dims();
         dims[0] = n;
@@ -608,6 +630,10 @@ std::optional<Shape> Sequential::declared_input_shape() const {
 }
 
 void Sequential::rebuild_symbols() {
+  for (std::size_t i = 1; i < sequence_.size(); ++i)
+    if (sequence_[i]->type() == "InputLayer")
+      throw ModelError("Sequential '" + name_ + "': an InputLayer declares the input and must be " +
+                       "the first layer, not layer " + std::to_string(i));
   std::vector<LayerPtr> layers;
   for (const LayerPtr& l : sequence_)
     if (l->type() != "InputLayer") layers.push_back(l);
@@ -640,13 +666,16 @@ LayerPtr clone_layer(const LayerPtr& layer) { return layer_from_config(layer->ty
 std::unique_ptr<Model> clone_model(const Model& model) {
   auto backend = std::make_shared<Backend>(model.built() ? model.graph().seed() : 0);
   if (const auto* seq = dynamic_cast<const Sequential*>(&model)) {
-    std::vector<LayerPtr> layers;
-    for (const LayerPtr& l : seq->layers()) layers.push_back(clone_layer(l));
+    // The sequence as given, so that a layer it repeats is one copy repeated (shared weights).
+    std::map<const Layer*, LayerPtr> copies;
     auto out = std::make_unique<Sequential>(std::vector<LayerPtr>{}, model.name(), backend);
-    for (LayerPtr& l : layers) {
-      if (out->layers().empty() && !l->input_shape() && seq->declared_input_shape())
+    for (const LayerPtr& l : seq->sequence_) {
+      if (l->type() == "InputLayer") continue;  // declared_input_shape() has its shape
+      LayerPtr& copy = copies[l.get()];
+      if (!copy) copy = clone_layer(l);
+      if (out->layers().empty() && !copy->input_shape() && seq->declared_input_shape())
         out->build(*seq->declared_input_shape());
-      out->add(l);
+      out->add(copy);
     }
     return out;
   }

@@ -103,6 +103,14 @@ void save_model(Model& model, const std::string& path) {
   Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()}, {"name", model.name()}};
   Json layers = Json::array();
   if (auto* seq = dynamic_cast<Sequential*>(&model)) {
+    // The Sequential form lists each layer once, so a layer called twice (shared weights) would
+    // come back as two layers of one name, which cannot load.
+    std::size_t calls = 0;
+    for (Symbol s = model.output_symbols().at(0); !s.is_input(); s = s.inputs().at(0)) ++calls;
+    if (calls != seq->layers().size())
+      throw fail("Sequential model '" + model.name() + "' calls a layer more than once (" +
+                 std::to_string(calls) + " calls of " + std::to_string(seq->layers().size()) +
+                 " layers); save it as a functional model (nn::Model) instead");
     for (const LayerPtr& l : seq->layers())
       layers.push_back(Json{{"type", l->type()}, {"config", attrs_to_json(l->config(), l->name())}});
     if (auto shape = seq->declared_input_shape()) doc["input_shape"] = shape->dims();

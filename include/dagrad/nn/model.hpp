@@ -108,9 +108,11 @@ class Model {
   const ModelGraph& mc_dropout_graph();
 
   // Runs the inference graph over `x` in batches (the last one may be smaller); one input only.
+  // ModelError for an x of another dtype or shape, batch_size <= 0, or a model whose output
+  // does not have one row per input row.
   Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
   // MC dropout: `samples` passes of the MC-dropout graph (dropout on, BatchNormalization with its
-  // moving statistics), their mean and standard deviation.
+  // moving statistics), their mean and standard deviation; samples >= 1.
   McPrediction predict_mc_dropout(const Tensor& x, int samples = 100, std::int64_t batch_size = 32);
 
   // The layers' constraint updates (max-norm), built now under control dependencies on `after`
@@ -141,7 +143,9 @@ class Sequential : public Model {
   explicit Sequential(std::vector<LayerPtr> layers = {}, std::string name = "",
                       BackendPtr backend = nullptr);
   std::string type() const override { return "Sequential"; }
-  // Appends a layer; the model is built as soon as the first layer knows its input shape.
+  // Appends a layer; the model is built as soon as the first layer knows its input shape. An
+  // InputLayer may only come first. A layer appended twice is called twice with one set of
+  // weights (layers() lists it once).
   void add(LayerPtr layer);
   // Removes the last layer (ModelError when empty).
   void pop();
@@ -151,6 +155,7 @@ class Sequential : public Model {
   std::optional<Shape> declared_input_shape() const;
 
  private:
+  friend std::unique_ptr<Model> clone_model(const Model& model);  // copies sequence_ as given
   void rebuild_symbols();
   std::vector<LayerPtr> sequence_;
   std::optional<Shape> input_shape_;
