@@ -39,8 +39,8 @@ class Symbol {
   std::shared_ptr<detail::SymbolNode> node_;
 };
 
-// A model input of `shape` (without the batch dimension), float32. Without a backend it gets a
-// new one (a new graph and session).
+// A model input of `shape` (without the batch dimension), float32, named `name` or Keras's
+// input_1, input_2, ... Without a backend it gets a new one (a new graph and session).
 Symbol Input(Shape shape, std::string name = "", BackendPtr backend = nullptr);
 // Calls a layer on symbols, building it for their shapes (the functional form of Keras's
 // dense(x)): call(nn::Dense(30), x). Not named apply: with a std::shared_ptr argument,
@@ -120,8 +120,10 @@ class Model {
   // constraints after each update. Empty when no layer has a constraint.
   std::vector<Operation> constraint_updates(const std::vector<Operation>& after);
 
-  // Keras's table (the book's format): name (type), output shape with None, params, totals.
-  // Sequential models: 65 columns; functional ones: 98, with "Connected to".
+  // Keras 2.6's table (the book's format): name (type), output shape with None, params, totals;
+  // one row per layer, rows without trailing spaces. Sequential models and functional chains
+  // (InputLayer row "[(None, 8)]"): 65 columns; other functional models: 98, with "Connected
+  // to", rows in Keras's order (deepest layers first).
   void summary(std::ostream& out) const;
 
  protected:
