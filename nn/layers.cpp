@@ -426,8 +426,9 @@ Regularizer regularizer_from(const AttrMap& c, const std::string& prefix) {
   return r;
 }
 
+// Written also when inactive (zeros), so that every option a config may hold is in it: a model
+// file's option the rebuilt layer's config lacks is then a mistake (load_model refuses it).
 void put_regularizer(AttrMap& c, const std::string& prefix, const Regularizer& r) {
-  if (!r.active()) return;
   c.set(prefix + ".l1", r.l1);
   c.set(prefix + ".l2", r.l2);
 }

@@ -100,7 +100,8 @@ void save_model(Model& model, const std::string& path) {
 
   // The architecture: every layer's type and config; for functional models the layer graph as
   // nodes in topological order, each naming its layer and its input nodes.
-  Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()}, {"name", model.name()}};
+  Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()},
+           {"name", model.name()}, {"seed", model.graph().seed()}};
   Json layers = Json::array();
   if (auto* seq = dynamic_cast<Sequential*>(&model)) {
     // The Sequential form lists each layer once, so a layer called twice (shared weights) would
@@ -197,6 +198,15 @@ std::unique_ptr<Model> load_model(const std::string& path) {
   try {
     std::string type = field(doc, "type", kIndex).get<std::string>();
     std::string name = field(doc, "name", kIndex).get<std::string>();
+    // The graph seed, so that random draws (MC dropout) repeat those of the saved model; files
+    // written before it was stored draw with seed 0.
+    std::uint64_t seed = 0;
+    if (doc.contains("seed")) {
+      if (!doc["seed"].is_number_unsigned())
+        throw std::runtime_error("\"seed\" must be a non-negative integer");
+      seed = doc["seed"].get<std::uint64_t>();
+    }
+    auto backend = std::make_shared<Backend>(seed);
     std::vector<LayerPtr> layers;
     const Json& layer_list = field(doc, "layers", kIndex);
     if (!layer_list.is_array()) throw std::runtime_error("\"layers\" must be a list");
@@ -205,10 +215,19 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       const Json& l = layer_list[i];
       const Json& t = field(l, "type", what);
       if (!t.is_string()) throw std::runtime_error(what + ": \"type\" must be a string");
-      layers.push_back(layer_from_config(t.get<std::string>(), json_to_attrs(field(l, "config", what), what)));
+      AttrMap config = json_to_attrs(field(l, "config", what), what);
+      LayerPtr layer = layer_from_config(t.get<std::string>(), config);
+      // A layer's config() holds every option it has, so an option it lacks is one the type
+      // does not read (a misspelt "kernel_regularizer.l2" would otherwise be dropped silently).
+      AttrMap known = layer->config();
+      for (const auto& [option, value] : config.items())
+        if (!known.has(option))
+          throw std::runtime_error(what + " (" + t.get<std::string>() + "): unknown option '" +
+                                   option + "'");
+      layers.push_back(std::move(layer));
     }
     if (type == "Sequential") {
-      auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name);
+      auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name, backend);
       if (doc.contains("input_shape") && !(layers.size() > 0 && layers[0]->input_shape()))
         seq->build(Shape(ints_of(doc["input_shape"], "\"input_shape\"")));
       for (LayerPtr& l : layers) seq->add(l);
@@ -216,7 +235,6 @@ std::unique_ptr<Model> load_model(const std::string& path) {
     } else if (type == "Functional") {
       const Json& nodes = field(doc, "nodes", kIndex);
       if (!nodes.is_array()) throw std::runtime_error("\"nodes\" must be a list");
-      auto backend = std::make_shared<Backend>();
       std::vector<Symbol> symbols;
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         std::string what = std::string(kIndex) + " node " + std::to_string(i);
