@@ -23,15 +23,16 @@ Backend::Backend(std::uint64_t seed)
 
 Backend::~Backend() = default;
 
-bool Backend::name_taken(const std::string& name) const {
-  return std::find(taken_.begin(), taken_.end(), name) != taken_.end();
-}
+bool Backend::name_taken(const std::string& name) const { return taken_.count(name) != 0; }
 
 std::string Backend::unique_name(const std::string& base) {
-  std::string name = base;
-  for (int i = 1; name_taken(name); ++i)
-    name = base + "_" + std::to_string(i);
-  taken_.push_back(name);
+  // Names are never given back, so every candidate below the base's counter is taken: the search
+  // resumes there (scanning from "base" each time made n layers cost O(n^3) string compares).
+  int& next = next_suffix_[base];
+  std::string name = next == 0 ? base : base + "_" + std::to_string(next);
+  while (name_taken(name)) name = base + "_" + std::to_string(++next);
+  ++next;
+  taken_.insert(name);
   return name;
 }
 
@@ -48,7 +49,7 @@ void Backend::claim_name(const std::string& name) {
     throw ModelError("the name '" + name +
                      "' is already used by another layer or model of this backend; names are "
                      "variable scopes and must be unique");
-  taken_.push_back(name);
+  taken_.insert(name);
 }
 
 Layer::~Layer() = default;

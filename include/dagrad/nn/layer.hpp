@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "../graph/attr.hpp"
@@ -37,7 +39,8 @@ class Backend {
  private:
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Session> session_;
-  std::vector<std::string> taken_;
+  std::unordered_set<std::string> taken_;
+  std::unordered_map<std::string, int> next_suffix_;  // per base: candidates below it are taken
 };
 using BackendPtr = std::shared_ptr<Backend>;
 
