@@ -166,19 +166,22 @@ class Sequential : public Model {
 };
 
 // The same architecture with fresh weights (each layer's initializers), the same layer names,
-// in a new backend; nothing is shared. Copy values with clone.set_weights(model.get_weights()).
+// in a new backend of the same graph seed (so the fresh draws equal the original's initial
+// values, unlike Keras's); nothing is shared. Copy values with
+// clone.set_weights(model.get_weights()).
 std::unique_ptr<Model> clone_model(const Model& model);
 
 // Model files: a directory with model.json (format "dagrad-model", version, model type, name,
 // graph seed, the layers' types and configs and, for functional models, their connections), the
 // inference graph as a graph file (inference.dagrad, with a "serving" signature) and the weights
-// as a checkpoint (weights/). load_model rebuilds the layers from their configs, in a backend
-// of the saved seed, and restores the weights; a file of another version, a missing or truncated
-// part, a layer option its type does not read, or a weight of the wrong shape is a FileError
-// naming the file and the layer or variable. Saving is atomic (a temporary sibling directory
-// replaces `path`, so a failed save leaves an older model file intact), creates missing parent
-// directories, and refuses a `path` that exists and is neither a model file nor empty, and a
-// Sequential model that calls a layer more than once (its file lists each layer once).
+// as a checkpoint (weights/). load_model reads model.json and weights/ (inference.dagrad is for
+// tools), rebuilds the layers from their configs in a backend of the saved seed and restores the
+// weights; a file of another version, a missing or truncated part, a layer option its type does
+// not read, or a weight of the wrong shape is a FileError naming the file and the layer or
+// variable. Saving is atomic (a temporary sibling directory replaces `path`, so a failed save
+// leaves an older model file intact), creates missing parent directories, and refuses a `path`
+// that exists and is neither a model file nor empty, and a Sequential model that calls a layer
+// more than once (its file lists each layer once).
 // The graph file holds the model's whole backend graph (training nodes too) with the "serving"
 // signature (x -> y) naming the inference entry point.
 inline constexpr int kModelFileVersion = 1;
