@@ -5,6 +5,9 @@
 #include <cctype>
 #include <map>
 #include <mutex>
+#include <new>
+
+#include <unistd.h>
 
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/ops/ops.hpp"
@@ -20,27 +23,33 @@ Backend::Backend(std::uint64_t seed)
 
 Backend::~Backend() = default;
 
-bool Backend::name_taken(const std::string& name) const {
-  return std::find(taken_.begin(), taken_.end(), name) != taken_.end();
-}
+bool Backend::name_taken(const std::string& name) const { return taken_.count(name) != 0; }
 
 std::string Backend::unique_name(const std::string& base) {
-  std::string name = base;
-  for (int i = 1; name_taken(name); ++i)
-    name = base + "_" + std::to_string(i);
-  taken_.push_back(name);
+  // Names are never given back, so every candidate below the base's counter is taken: the search
+  // resumes there (scanning from "base" each time made n layers cost O(n^3) string compares).
+  int& next = next_suffix_[base];
+  std::string name = next == 0 ? base : base + "_" + std::to_string(next);
+  while (name_taken(name)) name = base + "_" + std::to_string(++next);
+  ++next;
+  taken_.insert(name);
   return name;
 }
 
-void Backend::claim_name(const std::string& name) {
+// Names are variable scopes: "/" would nest them, ":" is the output separator of graph names.
+static void check_valid_name(const std::string& name) {
   if (name.empty() || name.find('/') != std::string::npos || name.find(':') != std::string::npos)
     throw ModelError("layer or model name '" + name +
                      "' is not valid: it must be non-empty, without '/' or ':'");
+}
+
+void Backend::claim_name(const std::string& name) {
+  check_valid_name(name);
   if (name_taken(name))
     throw ModelError("the name '" + name +
                      "' is already used by another layer or model of this backend; names are "
                      "variable scopes and must be unique");
-  taken_.push_back(name);
+  taken_.insert(name);
 }
 
 Layer::~Layer() = default;
@@ -66,6 +75,7 @@ void Layer::set_name(const std::string& name) {
   if (built())
     throw ModelError("layer '" + name_ + "' is built; its name (the scope of its variables) " +
                      "cannot change to '" + name + "'");
+  check_valid_name(name);  // here, so the error names what the user wrote
   name_ = name;
 }
 
@@ -108,7 +118,8 @@ void Layer::build(const BackendPtr& backend, const std::vector<Shape>& input_sha
     return;
   }
   (void)output_shape(input_shapes);  // validates the shapes before anything is added
-  if (name_.empty())
+  const bool automatic_name = name_.empty();
+  if (automatic_name)
     name_ = backend->unique_name(default_name());
   else
     backend->claim_name(name_);
@@ -116,24 +127,57 @@ void Layer::build(const BackendPtr& backend, const std::vector<Shape>& input_sha
   built_shapes_ = input_shapes;
   Graph& g = backend->graph();
   auto checkpoint = g.checkpoint();
-  try {
-    auto scope = g.absolute_scope("");
-    build_weights(input_shapes);
-  } catch (...) {
+  auto undo = [&] {
     g.rollback(checkpoint);
     weights_.clear();
     state_.clear();
     backend_ = nullptr;
     built_shapes_.clear();
+    // The name stays taken in the backend (the session may hold values under its scope), so an
+    // automatic name is dropped: building the layer again gives it the next one.
+    if (automatic_name) name_.clear();
+  };
+  try {
+    {
+      auto scope = g.absolute_scope("");
+      build_weights(input_shapes);
+    }
+    // Keras initializes a layer's weights when it is built: get_weights works at once.
+    backend->session().initialize_uninitialized_variables();
+  } catch (const std::bad_alloc&) {
+    undo();
+    throw ModelError("layer '" + name_ + "' (" + type() + "): not enough memory for its weights " +
+                     "for input shape " + shapes_text(input_shapes));
+  } catch (...) {
+    undo();
     throw;
   }
-  // Keras initializes a layer's weights when it is built: get_weights works at once.
-  backend->session().initialize_uninitialized_variables();
+}
+
+void Layer::check_weight_size(const std::string& name, const Shape& shape) const {
+  // Refused here rather than by the allocator: a count that overflows int64 is an
+  // std::invalid_argument from Shape, and an allocation the machine cannot hold is either
+  // std::bad_alloc or, with overcommit, the OOM killer while the weight is zero-filled.
+  std::string what = "layer '" + name_ + "' (" + type() + "): weight '" + name + "' of shape " +
+                     shape.to_string();
+  std::int64_t elements = 1;
+  for (std::int64_t d : shape.dims())
+    if (__builtin_mul_overflow(elements, d, &elements))
+      throw ModelError(what + " has more elements than an int64 can count");
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return;
+  const double bytes =
+      static_cast<double>(elements) * static_cast<double>(dtype_size(DType::float32));
+  const double memory = static_cast<double>(pages) * static_cast<double>(page_size);
+  if (bytes > memory)
+    throw ModelError(what + " needs " + std::to_string(bytes / 1e9) + " GB, more than this " +
+                     "machine's memory (" + std::to_string(memory / 1e9) + " GB)");
 }
 
 Output Layer::add_weight(const std::string& name, const Shape& shape, const Initializer& init,
                          bool trainable) {
   Graph& g = graph();
+  check_weight_size(name, shape);
   auto scope = g.absolute_scope(name_);
   // Not under "<name>/": a scope of that name would make the variable's own name "<name>_1".
   Output initial = init(g, shape, DType::float32, name + "_initializer");

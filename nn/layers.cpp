@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/ops/ops.hpp"
@@ -16,7 +17,10 @@ namespace {
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
 
+// A layer is named when it is built, after its input shapes are checked: errors about an
+// unnamed layer name its type.
 std::string describe(const Layer& layer) {
+  if (layer.name().empty()) return "a " + layer.type() + " layer";
   return "layer '" + layer.name() + "' (" + layer.type() + ")";
 }
 
@@ -203,6 +207,8 @@ class RReLULayer : public StatelessLayer {
   Output call(const std::vector<Output>& in, CallContext& ctx) override {
     const Output& x = in.at(0);
     if (!ctx.training) return leaky_relu(x, (options_.lower + options_.upper) / 2.0);
+    // U[lower, lower) is empty: the slope is lower itself (random_uniform needs minval < maxval).
+    if (options_.lower == options_.upper) return leaky_relu(x, options_.lower);
     Output a = random_uniform_like(x, options_.lower, options_.upper, options_.seed, "slope");
     return where(greater_equal(x, zeros_like(x)), x, a * x);
   }
@@ -285,8 +291,8 @@ class BatchNormalizationLayer : public Layer {
     if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
       throw ModelError("BatchNormalization: momentum must be in [0, 1], got " +
                        std::to_string(options_.momentum));
-    if (!(options_.epsilon > 0.0))
-      throw ModelError("BatchNormalization: epsilon must be > 0, got " +
+    if (!(options_.epsilon > 0.0 && std::isfinite(options_.epsilon)))
+      throw ModelError("BatchNormalization: epsilon must be a finite number > 0, got " +
                        std::to_string(options_.epsilon));
   }
   std::string type() const override { return "BatchNormalization"; }
@@ -420,8 +426,9 @@ Regularizer regularizer_from(const AttrMap& c, const std::string& prefix) {
   return r;
 }
 
+// Written also when inactive (zeros), so that every option a config may hold is in it: a model
+// file's option the rebuilt layer's config lacks is then a mistake (load_model refuses it).
 void put_regularizer(AttrMap& c, const std::string& prefix, const Regularizer& r) {
-  if (!r.active()) return;
   c.set(prefix + ".l1", r.l1);
   c.set(prefix + ".l2", r.l2);
 }
@@ -443,13 +450,30 @@ LayerPtr with_base(LayerPtr layer, const AttrMap& c) {
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
     : units_(units), options_(std::move(options)) {
   if (units <= 0) throw ModelError("Dense: units must be > 0, got " + std::to_string(units));
-  if (options_.kernel_constraint && !(options_.kernel_constraint->max_value > 0.0))
-    throw ModelError("Dense: max-norm max_value must be > 0");
+  if (const auto& c = options_.kernel_constraint) {
+    if (!(c->max_value > 0.0 && std::isfinite(c->max_value)))
+      throw ModelError("Dense: max-norm max_value must be a finite number > 0, got " +
+                       std::to_string(c->max_value));
+    if (c->axis < -2 || c->axis > 1)
+      throw ModelError("Dense: max-norm axis " + std::to_string(c->axis) +
+                       " is not an axis of the (inputs, units) kernel (0, 1, -1 or -2)");
+  }
+  // As Keras's regularizers: the factors are checked when the layer is made, not when the
+  // training graph first needs the penalty.
+  for (const auto& [which, r] : {std::pair{"kernel_regularizer", options_.kernel_regularizer},
+                                 std::pair{"bias_regularizer", options_.bias_regularizer}})
+    if (!std::isfinite(r.l1) || !std::isfinite(r.l2))
+      throw ModelError(std::string("Dense: ") + which + " factors must be finite, got l1 = " +
+                       std::to_string(r.l1) + ", l2 = " + std::to_string(r.l2));
 }
 
 Shape DenseLayer::output_shape(const std::vector<Shape>& in) const {
   Shape out = in.at(0);
   (void)features_of(*this, out);
+  // call() folds the inner axes into the batch and back, which needs them known.
+  for (int i = 1; i + 1 < out.rank(); ++i)
+    if (out[i] == Shape::kUnknown)
+      throw ModelError(describe(*this) + " needs known inner dimensions, given " + out.to_string());
   out[out.rank() - 1] = units_;
   return out;
 }

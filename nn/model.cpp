@@ -3,6 +3,7 @@
 #include "dagrad/nn/model.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,6 +28,7 @@ struct SymbolNode {
   Shape shape;  // with the batch dimension
   BackendPtr backend;
   bool is_input = false;
+  std::uint64_t serial = 0;  // creation order: a layer's calls are numbered by it, as in Keras
 };
 }  // namespace detail
 
@@ -56,6 +58,8 @@ const BackendPtr& Symbol::backend() const {
 
 namespace {
 
+std::atomic<std::uint64_t> next_serial{1};
+
 Shape with_batch(const Shape& shape) {
   std::vector<std::int64_t> dims{Shape::kUnknown};
   dims.insert(dims.end(), shape.dims().begin(), shape.dims().end());
@@ -80,9 +84,9 @@ Symbol Input(Shape shape, std::string name, BackendPtr backend) {
     if (d < 0 && d != Shape::kUnknown)
       throw ModelError("Input: shape " + shape.to_string() + " has a negative dimension");
   if (!backend) backend = std::make_shared<Backend>();
-  if (name.empty()) {  // "input", "input_1", ...: the first free one, which the build takes
-    name = "input";
-    for (int i = 1; backend->name_taken(name); ++i) name = "input_" + std::to_string(i);
+  if (name.empty()) {  // Keras's "input_1", "input_2", ...: the first free one, taken by the build
+    name = "input_1";
+    for (int i = 2; backend->name_taken(name); ++i) name = "input_" + std::to_string(i);
   }
   LayerPtr layer = InputLayer(shape, name);
   Shape full = with_batch(shape);
@@ -92,6 +96,7 @@ Symbol Input(Shape shape, std::string name, BackendPtr backend) {
   node->shape = full;
   node->backend = backend;
   node->is_input = true;
+  node->serial = next_serial++;
   return Symbol(node);
 }
 
@@ -113,6 +118,7 @@ Symbol call(const LayerPtr& layer, const std::vector<Symbol>& inputs) {
   node->inputs = inputs;
   node->shape = layer->output_shape(shapes);
   node->backend = inputs[0].backend();
+  node->serial = next_serial++;
   return Symbol(node);
 }
 
@@ -172,10 +178,13 @@ void Model::set_symbols(std::vector<Symbol> inputs, std::vector<Symbol> outputs,
   for (const Symbol& s : impl->outputs) visit(s.node().get());
   if (layers.empty()) {
     for (SymbolNode* n : impl->order)
-      if (!n->is_input && std::find(layers.begin(), layers.end(), n->layer) == layers.end())
-        layers.push_back(n->layer);
+      if (!n->is_input) layers.push_back(n->layer);
   }
-  impl->layers = std::move(layers);
+  // A layer called more than once (a Sequential may repeat one) is one layer with one set of
+  // weights: counted, listed and trained once.
+  for (const LayerPtr& l : layers)
+    if (std::find(impl->layers.begin(), impl->layers.end(), l) == impl->layers.end())
+      impl->layers.push_back(l);
   impl_ = std::move(impl);
 }
 
@@ -380,6 +389,28 @@ void check_predict_input(const std::string& model, const Shape& expected, const 
     throw ModelError("predict: batch_size must be > 0, got " + std::to_string(batch_size));
 }
 
+// The rows of one batch's output are copied into the result at the batch's offset: an output
+// that does not have one row per input row (a custom layer that mixes the batch) would be
+// written past the result or leave rows unset.
+void check_batch_output(const std::string& model, const Tensor& y, std::int64_t rows) {
+  if (y.shape().rank() < 1 || y.shape()[0] != rows)
+    throw ModelError("model '" + model + "': a batch of " + std::to_string(rows) +
+                     " rows gave an output of shape " + y.shape().to_string() +
+                     ", not one row per input row; predict cannot assemble it");
+}
+
+// The shape of the output for no input rows: the model's output shape with batch 0.
+Shape no_rows_shape(const Output& output) {
+  std::vector<std::int64_t> dims = output.shape().dims();
+  if (dims.empty()) throw ModelError("predict: the model's output has no batch dimension");
+  dims[0] = 0;
+  for (std::int64_t d : dims)
+    if (d < 0)
+      throw ModelError("predict: given no rows and the output shape " + output.shape().to_string() +
+                       " is not known");
+  return Shape(dims);
+}
+
 }  // namespace
 
 Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
@@ -395,6 +426,7 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
     std::int64_t end = std::min(n, begin + batch_size);
     Tensor batch = detail::rows(x, begin, end);
     Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
+    check_batch_output(name_, y, end - begin);
     if (!result.defined()) {
       std::vector<std::int64_t> dims = y.shape().dims();
       dims[0] = n;
@@ -403,13 +435,7 @@ Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
     }
     std::memcpy(static_cast<std::byte*>(result.raw()) + out_row_bytes * begin, y.raw(), y.nbytes());
   }
-  if (!result.defined()) {  // no rows: the output's shape with batch 0
-    std::vector<std::int64_t> dims = mg.outputs[0].shape().dims();
-    dims[0] = 0;
-    for (std::int64_t d : dims)
-      if (d < 0) throw ModelError("predict: given no rows and the output shape is not known");
-    result = Tensor(mg.outputs[0].dtype(), Shape(dims));
-  }
+  if (!result.defined()) result = Tensor(mg.outputs[0].dtype(), no_rows_shape(mg.outputs[0]));
   return result;
 }
 
@@ -424,11 +450,13 @@ McPrediction Model::predict_mc_dropout(const Tensor& x, int samples, std::int64_
   // Welford's running mean and sum of squared deviations, per element, in double.
   std::vector<double> mean, m2;
   Shape out_shape;
+  if (n == 0) out_shape = no_rows_shape(mg.outputs[0]);
   for (int s = 1; s <= samples; ++s) {
     std::int64_t offset = 0;
     for (std::int64_t begin = 0; begin < n; begin += batch_size) {
       Tensor batch = detail::rows(x, begin, std::min(n, begin + batch_size));
       Tensor y = plan.run(std::span<const Tensor>(&batch, 1)).at(0);
+      check_batch_output(name_, y, batch.shape()[0]);
       if (mean.empty() && s == 1 && begin == 0) {
         std::vector<std::int64_t> dims = y.shape().dims();
         dims[0] = n;
@@ -478,39 +506,110 @@ std::string keras_row(const std::vector<std::string>& fields, const std::vector<
 
 }  // namespace
 
+namespace {
+
+// A functional model's layers as Keras's model.layers orders them (_map_graph_network): by
+// depth, deepest first, where a node's depth is 0 at the outputs and one more than its deepest
+// consumer (and a layer's is its deepest call's); ties in the order in which a depth-first walk
+// from the outputs first reaches them. Also Keras's sequential_like test: one node per depth,
+// none with more than one input, no layer called twice.
+struct KerasLayerOrder {
+  std::vector<const Layer*> layers;
+  bool sequential_like = true;
+};
+
+KerasLayerOrder keras_layer_order(const std::vector<SymbolNode*>& post_order,
+                                  const std::vector<Symbol>& outputs) {
+  std::map<const Layer*, int> first_reached;
+  std::set<const SymbolNode*> seen;
+  std::function<void(const SymbolNode*)> walk = [&](const SymbolNode* n) {
+    if (!seen.insert(n).second) return;
+    first_reached.emplace(n->layer.get(), static_cast<int>(first_reached.size()));
+    for (const Symbol& s : n->inputs) walk(s.node().get());
+  };
+  for (const Symbol& s : outputs) walk(s.node().get());
+
+  std::map<const SymbolNode*, int> node_depth;
+  std::map<const Layer*, int> layer_depth;
+  for (auto it = post_order.rbegin(); it != post_order.rend(); ++it) {  // consumers first
+    const SymbolNode* n = *it;
+    int depth = node_depth[n];
+    if (auto l = layer_depth.find(n->layer.get()); l != layer_depth.end())
+      depth = std::max(depth, l->second);
+    layer_depth[n->layer.get()] = depth;
+    node_depth[n] = depth;
+    for (const Symbol& s : n->inputs) {
+      int& d = node_depth[s.node().get()];
+      d = std::max(d, depth + 1);
+    }
+  }
+  KerasLayerOrder order;
+  for (const auto& [layer, depth] : layer_depth) order.layers.push_back(layer);
+  std::sort(order.layers.begin(), order.layers.end(), [&](const Layer* a, const Layer* b) {
+    if (layer_depth[a] != layer_depth[b]) return layer_depth[a] > layer_depth[b];
+    return first_reached[a] < first_reached[b];
+  });
+  std::map<int, int> nodes_at_depth;
+  std::map<const Layer*, int> calls;
+  for (const auto& [n, depth] : node_depth)
+    if (++nodes_at_depth[depth] > 1 || n->inputs.size() > 1 || ++calls[n->layer.get()] > 1)
+      order.sequential_like = false;
+  return order;
+}
+
+}  // namespace
+
 void Model::summary(std::ostream& out) const {
   if (!built())
     throw ModelError("model '" + name_ + "' is not built: give its first layer an input shape "
                      "(Flatten({28, 28}), Dense(.., {.input_shape = ...})) or call build(shape)");
   const bool sequential = type() == "Sequential";
-  const std::size_t width = sequential ? 65 : 98;
-  const std::vector<std::size_t> positions =
-      sequential ? std::vector<std::size_t>{29, 55, 65} : std::vector<std::size_t>{32, 53, 65, 98};
+  KerasLayerOrder keras_order = keras_layer_order(impl_->order, impl_->outputs);
+  const bool sequential_like = sequential || keras_order.sequential_like;
+  const std::size_t width = sequential_like ? 65 : 98;
+  const std::vector<std::size_t> positions = sequential_like
+                                                 ? std::vector<std::size_t>{29, 55, 65}
+                                                 : std::vector<std::size_t>{32, 53, 65, 98};
   std::vector<std::string> header{"Layer (type)", "Output Shape", "Param #"};
-  if (!sequential) header.emplace_back("Connected to");
+  if (!sequential_like) header.emplace_back("Connected to");
   out << "Model: \"" << name_ << "\"\n" << std::string(width, '_') << "\n"
       << keras_row(header, positions) << "\n" << std::string(width, '=') << "\n";
 
-  // Rows: for a functional model every node, InputLayers included, with its inbound symbols.
-  std::vector<const SymbolNode*> rows_of;
-  for (const SymbolNode* n : impl_->order)
-    if (!sequential || !n->is_input) rows_of.push_back(n);
-  // The call index of each node among the calls of its layer ("dense[1][0]" for a second call).
-  std::map<const SymbolNode*, int> call_index;
-  std::map<const Layer*, int> calls;
-  for (const SymbolNode* n : impl_->order) call_index[n] = calls[n->layer.get()]++;
+  // One row per layer, as Keras's model.layers: a Sequential model's layers; a functional
+  // model's, InputLayers included, in Keras's order. A layer called more than once has one
+  // row, with every call's inbound symbols, its calls in the order they were made.
+  std::map<const Layer*, std::vector<const SymbolNode*>> nodes_of;
+  for (const SymbolNode* n : impl_->order) nodes_of[n->layer.get()].push_back(n);
+  std::map<const SymbolNode*, int> call_index;  // "dense[1][0]": the input is dense's 2nd call
+  for (auto& [layer, nodes] : nodes_of) {
+    std::sort(nodes.begin(), nodes.end(),
+              [](const SymbolNode* a, const SymbolNode* b) { return a->serial < b->serial; });
+    for (std::size_t i = 0; i < nodes.size(); ++i) call_index[nodes[i]] = static_cast<int>(i);
+  }
+  std::vector<const Layer*> rows_of;
+  if (sequential)
+    for (const LayerPtr& l : impl_->layers) rows_of.push_back(l.get());
+  else
+    rows_of = keras_order.layers;
   for (std::size_t r = 0; r < rows_of.size(); ++r) {
-    const SymbolNode* n = rows_of[r];
-    std::string params = std::to_string(n->is_input ? 0 : n->layer->count_params());
-    std::vector<std::string> fields{n->layer->name() + " (" + n->layer->type() + ")",
-                                    detail::keras_shape(n->shape), params};
+    const Layer* layer = rows_of[r];
+    const std::vector<const SymbolNode*>& nodes = nodes_of[layer];
+    // Keras's layer.output_shape: the shape all calls share, else "multiple"; an InputLayer's
+    // is a list of one shape.
+    std::string shape = detail::keras_shape(nodes.at(0)->shape);
+    for (const SymbolNode* n : nodes)
+      if (n->shape != nodes[0]->shape) shape = "multiple";
+    if (nodes[0]->is_input) shape = "[" + shape + "]";
+    std::vector<std::string> fields{layer->name() + " (" + layer->type() + ")", shape,
+                                    std::to_string(layer->count_params())};
     std::vector<std::string> connected;
-    for (const Symbol& s : n->inputs)
-      connected.push_back(s.node()->layer->name() + "[" + std::to_string(call_index[s.node().get()]) +
-                          "][0]");
-    if (!sequential) fields.push_back(connected.empty() ? "" : connected[0]);
+    for (const SymbolNode* n : nodes)
+      for (const Symbol& s : n->inputs)
+        connected.push_back(s.node()->layer->name() + "[" +
+                            std::to_string(call_index[s.node().get()]) + "][0]");
+    if (!sequential_like) fields.push_back(connected.empty() ? "" : connected[0]);
     out << keras_row(fields, positions) << "\n";
-    for (std::size_t c = 1; !sequential && c < connected.size(); ++c)
+    for (std::size_t c = 1; !sequential_like && c < connected.size(); ++c)
       out << keras_row({"", "", "", connected[c]}, positions) << "\n";
     out << std::string(width, r + 1 == rows_of.size() ? '=' : '_') << "\n";
   }
@@ -577,6 +676,10 @@ std::optional<Shape> Sequential::declared_input_shape() const {
 }
 
 void Sequential::rebuild_symbols() {
+  for (std::size_t i = 1; i < sequence_.size(); ++i)
+    if (sequence_[i]->type() == "InputLayer")
+      throw ModelError("Sequential '" + name_ + "': an InputLayer declares the input and must be " +
+                       "the first layer, not layer " + std::to_string(i));
   std::vector<LayerPtr> layers;
   for (const LayerPtr& l : sequence_)
     if (l->type() != "InputLayer") layers.push_back(l);
@@ -609,13 +712,16 @@ LayerPtr clone_layer(const LayerPtr& layer) { return layer_from_config(layer->ty
 std::unique_ptr<Model> clone_model(const Model& model) {
   auto backend = std::make_shared<Backend>(model.built() ? model.graph().seed() : 0);
   if (const auto* seq = dynamic_cast<const Sequential*>(&model)) {
-    std::vector<LayerPtr> layers;
-    for (const LayerPtr& l : seq->layers()) layers.push_back(clone_layer(l));
+    // The sequence as given, so that a layer it repeats is one copy repeated (shared weights).
+    std::map<const Layer*, LayerPtr> copies;
     auto out = std::make_unique<Sequential>(std::vector<LayerPtr>{}, model.name(), backend);
-    for (LayerPtr& l : layers) {
-      if (out->layers().empty() && !l->input_shape() && seq->declared_input_shape())
+    for (const LayerPtr& l : seq->sequence_) {
+      if (l->type() == "InputLayer") continue;  // declared_input_shape() has its shape
+      LayerPtr& copy = copies[l.get()];
+      if (!copy) copy = clone_layer(l);
+      if (out->layers().empty() && !copy->input_shape() && seq->declared_input_shape())
         out->build(*seq->declared_input_shape());
-      out->add(l);
+      out->add(copy);
     }
     return out;
   }

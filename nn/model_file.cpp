@@ -121,9 +121,18 @@ void save_model(Model& model, const std::string& path) {
 
   // The architecture: every layer's type and config; for functional models the layer graph as
   // nodes in topological order, each naming its layer and its input nodes.
-  Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()}, {"name", model.name()}};
+  Json doc{{"format", kFormat}, {"version", kModelFileVersion}, {"type", model.type()},
+           {"name", model.name()}, {"seed", model.graph().seed()}};
   Json layers = Json::array();
   if (auto* seq = dynamic_cast<Sequential*>(&model)) {
+    // The Sequential form lists each layer once, so a layer called twice (shared weights) would
+    // come back as two layers of one name, which cannot load.
+    std::size_t calls = 0;
+    for (Symbol s = model.output_symbols().at(0); !s.is_input(); s = s.inputs().at(0)) ++calls;
+    if (calls != seq->layers().size())
+      throw fail("Sequential model '" + model.name() + "' calls a layer more than once (" +
+                 std::to_string(calls) + " calls of " + std::to_string(seq->layers().size()) +
+                 " layers); save it as a functional model (nn::Model) instead");
     for (const LayerPtr& l : seq->layers())
       layers.push_back(Json{{"type", l->type()}, {"config", attrs_to_json(l->config(), l->name())}});
     if (auto shape = seq->declared_input_shape()) doc["input_shape"] = shape->dims();
@@ -224,6 +233,15 @@ std::unique_ptr<Model> load_model(const std::string& path) {
   try {
     std::string type = field(doc, "type", kIndex).get<std::string>();
     std::string name = field(doc, "name", kIndex).get<std::string>();
+    // The graph seed, so that random draws (MC dropout) repeat those of the saved model; files
+    // written before it was stored draw with seed 0.
+    std::uint64_t seed = 0;
+    if (doc.contains("seed")) {
+      if (!doc["seed"].is_number_unsigned())
+        throw std::runtime_error("\"seed\" must be a non-negative integer");
+      seed = doc["seed"].get<std::uint64_t>();
+    }
+    auto backend = std::make_shared<Backend>(seed);
     std::vector<LayerPtr> layers;
     const Json& layer_list = field(doc, "layers", kIndex);
     if (!layer_list.is_array()) throw std::runtime_error("\"layers\" must be a list");
@@ -232,7 +250,16 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       const Json& l = layer_list[i];
       const Json& t = field(l, "type", what);
       if (!t.is_string()) throw std::runtime_error(what + ": \"type\" must be a string");
-      layers.push_back(layer_from_config(t.get<std::string>(), json_to_attrs(field(l, "config", what), what)));
+      AttrMap config = json_to_attrs(field(l, "config", what), what);
+      LayerPtr layer = layer_from_config(t.get<std::string>(), config);
+      // A layer's config() holds every option it has, so an option it lacks is one the type
+      // does not read (a misspelt "kernel_regularizer.l2" would otherwise be dropped silently).
+      AttrMap known = layer->config();
+      for (const auto& [option, value] : config.items())
+        if (!known.has(option))
+          throw std::runtime_error(what + " (" + t.get<std::string>() + "): unknown option '" +
+                                   option + "'");
+      layers.push_back(std::move(layer));
     }
     std::uint64_t seed = 0;
     if (doc.contains("seed")) {

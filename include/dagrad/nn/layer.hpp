@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "../graph/attr.hpp"
@@ -37,7 +39,8 @@ class Backend {
  private:
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Session> session_;
-  std::vector<std::string> taken_;
+  std::unordered_set<std::string> taken_;
+  std::unordered_map<std::string, int> next_suffix_;  // per base: candidates below it are taken
 };
 using BackendPtr = std::shared_ptr<Backend>;
 
@@ -58,7 +61,8 @@ class Layer {
   std::string default_name() const;
 
   const std::string& name() const { return name_; }
-  // Before the layer is built only (names are variable scopes); throws ModelError otherwise.
+  // Before the layer is built only (names are variable scopes); throws ModelError otherwise, and
+  // for a name that is empty or holds '/' or ':'.
   void set_name(const std::string& name);
 
   // A frozen layer's variables are not trainable (no gradient, no update) and a frozen
@@ -117,6 +121,9 @@ class Layer {
   Graph& graph() const;
 
  private:
+  // ModelError when a weight of `shape` cannot exist: more elements than int64 counts, or more
+  // bytes than the machine's physical memory.
+  void check_weight_size(const std::string& name, const Shape& shape) const;
   std::string name_;
   bool trainable_ = true;
   std::optional<Shape> input_shape_;

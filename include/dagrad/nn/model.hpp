@@ -47,8 +47,8 @@ class Symbol {
   std::shared_ptr<detail::SymbolNode> node_;
 };
 
-// A model input of `shape` (without the batch dimension), float32. Without a backend it gets a
-// new one (a new graph and session).
+// A model input of `shape` (without the batch dimension), float32, named `name` or Keras's
+// input_1, input_2, ... Without a backend it gets a new one (a new graph and session).
 Symbol Input(Shape shape, std::string name = "", BackendPtr backend = nullptr);
 // Calls a layer on symbols, building it for their shapes (the functional form of Keras's
 // dense(x)): call(nn::Dense(30), x). Not named apply: with a std::shared_ptr argument,
@@ -116,9 +116,11 @@ class Model {
   const ModelGraph& mc_dropout_graph();
 
   // Runs the inference graph over `x` in batches (the last one may be smaller); one input only.
+  // ModelError for an x of another dtype or shape, batch_size <= 0, or a model whose output
+  // does not have one row per input row.
   Tensor predict(const Tensor& x, std::int64_t batch_size = 32);
   // MC dropout: `samples` passes of the MC-dropout graph (dropout on, BatchNormalization with its
-  // moving statistics), their mean and standard deviation.
+  // moving statistics), their mean and standard deviation; samples >= 1.
   McPrediction predict_mc_dropout(const Tensor& x, int samples = 100, std::int64_t batch_size = 32);
 
   // The layers' constraint updates (max-norm), built now under control dependencies on `after`
@@ -157,8 +159,10 @@ class Model {
   // Set by a callback to end fit after the current epoch.
   bool stop_training = false;
 
-  // Keras's table (the book's format): name (type), output shape with None, params, totals.
-  // Sequential models: 65 columns; functional ones: 98, with "Connected to".
+  // Keras 2.6's table (the book's format): name (type), output shape with None, params, totals;
+  // one row per layer, rows without trailing spaces. Sequential models and functional chains
+  // (InputLayer row "[(None, 8)]"): 65 columns; other functional models: 98, with "Connected
+  // to", rows in Keras's order (deepest layers first).
   void summary(std::ostream& out) const;
 
  protected:
@@ -182,7 +186,9 @@ class Sequential : public Model {
   explicit Sequential(std::vector<LayerPtr> layers = {}, std::string name = "",
                       BackendPtr backend = nullptr);
   std::string type() const override { return "Sequential"; }
-  // Appends a layer; the model is built as soon as the first layer knows its input shape.
+  // Appends a layer; the model is built as soon as the first layer knows its input shape. An
+  // InputLayer may only come first. A layer appended twice is called twice with one set of
+  // weights (layers() lists it once).
   void add(LayerPtr layer);
   // Removes the last layer (ModelError when empty).
   void pop();
@@ -192,6 +198,7 @@ class Sequential : public Model {
   std::optional<Shape> declared_input_shape() const;
 
  private:
+  friend std::unique_ptr<Model> clone_model(const Model& model);  // copies sequence_ as given
   void rebuild_symbols();
   std::vector<LayerPtr> sequence_;
   std::optional<Shape> input_shape_;
@@ -200,17 +207,22 @@ class Sequential : public Model {
 };
 
 // The same architecture with fresh weights (each layer's initializers), the same layer names,
-// in a new backend; nothing is shared. Copy values with clone.set_weights(model.get_weights()).
+// in a new backend of the same graph seed (so the fresh draws equal the original's initial
+// values, unlike Keras's); nothing is shared. Copy values with
+// clone.set_weights(model.get_weights()).
 std::unique_ptr<Model> clone_model(const Model& model);
 
 // Model files: a directory with model.json (format "dagrad-model", version, model type, name,
-// the layers' types and configs and, for functional models, their connections), the inference
-// graph as a graph file (inference.dagrad, with a "serving" signature) and the weights as a
-// checkpoint (weights/). load_model rebuilds the layers from their configs and restores the
-// weights; a file of another version, a missing or truncated part, or a weight of the wrong shape
-// is a FileError naming the file and the variable. Saving is atomic (a temporary sibling
-// directory replaces `path`, so a failed save leaves an older model file intact), creates missing
-// parent directories, and refuses a `path` that exists and is neither a model file nor empty.
+// graph seed, the layers' types and configs and, for functional models, their connections), the
+// inference graph as a graph file (inference.dagrad, with a "serving" signature) and the weights
+// as a checkpoint (weights/). load_model reads model.json and weights/ (inference.dagrad is for
+// tools), rebuilds the layers from their configs in a backend of the saved seed and restores the
+// weights; a file of another version, a missing or truncated part, a layer option its type does
+// not read, or a weight of the wrong shape is a FileError naming the file and the layer or
+// variable. Saving is atomic (a temporary sibling directory replaces `path`, so a failed save
+// leaves an older model file intact), creates missing parent directories, and refuses a `path`
+// that exists and is neither a model file nor empty, and a Sequential model that calls a layer
+// more than once (its file lists each layer once).
 // The graph file holds the model's whole backend graph (training nodes too) with the "serving"
 // signature (x -> y) naming the inference entry point.
 inline constexpr int kModelFileVersion = 1;
