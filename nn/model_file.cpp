@@ -162,7 +162,6 @@ void save_model(Model& model, const std::string& path) {
     doc["outputs"] = std::move(outputs);
   }
   doc["layers"] = std::move(layers);
-  doc["seed"] = model.graph().seed();
   // The training state beside the weights (the optimizer's slots are variables, saved with them):
   // what compile was given, the epochs done and the random streams, so fit resumes exactly.
   if (model.compiled()) {
@@ -261,12 +260,6 @@ std::unique_ptr<Model> load_model(const std::string& path) {
                                    option + "'");
       layers.push_back(std::move(layer));
     }
-    std::uint64_t seed = 0;
-    if (doc.contains("seed")) {
-      if (!doc["seed"].is_number_unsigned()) throw std::runtime_error("\"seed\" must be a non-negative integer");
-      seed = doc["seed"].get<std::uint64_t>();
-    }
-    auto backend = std::make_shared<Backend>(seed);
     if (type == "Sequential") {
       auto seq = std::make_unique<Sequential>(std::vector<LayerPtr>{}, name, backend);
       if (doc.contains("input_shape") && !(layers.size() > 0 && layers[0]->input_shape()))
