@@ -13,8 +13,6 @@
 #include "dagrad/optim/optim.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 namespace dagrad::tools {
 
@@ -61,19 +59,15 @@ void add_dot_command(CLI::App& app) {
       model_scope = model->name();
     } else {
       std::filesystem::path p(args->graph_file);
-      if (std::filesystem::exists(p / "model.json")) {
-        // A model file: its inference.dagrad holds the model's whole graph.
-        std::ifstream in(p / "model.json");
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        auto at = text.find("\"name\": \"");
-        if (at != std::string::npos) {
-          at += 9;
-          model_scope = text.substr(at, text.find('"', at) - at);
-        }
-        p /= "inference.dagrad";
-      }
+      // A model file: its inference.dagrad holds the model's whole graph.
+      if (std::filesystem::exists(p / "model.json")) p /= "inference.dagrad";
       loaded = load_graph(p.string(), default_registry());
       graph = loaded.get();
+      // The "serving" signature's output is "<model>/predict/...": the model's scope.
+      if (const Graph::Signature* serving = graph->signature("serving"); serving && !serving->outputs.empty()) {
+        std::string output = serving->outputs[0].second.name();
+        if (auto at = output.find("/predict/"); at != std::string::npos) model_scope = output.substr(0, at);
+      }
     }
     DotOptions options;
     options.scope_filter = args->scope;

@@ -101,38 +101,24 @@ optim::OptimizerPtr make_optimizer(const TrainArgs& a, std::int64_t steps_per_ep
     schedule = optim::one_cycle(total, lr);
     if (name == "momentum" || name == "nesterov") momentum_schedule = optim::one_cycle_momentum(total);
   }
-  if (sgd_family) {
-    optim::SGDOptions o;
+  // The options every optimizer takes from the flags.
+  auto common = [&](auto o) {
     o.learning_rate = lr;
+    o.schedule = schedule;
+    o.clipvalue = clipvalue;
+    o.clipnorm = clipnorm;
+    return o;
+  };
+  if (sgd_family) {
+    optim::SGDOptions o = common(optim::SGDOptions{});
     o.momentum = name == "sgd" ? 0.0 : a.momentum;
     o.nesterov = name == "nesterov";
-    o.schedule = schedule;
     o.momentum_schedule = momentum_schedule;
-    o.clipvalue = clipvalue;
-    o.clipnorm = clipnorm;
     return optim::SGD(o);
   }
-  if (name == "adagrad") {
-    optim::AdagradOptions o;
-    o.learning_rate = lr;
-    o.schedule = schedule;
-    o.clipvalue = clipvalue;
-    o.clipnorm = clipnorm;
-    return optim::Adagrad(o);
-  }
-  if (name == "rmsprop") {
-    optim::RMSpropOptions o;
-    o.learning_rate = lr;
-    o.schedule = schedule;
-    o.clipvalue = clipvalue;
-    o.clipnorm = clipnorm;
-    return optim::RMSprop(o);
-  }
-  optim::AdamOptions o;
-  o.learning_rate = lr;
-  o.schedule = schedule;
-  o.clipvalue = clipvalue;
-  o.clipnorm = clipnorm;
+  if (name == "adagrad") return optim::Adagrad(common(optim::AdagradOptions{}));
+  if (name == "rmsprop") return optim::RMSprop(common(optim::RMSpropOptions{}));
+  optim::AdamOptions o = common(optim::AdamOptions{});
   if (name == "adam") return optim::Adam(o);
   if (name == "nadam") return optim::Nadam(o);
   if (name == "adamax") return optim::Adamax(o);
