@@ -67,20 +67,12 @@ void save_checkpoint(const Session& session, const std::string& dir) {
     throw fail(std::string("a variable name cannot be stored as JSON: ") + e.what());
   }
 
-  fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix());
-  if (!fs::create_directory(temp, ec) || ec)
-    throw fail("cannot create temporary directory '" + temp.string() +
-               "': " + (ec ? ec.message() : "it already exists"));
   try {
-    for (const auto& [file, bytes] : files)
-      detail::write_file_synced((temp / file).string(), bytes);
-    detail::write_file_synced((temp / kIndexName).string(), text);
-    detail::sync_to_disk(temp.string());
-    detail::swap_in_directory(temp.string(), target.string());
-    detail::sync_to_disk(parent.string());
+    detail::replace_directory(target.string(), [&](const std::string& dir) {
+      for (const auto& [file, bytes] : files) detail::write_file_synced((fs::path(dir) / file).string(), bytes);
+      detail::write_file_synced((fs::path(dir) / kIndexName).string(), text);
+    });
   } catch (const std::exception& e) {
-    fs::remove_all(temp, ec);
     throw fail(e.what());
   }
 }

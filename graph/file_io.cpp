@@ -85,4 +85,28 @@ void swap_in_directory(const std::string& fresh, const std::string& target) {
   fs::remove_all(backup, ec);
 }
 
+void replace_directory(const std::string& target, const std::function<void(const std::string& dir)>& fill) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path t(target);
+  fs::path parent = t.parent_path().empty() ? fs::path(".") : t.parent_path();
+  std::string temp_name = ".";  // appended piecewise: GCC 12 warns falsely on a + b + c here
+  temp_name += t.filename().string();
+  temp_name += ".tmp-";
+  temp_name += unique_suffix();
+  fs::path temp = parent / temp_name;
+  if (!fs::create_directory(temp, ec) || ec)
+    throw FileError("cannot create temporary directory '" + temp.string() +
+                    "': " + (ec ? ec.message() : "it already exists"));
+  try {
+    fill(temp.string());
+    sync_to_disk(temp.string());
+    swap_in_directory(temp.string(), target);
+    sync_to_disk(parent.string());
+  } catch (...) {
+    fs::remove_all(temp, ec);
+    throw;
+  }
+}
+
 }  // namespace dagrad::detail

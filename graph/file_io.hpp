@@ -2,6 +2,7 @@
 // atomically for checkpoints (private to graph/).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,10 @@ std::string unique_suffix();
 // Puts directory `fresh` at `target`, deleting target's old contents: the old directory exists
 // under some name at every moment and is back at `target` if anything fails.
 void swap_in_directory(const std::string& fresh, const std::string& target);
+// Writes a directory atomically: `fill` writes into a new temporary sibling of `target`, which
+// is then synced and swapped in (swap_in_directory), and the parent synced. On any failure the
+// temporary is removed and the exception propagates (creating the temporary fails with a
+// FileError naming it), so an older `target` stays intact.
+void replace_directory(const std::string& target, const std::function<void(const std::string& dir)>& fill);
 
 }  // namespace dagrad::detail

@@ -422,21 +422,13 @@ void save_graph(const Graph& graph, const std::string& path) {
   }
   text += first ? "}\n}\n" : "\n }\n}\n";
 
-  fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  fs::path temp = parent / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix());
-  if (!fs::create_directory(temp, ec) || ec)
-    throw fail("cannot create temporary directory '" + temp.string() +
-               "': " + (ec ? ec.message() : "it already exists"));
   try {
-    for (const PendingTensor& t : tensors) {
-      detail::write_file_synced((temp / t.file).string(), encode_npy(t.value));
-    }
-    detail::write_file_synced((temp / kJsonName).string(), text);
-    detail::sync_to_disk(temp.string());
-    detail::swap_in_directory(temp.string(), target.string());
-    detail::sync_to_disk(parent.string());
+    detail::replace_directory(target.string(), [&](const std::string& dir) {
+      for (const PendingTensor& t : tensors)
+        detail::write_file_synced((fs::path(dir) / t.file).string(), encode_npy(t.value));
+      detail::write_file_synced((fs::path(dir) / kJsonName).string(), text);
+    });
   } catch (const std::exception& e) {
-    fs::remove_all(temp, ec);
     throw fail(e.what());
   }
 }

@@ -187,24 +187,14 @@ void save_model(Model& model, const std::string& path) {
 
   fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   fs::create_directories(parent, ec);  // as Keras's model.save; a failure shows just below
-  std::string temp_name = ".";  // appended piecewise: GCC 12 warns falsely on a + b + c here
-  temp_name += target.filename().string();
-  temp_name += ".tmp-";
-  temp_name += dagrad::detail::unique_suffix();
-  fs::path temp = parent / temp_name;
-  if (!fs::create_directory(temp, ec) || ec)
-    throw fail("cannot create temporary directory '" + temp.string() + "': " +
-               (ec ? ec.message() : "it already exists"));
   try {
-    save_graph(model.graph(), (temp / kGraphDir).string());
-    save_checkpoint(model.session(), (temp / kWeightsDir).string());
-    dagrad::detail::write_file_synced((temp / kIndex).string(),
-                                      doc.dump(1, ' ', false, Json::error_handler_t::strict) + "\n");
-    dagrad::detail::sync_to_disk(temp.string());
-    dagrad::detail::swap_in_directory(temp.string(), target.string());
-    dagrad::detail::sync_to_disk(parent.string());
+    dagrad::detail::replace_directory(target.string(), [&](const std::string& dir) {
+      save_graph(model.graph(), (fs::path(dir) / kGraphDir).string());
+      save_checkpoint(model.session(), (fs::path(dir) / kWeightsDir).string());
+      dagrad::detail::write_file_synced((fs::path(dir) / kIndex).string(),
+                                        doc.dump(1, ' ', false, Json::error_handler_t::strict) + "\n");
+    });
   } catch (const std::exception& e) {
-    fs::remove_all(temp, ec);
     throw fail(e.what());
   }
 }
