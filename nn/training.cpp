@@ -262,11 +262,32 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, 
   return logs;
 }
 
+namespace {
+
+void check_trainable_flags(const Model& model, const detail::Training& t) {
+  if (trainable_flags(model) != t.trainable_flags)
+    throw ModelError("model '" + model.name() + "': a layer's trainable flag changed since compile(); call "
+                     "compile() again so that the training step sees it (as Keras requires)");
+}
+
+}  // namespace
+
+Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
+  detail::Training& t = training();
+  check_trainable_flags(*this, t);
+  detail::check_model_input(name_, t.x.shape(), x);
+  std::int64_t n = x.shape()[0];
+  if (n == 0) throw ModelError("train_on_batch: no samples");
+  Tensor feeds[2] = {x, labels_for(t, name_, y, n, "train_on_batch")};
+  Plan& plan = session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
+  RunningMeans means;
+  means.add(plan.run(feeds), n);
+  return means.logs(log_names(t));
+}
+
 History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   detail::Training& t = training();
-  if (trainable_flags(*this) != t.trainable_flags)
-    throw ModelError("model '" + name_ + "': a layer's trainable flag changed since compile(); call compile() "
-                     "again so that the training step sees it (as Keras requires)");
+  check_trainable_flags(*this, t);
   if (o.batch_size <= 0) throw ModelError("fit: batch_size must be > 0, got " + std::to_string(o.batch_size));
   if (o.epochs < 0 || o.initial_epoch < 0)
     throw ModelError("fit: epochs and initial_epoch must be >= 0");

@@ -22,5 +22,7 @@ void add_summary_command(CLI::App& app);  // tools/summary_command.cpp
 void add_train_command(CLI::App& app);  // tools/train_command.cpp
 void add_evaluate_command(CLI::App& app);  // tools/evaluate_command.cpp
 void add_predict_command(CLI::App& app);   // tools/evaluate_command.cpp
+void add_experiment_command(CLI::App& app);  // tools/experiment_command.cpp
+void add_lr_find_command(CLI::App& app);  // tools/lr_find_command.cpp
 
 }  // namespace dagrad::tools

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   dagrad::tools::add_train_command(app);
   dagrad::tools::add_evaluate_command(app);
   dagrad::tools::add_predict_command(app);
+  dagrad::tools::add_lr_find_command(app);
+  dagrad::tools::add_experiment_command(app);
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

@@ -16,13 +16,16 @@
 #include <vector>
 
 #include "dagrad/graph/errors.hpp"
-#include "subprocess.hpp"
+#include "gnuplot.hpp"
 
 namespace dagrad::tools {
 
 namespace {
 
 namespace fs = std::filesystem;
+using gnuplot::Format;
+using gnuplot::number;
+using gnuplot::quoted;
 
 // Colours of matplotlib's default cycle, which report readers know: training blue, validation
 // orange, the learning rate green.
@@ -75,54 +78,6 @@ std::string words(std::string name) {
 std::string capitalized(std::string text) {
   if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = static_cast<char>(text[0] - 32);
   return text;
-}
-
-std::string number(double v) {
-  char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
-  return std::string(buffer, ec == std::errc() ? end : buffer);
-}
-
-// Text as a gnuplot single-quoted string: valid UTF-8 (an invalid byte becomes U+FFFD, so the
-// SVG stays well-formed), control characters (a newline would end the command) as spaces, and
-// ' doubled, the only escape inside single quotes.
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  std::size_t n = text.size();
-  for (std::size_t i = 0; i < n;) {
-    unsigned char c = s[i];
-    std::size_t length = c < 0x80           ? 1
-                         : (c >> 5) == 0x6  ? 2
-                         : (c >> 4) == 0xE  ? 3
-                         : (c >> 3) == 0x1E ? 4
-                                            : 0;
-    bool valid = length > 0 && i + length <= n;
-    for (std::size_t k = 1; valid && k < length; ++k) valid = (s[i + k] & 0xC0) == 0x80;
-    if (valid && length > 1) {
-      // Overlong forms, surrogates and code points above U+10FFFF are invalid too.
-      std::uint32_t cp = c & (0x7F >> length);
-      for (std::size_t k = 1; k < length; ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
-      const std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
-      valid = cp >= smallest[length] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (!valid) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else if (length == 1) {
-      if (c < 0x20 || c == 0x7F)
-        out += ' ';
-      else if (c == '\'')
-        out += "''";
-      else
-        out += static_cast<char>(c);
-      ++i;
-    } else {
-      out.append(text, i, length);
-      i += length;
-    }
-  }
-  return out + "'";
 }
 
 // The x step of the epoch tics: 1, 2, 5, 10, 20, 50, ... whichever gives at most 10 tics.
@@ -296,18 +251,12 @@ Chart layout(const nn::History& history, const std::string& path) {
   return chart;
 }
 
-enum class Format { png, svg };
 
 std::string script(const Chart& chart, const std::string& title, Format format) {
   std::ostringstream os;
   os << "set encoding utf8\n";
   // noenhanced: names like val_loss or a title with ^ _ { } are text, not markup.
-  if (format == Format::png)
-    os << "set terminal pngcairo size " << chart.width << "," << chart.height
-       << " noenhanced font 'DejaVu Sans,11' linewidth 1.0 background rgb 'white'\n";
-  else
-    os << "set terminal svg size " << chart.width << "," << chart.height
-       << " noenhanced font 'DejaVu Sans,12' linewidth 1.0 background rgb 'white'\n";
+  os << gnuplot::terminal(format, chart.width, chart.height);
   // Data inline as datablocks: no temporary files.
   int block = 0;
   for (const Panel& panel : chart.panels)
@@ -376,122 +325,20 @@ std::string script(const Chart& chart, const std::string& title, Format format) 
   return os.str();
 }
 
-// gnuplot's messages in one line: the line with its error's location ("line 12: ..."), else the
-// first one; cut to 200 characters.
-std::string gnuplot_message(const std::string& messages) {
-  static const std::regex located(R"(line [0-9]+:)");
-  std::istringstream in(messages);
-  std::string first, chosen;
-  for (std::string line; std::getline(in, line);) {
-    std::replace_if(
-        line.begin(), line.end(), [](unsigned char c) { return c < 0x20; }, ' ');
-    auto begin = line.find_first_not_of(' ');
-    if (begin == std::string::npos) continue;
-    line = line.substr(begin, line.find_last_not_of(' ') + 1 - begin);
-    if (first.empty()) first = line;
-    if (std::regex_search(line, located)) {
-      chosen = line;
-      break;
-    }
-  }
-  if (chosen.empty()) chosen = first;
-  if (chosen.empty()) return "no message from gnuplot";
-  if (chosen.size() > 200) chosen = chosen.substr(0, 197) + "...";
-  return chosen;
-}
-
-std::string render(const std::string& source, Format format, const std::string& path,
-                   std::chrono::steady_clock::time_point deadline, double timeout_seconds) {
-  double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-  // --default-settings: a user's ~/.gnuplot must not change the picture.
-  ProgramResult run = run_program({"gnuplot", "--default-settings"}, source, std::max(left, 0.0));
-  if (run.spawn_error != 0)
-    fail(path, "cannot run gnuplot (" + std::string(std::strerror(run.spawn_error)) +
-                   "); install the gnuplot-nox package (scripts/install-deps.sh)");
-  if (run.timed_out)
-    fail(path, "gnuplot did not finish within " + number(timeout_seconds) + " s and was stopped");
-  if (run.signal != 0)
-    fail(path, "gnuplot crashed (signal " + std::to_string(run.signal) +
-                   "): " + gnuplot_message(run.err));
-  if (run.exit_status != 0)
-    fail(path, "gnuplot failed (exit status " + std::to_string(run.exit_status) +
-                   "): " + gnuplot_message(run.err));
-  bool complete = format == Format::png ? run.out.rfind("\x89PNG\r\n\x1a\n", 0) == 0
-                                        : run.out.find("<svg") != std::string::npos &&
-                                              run.out.find("</svg>") != std::string::npos;
-  if (!complete)
-    fail(path, std::string("gnuplot wrote no ") + (format == Format::png ? "PNG" : "SVG") +
-                   " image (" + std::to_string(run.out.size()) + " bytes)" +
-                   (run.err.empty() ? "" : ": " + gnuplot_message(run.err)));
-  return std::move(run.out);
-}
-
-// A temporary sibling of `target` holding `bytes`; the caller renames it.
-fs::path write_temporary(const fs::path& target, const std::string& bytes) {
-  std::random_device random;
-  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "." + string.
-  std::string name = ".";
-  name += target.filename().string();
-  name += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000000u);
-  fs::path temp = target;
-  temp.replace_filename(name);
-  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-  if (!out) fail(target.string(), std::strerror(errno));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) {
-    std::error_code ec;
-    fs::remove(temp, ec);
-    fail(target.string(), "write failed (disk full?)");
-  }
-  return temp;
-}
-
 }  // namespace
 
 LearningCurveFiles plot_learning_curves(const nn::History& history, const std::string& path_png,
                                         const std::string& title, double timeout_seconds) {
-  fs::path png(path_png);
-  std::string extension = png.extension().string();
-  std::transform(extension.begin(), extension.end(), extension.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (extension != ".png") fail(path_png, "the file name must end in .png");
-  if (!(timeout_seconds > 0) || timeout_seconds > 1e6)
-    fail(path_png, "the timeout must be between 0 and 1e6 seconds, not " + number(timeout_seconds));
-  fs::path svg = fs::path(png).replace_extension(".svg");
-  LearningCurveFiles files{png.string(), svg.string()};
-
+  const std::string what = "learning curves";
+  LearningCurveFiles files{path_png, gnuplot::svg_beside(path_png, what, timeout_seconds)};
   Chart chart = layout(history, files.png);
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(timeout_seconds));
-  std::string png_bytes =
-      render(script(chart, title, Format::png), Format::png, files.png, deadline, timeout_seconds);
-  std::string svg_bytes =
-      render(script(chart, title, Format::svg), Format::svg, files.svg, deadline, timeout_seconds);
-
-  // Both images exist before either file is touched; each target is then replaced atomically.
-  std::vector<std::pair<fs::path, fs::path>> moves;  // (temporary, target)
-  auto remove_temporaries = [&] {
-    std::error_code ec;
-    for (const auto& [temp, target] : moves) fs::remove(temp, ec);
-  };
-  try {
-    moves.emplace_back(write_temporary(png, png_bytes), png);
-    moves.emplace_back(write_temporary(svg, svg_bytes), svg);
-  } catch (...) {
-    remove_temporaries();
-    throw;
-  }
-  for (std::size_t i = 0; i < moves.size(); ++i) {
-    std::error_code ec;
-    fs::rename(moves[i].first, moves[i].second, ec);
-    if (ec) {
-      moves.erase(moves.begin(), moves.begin() + static_cast<std::ptrdiff_t>(i));
-      remove_temporaries();
-      fail(moves.front().second.string(), ec.message());
-    }
-  }
+  auto deadline = gnuplot::deadline_after(timeout_seconds);
+  // Both images exist before either file is touched.
+  std::string png = gnuplot::render(script(chart, title, Format::png), Format::png, what, files.png,
+                                    deadline, timeout_seconds);
+  std::string svg = gnuplot::render(script(chart, title, Format::svg), Format::svg, what, files.svg,
+                                    deadline, timeout_seconds);
+  gnuplot::write_files({{files.png, png}, {files.svg, svg}}, what);
   return files;
 }
 

@@ -1,8 +1,6 @@
 // `dagrad train`: trains one of the chapter's models (or one built from the knobs) on
 // Fashion-MNIST with the chapter's optimizers and schedules, then reports the test accuracy and
 // saves the model, the history (CSV) and the learning curves (PNG, SVG).
-#include <dlfcn.h>
-
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -13,7 +11,9 @@
 
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
+#include "optimizer_choice.hpp"
 #include "plot.hpp"
+#include "threads.hpp"
 
 namespace dagrad::tools {
 
@@ -72,10 +72,9 @@ bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 
 // The optimizer of the flags; steps_per_epoch sizes the step-based schedules. Epoch-based
 // schedules for the legacy Nadam (which takes no schedule object) come back as a callback.
-optim::OptimizerPtr make_optimizer(const TrainArgs& a, std::int64_t steps_per_epoch, nn::CallbackPtr& epoch_schedule) {
+optim::OptimizerPtr optimizer_of_flags(const TrainArgs& a, std::int64_t steps_per_epoch, nn::CallbackPtr& epoch_schedule) {
   const std::string& name = a.optimizer;
-  const bool sgd_family = name == "sgd" || name == "momentum" || name == "nesterov";
-  double lr = a.lr > 0 ? a.lr : (sgd_family ? 0.01 : 0.001);
+  double lr = a.lr > 0 ? a.lr : default_learning_rate(name);
   std::optional<double> clipvalue, clipnorm;
   if (a.clip_value > 0) clipvalue = a.clip_value;
   if (a.clip_norm > 0) clipnorm = a.clip_norm;
@@ -101,41 +100,15 @@ optim::OptimizerPtr make_optimizer(const TrainArgs& a, std::int64_t steps_per_ep
     schedule = optim::one_cycle(total, lr);
     if (name == "momentum" || name == "nesterov") momentum_schedule = optim::one_cycle_momentum(total);
   }
-  // The options every optimizer takes from the flags.
-  auto common = [&](auto o) {
-    o.learning_rate = lr;
-    o.schedule = schedule;
-    o.clipvalue = clipvalue;
-    o.clipnorm = clipnorm;
-    return o;
-  };
-  if (sgd_family) {
-    optim::SGDOptions o = common(optim::SGDOptions{});
-    o.momentum = name == "sgd" ? 0.0 : a.momentum;
-    o.nesterov = name == "nesterov";
-    o.momentum_schedule = momentum_schedule;
-    return optim::SGD(o);
-  }
-  if (name == "adagrad") return optim::Adagrad(common(optim::AdagradOptions{}));
-  if (name == "rmsprop") return optim::RMSprop(common(optim::RMSpropOptions{}));
-  optim::AdamOptions o = common(optim::AdamOptions{});
-  if (name == "adam") return optim::Adam(o);
-  if (name == "nadam") return optim::Nadam(o);
-  if (name == "adamax") return optim::Adamax(o);
-  if (name == "adamw") return optim::AdamW(o);
-  throw optim::OptimizerError("unknown optimizer '" + name +
-                              "' (sgd, momentum, nesterov, adagrad, rmsprop, adam, nadam, adamax, adamw)");
-}
-
-// OpenBLAS's thread count, when the library in use is OpenBLAS.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  auto set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (!set) {
-    std::cerr << "dagrad train: --threads: the BLAS in use is not OpenBLAS; ignored\n";
-    return;
-  }
-  set(threads);
+  OptimizerChoice choice;
+  choice.name = name;
+  choice.learning_rate = lr;
+  choice.momentum = a.momentum;
+  choice.clipvalue = clipvalue;
+  choice.clipnorm = clipnorm;
+  choice.schedule = schedule;
+  choice.momentum_schedule = momentum_schedule;
+  return tools::make_optimizer(choice);
 }
 
 void check_args(const TrainArgs& a) {
@@ -200,7 +173,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([a] {
     // Everything the flags decide is checked before any data is read.
     check_args(*a);
-    if (a->threads > 0) set_blas_threads(a->threads);
+    if (a->threads > 0) set_blas_threads(a->threads, "dagrad train");
     const std::int64_t n_train = a->limit > 0 ? a->limit : 55000;
     const std::int64_t steps_per_epoch = (n_train + a->batch_size - 1) / a->batch_size;
     std::unique_ptr<nn::Model> model;
@@ -208,7 +181,7 @@ void add_train_command(CLI::App& app) {
     nn::ModelSpec spec;
     if (a->resume.empty()) {
       spec = model_spec(*a);
-      optim::OptimizerPtr optimizer = make_optimizer(*a, steps_per_epoch, epoch_schedule);
+      optim::OptimizerPtr optimizer = optimizer_of_flags(*a, steps_per_epoch, epoch_schedule);
       model = nn::make_model(spec, std::make_shared<nn::Backend>(a->seed));
       model->compile(optimizer, "sparse_categorical_crossentropy", {"accuracy"});
     }

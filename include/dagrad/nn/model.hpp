@@ -142,6 +142,9 @@ class Model {
   // Trains for epochs [initial_epoch, epochs) in batches (the last one may be smaller); returns
   // every epoch's logs. x float32 (n, input shape...), y n labels.
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  // One training step on the batch x, y (all of it, unshuffled): that batch's loss and metrics
+  // before the update, as Keras's train_on_batch. Does not count as an epoch.
+  Logs train_on_batch(const Tensor& x, const Tensor& y);
   // The loss (penalties included, as Keras) and metrics of the inference graph over x, y.
   Logs evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size = 32, int verbose = 0,
                 std::ostream* out = nullptr);

@@ -9,5 +9,6 @@
 #include "layer.hpp"
 #include "layers.hpp"
 #include "losses.hpp"
+#include "lr_finder.hpp"
 #include "model.hpp"
 #include "presets.hpp"
