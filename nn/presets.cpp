@@ -70,7 +70,7 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, BackendPtr backend
   if (spec.standardize) layers.push_back(Normalization());
   if (spec.batchnorm != "none") layers.push_back(BatchNormalization());
   for (std::int64_t units : spec.hidden) {
-    if (spec.dropout > 0) layers.push_back(Dropout(spec.dropout));
+    if (spec.dropout > 0) layers.push_back(spec.alpha_dropout ? AlphaDropout(spec.dropout) : Dropout(spec.dropout));
     if (spec.batchnorm == "before") {
       layers.push_back(Dense(units, {.kernel_initializer = initializer, .use_bias = false,
                                      .kernel_regularizer = penalty, .kernel_constraint = constraint}));
@@ -82,7 +82,7 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, BackendPtr backend
       if (spec.batchnorm == "after") layers.push_back(BatchNormalization());
     }
   }
-  if (spec.dropout > 0) layers.push_back(Dropout(spec.dropout));
+  if (spec.dropout > 0) layers.push_back(spec.alpha_dropout ? AlphaDropout(spec.dropout) : Dropout(spec.dropout));
   layers.push_back(Dense(10, {.activation = "softmax", .kernel_regularizer = penalty}));
   return std::make_unique<Sequential>(std::move(layers), "", std::move(backend));
 }

@@ -10,7 +10,7 @@ namespace dagrad::tools {
 
 struct Curve {
   std::string label;
-  std::vector<double> x, y;
+  std::vector<double> x = {}, y = {};
   // Empty, or one value per point: a band y - spread .. y + spread (the spread over seeds) drawn
   // translucent in the curve's colour.
   std::vector<double> spread = {};

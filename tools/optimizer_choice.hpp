@@ -2,10 +2,12 @@
 // the experiments build them here, so a name means the same optimizer everywhere.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "dagrad/nn/training.hpp"
 #include "dagrad/optim/optim.hpp"
 
 namespace dagrad::tools {
@@ -25,5 +27,18 @@ const std::vector<std::string>& optimizer_names();
 double default_learning_rate(const std::string& name);
 // The optimizer; OptimizerError naming the known ones for an unknown name.
 optim::OptimizerPtr make_optimizer(const OptimizerChoice& choice);
+
+// none, power, exponential, piecewise, plateau, 1cycle.
+const std::vector<std::string>& schedule_names();
+// The chapter's schedules for a run of `epochs` epochs of `steps_per_epoch` steps, from the
+// choice's rate (its default when 0): power (s = 10,000 steps, the book's decay 1e-4),
+// exponential (/ 10 every 20 epochs), piecewise (rate, / 2 from epoch 5, / 10 from epoch 15),
+// plateau (ReduceLROnPlateau: / 2 after 5 epochs without a better val_loss), 1cycle (up to the
+// rate and back over the run, momentum cycled the other way for momentum and nesterov). Sets
+// choice.schedule (and momentum_schedule), or returns a callback for what works by epoch:
+// plateau, and every schedule of the legacy Nadam, which takes no schedule object (1cycle then
+// throws OptimizerError). Null when no callback is needed.
+nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& schedule,
+                               std::int64_t steps_per_epoch, int epochs);
 
 }  // namespace dagrad::tools

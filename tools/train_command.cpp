@@ -1,6 +1,7 @@
 // `dagrad train`: trains one of the chapter's models (or one built from the knobs) on
 // Fashion-MNIST with the chapter's optimizers and schedules, then reports the test accuracy and
 // saves the model, the history (CSV) and the learning curves (PNG, SVG).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -70,45 +71,17 @@ nn::ModelSpec model_spec(const TrainArgs& a) {
 
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 
-// The optimizer of the flags; steps_per_epoch sizes the step-based schedules. Epoch-based
-// schedules for the legacy Nadam (which takes no schedule object) come back as a callback.
+// The optimizer of the flags; steps_per_epoch sizes the step-based schedules. A schedule that
+// works by epoch (plateau, and any for the legacy Nadam) comes back as a callback.
 optim::OptimizerPtr optimizer_of_flags(const TrainArgs& a, std::int64_t steps_per_epoch, nn::CallbackPtr& epoch_schedule) {
-  const std::string& name = a.optimizer;
-  double lr = a.lr > 0 ? a.lr : default_learning_rate(name);
-  std::optional<double> clipvalue, clipnorm;
-  if (a.clip_value > 0) clipvalue = a.clip_value;
-  if (a.clip_norm > 0) clipnorm = a.clip_norm;
-  const std::int64_t total = static_cast<std::int64_t>(a.epochs) * steps_per_epoch;
-  optim::SchedulePtr schedule, momentum_schedule;
-  const std::string& s = a.schedule;
-  if (name == "nadam" && s != "none" && s != "plateau") {
-    // The same schedules by epoch, set on the rate variable at each epoch's start.
-    if (s == "1cycle") throw optim::OptimizerError("--schedule 1cycle needs an optimizer that takes a schedule (not nadam)");
-    std::function<double(int, double)> f;
-    if (s == "power") f = [lr, steps_per_epoch](int e, double) { return lr / (1.0 + e * steps_per_epoch / 10000.0); };
-    if (s == "exponential") f = [lr](int e, double) { return lr * std::pow(0.1, e / 20.0); };
-    if (s == "piecewise") f = [lr](int e, double) { return e < 5 ? lr : (e < 15 ? lr / 2 : lr / 10); };
-    epoch_schedule = nn::LearningRateScheduler(f);
-  } else if (s == "power") {
-    schedule = optim::power_decay(lr, 10000.0);  // the book's decay = 1e-4: s = 10,000 steps
-  } else if (s == "exponential") {
-    schedule = optim::exponential_decay(lr, 20.0 * static_cast<double>(steps_per_epoch), 0.1);  // / 10 per 20 epochs
-  } else if (s == "piecewise") {
-    double spe = static_cast<double>(steps_per_epoch);
-    schedule = optim::piecewise_constant({5 * spe, 15 * spe}, {lr, lr / 2, lr / 10});
-  } else if (s == "1cycle") {
-    schedule = optim::one_cycle(total, lr);
-    if (name == "momentum" || name == "nesterov") momentum_schedule = optim::one_cycle_momentum(total);
-  }
   OptimizerChoice choice;
-  choice.name = name;
-  choice.learning_rate = lr;
+  choice.name = a.optimizer;
+  choice.learning_rate = a.lr;
   choice.momentum = a.momentum;
-  choice.clipvalue = clipvalue;
-  choice.clipnorm = clipnorm;
-  choice.schedule = schedule;
-  choice.momentum_schedule = momentum_schedule;
-  return tools::make_optimizer(choice);
+  if (a.clip_value > 0) choice.clipvalue = a.clip_value;
+  if (a.clip_norm > 0) choice.clipnorm = a.clip_norm;
+  epoch_schedule = apply_schedule(choice, a.schedule, steps_per_epoch, a.epochs);
+  return make_optimizer(choice);
 }
 
 void check_args(const TrainArgs& a) {
@@ -116,10 +89,8 @@ void check_args(const TrainArgs& a) {
   if (!(a.momentum >= 0 && a.momentum <= 1)) throw nn::ModelError("--momentum must be in [0, 1]");
   if (a.clip_value < 0 || !std::isfinite(a.clip_value) || a.clip_norm < 0 || !std::isfinite(a.clip_norm))
     throw nn::ModelError("--clip-value and --clip-norm must be positive finite numbers");
-  static const char* schedules[] = {"none", "power", "exponential", "piecewise", "plateau", "1cycle"};
-  bool known = false;
-  for (const char* s : schedules) known |= a.schedule == s;
-  if (!known)
+  const std::vector<std::string>& schedules = schedule_names();
+  if (std::find(schedules.begin(), schedules.end(), a.schedule) == schedules.end())
     throw nn::ModelError("unknown --schedule '" + a.schedule + "' (none, power, exponential, piecewise, plateau, 1cycle)");
   if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "model.json"))
     throw FileError("--resume '" + a.resume + "': not a model file (no model.json there)");
@@ -222,7 +193,6 @@ void add_train_command(CLI::App& app) {
     fit.initial_epoch = model->epoch();
     fit.callbacks.push_back(nn::CSVLogger(history_csv, !a->resume.empty()));
     if (epoch_schedule) fit.callbacks.push_back(epoch_schedule);
-    if (a->schedule == "plateau") fit.callbacks.push_back(nn::ReduceLROnPlateau({.factor = 0.5, .patience = 5}));
     if (a->early_stopping > 0)
       fit.callbacks.push_back(nn::EarlyStopping({.patience = a->early_stopping, .restore_best_weights = true}));
     nn::History history = model->fit(data.x_train, data.y_train, fit);

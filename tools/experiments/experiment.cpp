@@ -195,4 +195,45 @@ std::vector<double> test_accuracies(const std::vector<Run>& runs) {
   return out;
 }
 
+Tensor gather(const Tensor& x, const std::vector<std::int64_t>& indices) {
+  if (!x.defined() || x.shape().rank() < 1) throw std::out_of_range("gather: x has no rows");
+  const std::int64_t n = x.shape()[0];
+  Shape shape = x.shape();
+  shape[0] = static_cast<std::int64_t>(indices.size());
+  Tensor out(x.dtype(), shape);
+  const std::size_t row = n == 0 ? 0 : x.nbytes() / static_cast<std::size_t>(n);
+  const auto* in = static_cast<const std::byte*>(x.raw());
+  auto* o = static_cast<std::byte*>(out.raw());
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    std::int64_t r = indices[i];
+    if (r < 0 || r >= n)
+      throw std::out_of_range("gather: row " + std::to_string(r) + " of a tensor of " + std::to_string(n) + " rows");
+    std::copy_n(in + static_cast<std::size_t>(r) * row, row, o + i * row);
+  }
+  return out;
+}
+
+Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
+  const std::int64_t n = x.defined() && x.shape().rank() >= 1 ? x.shape()[0] : 0;
+  if (begin < 0 || end < begin || end > n)
+    throw std::out_of_range("take_rows: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") of a tensor of " + std::to_string(n) + " rows");
+  std::vector<std::int64_t> indices(static_cast<std::size_t>(end - begin));
+  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = begin + static_cast<std::int64_t>(i);
+  return gather(x, indices);
+}
+
+double accuracy(const Tensor& probabilities, const Tensor& labels) {
+  const std::int64_t n = probabilities.shape()[0], classes = probabilities.shape()[1];
+  if (n == 0) return 0;
+  const float* p = probabilities.data<float>();
+  std::int64_t right = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* row = p + i * classes;
+    auto best = std::max_element(row, row + classes) - row;
+    right += static_cast<double>(best) == labels.value_as_double(i);
+  }
+  return static_cast<double>(right) / static_cast<double>(n);
+}
+
 }  // namespace dagrad::tools::experiments

@@ -105,4 +105,13 @@ std::vector<double> last(const std::vector<Run>& runs, const std::string& key);
 // The test accuracies of runs.
 std::vector<double> test_accuracies(const std::vector<Run>& runs);
 
+// Rows [begin, end) of x (any dtype, rank >= 1) as a new tensor; std::out_of_range when the range
+// is not inside x's first dimension.
+Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end);
+// The rows of x listed in `indices`, in that order (std::out_of_range for an index outside x).
+Tensor gather(const Tensor& x, const std::vector<std::int64_t>& indices);
+// The share of rows of `probabilities` (n, classes) whose largest entry is at the label
+// (labels: n class indices of any numeric dtype).
+double accuracy(const Tensor& probabilities, const Tensor& labels);
+
 }  // namespace dagrad::tools::experiments

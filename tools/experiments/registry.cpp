@@ -6,6 +6,20 @@ namespace dagrad::tools::experiments {
 // measured with them (see README "Experiments").
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
+      {.name = "initializers",
+       .claim = "Glorot, He and LeCun initialization, matched to the activation, speed up training considerably",
+       .duration = "about 3 min",
+       .epochs = 5,
+       .seeds = 3,
+       .limit = 10000,
+       .run = initializers},
+      {.name = "batchnorm",
+       .claim = "Batch Normalization speeds up training and rescues saturating activations, at a cost per epoch",
+       .duration = "about 4 min",
+       .epochs = 10,
+       .seeds = 3,
+       .limit = 10000,
+       .run = batchnorm},
       {.name = "optimizers",
        .claim = "momentum and Nesterov beat plain SGD; AdaGrad stops too early; RMSProp, Adam and Nadam converge fast",
        .duration = "about 5 min",
@@ -13,6 +27,20 @@ const std::vector<Experiment>& all() {
        .seeds = 3,
        .limit = 10000,
        .run = optimizers},
+      {.name = "schedules",
+       .claim = "a good schedule (exponential, performance, 1cycle) converges faster and better than a constant rate",
+       .duration = "about 4 min",
+       .epochs = 20,
+       .seeds = 3,
+       .limit = 10000,
+       .run = schedules},
+      {.name = "regularization",
+       .claim = "l1/l2, dropout, alpha dropout and max-norm curb overfitting; MC dropout improves on plain prediction",
+       .duration = "about 5 min",
+       .epochs = 20,
+       .seeds = 3,
+       .limit = 10000,
+       .run = regularization},
   };
   return list;
 }

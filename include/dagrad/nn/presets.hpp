@@ -24,6 +24,7 @@ struct ModelSpec {
   // activation (a separate Activation layer).
   std::string batchnorm = "none";
   double dropout = 0.0;  // a Dropout of this rate before each Dense
+  bool alpha_dropout = false;  // ... an AlphaDropout instead (for selu networks)
   double l1 = 0.0, l2 = 0.0;  // kernel penalties of every Dense
   double max_norm = 0.0;      // max-norm constraint of every hidden kernel (0: none)
   // Standardize the pixels inside the model (a Normalization layer after Flatten, whose mean and
