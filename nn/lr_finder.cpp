@@ -25,6 +25,8 @@ void check(const LrFinderOptions& o) {
   if (o.batch_size < 1) fail("batch_size must be >= 1, got " + std::to_string(o.batch_size));
   if (!(o.stop_factor > 1)) fail("stop_factor must be > 1, got " + std::to_string(o.stop_factor));
   if (!(o.smoothing >= 0 && o.smoothing < 1)) fail("smoothing must be in [0, 1), got " + std::to_string(o.smoothing));
+  if (!(o.climb_tolerance >= 0 && std::isfinite(o.climb_tolerance)))
+    fail("climb_tolerance must be a finite number >= 0, got " + std::to_string(o.climb_tolerance));
   if (!(o.suggest_factor >= 1)) fail("suggest_factor must be >= 1, got " + std::to_string(o.suggest_factor));
 }
 
@@ -42,6 +44,8 @@ struct Snapshot {
     // What the first step would initialize (the optimizer's slots) is initialized now, so it
     // can be put back.
     session.initialize_uninitialized_variables();
+    // ... and the training step's random nodes get their generators, so their states are saved.
+    model.prepare_training();
     for (const Output& v : variables) values.push_back(session.variable_value(v));
     random_states = session.random_states();
     epoch = model.epoch();
@@ -98,7 +102,7 @@ LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y
       r.smoothed.push_back(smooth);
       if (smooth < best) {
         best = smooth;
-        r.turning_rate = rate;
+        r.lowest_rate = rate;
       }
       if (smooth > o.stop_factor * best) {
         r.diverged = k + 1 < o.steps;
@@ -112,6 +116,8 @@ LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y
   before.restore(model);
   if (!std::isfinite(best))
     throw ModelError("find_learning_rate: the first step's loss is not finite; no rate to suggest");
+  for (std::size_t k = 0; k < r.rates.size(); ++k)
+    if (r.smoothed[k] <= best * (1 + o.climb_tolerance)) r.turning_rate = r.rates[k];
   r.suggested_rate = r.turning_rate / o.suggest_factor;
   return r;
 }

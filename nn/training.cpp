@@ -272,6 +272,12 @@ void check_trainable_flags(const Model& model, const detail::Training& t) {
 
 }  // namespace
 
+void Model::prepare_training() {
+  detail::Training& t = training();
+  check_trainable_flags(*this, t);
+  session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
+}
+
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   detail::Training& t = training();
   check_trainable_flags(*this, t);

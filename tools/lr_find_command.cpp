@@ -39,7 +39,7 @@ void add_lr_find_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "lr-find",
       "Find a good learning rate: train a few hundred steps at exponentially growing rates, plot the loss "
-      "against the rate and suggest a rate 10 times below where the loss turns up (about 20 s by default)");
+      "against the rate and suggest a rate 10 times below where the loss starts to climb (about 10 s by default)");
   std::vector<std::string> presets;
   for (const auto& [name, what] : nn::preset_models()) presets.push_back(name);
   cmd->add_option("--model", a->model, "Preset model (as dagrad train)")
@@ -102,7 +102,8 @@ void add_lr_find_command(CLI::App& app) {
     std::cout << (r.diverged ? "The loss shot up at rate " + experiments::fixed(r.rates.back(), 4) + " after " +
                                    std::to_string(n) + " steps; the sweep stopped there.\n"
                              : "The sweep ran all " + std::to_string(n) + " steps.\n")
-              << "Lowest smoothed loss at rate " << r.turning_rate << "\n"
+              << "lowest smoothed loss at rate " << r.lowest_rate << "; it starts to climb (10% above its lowest) "
+              << "after rate " << r.turning_rate << "\n"
               << "suggested learning rate: " << r.suggested_rate << "\n";
 
     ChartPanel panel{"Loss against the learning rate (" + a->model + ", " + a->optimizer + ")", "learning rate",
@@ -119,7 +120,7 @@ void add_lr_find_command(CLI::App& app) {
     Curve raw{"batch loss", r.rates, r.losses};
     raw.dashed = true;
     panel.curves = {raw, Curve{"smoothed", r.rates, r.smoothed}};
-    panel.marks = {{r.turning_rate, "lowest"}, {r.suggested_rate, "suggested"}};
+    panel.marks = {{r.turning_rate, "climbs"}, {r.suggested_rate, "suggested"}};
     try {
       ChartFiles files = draw_chart({panel}, (out / "lr_find.png").string(), "Learning-rate finder");
       std::cout << "wrote " << (out / "lr_find.csv").string() << ", " << files.png << " and " << files.svg << "\n";

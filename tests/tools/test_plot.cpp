@@ -13,10 +13,14 @@
 #include <set>
 
 #include "dagrad/graph/errors.hpp"
+#include "svg.hpp"
 #include "tools/plot.hpp"
 
 using namespace dagrad;
 namespace fs = std::filesystem;
+using dagrad::test::Point;
+using dagrad::test::points_of;
+using dagrad::test::read;
 
 namespace {
 
@@ -52,10 +56,6 @@ nn::History book_history() {
                      {"val_accuracy", kValAccuracy}});
 }
 
-std::string read(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 std::uint32_t big_endian(const std::string& bytes, std::size_t at) {
   std::uint32_t v = 0;
@@ -75,24 +75,6 @@ std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
-}
-
-struct Point {
-  double x, y;
-};
-
-// The point markers of one colour in document order (gnuplot draws each series' points, then
-// the legend's sample point last, the legend being opaque).
-std::vector<Point> points_of(const std::string& svg, const std::string& rgb) {
-  static const std::regex marker(
-      R"(<use xlink:href='#gpPt[0-9]+' transform='translate\(([0-9.]+),([0-9.]+)\) scale\([0-9.]+\)' color='rgb\(([ 0-9,]+)\)'/>)");
-  std::vector<Point> points;
-  for (std::sregex_iterator it(svg.begin(), svg.end(), marker), end; it != end; ++it) {
-    std::string color = (*it)[3];
-    std::erase(color, ' ');
-    if (color == rgb) points.push_back({std::stod((*it)[1]), std::stod((*it)[2])});
-  }
-  return points;
 }
 
 // The x of the tic label `label` ("1") of the panel whose x range holds x_from..x_to.

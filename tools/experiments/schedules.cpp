@@ -74,7 +74,7 @@ Report schedules(const Options& options, const nn::FashionMnist& data) {
   report.panels = {val_panel, rate_panel};
   report.notes.push_back("Mean ± standard deviation over " + std::to_string(options.seeds) +
                          " seeds. Rates are those of each epoch's last step; 1cycle's peak is the learning-rate "
-                         "finder's suggestion for that seed's model (10x below its lowest-loss rate).");
+                         "finder's suggestion for that seed's model (10x below where the loss starts to climb).");
   return report;
 }
 

@@ -24,6 +24,9 @@ struct LrFinderOptions {
   // Exponential moving average of the losses (bias-corrected); it lags about 1 / (1 - smoothing)
   // steps behind, so a heavier one would put the turning point late.
   double smoothing = 0.9;
+  // The turning point, where the loss starts to climb: the largest rate whose smoothed loss is
+  // within this fraction above the lowest one (on a flat bottom, its far end).
+  double climb_tolerance = 0.1;
   double suggest_factor = 10;  // suggested rate = the turning point's rate / this
   std::uint64_t seed = 0;      // order of the batches (0: the graph's seed)
 };
@@ -32,7 +35,8 @@ struct LrFinderResult {
   std::vector<double> rates;     // per step done
   std::vector<double> losses;    // the step's batch loss (before its update)
   std::vector<double> smoothed;  // their bias-corrected moving average
-  double turning_rate = 0;       // the rate at the smoothed loss's minimum
+  double lowest_rate = 0;        // the rate at the smoothed loss's minimum
+  double turning_rate = 0;       // where it starts to climb (LrFinderOptions::climb_tolerance)
   double suggested_rate = 0;     // turning_rate / suggest_factor
   bool diverged = false;         // stopped before the last step
 };
@@ -42,7 +46,7 @@ struct LrFinderResult {
 // restores every weight, the optimizer's state (rate, counter, slots), the random generators and
 // the epoch count, so the model is exactly as before. ModelError for a model that is not
 // compiled, an optimizer driven by a schedule, or options out of range (0 < min_rate < max_rate,
-// finite; steps >= 2; batch_size >= 1; stop_factor > 1; smoothing in [0, 1); suggest_factor >= 1).
+// finite; steps >= 2; batch_size >= 1; stop_factor > 1; smoothing in [0, 1); climb_tolerance >= 0; suggest_factor >= 1).
 LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y,
                                   const LrFinderOptions& options = {});
 

@@ -142,6 +142,9 @@ class Model {
   // Trains for epochs [initial_epoch, epochs) in batches (the last one may be smaller); returns
   // every epoch's logs. x float32 (n, input shape...), y n labels.
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  // Compiles the training step's plan now (fit and train_on_batch do it on first use), so that
+  // its random nodes have generators: Session::random_states then covers them all.
+  void prepare_training();
   // One training step on the batch x, y (all of it, unshuffled): that batch's loss and metrics
   // before the update, as Keras's train_on_batch. Does not count as an epoch.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
