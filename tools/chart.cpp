@@ -69,6 +69,53 @@ Prepared prepare(const ChartPanel& panel, const std::string& path) {
   return p;
 }
 
+// The first inside corner whose legend-sized box (40% of the width, a height growing with the
+// curves) no curve crosses (sampled along each segment), else "outside": a legend never hides data.
+std::string emptiest_corner(const ChartPanel& panel) {
+  auto scaled = [](double v, bool log) { return log ? std::log10(v) : v; };
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  std::vector<std::vector<std::pair<double, double>>> lines;
+  for (const Curve& c : panel.curves) {
+    lines.emplace_back();
+    for (std::size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
+      double x = c.x[i], y = c.y[i];
+      if (!std::isfinite(x) || !std::isfinite(y) || (panel.log_x && x <= 0) || (panel.log_y && y <= 0)) continue;
+      x = scaled(x, panel.log_x), y = scaled(y, panel.log_y);
+      if (!std::isnan(panel.y_low)) y = std::max(y, scaled(panel.y_low, panel.log_y));
+      if (!std::isnan(panel.y_high)) y = std::min(y, scaled(panel.y_high, panel.log_y));
+      lines.back().emplace_back(x, y);
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    }
+  }
+  if (!std::isfinite(x0)) return "outside";
+  double sx = x1 > x0 ? x1 - x0 : 1, sy = y1 > y0 ? y1 - y0 : 1;
+  double box_h = std::min(0.6, 0.08 + 0.065 * static_cast<double>(panel.curves.size()));
+  struct Corner {
+    const char* name;
+    bool right, top;
+  };
+  constexpr Corner corners[] = {
+      {"top right", true, true}, {"bottom right", true, false}, {"top left", false, true}, {"bottom left", false, false}};
+  for (const Corner& corner : corners) {
+    std::size_t count = 0;
+    for (const auto& line : lines)
+      for (std::size_t i = 0; i < line.size(); ++i) {
+        int pieces = i + 1 < line.size() ? 16 : 1;
+        for (int k = 0; k < pieces; ++k) {
+          double t = k / 16.0;
+          double x = line[i].first, y = line[i].second;
+          if (k > 0) x += t * (line[i + 1].first - x), y += t * (line[i + 1].second - y);
+          double u = (x - x0) / sx, v = (y - y0) / sy;
+          bool in_x = corner.right ? u >= 0.6 : u <= 0.4;
+          bool in_y = corner.top ? v >= 1 - box_h : v <= box_h;
+          count += in_x && in_y;
+        }
+      }
+    if (count == 0) return corner.name;
+  }
+  return "outside";
+}
+
 std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prepared>& prepared,
                    const std::string& title, Format format, int columns, int rows) {
   std::ostringstream os;
@@ -94,13 +141,14 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
     if (p.left_out > 0)
       panel_title += " (" + std::to_string(p.left_out) + " non-finite value" + (p.left_out == 1 ? "" : "s") +
                      " left out)";
+    const std::string key = panel.key == "auto" ? emptiest_corner(panel) : panel.key;
     os << "set title " << quoted(panel_title) << " font ',12'\n"
        << "set xlabel " << quoted(panel.x_label) << "\nset ylabel " << quoted(panel.y_label) << "\n"
        << (panel.log_x ? "set logscale x\n" : "unset logscale x\n")
        << (panel.log_y ? "set logscale y\n" : "unset logscale y\n")
        << "set autoscale xy\n" << (panel.integer_x ? "set xtics 1\n" : "set xtics autofreq\n")
-       << (panel.key == "outside" ? "set rmargin\nset key outside right top vertical Left reverse samplen 3 spacing 1.1\n"
-                                  : "set rmargin 3\nset key inside " + panel.key +
+       << (key == "outside" ? "set rmargin\nset key outside right top vertical Left reverse samplen 3 spacing 1.1\n"
+                            : "set rmargin 3\nset key inside " + key +
                                         " vertical Left reverse opaque box lc rgb '#bfbfbf' samplen 3 spacing 1.1\n")
        << "set yrange [" << (std::isnan(panel.y_low) ? std::string("*") : number(panel.y_low)) << ":"
        << (std::isnan(panel.y_high) ? std::string("*") : number(panel.y_high)) << "]\n"

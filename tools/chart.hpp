@@ -25,9 +25,9 @@ struct ChartPanel {
   std::vector<std::pair<double, std::string>> marks = {};
   // Integer x only (epochs, layers): whole-number tics.
   bool integer_x = false;
-  // The legend: "outside" (right of the plot, for many curves) or a corner inside ("top right",
-  // "bottom left", ...).
-  std::string key = "outside";
+  // The legend: "auto" (the inside corner the curves cross least), "outside" (right of the
+  // plot) or a corner inside ("top right", "bottom left", ...).
+  std::string key = "auto";
   // The y range, when the interesting part is narrower than the data (NaN: from the data).
   double y_low = std::numeric_limits<double>::quiet_NaN();
   double y_high = std::numeric_limits<double>::quiet_NaN();

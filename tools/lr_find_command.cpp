@@ -109,7 +109,6 @@ void add_lr_find_command(CLI::App& app) {
     ChartPanel panel{"Loss against the learning rate (" + a->model + ", " + a->optimizer + ")", "learning rate",
                      "loss"};
     panel.log_x = true;
-    panel.key = "top left";
     // From the lowest batch loss to a little above where the sweep started: the shoot-up beyond
     // that is clear from its slope alone.
     double lowest = INFINITY, start = r.smoothed.front();

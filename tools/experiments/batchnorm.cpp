@@ -29,7 +29,6 @@ Report batchnorm(const Options& options, const nn::FashionMnist& data) {
   for (const Net& net : nets) {
     ChartPanel panel{net.name + ": validation accuracy", "epoch", "val_accuracy"};
     panel.integer_x = true;
-    panel.key = "bottom right";
     for (const std::string mode : {"none", "after", "before"}) {
       std::vector<Run> runs;
       for (int k = 0; k < options.seeds; ++k) {

@@ -24,7 +24,6 @@ Report initializers(const Options& options, const nn::FashionMnist& data) {
   for (const std::string& activation : activations) {
     ChartPanel panel{activation + ": validation loss", "epoch", "val_loss"};
     panel.integer_x = true;
-    panel.key = "top right";
     for (const std::string& init : inits) {
       std::vector<Run> runs;
       for (int k = 0; k < options.seeds; ++k) {
