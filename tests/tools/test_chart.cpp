@@ -7,6 +7,7 @@
 #include <random>
 
 #include "dagrad/graph/errors.hpp"
+#include "fixtures.hpp"
 #include "svg.hpp"
 #include "tools/chart.hpp"
 
@@ -20,16 +21,8 @@ namespace {
 constexpr const char* kBlue = "31,119,180";
 constexpr const char* kOrange = "255,127,14";
 
-struct ChartFixture {
-  fs::path dir;
-  ChartFixture() {
-    dir = fs::temp_directory_path() / ("dagrad_chart_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-  }
-  ~ChartFixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct ChartFixture : test::TempDir {
+  ChartFixture() : TempDir("chart") {}
 };
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

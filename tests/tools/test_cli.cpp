@@ -9,18 +9,16 @@
 #include <random>
 
 #include "dagrad/dagrad.hpp"
+#include "fixtures.hpp"
 
 using namespace dagrad;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliFixture {
-  fs::path dir;
+struct CliFixture : test::CliRun {
   fs::path graph_file;
-  CliFixture() {
-    dir = fs::temp_directory_path() / ("dagrad_cli_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
+  CliFixture() : CliRun("cli") {
     Graph g;  // the default registry, as the program uses
     Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
     auto scope = g.name_scope("layer1");
@@ -29,24 +27,6 @@ struct CliFixture {
     graph_file = dir / "net.dagrad";
     save_graph(g, graph_file.string());
   }
-  ~CliFixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  // Runs `dagrad ARGS` with stdout and stderr captured; returns the exit status.
-  int run(const std::string& args) {
-    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" +
-                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
-    int status = std::system(command.c_str());
-    BOOST_TEST_REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  std::string quoted(const fs::path& p) const { return "'" + p.string() + "'"; }
 };
 
 }  // namespace

@@ -12,33 +12,15 @@
 #include <regex>
 
 #include "dagrad/dagrad.hpp"
+#include "fixtures.hpp"
 #include "tools/experiments/experiment.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Cli {
-  fs::path dir;
-  Cli() {
-    dir = fs::temp_directory_path() / ("dagrad_experiment_cli_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-  }
-  ~Cli() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  int run(const std::string& args) {
-    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" + (dir / "stdout").string() + "' 2>'" +
-                          (dir / "stderr").string() + "'";
-    int status = std::system(command.c_str());
-    BOOST_TEST_REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
-  }
-  std::string read(const fs::path& name) const {
-    std::ifstream in(dir / name, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+struct Cli : dagrad::test::CliRun {
+  Cli() : CliRun("experiment_cli") {}
 };
 
 bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "dagrad/graph/errors.hpp"
+#include "fixtures.hpp"
 #include "svg.hpp"
 #include "tools/plot.hpp"
 
@@ -117,16 +118,8 @@ double check_series(const std::vector<Point>& points, const std::vector<double>&
   return slope;
 }
 
-struct PlotFixture {
-  fs::path dir;
-  PlotFixture() {
-    dir = fs::temp_directory_path() / ("dagrad_plot_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-  }
-  ~PlotFixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+struct PlotFixture : test::TempDir {
+  PlotFixture() : TempDir("plot") {}
   std::set<std::string> listing(const fs::path& where) const {
     std::set<std::string> names;
     for (const auto& entry : fs::directory_iterator(where)) names.insert(entry.path().filename());

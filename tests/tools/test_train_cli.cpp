@@ -11,33 +11,15 @@
 #include <regex>
 
 #include "dagrad/dagrad.hpp"
+#include "fixtures.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TrainCli {
-  fs::path dir;
-  TrainCli() {
-    dir = fs::temp_directory_path() / ("dagrad_train_cli_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir);
-  }
-  ~TrainCli() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  int run(const std::string& args) {
-    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" + (dir / "stdout").string() +
-                          "' 2>'" + (dir / "stderr").string() + "'";
-    int status = std::system(command.c_str());
-    BOOST_TEST_REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
-  std::string q(const fs::path& p) const { return "'" + p.string() + "'"; }
+struct TrainCli : dagrad::test::CliRun {
+  TrainCli() : CliRun("train_cli") {}
+  std::string q(const fs::path& p) const { return quoted(p); }
 };
 
 bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }
