@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
 #include "experiments/experiment.hpp"
+#include "model_flags.hpp"
 #include "optimizer_choice.hpp"
 #include "threads.hpp"
 
@@ -21,8 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct LrFindArgs {
-  std::string model = "bn";
-  int depth = 100;
+  ModelFlags model;
   std::string optimizer = "nesterov";
   double momentum = 0.9;
   nn::LrFinderOptions finder;
@@ -40,12 +40,7 @@ void add_lr_find_command(CLI::App& app) {
       "lr-find",
       "Find a good learning rate: train a few hundred steps at exponentially growing rates, plot the loss "
       "against the rate and suggest a rate 10 times below where the loss starts to climb (about 10 s by default)");
-  std::vector<std::string> presets;
-  for (const auto& [name, what] : nn::preset_models()) presets.push_back(name);
-  cmd->add_option("--model", a->model, "Preset model (as dagrad train)")
-      ->check(CLI::IsMember(presets))
-      ->capture_default_str();
-  cmd->add_option("--depth", a->depth, "Hidden layers of the selu model")->check(CLI::Range(1, 1000));
+  add_model_flags(cmd, a->model);
   cmd->add_option("--optimizer", a->optimizer, "Optimizer whose rate is sought")
       ->check(CLI::IsMember(optimizer_names()))
       ->capture_default_str();
@@ -74,7 +69,7 @@ void add_lr_find_command(CLI::App& app) {
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
     if (a->threads > 0) set_blas_threads(a->threads, "dagrad lr-find");
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
-    nn::ModelSpec spec = nn::preset_spec(a->model, a->depth);
+    nn::ModelSpec spec = model_spec(a->model);
     std::unique_ptr<nn::Sequential> model = experiments::build(spec, a->seed, data);
     OptimizerChoice choice;
     choice.name = a->optimizer;
@@ -82,7 +77,7 @@ void add_lr_find_command(CLI::App& app) {
     model->compile(make_optimizer(choice), "sparse_categorical_crossentropy", {"accuracy"});
     f.seed = a->seed;
     std::cout << "Sweeping " << a->optimizer << "'s rate from " << f.min_rate << " to " << f.max_rate << " over "
-              << f.steps << " steps of " << f.batch_size << " images (model " << a->model << ")\n"
+              << f.steps << " steps of " << f.batch_size << " images (model " << a->model.preset << ")\n"
               << std::flush;
     nn::LrFinderResult r = nn::find_learning_rate(*model, data.x_train, data.y_train, f);
 
@@ -106,7 +101,7 @@ void add_lr_find_command(CLI::App& app) {
               << "after rate " << r.turning_rate << "\n"
               << "suggested learning rate: " << r.suggested_rate << "\n";
 
-    ChartPanel panel{"Loss against the learning rate (" + a->model + ", " + a->optimizer + ")", "learning rate",
+    ChartPanel panel{"Loss against the learning rate (" + a->model.preset + ", " + a->optimizer + ")", "learning rate",
                      "loss"};
     panel.log_x = true;
     // From the lowest batch loss to a little above where the sweep started: the shoot-up beyond

@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
+#include "model_flags.hpp"
 #include "optimizer_choice.hpp"
 #include "plot.hpp"
 #include "threads.hpp"
@@ -23,10 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TrainArgs {
-  std::string model = "bn";
-  std::string layers, activation, init, batchnorm;
-  double dropout = -1, l1 = 0, l2 = 0, max_norm = 0;
-  int depth = 100;
+  ModelFlags model;
   std::string optimizer = "nesterov";
   double lr = 0, momentum = 0.9, clip_value = 0, clip_norm = 0;
   std::string schedule = "none";
@@ -35,39 +33,6 @@ struct TrainArgs {
   std::uint64_t seed = 42;
   std::string save, resume, history, plot, data = nn::kFashionMnistDir, out = "out/train";
 };
-
-std::vector<std::int64_t> parse_sizes(const std::string& text) {
-  std::vector<std::int64_t> sizes;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != part.size() || part.empty() || v < 1 || v > 100000)
-      throw nn::ModelError("--layers takes sizes like 300,100 (each in 1..100000), got '" + text + "'");
-    sizes.push_back(v);
-  }
-  if (sizes.empty()) throw nn::ModelError("--layers takes sizes like 300,100, got nothing");
-  return sizes;
-}
-
-nn::ModelSpec model_spec(const TrainArgs& a) {
-  nn::ModelSpec spec = nn::preset_spec(a.model, a.depth);
-  if (!a.layers.empty()) spec.hidden = parse_sizes(a.layers);
-  if (!a.activation.empty()) spec.activation = a.activation;
-  if (!a.init.empty()) spec.initializer = a.init;
-  if (!a.batchnorm.empty()) spec.batchnorm = a.batchnorm;
-  if (a.dropout >= 0) spec.dropout = a.dropout;
-  spec.l1 = a.l1;
-  spec.l2 = a.l2;
-  spec.max_norm = a.max_norm;
-  return spec;
-}
 
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
 
@@ -105,19 +70,7 @@ void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
       "train", "Train a chapter-11 model on Fashion-MNIST (default: bn model, Nesterov 0.9, lr 0.01, 10 epochs)");
-  std::string presets;
-  for (const auto& [name, what] : nn::preset_models()) presets += "\n  " + name + ": " + what;
-  cmd->add_option("--model", a->model, "Preset model:" + presets)->capture_default_str();
-  cmd->add_option("--layers", a->layers, "Hidden layer sizes, e.g. 300,100 (overrides the preset's)");
-  cmd->add_option("--activation", a->activation, "Hidden activation: relu, elu, selu, leaky_relu, tanh, ...");
-  cmd->add_option("--init", a->init, "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
-  cmd->add_option("--batchnorm", a->batchnorm, "none, after (BN after each hidden layer) or before (BN before the activation)")
-      ->check(CLI::IsMember({"none", "after", "before"}));
-  cmd->add_option("--dropout", a->dropout, "Dropout rate before each Dense")->check(CLI::Range(0.0, 0.999));
-  cmd->add_option("--l1", a->l1, "l1 penalty of every kernel")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--l2", a->l2, "l2 penalty of every kernel")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-norm", a->max_norm, "Max-norm of every hidden kernel's columns")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--depth", a->depth, "Hidden layers of the selu model")->check(CLI::Range(1, 1000))->capture_default_str();
+  add_model_flags(cmd, a->model);
   cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam, nadam, adamax, adamw")
       ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "adamax", "adamw"}))
       ->capture_default_str();
@@ -151,7 +104,7 @@ void add_train_command(CLI::App& app) {
     nn::CallbackPtr epoch_schedule;
     nn::ModelSpec spec;
     if (a->resume.empty()) {
-      spec = model_spec(*a);
+      spec = model_spec(a->model);
       optim::OptimizerPtr optimizer = optimizer_of_flags(*a, steps_per_epoch, epoch_schedule);
       model = nn::make_model(spec, std::make_shared<nn::Backend>(a->seed));
       model->compile(optimizer, "sparse_categorical_crossentropy", {"accuracy"});
@@ -202,7 +155,7 @@ void add_train_command(CLI::App& app) {
     std::cout << "saved the model to " << save << ", the history to " << history_csv;
     try {
       tools::LearningCurveFiles files = tools::plot_learning_curves(
-          history, plot_png, "Fashion-MNIST, model " + (a->resume.empty() ? a->model : a->resume));
+          history, plot_png, "Fashion-MNIST, model " + (a->resume.empty() ? a->model.preset : a->resume));
       std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
     } catch (const std::exception& e) {
       std::cout << "\n";

@@ -1,0 +1,66 @@
+#include "model_flags.hpp"
+
+#include <sstream>
+
+#include "dagrad/nn/errors.hpp"
+
+namespace dagrad::tools {
+
+namespace {
+
+std::vector<std::int64_t> parse_sizes(const std::string& text) {
+  std::vector<std::int64_t> sizes;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || part.empty() || v < 1 || v > 100000)
+      throw nn::ModelError("--layers takes sizes like 300,100 (each in 1..100000), got '" + text + "'");
+    sizes.push_back(v);
+  }
+  if (sizes.empty()) throw nn::ModelError("--layers takes sizes like 300,100, got nothing");
+  return sizes;
+}
+
+}  // namespace
+
+nn::ModelSpec model_spec(const ModelFlags& a) {
+  nn::ModelSpec spec = nn::preset_spec(a.preset, a.depth);
+  if (!a.layers.empty()) spec.hidden = parse_sizes(a.layers);
+  if (!a.activation.empty()) spec.activation = a.activation;
+  if (!a.init.empty()) spec.initializer = a.init;
+  if (!a.batchnorm.empty()) spec.batchnorm = a.batchnorm;
+  if (a.dropout >= 0) spec.dropout = a.dropout;
+  spec.l1 = a.l1;
+  spec.l2 = a.l2;
+  spec.max_norm = a.max_norm;
+  return spec;
+}
+
+void add_model_flags(CLI::App* cmd, ModelFlags& f) {
+  std::string presets;
+  for (const auto& [name, what] : nn::preset_models()) presets += "\n  " + name + ": " + what;
+  cmd->add_option("--model", f.preset, "Preset model:" + presets)->capture_default_str();
+  cmd->add_option("--layers", f.layers, "Hidden layer sizes, e.g. 300,100 (overrides the preset's)");
+  cmd->add_option("--activation", f.activation, "Hidden activation: relu, elu, selu, leaky_relu, tanh, ...");
+  cmd->add_option("--init", f.init, "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
+  cmd->add_option("--batchnorm", f.batchnorm,
+                  "none, after (BN after each hidden layer) or before (BN before the activation)")
+      ->check(CLI::IsMember({"none", "after", "before"}));
+  cmd->add_option("--dropout", f.dropout, "Dropout rate before each Dense")->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--l1", f.l1, "l1 penalty of every kernel")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--l2", f.l2, "l2 penalty of every kernel")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-norm", f.max_norm, "Max-norm of every hidden kernel's columns")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--depth", f.depth, "Hidden layers of the selu model")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+}
+
+}  // namespace dagrad::tools
