@@ -50,6 +50,11 @@ BOOST_AUTO_TEST_CASE(mean_and_sample_standard_deviation) {
   BOOST_TEST(spread({0.5}).stddev == 0.0);
   BOOST_TEST(fixed(INFINITY) == "inf");
   BOOST_TEST(fixed(0.123456, 2) == "0.12");
+  BOOST_TEST(general(0.0000123) == "1.23e-05");
+  BOOST_TEST(general(0.00551, 2) == "0.0055");
+  BOOST_TEST(mean_spread_general({0.01, 0.01}) == "0.01");  // no spread: one value
+  // 0.004 and 0.007: mean 0.0055, sample sd 0.0015 * sqrt(2) = 0.00212...
+  BOOST_TEST(mean_spread_general({0.004, 0.007}) == "0.0055 ± 0.0021");
 }
 
 BOOST_AUTO_TEST_CASE(rows_are_taken_and_gathered_for_any_dtype) {

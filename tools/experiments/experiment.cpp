@@ -106,6 +106,21 @@ std::string fixed(double value, int digits) {
   return buffer;
 }
 
+std::string general(double value, int significant) {
+  if (!std::isfinite(value)) return fixed(value);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*g", significant, value);
+  return buffer;
+}
+
+std::string mean_spread_general(const std::vector<double>& values, int significant) {
+  for (double v : values)
+    if (!std::isfinite(v)) return "nan";
+  Spread s = spread(values);
+  if (values.size() < 2 || s.stddev == 0) return general(s.mean, significant);
+  return general(s.mean, significant) + " ± " + general(s.stddev, significant);
+}
+
 Spread spread(const std::vector<double>& values) {
   Spread s;
   if (values.empty()) return s;

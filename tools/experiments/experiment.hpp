@@ -69,6 +69,8 @@ const std::vector<Experiment>& all();
 
 // "0.8512" (digits after the point).
 std::string fixed(double value, int digits = 4);
+// "0.00123", "1.5e-05" (significant digits, for values spanning decades such as rates).
+std::string general(double value, int significant = 3);
 // Mean and sample standard deviation (0 for one value; NaN values count as NaN).
 struct Spread {
   double mean = 0, stddev = 0;
@@ -76,6 +78,8 @@ struct Spread {
 Spread spread(const std::vector<double>& values);
 // "0.8512 ± 0.0031", or "0.8512" for one value; "nan" when any is not finite.
 std::string mean_spread(const std::vector<double>& values, int digits = 4);
+// The same in significant digits: "0.0055 ± 0.0021", "1e-05".
+std::string mean_spread_general(const std::vector<double>& values, int significant = 2);
 
 // A model of `spec` in a new backend of graph seed `seed`, its Normalization layer (if any)
 // adapted to the training images.

@@ -12,7 +12,7 @@ namespace dagrad::tools::experiments {
 Report schedules(const Options& options, const nn::FashionMnist& data) {
   Report report;
   report.title = "Learning-rate schedules: the 300-100 ELU network, Nesterov 0.9, base rate 0.01";
-  report.table = Table({"schedule", "peak rate", "final rate", "best val_loss", "final val accuracy", "test accuracy"});
+  report.table = Table({"schedule", "highest rate", "final rate", "best val_loss", "final val accuracy", "test accuracy"});
   ChartPanel val_panel{"Validation loss", "epoch", "val_loss"}, rate_panel{"Learning rate (seed 1)", "epoch", "rate"};
   val_panel.integer_x = rate_panel.integer_x = true;
   rate_panel.log_y = true;
@@ -64,7 +64,7 @@ Report schedules(const Options& options, const nn::FashionMnist& data) {
       const auto& v = r.history["val_loss"];
       best.push_back(*std::min_element(v.begin(), v.end()));
     }
-    report.table.add({name, mean_spread(peaks, 4), mean_spread(finals, 5), mean_spread(best),
+    report.table.add({name, mean_spread_general(peaks), mean_spread_general(finals), mean_spread(best),
                       mean_spread(last(runs, "val_accuracy")), mean_spread(test_accuracies(runs))});
     val_panel.curves.push_back(mean_curve(name, runs, "val_loss"));
     Curve rate{name, {}, rates};
@@ -73,7 +73,7 @@ Report schedules(const Options& options, const nn::FashionMnist& data) {
   }
   report.panels = {val_panel, rate_panel};
   report.notes.push_back("Mean ± standard deviation over " + std::to_string(options.seeds) +
-                         " seeds. Rates are those of each epoch's last step; 1cycle's peak is the learning-rate "
+                         " seeds. Rates are those of each epoch's last step (one value when every seed had the same); 1cycle's peak is the learning-rate "
                          "finder's suggestion for that seed's model (10x below where the loss starts to climb).");
   return report;
 }
