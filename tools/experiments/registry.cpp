@@ -6,6 +6,15 @@ namespace dagrad::tools::experiments {
 // measured with them (see README "Experiments").
 const std::vector<Experiment>& all() {
   static const std::vector<Experiment> list = {
+      {.name = "gradients",
+       .claim = "in deep nets gradients vanish or explode with sigmoid and N(0,1) weights; "
+                "Glorot, He and LeCun initialization with the right activation keep "
+                "activations and gradients at scale",
+       .duration = "about 1 min",
+       .epochs = 2,
+       .seeds = 3,
+       .limit = 10000,
+       .run = gradients},
       {.name = "optimizers",
        .claim = "momentum and Nesterov beat plain SGD; AdaGrad stops too early; RMSProp, Adam and Nadam converge fast",
        .duration = "about 5 min",
