@@ -137,8 +137,7 @@ Report gradients(const Options& options, const nn::FashionMnist& data) {
     std::vector<Measured> runs;
     for (int k = 0; k < options.seeds; ++k) {
       ProbedMlp net = make_probed_mlp(setup.spec, options.seed_of(k), data);
-      // The probe reads the hidden activations only (its first kDepth outputs, then the
-      // pre-activations it also offers, unused here).
+      // Its taps: the kDepth hidden activations, then the pre-activations (unused here).
       LayerProbe probe(*net.probe_model, net.kernels);
       Measured m;
       m.figures[0] = probe.measure(x, y);
@@ -177,24 +176,21 @@ Report gradients(const Options& options, const nn::FashionMnist& data) {
   report.panels = {std_panel, grad_panel};
   report.notes = {
       "Measured on a fixed batch of the first " + std::to_string(x.shape()[0]) +
-          " training images: 'act std/mean Lk' is the standard deviation / mean of all outputs of "
-          "hidden layer k "
-          "(after its activation), '|grad| Lk' the norm of the gradient of the batch's mean "
-          "cross-entropy with "
-          "respect to layer k's kernel.",
+          " training images: 'act std/mean Lk' is the standard deviation / mean of all outputs "
+          "of hidden layer k (after its activation), '|grad| Lk' the norm of the gradient of the "
+          "batch's mean cross-entropy with respect to layer k's kernel.",
       "'|grad| L" + end +
           " / L1' above 1 means the gradients shrink on their way back to the first layers "
-          "(vanishing), below 1 that they grow (exploding); about 1 is the healthy flow Glorot and "
-          "He "
+          "(vanishing), below 1 that they grow (exploding); about 1 is the flow Glorot and He "
           "initialization aim for.",
       "'" + trained + "': trained with plain SGD (lr " +
           fixed(default_learning_rate(kOptimizer), 2) +
           ", batch 32) on the training images, then measured again on the same batch; test "
-          "accuracy after that "
-          "training. 'nan': the run diverged (its loss on the batch is not finite).",
+          "accuracy after that training. 'nan': the run diverged (its loss is not finite).",
       "Only the SELU network standardizes its inputs (a Normalization layer adapted to the "
-      "training images); "
-      "the others see pixels in [0, 1], as in the book.",
+      "training images); the others see pixels in [0, 1], as in the book. 'tanh, Glorot' is "
+      "not one of the chapter's pairs: it is the activation Glorot's analysis assumes (slope 1 "
+      "at 0), beside the sigmoid (slope 1/4 at 0).",
       "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed" +
           (options.seeds == 1 ? "" : "s") + "; the bands in the plot are the same spread.",
   };
