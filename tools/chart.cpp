@@ -138,6 +138,8 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
     const ChartPanel& panel = panels[k];
     const Prepared& p = prepared[k];
     std::string panel_title = panel.title;
+    bool labelled = std::any_of(panel.curves.begin(), panel.curves.end(),
+                                [](const Curve& c) { return !c.label.empty(); });
     if (p.left_out > 0)
       panel_title += " (" + std::to_string(p.left_out) + " non-finite value" + (p.left_out == 1 ? "" : "s") +
                      " left out)";
@@ -150,6 +152,7 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
        << (key == "outside" ? "set rmargin\nset key outside right top vertical Left reverse samplen 3 spacing 1.1\n"
                             : "set rmargin 3\nset key inside " + key +
                                         " vertical Left reverse opaque box lc rgb '#bfbfbf' samplen 3 spacing 1.1\n")
+       << (labelled ? "" : "unset key\n")
        << "set yrange [" << (std::isnan(panel.y_low) ? std::string("*") : number(panel.y_low)) << ":"
        << (std::isnan(panel.y_high) ? std::string("*") : number(panel.y_high)) << "]\n"
        << "unset arrow\nunset label\n";
@@ -177,7 +180,8 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
     bool first = true;
     for (std::size_t i = 0; i < panel.curves.size(); ++i, ++block) {
       const Curve& c = panel.curves[i];
-      const char* color = kColors[i % std::size(kColors)];
+      std::size_t cycle = c.color >= 0 ? static_cast<std::size_t>(c.color) : i;
+      const char* color = kColors[cycle % std::size(kColors)];
       if (p.has_band[i]) {
         os << (first ? "" : ", ") << "$d" << block << " using 1:3:4 with filledcurves fc rgb '" << color
            << "' fs transparent solid 0.18 noborder notitle";
@@ -186,7 +190,10 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
       os << (first ? "" : ", ") << "$d" << block << " using 1:2 with " << (p.markers[i] ? "linespoints" : "lines")
          << " lc rgb '" << color << "' lw 2 dt " << (c.dashed ? "(10,6)" : "1");
       if (p.markers[i]) os << " pt 7 ps 0.7";
-      os << " title " << quoted(c.label);
+      if (c.label.empty())
+        os << " notitle";
+      else
+        os << " title " << quoted(c.label);
       first = false;
     }
     os << "\n";

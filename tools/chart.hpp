@@ -9,12 +9,15 @@
 namespace dagrad::tools {
 
 struct Curve {
-  std::string label;
+  std::string label;  // its legend entry; none when empty
   std::vector<double> x = {}, y = {};
   // Empty, or one value per point: a band y - spread .. y + spread (the spread over seeds) drawn
   // translucent in the curve's colour.
   std::vector<double> spread = {};
   bool dashed = false;
+  // Index into the colour cycle; -1: the curve's position in its panel. Lets a dashed curve share
+  // the colour of the solid one it is paired with (one setup before and after training).
+  int color = -1;
 };
 
 struct ChartPanel {
