@@ -13,6 +13,14 @@ const std::vector<Experiment>& all() {
        .seeds = 3,
        .limit = 10000,
        .run = optimizers},
+      {.name = "transfer",
+       .claim = "reusing the lower layers of a network trained on a similar task (A) helps a task "
+                "with little data (B): the book's error rate fell by a factor of almost 4",
+       .duration = "about 3 min",
+       .epochs = 20,
+       .seeds = 5,
+       .limit = 20000,
+       .run = transfer},
   };
   return list;
 }
