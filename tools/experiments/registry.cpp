@@ -21,6 +21,22 @@ const std::vector<Experiment>& all() {
        .seeds = 5,
        .limit = 20000,
        .run = transfer},
+      {.name = "pretraining",
+       .claim = "with few labels, an autoencoder trained on the unlabelled images gives lower "
+                "layers that help a classifier trained on the labelled ones",
+       .duration = "about 3 min",
+       .epochs = 20,
+       .seeds = 3,
+       .limit = 20000,
+       .run = pretraining},
+      {.name = "auxiliary",
+       .claim = "with few labels, pretraining on an auxiliary task whose labels are free gives "
+                "lower layers that help (here: which of 4 rotations an image shows)",
+       .duration = "about 3 min",
+       .epochs = 20,
+       .seeds = 3,
+       .limit = 10000,
+       .run = auxiliary},
   };
   return list;
 }
