@@ -195,6 +195,10 @@ BOOST_AUTO_TEST_CASE(per_seed_comparisons_and_percentages) {
   BOOST_TEST(percent_spread({0.01, 0.03}) == "2.00% ± 1.41%");
   BOOST_TEST(percent_spread({0.0295}) == "2.95%");
   BOOST_TEST(percent_spread({0.5, NAN}) == "nan");
+  BOOST_TEST(grouped(15915) == "15,915");
+  BOOST_TEST(grouped(200) == "200");
+  BOOST_TEST(grouped(1000000) == "1,000,000");
+  BOOST_TEST(grouped(-4500) == "-4,500");
 }
 
 BOOST_AUTO_TEST_CASE(reuse_lower_layers_copies_weights_and_leaves_the_source_alone) {

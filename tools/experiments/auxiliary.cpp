@@ -96,7 +96,7 @@ Report auxiliary(const Options& options, const nn::FashionMnist& data) {
       "270 degrees, the network (Dense 300-100 elu + Dense(4, softmax), Adam) predicts which. "
       "Its labels are free (no class label is read), unlike 'do two images show the same "
       "class', whose pairs need the class labels the small task lacks. It learned from the " +
-          std::to_string(unlabelled) +
+          grouped(unlabelled) +
           " training images within --limit, new rotations each "
           "epoch, for " +
           std::to_string(options.epochs) + " epoch(s): final val accuracy " +
@@ -104,8 +104,9 @@ Report auxiliary(const Options& options, const nn::FashionMnist& data) {
       "Classifiers: the lower layers + Dense(10, softmax), Adam 0.001, " +
           std::to_string(options.epochs) + " epoch(s) on the first " +
           std::to_string(labelled.size()) +
-          " training images with their labels. Frozen: only the new head learns; fine-tuned: "
-          "every layer learns from the pretrained start.",
+          " training images with their labels. Frozen: only the new head learns (a probe of the "
+          "rotation network's features as they are; its curve shows whether the head had "
+          "converged); fine-tuned: every layer learns from the pretrained start.",
       "The chapter: with few labels, first train on an auxiliary task whose labels are cheap, "
       "then reuse its lower layers. Read the per-seed count and the spread before believing a "
       "difference.",

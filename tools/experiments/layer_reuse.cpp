@@ -160,6 +160,15 @@ std::string percent_spread(const std::vector<double>& fractions, int digits) {
   return mean + " ± " + fixed(100 * s.stddev, digits) + "%";
 }
 
+std::string grouped(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out = n < 0 ? "-" : "";
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 std::string compare_per_seed(const std::vector<double>& a, const std::vector<double>& b) {
   std::size_t n = std::min(a.size(), b.size()), better = 0, worse = 0;
   for (std::size_t i = 0; i < n; ++i) {

@@ -66,6 +66,8 @@ void log_run(const Options& options, const std::string& label, std::uint64_t see
 // Fractions as percentages, mean ± standard deviation: "2.95% ± 0.40%" ("2.95%" for one value,
 // "nan" when any is not finite).
 std::string percent_spread(const std::vector<double>& fractions, int digits = 2);
+// 15915 as "15,915".
+std::string grouped(std::int64_t n);
 // Per-seed values compared: "3 / 1 / 1" (a is higher, equal, lower than b at the same index, over
 // the indices both have).
 std::string compare_per_seed(const std::vector<double>& a, const std::vector<double>& b);

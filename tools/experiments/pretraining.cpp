@@ -66,15 +66,15 @@ Report pretraining(const Options& options, const nn::FashionMnist& data) {
           "images; val accuracy over the 5,000 validation images, per epoch.",
       "The autoencoder (encoder Dense 300-100 elu, decoder Dense(784, sigmoid), binary "
       "cross-entropy on the pixels, Adam) learned from the " +
-          std::to_string(unlabelled) + " training images within --limit, without labels, for " +
+          grouped(unlabelled) + " training images within --limit, without labels, for " +
           std::to_string(options.epochs) + " epoch(s): final val loss " +
           mean_spread(last(autoencoders, "val_loss")) + ".",
       "Classifiers: the lower layers + Dense(10, softmax), Adam 0.001, " +
           std::to_string(options.epochs) + " epoch(s) on the first " +
           std::to_string(labelled.size()) +
-          " training images with their labels. Frozen: only the new head learns (how good the "
-          "encoder's features are as they are); fine-tuned: every layer learns from the "
-          "pretrained start.",
+          " training images with their labels. Frozen: only the new head learns (a probe of the "
+          "encoder's features as they are; its curve shows whether the head had converged); "
+          "fine-tuned: every layer learns from the pretrained start.",
       "The chapter: with plenty of unlabelled and few labelled data, pretraining on the "
       "unlabelled data and fine-tuning on the labelled ones helps. Read the per-seed count and "
       "the spread before believing a difference.",

@@ -35,9 +35,9 @@ constexpr std::int64_t kImagesB = 200;  // the book's training set of task B
 // The notebook's SGD rate of A and B.
 constexpr double kRate = 1e-3;
 // B_on_A's SGD rates, frozen then unfrozen. The notebook (whose runs gave the book's figures)
-// keeps 1e-3 throughout; the 2nd edition's text compiles the frozen phase with "sgd" (Keras's
-// default 1e-2) and lowers the rate to 1e-4 once unfrozen, "to avoid damaging the reused
-// weights". Both recipes run on the same A.
+// keeps 1e-3 throughout, as the 3rd edition's text does; the 2nd edition's text compiles the frozen
+// phase with "sgd" (Keras's default 1e-2) and lowers the rate to 1e-4 once unfrozen, "to avoid
+// damaging the reused weights". Both recipes run on the same A.
 struct Recipe {
   std::string source;
   double frozen_rate, unfrozen_rate;
@@ -105,15 +105,6 @@ std::vector<double> errors(const std::vector<Run>& runs) {
   return out;
 }
 
-std::string count(std::int64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 Report transfer(const Options& options, const nn::FashionMnist& data) {
@@ -125,10 +116,10 @@ Report transfer(const Options& options, const nn::FashionMnist& data) {
   const Subset test_b = task_b(data.x_test, data.y_test);
   const std::int64_t limit = data.x_train.shape()[0];
   if (train_a.size() == 0 || train_b.size() == 0)
-    throw std::invalid_argument("transfer: the first " + std::to_string(limit) +
-                                " training images hold " + std::to_string(train_a.size()) +
-                                " images of task A and " + std::to_string(train_b.size()) +
-                                " sandals or shirts; both are needed (raise --limit)");
+    throw std::invalid_argument("transfer needs images of both tasks: the first " + grouped(limit) +
+                                " training images (--limit) hold " + grouped(train_a.size()) +
+                                " of task A (8 classes) and " + grouped(train_b.size()) +
+                                " sandals or shirts; raise --limit");
 
   const int epochs = options.epochs;
   const int frozen = std::max(1, static_cast<int>(std::lround(epochs / 5.0)));
@@ -182,7 +173,7 @@ Report transfer(const Options& options, const nn::FashionMnist& data) {
                         "error reduction vs B", "seeds better/same/worse"});
   const std::string b_images = std::to_string(train_b.size()) + " sandals/shirts";
   const std::string all_epochs = std::to_string(epochs) + " (" + rate(kRate) + ")";
-  report.table.add({"A (8 classes)", count(train_a.size()) + " images", all_epochs,
+  report.table.add({"A (8 classes)", grouped(train_a.size()) + " images", all_epochs,
                     mean_spread(test_accuracies(runs_a)), percent_spread(errors(runs_a)), "", ""});
   const std::vector<double> error_b = errors(runs_b);
   report.table.add({"B from scratch", b_images, all_epochs, mean_spread(test_accuracies(runs_b)),
@@ -226,7 +217,7 @@ Report transfer(const Options& options, const nn::FashionMnist& data) {
       "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed(s) from " +
           std::to_string(options.seed_of(0)) +
           "; each seed trains its own A, B and B_on_A. B and B_on_A are tested on the test set's " +
-          count(test_b.size()) + " sandals and shirts, A on its " + count(test_a.size()) +
+          grouped(test_b.size()) + " sandals and shirts, A on its " + grouped(test_a.size()) +
           " images of the eight classes.",
       "Error reduction: 1 - error(B_on_A) / error(B) per seed (negative: transfer hurt); seeds "
       "better/same/worse: how many seeds gave B_on_A a higher, equal, lower test accuracy than B. "
@@ -241,12 +232,12 @@ Report transfer(const Options& options, const nn::FashionMnist& data) {
           std::to_string(frozen) + " epoch(s), then unfrozen for " + std::to_string(unfrozen) +
           ", at the SGD rates of the notebook (which gave the book's figures) or of the 2nd "
           "edition's text. A trains on the " +
-          count(train_a.size()) + " images of its classes among the first " + count(limit) +
+          grouped(train_a.size()) + " images of its classes among the first " + grouped(limit) +
           " training images (--limit).",
   };
   if (train_b.size() < kImagesB)
     report.notes.push_back("Only " + std::to_string(train_b.size()) +
-                           " sandals and shirts among the first " + count(limit) +
+                           " sandals and shirts among the first " + grouped(limit) +
                            " training images: B trains on those instead of the book's 200.");
   return report;
 }
