@@ -139,8 +139,40 @@ struct PowFn {
   }
 };
 DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)))
-DAGRAD_BINARY(Maximum, xt::maximum(a, b))
-DAGRAD_BINARY(Minimum, xt::minimum(a, b))
+// NaN in either operand gives NaN (as NumPy, TensorFlow and PyTorch); a tie gives a. Not
+// xt::maximum: xsimd's max returns its second operand when either is NaN. Called on scalars by
+// the broadcast loop and on expressions otherwise (xtensor's == compares whole expressions:
+// equal is the elementwise one).
+// b == b is false only for NaN. (Not not_equal(b, b): xsimd 8's AVX-512 inequality is an ordered
+// comparison, false for NaN.)
+template <class E>
+auto is_number(E&& e) {
+  using D = std::decay_t<E>;
+  if constexpr (std::is_floating_point_v<D>)
+    return !std::isnan(e);
+  else if constexpr (std::is_arithmetic_v<D>)
+    return true;
+  else
+    return xt::equal(e, e);
+}
+template <class A, class B>
+constexpr bool both_scalars = std::is_arithmetic_v<std::decay_t<A>> && std::is_arithmetic_v<std::decay_t<B>>;
+template <class A, class B>
+auto nan_max(A&& a, B&& b) {
+  if constexpr (both_scalars<A, B>)
+    return a < b ? b : (is_number(b) ? a : b);
+  else
+    return xt::where(a < b, b, xt::where(is_number(b), a, b));
+}
+template <class A, class B>
+auto nan_min(A&& a, B&& b) {
+  if constexpr (both_scalars<A, B>)
+    return b < a ? b : (is_number(b) ? a : b);
+  else
+    return xt::where(b < a, b, xt::where(is_number(b), a, b));
+}
+DAGRAD_BINARY(Maximum, nan_max(a, b))
+DAGRAD_BINARY(Minimum, nan_min(a, b))
 DAGRAD_BINARY(Greater, xt::greater(a, b))
 DAGRAD_BINARY(GreaterEqual, xt::greater_equal(a, b))
 DAGRAD_BINARY(Less, xt::less(a, b))

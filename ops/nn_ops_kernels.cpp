@@ -113,7 +113,9 @@ struct Clip {
     auto [lo, hi] =
         clip_bounds<T>(c.attrs().get_float("clip_min"), c.attrs().get_float("clip_max"));
     auto y = flat<T>(c.output(0));
-    xt::noalias(y) = xt::minimum(xt::maximum(flat<T>(c.input(0)), lo), hi);
+    auto x = flat<T>(c.input(0));
+    // Comparisons false for NaN: NaN stays NaN (xsimd's max/min would turn it into a bound).
+    xt::noalias(y) = xt::where(x < lo, lo, xt::where(x > hi, hi, x));
   }
 };
 

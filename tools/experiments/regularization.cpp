@@ -82,6 +82,8 @@ Report regularization(const Options& options, const nn::FashionMnist& data) {
                          " seeds. gap: training accuracy (with dropout active, as Keras reports it) minus validation "
                          "accuracy at the last epoch. MC dropout: the mean of " + std::to_string(kMcSamples) +
                          " passes with dropout on.");
+  report.notes.push_back("val_loss includes the l1/l2 penalties (as Keras reports it): compare the penalized "
+                         "variants by accuracy, not by loss.");
   return report;
 }
 
