@@ -18,16 +18,19 @@ namespace {
 
 void check(const LrFinderOptions& o) {
   auto fail = [](const std::string& what) { throw ModelError("find_learning_rate: " + what); };
-  if (!(std::isfinite(o.min_rate) && std::isfinite(o.max_rate) && o.min_rate > 0 && o.min_rate < o.max_rate))
-    fail("need finite rates with 0 < min_rate < max_rate, got " + std::to_string(o.min_rate) + " and " +
-         std::to_string(o.max_rate));
+  if (!(std::isfinite(o.min_rate) && std::isfinite(o.max_rate) && o.min_rate > 0 &&
+        o.min_rate < o.max_rate))
+    fail("need finite rates with 0 < min_rate < max_rate, got " + std::to_string(o.min_rate) +
+         " and " + std::to_string(o.max_rate));
   if (o.steps < 2) fail("steps must be >= 2, got " + std::to_string(o.steps));
   if (o.batch_size < 1) fail("batch_size must be >= 1, got " + std::to_string(o.batch_size));
   if (!(o.stop_factor > 1)) fail("stop_factor must be > 1, got " + std::to_string(o.stop_factor));
-  if (!(o.smoothing >= 0 && o.smoothing < 1)) fail("smoothing must be in [0, 1), got " + std::to_string(o.smoothing));
+  if (!(o.smoothing >= 0 && o.smoothing < 1))
+    fail("smoothing must be in [0, 1), got " + std::to_string(o.smoothing));
   if (!(o.climb_tolerance >= 0 && std::isfinite(o.climb_tolerance)))
     fail("climb_tolerance must be a finite number >= 0, got " + std::to_string(o.climb_tolerance));
-  if (!(o.suggest_factor >= 1)) fail("suggest_factor must be >= 1, got " + std::to_string(o.suggest_factor));
+  if (!(o.suggest_factor >= 1))
+    fail("suggest_factor must be >= 1, got " + std::to_string(o.suggest_factor));
 }
 
 // Everything a training step changes, to be put back.
@@ -52,7 +55,8 @@ struct Snapshot {
   }
   void restore(Model& model) const {
     Session& session = model.session();
-    for (std::size_t i = 0; i < variables.size(); ++i) session.set_variable_value(variables[i], values[i]);
+    for (std::size_t i = 0; i < variables.size(); ++i)
+      session.set_variable_value(variables[i], values[i]);
     session.set_random_states(random_states);
     model.set_epoch(epoch);
   }
@@ -60,12 +64,15 @@ struct Snapshot {
 
 }  // namespace
 
-LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y, const LrFinderOptions& o) {
+LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y,
+                                  const LrFinderOptions& o) {
   check(o);
-  if (!model.compiled()) throw ModelError("find_learning_rate: model '" + model.name() + "' is not compiled");
+  if (!model.compiled())
+    throw ModelError("find_learning_rate: model '" + model.name() + "' is not compiled");
   if (model.optimizer().has_schedule())
-    throw ModelError("find_learning_rate: the optimizer of model '" + model.name() +
-                     "' follows a schedule; the finder sets the rate itself (compile with a constant rate)");
+    throw ModelError(
+        "find_learning_rate: the optimizer of model '" + model.name() +
+        "' follows a schedule; the finder sets the rate itself (compile with a constant rate)");
   if (x.shape().rank() < 1 || x.shape()[0] < 1) throw ModelError("find_learning_rate: no samples");
   const std::int64_t n = x.shape()[0];
   Snapshot before(model);

@@ -156,7 +156,8 @@ auto is_number(E&& e) {
     return xt::equal(e, e);
 }
 template <class A, class B>
-constexpr bool both_scalars = std::is_arithmetic_v<std::decay_t<A>> && std::is_arithmetic_v<std::decay_t<B>>;
+constexpr bool both_scalars =
+    std::is_arithmetic_v<std::decay_t<A>>&& std::is_arithmetic_v<std::decay_t<B>>;
 template <class A, class B>
 auto nan_max(A&& a, B&& b) {
   if constexpr (both_scalars<A, B>)

@@ -63,11 +63,12 @@ DAGRAD_UNARY(Relu, xt::where(x < T(0), T(0), x))
 // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), without overflow.
 DAGRAD_UNARY(Softplus, xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x))))
 // expm1 of where(x > 0, 0, x): the discarded branch never overflows, and NaN stays NaN.
-DAGRAD_UNARY(Elu, xt::where(x > T(0), x,
-                            T(ctx.attrs().get_float("alpha")) *
-                                xt::expm1(xt::where(x > T(0), T(0), x))))
-DAGRAD_UNARY(Selu, T(kSeluScale) * xt::where(x > T(0), x,
-                                             T(kSeluAlpha) * xt::expm1(xt::where(x > T(0), T(0), x))))
+DAGRAD_UNARY(Elu,
+             xt::where(x > T(0), x,
+                       T(ctx.attrs().get_float("alpha")) * xt::expm1(xt::where(x > T(0), T(0), x))))
+DAGRAD_UNARY(Selu,
+             T(kSeluScale) *
+                 xt::where(x > T(0), x, T(kSeluAlpha) * xt::expm1(xt::where(x > T(0), T(0), x))))
 DAGRAD_UNARY(LeakyRelu, xt::where(x > T(0), x, T(ctx.attrs().get_float("alpha")) * x))
 #undef DAGRAD_UNARY
 

@@ -79,7 +79,9 @@ std::string emptiest_corner(const ChartPanel& panel) {
     lines.emplace_back();
     for (std::size_t i = 0; i < c.x.size() && i < c.y.size(); ++i) {
       double x = c.x[i], y = c.y[i];
-      if (!std::isfinite(x) || !std::isfinite(y) || (panel.log_x && x <= 0) || (panel.log_y && y <= 0)) continue;
+      if (!std::isfinite(x) || !std::isfinite(y) || (panel.log_x && x <= 0) ||
+          (panel.log_y && y <= 0))
+        continue;
       x = scaled(x, panel.log_x), y = scaled(y, panel.log_y);
       if (!std::isnan(panel.y_low)) y = std::max(y, scaled(panel.y_low, panel.log_y));
       if (!std::isnan(panel.y_high)) y = std::min(y, scaled(panel.y_high, panel.log_y));
@@ -94,8 +96,10 @@ std::string emptiest_corner(const ChartPanel& panel) {
     const char* name;
     bool right, top;
   };
-  constexpr Corner corners[] = {
-      {"top right", true, true}, {"bottom right", true, false}, {"top left", false, true}, {"bottom left", false, false}};
+  constexpr Corner corners[] = {{"top right", true, true},
+                                {"bottom right", true, false},
+                                {"top left", false, true},
+                                {"bottom left", false, false}};
   for (const Corner& corner : corners) {
     std::size_t count = 0;
     for (const auto& line : lines)
@@ -119,10 +123,12 @@ std::string emptiest_corner(const ChartPanel& panel) {
 std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prepared>& prepared,
                    const std::string& title, Format format, int columns, int rows) {
   std::ostringstream os;
-  os << "set encoding utf8\n" << gnuplot::terminal(format, columns == 1 ? 760 : 560 * columns, 460 * rows);
+  os << "set encoding utf8\n"
+     << gnuplot::terminal(format, columns == 1 ? 760 : 560 * columns, 460 * rows);
   int block = 0;
   for (const Prepared& p : prepared)
-    for (const std::string& rows_text : p.blocks) os << "$d" << block++ << " << EOD\n" << rows_text << "EOD\n";
+    for (const std::string& rows_text : p.blocks)
+      os << "$d" << block++ << " << EOD\n" << rows_text << "EOD\n";
   os << "set style line 100 lc rgb '#d9d9d9' lw 1 dt 1\n"
      << "set grid xtics ytics ls 100\n"
      << "set border 3 lc rgb '#404040' lw 1\n"
@@ -141,40 +147,42 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
     bool labelled = std::any_of(panel.curves.begin(), panel.curves.end(),
                                 [](const Curve& c) { return !c.label.empty(); });
     if (p.left_out > 0)
-      panel_title += " (" + std::to_string(p.left_out) + " non-finite value" + (p.left_out == 1 ? "" : "s") +
-                     " left out)";
+      panel_title += " (" + std::to_string(p.left_out) + " non-finite value" +
+                     (p.left_out == 1 ? "" : "s") + " left out)";
     const std::string key = panel.key == "auto" ? emptiest_corner(panel) : panel.key;
     os << "set title " << quoted(panel_title) << " font ',12'\n"
        << "set xlabel " << quoted(panel.x_label) << "\nset ylabel " << quoted(panel.y_label) << "\n"
        << (panel.log_x ? "set logscale x\n" : "unset logscale x\n")
-       << (panel.log_y ? "set logscale y\n" : "unset logscale y\n")
-       << "set autoscale xy\n" << (panel.integer_x ? "set xtics 1\n" : "set xtics autofreq\n")
-       << (key == "outside" ? "set rmargin\nset key outside right top vertical Left reverse samplen 3 spacing 1.1\n"
-                            : "set rmargin 3\nset key inside " + key +
-                                        " vertical Left reverse opaque box lc rgb '#bfbfbf' samplen 3 spacing 1.1\n")
-       << (labelled ? "" : "unset key\n")
-       << "set yrange [" << (std::isnan(panel.y_low) ? std::string("*") : number(panel.y_low)) << ":"
+       << (panel.log_y ? "set logscale y\n" : "unset logscale y\n") << "set autoscale xy\n"
+       << (panel.integer_x ? "set xtics 1\n" : "set xtics autofreq\n")
+       << (key == "outside"
+               ? "set rmargin\nset key outside right top vertical Left reverse samplen 3 spacing "
+                 "1.1\n"
+               : "set rmargin 3\nset key inside " + key +
+                     " vertical Left reverse opaque box lc rgb '#bfbfbf' samplen 3 spacing 1.1\n")
+       << (labelled ? "" : "unset key\n") << "set yrange ["
+       << (std::isnan(panel.y_low) ? std::string("*") : number(panel.y_low)) << ":"
        << (std::isnan(panel.y_high) ? std::string("*") : number(panel.y_high)) << "]\n"
        << "unset arrow\nunset label\n";
-    // integer_x: tics every 1, 2, 5, 10, ... so that at most ~12 show.
+    // integer_x: tics every 1, 2, 5, 10, ... so that at most about 9 show.
     if (panel.integer_x) {
       double lo = INFINITY, hi = -INFINITY;
       for (const Curve& c : panel.curves)
         for (double x : c.x)
           if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
       double step = 1;
-      for (double decade = 1; std::isfinite(hi) && (hi - lo) / step > 12; decade *= 10)
+      for (double decade = 1; std::isfinite(hi) && (hi - lo) / step > 8; decade *= 10)
         for (double m : {1.0, 2.0, 5.0})
-          if ((hi - lo) / step > 12) step = m * decade;
+          if ((hi - lo) / step > 8) step = m * decade;
       os << "set xtics " << number(step) << "\n";
     }
     for (std::size_t m = 0; m < panel.marks.size(); ++m) {
       double x = panel.marks[m].first;
       if (!std::isfinite(x) || (panel.log_x && x <= 0)) continue;
-      os << "set arrow " << m + 1 << " from first " << number(x) << ", graph 0 to first " << number(x)
-         << ", graph 1 nohead lc rgb '#404040' dt (6,4) lw 1.5\n"
-         << "set label " << m + 1 << " " << quoted(panel.marks[m].second) << " at first " << number(x)
-         << ", graph 0.96 left offset 0.5,0 font ',10'\n";
+      os << "set arrow " << m + 1 << " from first " << number(x) << ", graph 0 to first "
+         << number(x) << ", graph 1 nohead lc rgb '#404040' dt (6,4) lw 1.5\n"
+         << "set label " << m + 1 << " " << quoted(panel.marks[m].second) << " at first "
+         << number(x) << ", graph 0.96 left offset 0.5,0 font ',10'\n";
     }
     os << "plot ";
     bool first = true;
@@ -183,12 +191,13 @@ std::string script(const std::vector<ChartPanel>& panels, const std::vector<Prep
       std::size_t cycle = c.color >= 0 ? static_cast<std::size_t>(c.color) : i;
       const char* color = kColors[cycle % std::size(kColors)];
       if (p.has_band[i]) {
-        os << (first ? "" : ", ") << "$d" << block << " using 1:3:4 with filledcurves fc rgb '" << color
-           << "' fs transparent solid 0.18 noborder notitle";
+        os << (first ? "" : ", ") << "$d" << block << " using 1:3:4 with filledcurves fc rgb '"
+           << color << "' fs transparent solid 0.18 noborder notitle";
         first = false;
       }
-      os << (first ? "" : ", ") << "$d" << block << " using 1:2 with " << (p.markers[i] ? "linespoints" : "lines")
-         << " lc rgb '" << color << "' lw 2 dt " << (c.dashed ? "(10,6)" : "1");
+      os << (first ? "" : ", ") << "$d" << block << " using 1:2 with "
+         << (p.markers[i] ? "linespoints" : "lines") << " lc rgb '" << color << "' lw 2 dt "
+         << (c.dashed ? "(10,6)" : "1");
       if (p.markers[i]) os << " pt 7 ps 0.7";
       if (c.label.empty())
         os << " notitle";
@@ -211,16 +220,17 @@ ChartFiles draw_chart(const std::vector<ChartPanel>& panels, const std::string& 
   std::vector<Prepared> prepared;
   for (const ChartPanel& panel : panels) {
     prepared.push_back(prepare(panel, path_png));
-    if (!prepared.back().any) fail(path_png, "panel '" + panel.title + "' has nothing finite to draw");
+    if (!prepared.back().any)
+      fail(path_png, "panel '" + panel.title + "' has nothing finite to draw");
   }
   int count = static_cast<int>(panels.size());
   int columns = std::min(count, count == 4 ? 2 : 3);
   int rows = (count + columns - 1) / columns;
   auto deadline = gnuplot::deadline_after(timeout_seconds);
-  std::string png = gnuplot::render(script(panels, prepared, title, Format::png, columns, rows), Format::png,
-                                    kWhat, files.png, deadline, timeout_seconds);
-  std::string svg = gnuplot::render(script(panels, prepared, title, Format::svg, columns, rows), Format::svg,
-                                    kWhat, files.svg, deadline, timeout_seconds);
+  std::string png = gnuplot::render(script(panels, prepared, title, Format::png, columns, rows),
+                                    Format::png, kWhat, files.png, deadline, timeout_seconds);
+  std::string svg = gnuplot::render(script(panels, prepared, title, Format::svg, columns, rows),
+                                    Format::svg, kWhat, files.svg, deadline, timeout_seconds);
   gnuplot::write_files({{files.png, png}, {files.svg, svg}}, kWhat);
   return files;
 }

@@ -38,7 +38,8 @@ void write_text(const fs::path& path, const std::string& text) {
   fs::rename(temp, path);
 }
 
-void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a, const nn::FashionMnist& data) {
+void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a,
+                    const nn::FashionMnist& data) {
   experiments::Options o;
   o.epochs = a.epochs > 0 ? a.epochs : e.epochs;
   o.seeds = a.seeds > 0 ? a.seeds : e.seeds;
@@ -56,15 +57,17 @@ void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a, c
   fs::create_directories(out);
   std::cout << "\n" << report.table.text();
   for (const std::string& note : report.notes) std::cout << note << "\n";
-  std::string command = "dagrad experiment " + e.name + " --epochs " + std::to_string(o.epochs) + " --seeds " +
-                        std::to_string(o.seeds) + " --limit " + std::to_string(o.limit);
-  std::string markdown = "## " + e.name + "\n\nThe chapter: " + e.claim + "\n\n`" + command + "` (" +
-                         experiments::fixed(seconds, 0) + " s)\n\n" + report.table.markdown();
+  std::string command = "dagrad experiment " + e.name + " --epochs " + std::to_string(o.epochs) +
+                        " --seeds " + std::to_string(o.seeds) + " --limit " +
+                        std::to_string(o.limit);
+  std::string markdown = "## " + e.name + "\n\nThe chapter: " + e.claim + "\n\n`" + command +
+                         "` (" + experiments::fixed(seconds, 0) + " s)\n\n" +
+                         report.table.markdown();
   for (const std::string& note : report.notes) markdown += "\n" + note + "\n";
   write_text(out / (e.name + ".md"), markdown);
   write_text(out / (e.name + ".csv"), report.table.csv());
-  std::cout << "took " << experiments::fixed(seconds, 1) << " s; wrote " << (out / (e.name + ".md")).string() << ", "
-            << (out / (e.name + ".csv")).string();
+  std::cout << "took " << experiments::fixed(seconds, 1) << " s; wrote "
+            << (out / (e.name + ".md")).string() << ", " << (out / (e.name + ".csv")).string();
   try {
     ChartFiles files = draw_chart(report.panels, (out / (e.name + ".png")).string(), report.title);
     std::cout << ", " << files.png << " and " << files.svg << "\n";
@@ -81,31 +84,38 @@ void add_experiment_command(CLI::App& app) {
   std::string list;
   std::vector<std::string> names;
   for (const experiments::Experiment& e : experiments::all()) {
-    list += "\n  " + e.name + " (" + std::to_string(e.epochs) + " epochs, " + std::to_string(e.seeds) + " seeds, " +
-            std::to_string(e.limit) + " images; " + e.duration + "): " + e.claim;
+    list += "\n  " + e.name + " (" + std::to_string(e.epochs) + " epochs, " +
+            std::to_string(e.seeds) + " seeds, " + std::to_string(e.limit) + " images; " +
+            e.duration + "): " + e.claim;
     names.push_back(e.name);
   }
   names.push_back("all");
-  CLI::App* cmd = app.add_subcommand("experiment",
-                                     "Check one of the chapter's claims on Fashion-MNIST: a table and a chart. "
-                                     "Experiments (defaults; time on a 2-core machine):" +
-                                         list + "\n  all: every experiment in turn");
+  CLI::App* cmd =
+      app.add_subcommand("experiment",
+                         "Check one of the chapter's claims on Fashion-MNIST: a table and a chart. "
+                         "Experiments (defaults; time on a 2-core machine):" +
+                             list + "\n  all: every experiment in turn");
   cmd->add_option("name", a->name, "The experiment")->required()->check(CLI::IsMember(names));
-  cmd->add_option("--epochs", a->epochs, "Epochs per run (default: the experiment's)")->check(CLI::Range(1, 100000));
-  cmd->add_option("--seeds", a->seeds, "Seeds per variant (default: the experiment's)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--epochs", a->epochs, "Epochs per run (default: the experiment's)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--seeds", a->seeds, "Seeds per variant (default: the experiment's)")
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--limit", a->limit, "Training images used (default: the experiment's)")
       ->check(CLI::Range(1, 55000));
-  cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")
+      ->capture_default_str();
   cmd->add_option("--threads", a->threads, "OpenBLAS threads (default: OpenBLAS's own choice)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")->capture_default_str();
+  cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")
+      ->capture_default_str();
   cmd->add_option("--out", a->out, "Folder of the tables and charts")->capture_default_str();
   cmd->add_option("--verbose", a->verbose, "0 the table only, 1 a line per run, 2 a line per epoch")
       ->check(CLI::Range(0, 2))
       ->capture_default_str();
   cmd->callback([a] {
     if (!fs::is_directory(a->data))
-      throw FileError("--data '" + a->data + "': no such directory (Fashion-MNIST comes from the Debian package "
+      throw FileError("--data '" + a->data +
+                      "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
     if (a->threads > 0) set_blas_threads(a->threads, "dagrad experiment");
     // Data are loaded once per distinct limit.
@@ -114,7 +124,8 @@ void add_experiment_command(CLI::App& app) {
     for (const experiments::Experiment& e : experiments::all()) {
       if (a->name != "all" && a->name != e.name) continue;
       std::int64_t limit = a->limit > 0 ? a->limit : e.limit;
-      if (limit != loaded_limit) data = nn::load_fashion_mnist(a->data, limit), loaded_limit = limit;
+      if (limit != loaded_limit)
+        data = nn::load_fashion_mnist(a->data, limit), loaded_limit = limit;
       run_experiment(e, *a, data);
     }
   });

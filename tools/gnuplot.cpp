@@ -138,23 +138,28 @@ std::string render(const std::string& source, Format format, const std::string& 
   // --default-settings: a user's ~/.gnuplot must not change the picture.
   ProgramResult run = run_program({"gnuplot", "--default-settings"}, source, std::max(left, 0.0));
   if (run.spawn_error != 0)
-    fail(what, path, "cannot run gnuplot (" + std::string(std::strerror(run.spawn_error)) +
-                   "); install the gnuplot-nox package (scripts/install-deps.sh)");
+    fail(what, path,
+         "cannot run gnuplot (" + std::string(std::strerror(run.spawn_error)) +
+             "); install the gnuplot-nox package (scripts/install-deps.sh)");
   if (run.timed_out)
-    fail(what, path, "gnuplot did not finish within " + number(timeout_seconds) + " s and was stopped");
+    fail(what, path,
+         "gnuplot did not finish within " + number(timeout_seconds) + " s and was stopped");
   if (run.signal != 0)
-    fail(what, path, "gnuplot crashed (signal " + std::to_string(run.signal) +
-                   "): " + gnuplot_message(run.err));
+    fail(
+        what, path,
+        "gnuplot crashed (signal " + std::to_string(run.signal) + "): " + gnuplot_message(run.err));
   if (run.exit_status != 0)
-    fail(what, path, "gnuplot failed (exit status " + std::to_string(run.exit_status) +
-                   "): " + gnuplot_message(run.err));
+    fail(what, path,
+         "gnuplot failed (exit status " + std::to_string(run.exit_status) +
+             "): " + gnuplot_message(run.err));
   bool complete = format == Format::png ? run.out.rfind("\x89PNG\r\n\x1a\n", 0) == 0
                                         : run.out.find("<svg") != std::string::npos &&
                                               run.out.find("</svg>") != std::string::npos;
   if (!complete)
-    fail(what, path, std::string("gnuplot wrote no ") + (format == Format::png ? "PNG" : "SVG") +
-                   " image (" + std::to_string(run.out.size()) + " bytes)" +
-                   (run.err.empty() ? "" : ": " + gnuplot_message(run.err)));
+    fail(what, path,
+         std::string("gnuplot wrote no ") + (format == Format::png ? "PNG" : "SVG") + " image (" +
+             std::to_string(run.out.size()) + " bytes)" +
+             (run.err.empty() ? "" : ": " + gnuplot_message(run.err)));
   return std::move(run.out);
 }
 

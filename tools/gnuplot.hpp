@@ -28,7 +28,8 @@ std::string render(const std::string& source, Format format, const std::string& 
 
 // The SVG path beside `path_png`, after checking that `path_png` ends in .png (any case) and that
 // the timeout is in (0, 1e6]; FileError naming the path otherwise.
-std::string svg_beside(const std::string& path_png, const std::string& what, double timeout_seconds);
+std::string svg_beside(const std::string& path_png, const std::string& what,
+                       double timeout_seconds);
 
 // The deadline `timeout_seconds` from now.
 std::chrono::steady_clock::time_point deadline_after(double timeout_seconds);

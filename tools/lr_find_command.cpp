@@ -36,10 +36,11 @@ struct LrFindArgs {
 
 void add_lr_find_command(CLI::App& app) {
   auto a = std::make_shared<LrFindArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "lr-find",
-      "Find a good learning rate: train a few hundred steps at exponentially growing rates, plot the loss "
-      "against the rate and suggest a rate 10 times below where the loss starts to climb (about 10 s by default)");
+  CLI::App* cmd = app.add_subcommand("lr-find",
+                                     "Find a good learning rate: train a few hundred steps at "
+                                     "exponentially growing rates, plot the loss "
+                                     "against the rate and suggest a rate 10 times below where the "
+                                     "loss starts to climb (about 10 s by default)");
   add_model_flags(cmd, a->model);
   cmd->add_option("--optimizer", a->optimizer, "Optimizer whose rate is sought")
       ->check(CLI::IsMember(optimizer_names()))
@@ -55,17 +56,22 @@ void add_lr_find_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->finder.batch_size, "Batch size")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the model and the batch order")->capture_default_str();
-  cmd->add_option("--limit", a->limit, "Use only the first N training images")->check(CLI::Range(1, 55000));
+  cmd->add_option("--seed", a->seed, "Seed of the model and the batch order")
+      ->capture_default_str();
+  cmd->add_option("--limit", a->limit, "Use only the first N training images")
+      ->check(CLI::Range(1, 55000));
   cmd->add_option("--threads", a->threads, "OpenBLAS threads")->check(CLI::Range(1, 256));
-  cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")->capture_default_str();
+  cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")
+      ->capture_default_str();
   cmd->add_option("--out", a->out, "Folder of lr_find.csv and lr_find.png")->capture_default_str();
   cmd->callback([a] {
     nn::LrFinderOptions& f = a->finder;
-    if (!(std::isfinite(f.min_rate) && std::isfinite(f.max_rate) && f.min_rate > 0 && f.min_rate < f.max_rate))
+    if (!(std::isfinite(f.min_rate) && std::isfinite(f.max_rate) && f.min_rate > 0 &&
+          f.min_rate < f.max_rate))
       throw nn::ModelError("--min-rate and --max-rate must be finite with 0 < min-rate < max-rate");
     if (!fs::is_directory(a->data))
-      throw FileError("--data '" + a->data + "': no such directory (Fashion-MNIST comes from the Debian package "
+      throw FileError("--data '" + a->data +
+                      "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
     if (a->threads > 0) set_blas_threads(a->threads, "dagrad lr-find");
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
@@ -76,17 +82,20 @@ void add_lr_find_command(CLI::App& app) {
     choice.momentum = a->momentum;
     model->compile(make_optimizer(choice), "sparse_categorical_crossentropy", {"accuracy"});
     f.seed = a->seed;
-    std::cout << "Sweeping " << a->optimizer << "'s rate from " << f.min_rate << " to " << f.max_rate << " over "
-              << f.steps << " steps of " << f.batch_size << " images (model " << a->model.preset << ")\n"
+    std::cout << "Sweeping " << a->optimizer << "'s rate from " << f.min_rate << " to "
+              << f.max_rate << " over " << f.steps << " steps of " << f.batch_size
+              << " images (model " << a->model.preset << ")\n"
               << std::flush;
     nn::LrFinderResult r = nn::find_learning_rate(*model, data.x_train, data.y_train, f);
 
     fs::path out(a->out);
     fs::create_directories(out);
-    experiments::Table all({"step", "rate", "loss", "smoothed loss"}), shown({"rate", "loss", "smoothed loss"});
+    experiments::Table all({"step", "rate", "loss", "smoothed loss"}),
+        shown({"rate", "loss", "smoothed loss"});
     std::size_t n = r.rates.size(), stride = std::max<std::size_t>(1, n / 12);
     for (std::size_t i = 0; i < n; ++i) {
-      std::vector<std::string> row = {experiments::fixed(r.rates[i], 6), experiments::fixed(r.losses[i]),
+      std::vector<std::string> row = {experiments::fixed(r.rates[i], 6),
+                                      experiments::fixed(r.losses[i]),
                                       experiments::fixed(r.smoothed[i])};
       if (i % stride == 0 || i + 1 == n) shown.add(row);
       row.insert(row.begin(), std::to_string(i));
@@ -94,15 +103,18 @@ void add_lr_find_command(CLI::App& app) {
     }
     std::cout << "\n" << shown.text();
     std::ofstream(out / "lr_find.csv") << all.csv();
-    std::cout << (r.diverged ? "The loss shot up at rate " + experiments::fixed(r.rates.back(), 4) + " after " +
-                                   std::to_string(n) + " steps; the sweep stopped there.\n"
-                             : "The sweep ran all " + std::to_string(n) + " steps.\n")
-              << "lowest smoothed loss at rate " << r.lowest_rate << "; it starts to climb (10% above its lowest) "
+    std::cout << (r.diverged
+                      ? "The loss shot up at rate " + experiments::fixed(r.rates.back(), 4) +
+                            " after " + std::to_string(n) + " steps; the sweep stopped there.\n"
+                      : "The sweep ran all " + std::to_string(n) + " steps.\n")
+              << "lowest smoothed loss at rate " << r.lowest_rate
+              << "; it starts to climb (10% above its lowest) "
               << "after rate " << r.turning_rate << "\n"
               << "suggested learning rate: " << r.suggested_rate << "\n";
 
-    ChartPanel panel{"Loss against the learning rate (" + a->model.preset + ", " + a->optimizer + ")", "learning rate",
-                     "loss"};
+    ChartPanel panel{
+        "Loss against the learning rate (" + a->model.preset + ", " + a->optimizer + ")",
+        "learning rate", "loss"};
     panel.log_x = true;
     // From the lowest batch loss to a little above where the sweep started: the shoot-up beyond
     // that is clear from its slope alone.
@@ -116,8 +128,10 @@ void add_lr_find_command(CLI::App& app) {
     panel.curves = {raw, Curve{"smoothed", r.rates, r.smoothed}};
     panel.marks = {{r.turning_rate, "climbs"}, {r.suggested_rate, "suggested"}};
     try {
-      ChartFiles files = draw_chart({panel}, (out / "lr_find.png").string(), "Learning-rate finder");
-      std::cout << "wrote " << (out / "lr_find.csv").string() << ", " << files.png << " and " << files.svg << "\n";
+      ChartFiles files =
+          draw_chart({panel}, (out / "lr_find.png").string(), "Learning-rate finder");
+      std::cout << "wrote " << (out / "lr_find.csv").string() << ", " << files.png << " and "
+                << files.svg << "\n";
     } catch (const std::exception& e) {
       std::cerr << "dagrad lr-find: no chart: " << e.what() << "\n";
     }

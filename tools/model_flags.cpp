@@ -21,7 +21,8 @@ std::vector<std::int64_t> parse_sizes(const std::string& text) {
       used = 0;
     }
     if (used != part.size() || part.empty() || v < 1 || v > 100000)
-      throw nn::ModelError("--layers takes sizes like 300,100 (each in 1..100000), got '" + text + "'");
+      throw nn::ModelError("--layers takes sizes like 300,100 (each in 1..100000), got '" + text +
+                           "'");
     sizes.push_back(v);
   }
   if (sizes.empty()) throw nn::ModelError("--layers takes sizes like 300,100, got nothing");
@@ -47,13 +48,17 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
   std::string presets;
   for (const auto& [name, what] : nn::preset_models()) presets += "\n  " + name + ": " + what;
   cmd->add_option("--model", f.preset, "Preset model:" + presets)->capture_default_str();
-  cmd->add_option("--layers", f.layers, "Hidden layer sizes, e.g. 300,100 (overrides the preset's)");
-  cmd->add_option("--activation", f.activation, "Hidden activation: relu, elu, selu, leaky_relu, tanh, ...");
-  cmd->add_option("--init", f.init, "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
+  cmd->add_option("--layers", f.layers,
+                  "Hidden layer sizes, e.g. 300,100 (overrides the preset's)");
+  cmd->add_option("--activation", f.activation,
+                  "Hidden activation: relu, elu, selu, leaky_relu, tanh, ...");
+  cmd->add_option("--init", f.init,
+                  "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
   cmd->add_option("--batchnorm", f.batchnorm,
                   "none, after (BN after each hidden layer) or before (BN before the activation)")
       ->check(CLI::IsMember({"none", "after", "before"}));
-  cmd->add_option("--dropout", f.dropout, "Dropout rate before each Dense")->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--dropout", f.dropout, "Dropout rate before each Dense")
+      ->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--l1", f.l1, "l1 penalty of every kernel")->check(CLI::NonNegativeNumber);
   cmd->add_option("--l2", f.l2, "l2 penalty of every kernel")->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-norm", f.max_norm, "Max-norm of every hidden kernel's columns")

@@ -7,17 +7,21 @@ namespace dagrad::tools {
 
 namespace {
 
-bool sgd_family(const std::string& name) { return name == "sgd" || name == "momentum" || name == "nesterov"; }
+bool sgd_family(const std::string& name) {
+  return name == "sgd" || name == "momentum" || name == "nesterov";
+}
 
 }  // namespace
 
 const std::vector<std::string>& optimizer_names() {
-  static const std::vector<std::string> names = {"sgd",     "momentum", "nesterov", "adagrad", "rmsprop",
-                                                 "adam",    "nadam",    "adamax",   "adamw"};
+  static const std::vector<std::string> names = {
+      "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "adamax", "adamw"};
   return names;
 }
 
-double default_learning_rate(const std::string& name) { return sgd_family(name) ? 0.01 : 0.001; }
+double default_learning_rate(const std::string& name) {
+  return sgd_family(name) ? 0.01 : 0.001;
+}
 
 optim::OptimizerPtr make_optimizer(const OptimizerChoice& c) {
   const std::string& name = c.name;
@@ -50,13 +54,15 @@ optim::OptimizerPtr make_optimizer(const OptimizerChoice& c) {
 }
 
 const std::vector<std::string>& schedule_names() {
-  static const std::vector<std::string> names = {"none", "power", "exponential", "piecewise", "plateau", "1cycle"};
+  static const std::vector<std::string> names = {"none",      "power",   "exponential",
+                                                 "piecewise", "plateau", "1cycle"};
   return names;
 }
 
-nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& s, std::int64_t steps_per_epoch,
-                               int epochs) {
-  const double lr = choice.learning_rate > 0 ? choice.learning_rate : default_learning_rate(choice.name);
+nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& s,
+                               std::int64_t steps_per_epoch, int epochs) {
+  const double lr =
+      choice.learning_rate > 0 ? choice.learning_rate : default_learning_rate(choice.name);
   const double spe = static_cast<double>(steps_per_epoch);
   if (s == "none") return nullptr;
   if (s == "plateau") return nn::ReduceLROnPlateau({.factor = 0.5, .patience = 5});
@@ -65,8 +71,11 @@ nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& s, st
     std::function<double(int, double)> f;
     if (s == "power") f = [lr, spe](int e, double) { return lr / (1.0 + e * spe / 10000.0); };
     if (s == "exponential") f = [lr](int e, double) { return lr * std::pow(0.1, e / 20.0); };
-    if (s == "piecewise") f = [lr](int e, double) { return e < 5 ? lr : (e < 15 ? lr / 2 : lr / 10); };
-    if (s == "1cycle") throw optim::OptimizerError("schedule 1cycle needs an optimizer that takes a schedule (not nadam)");
+    if (s == "piecewise")
+      f = [lr](int e, double) { return e < 5 ? lr : (e < 15 ? lr / 2 : lr / 10); };
+    if (s == "1cycle")
+      throw optim::OptimizerError(
+          "schedule 1cycle needs an optimizer that takes a schedule (not nadam)");
     if (!f) throw optim::OptimizerError("unknown schedule '" + s + "'");
     return nn::LearningRateScheduler(f);
   }
@@ -79,7 +88,8 @@ nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& s, st
   } else if (s == "1cycle") {
     const std::int64_t total = static_cast<std::int64_t>(epochs) * steps_per_epoch;
     choice.schedule = optim::one_cycle(total, lr);
-    if (choice.name == "momentum" || choice.name == "nesterov") choice.momentum_schedule = optim::one_cycle_momentum(total);
+    if (choice.name == "momentum" || choice.name == "nesterov")
+      choice.momentum_schedule = optim::one_cycle_momentum(total);
   } else {
     throw optim::OptimizerError("unknown schedule '" + s + "'");
   }

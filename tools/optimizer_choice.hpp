@@ -16,7 +16,8 @@ struct OptimizerChoice {
   std::string name = "nesterov";  // one of optimizer_names()
   double learning_rate = 0;       // 0: default_learning_rate(name)
   double momentum = 0.9;          // momentum and nesterov
-  std::optional<double> clipvalue = std::nullopt, clipnorm = std::nullopt, global_clipnorm = std::nullopt;
+  std::optional<double> clipvalue = std::nullopt, clipnorm = std::nullopt,
+                        global_clipnorm = std::nullopt;
   optim::SchedulePtr schedule = nullptr;           // instead of the constant rate
   optim::SchedulePtr momentum_schedule = nullptr;  // momentum and nesterov (1cycle)
 };

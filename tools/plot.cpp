@@ -251,7 +251,6 @@ Chart layout(const nn::History& history, const std::string& path) {
   return chart;
 }
 
-
 std::string script(const Chart& chart, const std::string& title, Format format) {
   std::ostringstream os;
   os << "set encoding utf8\n";

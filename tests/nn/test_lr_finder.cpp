@@ -14,7 +14,8 @@ namespace tt = boost::test_tools;
 namespace {
 
 bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
 }
 
 // y = x w + b with w = (2, -1), b = 0.5, on x = [[1, 2], [3, -1]], targets (1, 0).
@@ -23,8 +24,10 @@ struct Linear {
   Tensor x = Tensor::from_vector<float>(Shape{2, 2}, {1, 2, 3, -1});
   Tensor y = Tensor::from_vector<float>(Shape{2, 1}, {1, 0});
   explicit Linear(optim::OptimizerPtr optimizer) {
-    model = std::make_unique<nn::Sequential>(std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
-    model->set_weights({Tensor::from_vector<float>(Shape{2, 1}, {2, -1}), Tensor::from_vector<float>(Shape{1}, {0.5f})});
+    model = std::make_unique<nn::Sequential>(
+        std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
+    model->set_weights({Tensor::from_vector<float>(Shape{2, 1}, {2, -1}),
+                        Tensor::from_vector<float>(Shape{1}, {0.5f})});
     model->compile(std::move(optimizer), "mse");
   }
 };
@@ -38,7 +41,8 @@ struct Classes {
     std::normal_distribution<float> normal;
     for (int i = 0; i < n; ++i) {
       float s = 0;
-      for (int j = 0; j < 4; ++j) s += (x.data<float>()[i * 4 + j] = normal(rng)) * static_cast<float>(j + 1);
+      for (int j = 0; j < 4; ++j)
+        s += (x.data<float>()[i * 4 + j] = normal(rng)) * static_cast<float>(j + 1);
       y.data<std::int32_t>()[i] = s > 1.5f ? 2 : (s > -1.5f ? 1 : 0);
     }
   }
@@ -46,11 +50,11 @@ struct Classes {
 
 std::unique_ptr<nn::Sequential> classifier(std::uint64_t seed) {
   auto model = std::make_unique<nn::Sequential>(
-      std::vector<nn::LayerPtr>{nn::Dense(16, {.activation = "elu", .input_shape = Shape{4}}), nn::Dropout(0.3),
-                                nn::Dense(3, {.activation = "softmax"})},
+      std::vector<nn::LayerPtr>{nn::Dense(16, {.activation = "elu", .input_shape = Shape{4}}),
+                                nn::Dropout(0.3), nn::Dense(3, {.activation = "softmax"})},
       "", std::make_shared<nn::Backend>(seed));
-  model->compile(optim::SGD({.learning_rate = 0.05, .momentum = 0.9}), "sparse_categorical_crossentropy",
-                 {"accuracy"});
+  model->compile(optim::SGD({.learning_rate = 0.05, .momentum = 0.9}),
+                 "sparse_categorical_crossentropy", {"accuracy"});
   return model;
 }
 
@@ -60,8 +64,8 @@ BOOST_AUTO_TEST_SUITE(lr_finder)
 
 BOOST_AUTO_TEST_CASE(train_on_batch_returns_the_loss_before_one_sgd_update) {
   Linear f(optim::SGD({.learning_rate = 0.01}));
-  // Predictions 0.5 and 7.5: mse = (0.25 + 56.25) / 2 = 28.25. Gradients: dL/dw = (2/2) sum (p - y) x
-  // = -0.5 (1, 2) + 7.5 (3, -1) = (22, -8.5); dL/db = -0.5 + 7.5 = 7.
+  // Predictions 0.5 and 7.5: mse = (0.25 + 56.25) / 2 = 28.25. Gradients: dL/dw = (2/2) sum (p - y)
+  // x = -0.5 (1, 2) + 7.5 (3, -1) = (22, -8.5); dL/db = -0.5 + 7.5 = 7.
   nn::Logs logs = f.model->train_on_batch(f.x, f.y);
   BOOST_TEST(logs.at("loss") == 28.25, tt::tolerance(1e-6));
   std::vector<Tensor> w = f.model->get_weights();
@@ -73,10 +77,13 @@ BOOST_AUTO_TEST_CASE(train_on_batch_returns_the_loss_before_one_sgd_update) {
 
 BOOST_AUTO_TEST_CASE(train_on_batch_refuses_what_fit_refuses) {
   Linear f(optim::SGD());
-  BOOST_CHECK_THROW(f.model->train_on_batch(Tensor(DType::float32, Shape{2, 3}), f.y), nn::ModelError);
-  BOOST_CHECK_THROW(f.model->train_on_batch(Tensor(DType::float32, Shape{0, 2}), Tensor(DType::float32, Shape{0, 1})),
+  BOOST_CHECK_THROW(f.model->train_on_batch(Tensor(DType::float32, Shape{2, 3}), f.y),
                     nn::ModelError);
-  auto uncompiled = std::make_unique<nn::Sequential>(std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
+  BOOST_CHECK_THROW(f.model->train_on_batch(Tensor(DType::float32, Shape{0, 2}),
+                                            Tensor(DType::float32, Shape{0, 1})),
+                    nn::ModelError);
+  auto uncompiled = std::make_unique<nn::Sequential>(
+      std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
   BOOST_CHECK_THROW(uncompiled->train_on_batch(f.x, f.y), nn::ModelError);
 }
 
@@ -113,7 +120,8 @@ BOOST_AUTO_TEST_CASE(rates_grow_exponentially_and_the_suggestion_is_a_tenth_of_t
   o.stop_factor = 1e9;  // run every step
   nn::LrFinderResult r = nn::find_learning_rate(*model, data.x, data.y, o);
   BOOST_TEST_REQUIRE(r.rates.size() == 60u);
-  for (int k = 0; k < 60; ++k) BOOST_TEST(r.rates[k] == 1e-4 * std::pow(1e4, k / 59.0), tt::tolerance(1e-12));
+  for (int k = 0; k < 60; ++k)
+    BOOST_TEST(r.rates[k] == 1e-4 * std::pow(1e4, k / 59.0), tt::tolerance(1e-12));
   // The bias-corrected moving average, recomputed from the recorded losses.
   double average = 0, best = INFINITY, lowest = 0;
   for (int k = 0; k < 60; ++k) {
@@ -144,7 +152,8 @@ BOOST_AUTO_TEST_CASE(the_sweep_stops_when_the_loss_shoots_up) {
   BOOST_TEST(r.diverged);
   BOOST_TEST(r.rates.size() < 200u);
   double last = r.smoothed.back();
-  BOOST_TEST((!std::isfinite(last) || last > 4 * *std::min_element(r.smoothed.begin(), r.smoothed.end() - 1)));
+  BOOST_TEST((!std::isfinite(last) ||
+              last > 4 * *std::min_element(r.smoothed.begin(), r.smoothed.end() - 1)));
   // Gradient descent on this mse diverges above 2 / lambda_max of its Hessian X'X (x with a bias
   // column), about 0.17: the loss cannot start climbing before that.
   const double h[3][3] = {{10, -1, 4}, {-1, 5, 1}, {4, 1, 2}};
@@ -180,8 +189,9 @@ BOOST_AUTO_TEST_CASE(the_model_trains_afterwards_exactly_as_if_never_swept) {
   std::vector<Tensor> a = untouched->get_weights(), b = swept->get_weights();
   BOOST_TEST_REQUIRE(a.size() == b.size());
   for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST(bit_identical(a[i], b[i]));
-  BOOST_TEST(untouched->session().variable_value(untouched->optimizer().iterations()).value_as_double(0) ==
-             swept->session().variable_value(swept->optimizer().iterations()).value_as_double(0));
+  BOOST_TEST(
+      untouched->session().variable_value(untouched->optimizer().iterations()).value_as_double(0) ==
+      swept->session().variable_value(swept->optimizer().iterations()).value_as_double(0));
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_are_model_errors) {
@@ -201,10 +211,12 @@ BOOST_AUTO_TEST_CASE(bad_requests_are_model_errors) {
   check([](nn::LrFinderOptions& o) { o.smoothing = 1; });
   check([](nn::LrFinderOptions& o) { o.suggest_factor = 0.5; });
   check([](nn::LrFinderOptions& o) { o.climb_tolerance = -0.1; });
-  auto uncompiled = std::make_unique<nn::Sequential>(std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
+  auto uncompiled = std::make_unique<nn::Sequential>(
+      std::vector<nn::LayerPtr>{nn::Dense(1, {.input_shape = Shape{2}})});
   BOOST_CHECK_THROW(nn::find_learning_rate(*uncompiled, f.x, f.y), nn::ModelError);
   Linear scheduled(optim::SGD({.schedule = optim::exponential_decay(0.1, 100, 0.5)}));
-  BOOST_CHECK_THROW(nn::find_learning_rate(*scheduled.model, scheduled.x, scheduled.y), nn::ModelError);
+  BOOST_CHECK_THROW(nn::find_learning_rate(*scheduled.model, scheduled.x, scheduled.y),
+                    nn::ModelError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

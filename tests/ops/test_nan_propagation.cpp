@@ -19,13 +19,15 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Element i of y = build(x) for x = values (fed as a vector long enough for the SIMD paths).
-std::vector<double> run(const std::function<Output(Output)>& build, DType dtype, const std::vector<double>& values) {
+std::vector<double> run(const std::function<Output(Output)>& build, DType dtype,
+                        const std::vector<double>& values) {
   Graph g;
   Output x = placeholder(g, dtype, Shape{-1}, "x");
   Output y = build(x);
   Session s(g);
   std::vector<double> fed = tiled(values);
-  Tensor out = s.run(y, {{x, make_tensor(dtype, Shape{static_cast<std::int64_t>(fed.size())}, fed)}});
+  Tensor out =
+      s.run(y, {{x, make_tensor(dtype, Shape{static_cast<std::int64_t>(fed.size())}, fed)}});
   std::vector<double> got;
   for (std::int64_t i = 0; i < out.size(); ++i) got.push_back(out.value_as_double(i));
   return got;
@@ -63,7 +65,8 @@ BOOST_AUTO_TEST_CASE(unary_activations_keep_nan_and_their_values) {
   BOOST_TEST(r[2] == 3.0);
   std::vector<double> e = run([](Output x) { return elu(x); }, DType::float64, {kNaN, -2.0, 3.0});
   BOOST_TEST(e[1] == std::expm1(-2.0));
-  std::vector<double> c = run([](Output x) { return clip_by_value(x, -1.0, 1.0); }, DType::float32, {kNaN, -2.0, 3.0});
+  std::vector<double> c =
+      run([](Output x) { return clip_by_value(x, -1.0, 1.0); }, DType::float32, {kNaN, -2.0, 3.0});
   BOOST_TEST(c[1] == -1.0);
   BOOST_TEST(c[2] == 1.0);
 }
@@ -78,7 +81,8 @@ BOOST_AUTO_TEST_CASE(maximum_and_minimum_give_nan_when_either_side_is_nan) {
     std::vector<double> av = tiled({kNaN, 1.0, 2.0, kNaN}), bv = tiled({1.0, kNaN, 1.0, kNaN});
     auto n = static_cast<std::int64_t>(av.size());
     Session s(g);
-    std::vector<Tensor> out = s.run({hi, lo}, {{a, make_tensor(dtype, Shape{n}, av)}, {b, make_tensor(dtype, Shape{n}, bv)}});
+    std::vector<Tensor> out = s.run(
+        {hi, lo}, {{a, make_tensor(dtype, Shape{n}, av)}, {b, make_tensor(dtype, Shape{n}, bv)}});
     for (std::int64_t i = 0; i < n; ++i) {
       bool either = std::isnan(av[i]) || std::isnan(bv[i]);
       BOOST_TEST(std::isnan(out[0].value_as_double(i)) == either, "maximum at " << i);
@@ -90,7 +94,8 @@ BOOST_AUTO_TEST_CASE(maximum_and_minimum_give_nan_when_either_side_is_nan) {
     }
     Graph g2;
     Output x = placeholder(g2, dtype, Shape{-1}, "x");
-    Output m = maximum(x, constant(g2, make_tensor(dtype, Shape{}, {0.0}))), k = minimum(constant(g2, make_tensor(dtype, Shape{}, {kNaN})), x);
+    Output m = maximum(x, constant(g2, make_tensor(dtype, Shape{}, {0.0}))),
+           k = minimum(constant(g2, make_tensor(dtype, Shape{}, {kNaN})), x);
     Session s2(g2);
     std::vector<Tensor> r = s2.run({m, k}, {{x, make_tensor(dtype, Shape{n}, av)}});
     for (std::int64_t i = 0; i < n; ++i) {

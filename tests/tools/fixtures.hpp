@@ -18,7 +18,8 @@ namespace dagrad::test {
 struct TempDir {
   std::filesystem::path dir;
   explicit TempDir(const std::string& tag) {
-    dir = std::filesystem::temp_directory_path() / ("dagrad_" + tag + "_" + std::to_string(std::random_device{}()));
+    dir = std::filesystem::temp_directory_path() /
+          ("dagrad_" + tag + "_" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir);
   }
   ~TempDir() {
@@ -34,8 +35,8 @@ struct CliRun : TempDir {
   explicit CliRun(const std::string& tag) : TempDir(tag) {}
   // Runs `dagrad ARGS` with stdout and stderr captured in the directory; returns the exit status.
   int run(const std::string& args) {
-    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" + (dir / "stdout").string() +
-                          "' 2>'" + (dir / "stderr").string() + "'";
+    std::string command = std::string("'") + DAGRAD_CLI + "' " + args + " >'" +
+                          (dir / "stdout").string() + "' 2>'" + (dir / "stderr").string() + "'";
     int status = std::system(command.c_str());
     BOOST_TEST_REQUIRE(WIFEXITED(status));
     return WEXITSTATUS(status);

@@ -25,7 +25,9 @@ struct ChartFixture : test::TempDir {
   ChartFixture() : TempDir("chart") {}
 };
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -86,7 +88,8 @@ BOOST_AUTO_TEST_CASE(non_finite_values_are_left_out_and_counted) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   tools::ChartPanel panel{"Training loss", "epoch", "loss"};
   panel.log_y = true;
-  panel.curves = {{"exploding", {1, 2, 3, 4}, {2.0, 50.0, nan, INFINITY}}, {"clipped", {1, 2, 3, 4}, {2, 1, 0.5, 0}}};
+  panel.curves = {{"exploding", {1, 2, 3, 4}, {2.0, 50.0, nan, INFINITY}},
+                  {"clipped", {1, 2, 3, 4}, {2, 1, 0.5, 0}}};
   std::string svg = read(tools::draw_chart({panel}, (dir / "f.png").string(), "").svg);
   // nan, inf, and 0 on the log axis.
   BOOST_TEST(contains(svg, "3 non-finite values left out"));
@@ -94,7 +97,8 @@ BOOST_AUTO_TEST_CASE(non_finite_values_are_left_out_and_counted) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_are_file_errors_naming_the_file) {
-  auto fails = [&](const std::vector<tools::ChartPanel>& panels, const std::string& name, const std::string& part) {
+  auto fails = [&](const std::vector<tools::ChartPanel>& panels, const std::string& name,
+                   const std::string& part) {
     std::string path = (dir / name).string();
     try {
       tools::draw_chart(panels, path, "t");

@@ -309,8 +309,9 @@ BOOST_AUTO_TEST_CASE(a_saved_model_file) {
 
 BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {
   BOOST_TEST(run("summary --model resnet") != 0);
-  BOOST_TEST(read("stderr").find("presets: plain, bn, bn-before, selu, dropout") != std::string::npos,
-             read("stderr"));
+  BOOST_TEST(
+      read("stderr").find("presets: plain, bn, bn-before, selu, dropout") != std::string::npos,
+      read("stderr"));
   BOOST_TEST(run("summary") != 0);
   BOOST_TEST(run("summary " + quoted(dir / "missing")) != 0);
   BOOST_TEST(read("stderr").find("missing") != std::string::npos);

@@ -75,7 +75,8 @@ BOOST_AUTO_TEST_CASE(rows_are_taken_and_gathered_for_any_dtype) {
 }
 
 BOOST_AUTO_TEST_CASE(accuracy_counts_rows_whose_largest_output_is_the_label) {
-  Tensor p = Tensor::from_vector<float>(Shape{3, 3}, {0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f, 0.2f, 0.3f, 0.5f});
+  Tensor p = Tensor::from_vector<float>(Shape{3, 3},
+                                        {0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f, 0.2f, 0.3f, 0.5f});
   Tensor y = Tensor::from_vector<std::int32_t>(Shape{3}, {1, 1, 2});
   BOOST_TEST(accuracy(p, y) == 2.0 / 3.0, tt::tolerance(1e-12));
 }

@@ -23,9 +23,15 @@ struct Cli : dagrad::test::CliRun {
   Cli() : CliRun("experiment_cli") {}
 };
 
-bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+bool have_data() {
+  return fs::is_directory(dagrad::nn::kFashionMnistDir);
+}
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+std::size_t lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 }  // namespace
 
@@ -74,17 +80,20 @@ BOOST_AUTO_TEST_CASE(every_experiment_runs_on_a_tiny_setting) {
   for (const auto& e : dagrad::tools::experiments::all()) {
     BOOST_TEST_CONTEXT(e.name) {
       fs::path out = dir / "out";
-      BOOST_TEST(run("experiment " + e.name + " --limit 200 --epochs 1 --seeds 1 --verbose 0 --out '" + out.string() +
-                     "'") == 0,
-                 read("stderr"));
+      BOOST_TEST(
+          run("experiment " + e.name + " --limit 200 --epochs 1 --seeds 1 --verbose 0 --out '" +
+              out.string() + "'") == 0,
+          read("stderr"));
       BOOST_TEST(read("stderr").empty(), read("stderr"));
       std::string csv = read(out / (e.name + ".csv")), md = read(out / (e.name + ".md"));
       BOOST_TEST(lines(csv) >= 2u, csv);
       BOOST_TEST(contains(md, "## " + e.name), md);
-      BOOST_TEST(contains(md, "dagrad experiment " + e.name + " --epochs 1 --seeds 1 --limit 200"), md);
+      BOOST_TEST(contains(md, "dagrad experiment " + e.name + " --epochs 1 --seeds 1 --limit 200"),
+                 md);
       // The Markdown table has the CSV's rows (a separator line more).
       std::size_t table_rows = 0;
-      for (std::size_t at = md.find("\n|"); at != std::string::npos; at = md.find("\n|", at + 1)) ++table_rows;
+      for (std::size_t at = md.find("\n|"); at != std::string::npos; at = md.find("\n|", at + 1))
+        ++table_rows;
       BOOST_TEST(table_rows == lines(csv) + 1, md << csv);
       BOOST_TEST(read(out / (e.name + ".png")).compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
       BOOST_TEST(contains(read(out / (e.name + ".svg")), "</svg>"));
@@ -101,10 +110,12 @@ BOOST_AUTO_TEST_CASE(lr_find_suggests_a_rate_below_where_the_loss_climbs) {
     return;
   }
   fs::path out = dir / "lr";
-  BOOST_TEST(run("lr-find --model plain --limit 1000 --steps 60 --out '" + out.string() + "'") == 0, read("stderr"));
+  BOOST_TEST(run("lr-find --model plain --limit 1000 --steps 60 --out '" + out.string() + "'") == 0,
+             read("stderr"));
   std::string text = read("stdout");
   std::smatch m;
-  BOOST_REQUIRE(std::regex_search(text, m, std::regex(R"(after rate ([0-9.e+-]+)\nsuggested learning rate: ([0-9.e+-]+)\n)")));
+  BOOST_REQUIRE(std::regex_search(
+      text, m, std::regex(R"(after rate ([0-9.e+-]+)\nsuggested learning rate: ([0-9.e+-]+)\n)")));
   double turning = std::stod(m[1]), suggested = std::stod(m[2]);
   BOOST_TEST(suggested > 1e-5);
   BOOST_TEST(std::abs(suggested - turning / 10) <= 1e-5 * turning);  // printed to 6 digits

@@ -57,7 +57,6 @@ nn::History book_history() {
                      {"val_accuracy", kValAccuracy}});
 }
 
-
 std::uint32_t big_endian(const std::string& bytes, std::size_t at) {
   std::uint32_t v = 0;
   for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);

@@ -22,9 +22,13 @@ struct TrainCli : dagrad::test::CliRun {
   std::string q(const fs::path& p) const { return quoted(p); }
 };
 
-bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }
+bool have_data() {
+  return fs::is_directory(dagrad::nn::kFashionMnistDir);
+}
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -68,10 +72,14 @@ BOOST_AUTO_TEST_CASE(train_evaluate_predict_resume_and_draw) {
     return;
   }
   fs::path out = dir / "run";
-  BOOST_TEST(run("train --limit 1000 --epochs 2 --model plain --optimizer adam --out " + q(out)) == 0, read("stderr"));
+  BOOST_TEST(
+      run("train --limit 1000 --epochs 2 --model plain --optimizer adam --out " + q(out)) == 0,
+      read("stderr"));
   std::string text = read("stdout");
   BOOST_TEST(contains(text, "Total params: 266,610"), text);
-  BOOST_TEST(std::regex_search(text, std::regex(R"(Epoch 2/2\n32/32 \[=+\] - \d+s \d+(us|ms|s)/step - loss: )")), text);
+  BOOST_TEST(std::regex_search(
+                 text, std::regex(R"(Epoch 2/2\n32/32 \[=+\] - \d+s \d+(us|ms|s)/step - loss: )")),
+             text);
   std::smatch m;
   BOOST_REQUIRE(std::regex_search(text, m, std::regex(R"(test accuracy: (0\.\d{4})\n)")));
   BOOST_TEST(std::stod(m[1]) > 0.6);  // 2 epochs on 1,000 images: far above chance (0.1)
@@ -83,19 +91,26 @@ BOOST_AUTO_TEST_CASE(train_evaluate_predict_resume_and_draw) {
 
   BOOST_TEST(run("evaluate " + q(out / "model")) == 0, read("stderr"));
   std::string eval = read("stdout");
-  BOOST_TEST(contains(eval, "test accuracy: " + std::string(m[1])), eval);  // the same model, the same figure
+  BOOST_TEST(contains(eval, "test accuracy: " + std::string(m[1])),
+             eval);  // the same model, the same figure
   BOOST_TEST(contains(eval, "9 Ankle boot"), eval);
   BOOST_TEST(run("predict " + q(out / "model") + " --index 0 --top 2") == 0, read("stderr"));
-  BOOST_TEST(contains(read("stdout"), "image 0 (a Ankle boot): "), read("stdout"));  // t10k's first label is 9
+  BOOST_TEST(contains(read("stdout"), "image 0 (a Ankle boot): "),
+             read("stdout"));  // t10k's first label is 9
   BOOST_TEST(run("predict " + q(out / "model") + " --index 10000") != 0);
 
-  BOOST_TEST(run("train --limit 1000 --epochs 3 --resume " + q(out / "model") + " --out " + q(out)) == 0, read("stderr"));
+  BOOST_TEST(
+      run("train --limit 1000 --epochs 3 --resume " + q(out / "model") + " --out " + q(out)) == 0,
+      read("stderr"));
   BOOST_TEST(contains(read("stdout"), "resumed at epoch 2"), read("stdout"));
   BOOST_TEST(contains(read("stdout"), "Epoch 3/3"));
   BOOST_TEST(!contains(read("stdout"), "Epoch 1/3"));
-  BOOST_TEST(run("train --limit 1000 --epochs 2 --resume " + q(out / "model")) != 0);  // nothing left to train
+  BOOST_TEST(run("train --limit 1000 --epochs 2 --resume " + q(out / "model")) !=
+             0);  // nothing left to train
 
-  BOOST_TEST(run("dot " + q(out / "model") + " --graph inference -o " + q(dir / "inference.dot")) == 0, read("stderr"));
+  BOOST_TEST(
+      run("dot " + q(out / "model") + " --graph inference -o " + q(dir / "inference.dot")) == 0,
+      read("stderr"));
   std::string dot = read("inference.dot");
   BOOST_TEST(contains(dot, "predict"));
   BOOST_TEST(!contains(dot, "gradients"));

@@ -17,15 +17,15 @@ constexpr int kDeepDepth = 10;
 Report batchnorm(const Options& options, const nn::FashionMnist& data) {
   Report report;
   report.title = "Batch Normalization (Nesterov 0.9, lr 0.01, batch 32)";
-  report.table = Table({"network", "batchnorm", "val accuracy after epoch 1", "final val accuracy", "test accuracy",
-                        "s/epoch"});
+  report.table = Table({"network", "batchnorm", "val accuracy after epoch 1", "final val accuracy",
+                        "test accuracy", "s/epoch"});
   struct Net {
     std::string name, activation, initializer;
     std::vector<std::int64_t> hidden;
   };
   const std::vector<Net> nets = {{"300-100 elu", "elu", "he_normal", {300, 100}},
-                                 {std::to_string(kDeepDepth) + "x100 sigmoid", "sigmoid", "glorot_uniform",
-                                  std::vector<std::int64_t>(kDeepDepth, 100)}};
+                                 {std::to_string(kDeepDepth) + "x100 sigmoid", "sigmoid",
+                                  "glorot_uniform", std::vector<std::int64_t>(kDeepDepth, 100)}};
   for (const Net& net : nets) {
     ChartPanel panel{net.name + ": validation accuracy", "epoch", "val_accuracy"};
     panel.integer_x = true;
@@ -38,8 +38,8 @@ Report batchnorm(const Options& options, const nn::FashionMnist& data) {
         spec.initializer = net.initializer;
         spec.batchnorm = mode;
         auto model = build(spec, options.seed_of(k), data);
-        runs.push_back(train(*model, make_optimizer({.name = "nesterov"}), data, options, options.seed_of(k),
-                             {.label = net.name + ", batchnorm " + mode}));
+        runs.push_back(train(*model, make_optimizer({.name = "nesterov"}), data, options,
+                             options.seed_of(k), {.label = net.name + ", batchnorm " + mode}));
       }
       std::vector<double> first, per_epoch;
       for (const Run& r : runs) {
@@ -52,9 +52,10 @@ Report batchnorm(const Options& options, const nn::FashionMnist& data) {
     }
     report.panels.push_back(panel);
   }
-  report.notes.push_back("Mean ± standard deviation over " + std::to_string(options.seeds) +
-                         " seeds. s/epoch: a run's wall time (training, validation and the final test evaluation) "
-                         "over its epochs: BatchNormalization's cost per epoch.");
+  report.notes.push_back(
+      "Mean ± standard deviation over " + std::to_string(options.seeds) +
+      " seeds. s/epoch: a run's wall time (training, validation and the final test evaluation) "
+      "over its epochs: BatchNormalization's cost per epoch.");
   return report;
 }
 

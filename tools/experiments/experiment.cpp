@@ -12,8 +12,8 @@ namespace dagrad::tools::experiments {
 
 void Table::add(std::vector<std::string> row) {
   if (row.size() != header_.size())
-    throw std::invalid_argument("Table::add: a row of " + std::to_string(row.size()) + " cells for " +
-                                std::to_string(header_.size()) + " columns");
+    throw std::invalid_argument("Table::add: a row of " + std::to_string(row.size()) +
+                                " cells for " + std::to_string(header_.size()) + " columns");
   rows_.push_back(std::move(row));
 }
 
@@ -22,12 +22,14 @@ namespace {
 // Numbers ("0.85", "-3e-05", "0.8512 ± 0.0031", "12.5%") are right-aligned.
 bool numeric(const std::string& cell) {
   return !cell.empty() && (std::isdigit(static_cast<unsigned char>(cell[0])) ||
-                           ((cell[0] == '-' || cell[0] == '+') && cell.size() > 1) || cell == "nan" || cell == "inf");
+                           ((cell[0] == '-' || cell[0] == '+') && cell.size() > 1) ||
+                           cell == "nan" || cell == "inf");
 }
 
 // Display width: UTF-8 continuation bytes take no column.
 std::size_t width(const std::string& s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
 }  // namespace
@@ -44,7 +46,8 @@ std::string Table::text() const {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       std::string pad(w[c] - width(cells[c]), ' ');
       bool right = !head && c > 0 && numeric(cells[c]);
-      out += (c ? "  " : "") + (right ? pad + cells[c] : cells[c] + (c + 1 < cells.size() ? pad : ""));
+      out +=
+          (c ? "  " : "") + (right ? pad + cells[c] : cells[c] + (c + 1 < cells.size() ? pad : ""));
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
     os << out << "\n";
@@ -143,16 +146,18 @@ std::string mean_spread(const std::vector<double>& values, int digits) {
   return fixed(s.mean, digits) + " ± " + fixed(s.stddev, digits);
 }
 
-std::unique_ptr<nn::Sequential> build(const nn::ModelSpec& spec, std::uint64_t seed, const nn::FashionMnist& data) {
+std::unique_ptr<nn::Sequential> build(const nn::ModelSpec& spec, std::uint64_t seed,
+                                      const nn::FashionMnist& data) {
   std::unique_ptr<nn::Sequential> model = nn::make_model(spec, std::make_shared<nn::Backend>(seed));
   if (spec.standardize)
     for (const nn::LayerPtr& l : model->layers())
-      if (auto norm = std::dynamic_pointer_cast<nn::NormalizationLayer>(l)) norm->adapt(data.x_train);
+      if (auto norm = std::dynamic_pointer_cast<nn::NormalizationLayer>(l))
+        norm->adapt(data.x_train);
   return model;
 }
 
-Run train(nn::Model& model, optim::OptimizerPtr optimizer, const nn::FashionMnist& data, const Options& options,
-          std::uint64_t seed, const TrainSettings& settings) {
+Run train(nn::Model& model, optim::OptimizerPtr optimizer, const nn::FashionMnist& data,
+          const Options& options, std::uint64_t seed, const TrainSettings& settings) {
   auto start = std::chrono::steady_clock::now();
   model.compile(std::move(optimizer), "sparse_categorical_crossentropy", {"accuracy"});
   std::ostream& log = options.log ? *options.log : std::cerr;
@@ -172,9 +177,9 @@ Run train(nn::Model& model, optim::OptimizerPtr optimizer, const nn::FashionMnis
   run.test_accuracy = test.at("accuracy");
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.verbose >= 1)
-    log << "  " << (settings.label.empty() ? model.name() : settings.label) << ", seed " << seed << ": test accuracy "
-        << fixed(run.test_accuracy) << ", val_loss " << fixed(run.history["val_loss"].back()) << " ("
-        << fixed(run.seconds, 1) << " s)\n"
+    log << "  " << (settings.label.empty() ? model.name() : settings.label) << ", seed " << seed
+        << ": test accuracy " << fixed(run.test_accuracy) << ", val_loss "
+        << fixed(run.history["val_loss"].back()) << " (" << fixed(run.seconds, 1) << " s)\n"
         << std::flush;
   return run;
 }
@@ -189,7 +194,8 @@ Curve mean_curve(const std::string& label, const std::vector<Run>& runs, const s
     for (const Run& r : runs)
       if (e < r.history[key].size()) values.push_back(r.history[key][e]);
     Spread s = spread(values);
-    bool finite = std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+    bool finite =
+        std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
     c.x.push_back(static_cast<double>(e + 1));
     c.y.push_back(finite ? s.mean : NAN);
     c.spread.push_back(finite ? s.stddev : 0.0);
@@ -222,7 +228,8 @@ Tensor gather(const Tensor& x, const std::vector<std::int64_t>& indices) {
   for (std::size_t i = 0; i < indices.size(); ++i) {
     std::int64_t r = indices[i];
     if (r < 0 || r >= n)
-      throw std::out_of_range("gather: row " + std::to_string(r) + " of a tensor of " + std::to_string(n) + " rows");
+      throw std::out_of_range("gather: row " + std::to_string(r) + " of a tensor of " +
+                              std::to_string(n) + " rows");
     std::copy_n(in + static_cast<std::size_t>(r) * row, row, o + i * row);
   }
   return out;
@@ -231,10 +238,12 @@ Tensor gather(const Tensor& x, const std::vector<std::int64_t>& indices) {
 Tensor take_rows(const Tensor& x, std::int64_t begin, std::int64_t end) {
   const std::int64_t n = x.defined() && x.shape().rank() >= 1 ? x.shape()[0] : 0;
   if (begin < 0 || end < begin || end > n)
-    throw std::out_of_range("take_rows: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                            ") of a tensor of " + std::to_string(n) + " rows");
+    throw std::out_of_range("take_rows: rows [" + std::to_string(begin) + ", " +
+                            std::to_string(end) + ") of a tensor of " + std::to_string(n) +
+                            " rows");
   std::vector<std::int64_t> indices(static_cast<std::size_t>(end - begin));
-  for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = begin + static_cast<std::int64_t>(i);
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    indices[i] = begin + static_cast<std::int64_t>(i);
   return gather(x, indices);
 }
 

@@ -21,9 +21,9 @@ namespace dagrad::tools::experiments {
 struct Options {
   int epochs = 0;
   int seeds = 0;
-  std::int64_t limit = 0;  // training images used (of 55,000)
-  std::uint64_t seed = 42;  // the k-th seed of a variant is seed + k
-  int verbose = 0;          // 0 quiet, 1 one line per run, 2 also the fit's per-epoch lines
+  std::int64_t limit = 0;       // training images used (of 55,000)
+  std::uint64_t seed = 42;      // the k-th seed of a variant is seed + k
+  int verbose = 0;              // 0 quiet, 1 one line per run, 2 also the fit's per-epoch lines
   std::ostream* log = nullptr;  // where runs are reported (std::cerr when null)
   std::uint64_t seed_of(int k) const { return seed + static_cast<std::uint64_t>(k); }
 };

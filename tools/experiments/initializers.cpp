@@ -16,11 +16,13 @@ constexpr std::int64_t kUnits = 100;
 
 Report initializers(const Options& options, const nn::FashionMnist& data) {
   Report report;
-  report.title = "Initializers: " + std::to_string(kDepth) + " hidden layers of " + std::to_string(kUnits) +
-                 ", standardized inputs, Nesterov 0.9, lr 0.01";
-  report.table = Table({"activation", "initializer", "val_loss after epoch 1", "final val_loss", "test accuracy"});
+  report.title = "Initializers: " + std::to_string(kDepth) + " hidden layers of " +
+                 std::to_string(kUnits) + ", standardized inputs, Nesterov 0.9, lr 0.01";
+  report.table = Table(
+      {"activation", "initializer", "val_loss after epoch 1", "final val_loss", "test accuracy"});
   const std::vector<std::string> activations = {"tanh", "relu", "selu"};
-  const std::vector<std::string> inits = {"random_normal", "glorot_uniform", "he_normal", "lecun_normal"};
+  const std::vector<std::string> inits = {"random_normal", "glorot_uniform", "he_normal",
+                                          "lecun_normal"};
   for (const std::string& activation : activations) {
     ChartPanel panel{activation + ": validation loss", "epoch", "val_loss"};
     panel.integer_x = true;
@@ -33,8 +35,8 @@ Report initializers(const Options& options, const nn::FashionMnist& data) {
         spec.initializer = init;
         spec.standardize = true;
         auto model = build(spec, options.seed_of(k), data);
-        runs.push_back(train(*model, make_optimizer({.name = "nesterov"}), data, options, options.seed_of(k),
-                             {.label = activation + " + " + init}));
+        runs.push_back(train(*model, make_optimizer({.name = "nesterov"}), data, options,
+                             options.seed_of(k), {.label = activation + " + " + init}));
       }
       std::vector<double> first;
       for (const Run& r : runs) first.push_back(r.history["val_loss"].front());
@@ -44,8 +46,9 @@ Report initializers(const Options& options, const nn::FashionMnist& data) {
     }
     report.panels.push_back(panel);
   }
-  report.notes.push_back("Mean ± standard deviation over " + std::to_string(options.seeds) +
-                         " seeds. random_normal is Keras's RandomNormal default (stddev 0.05, whatever the fan-in).");
+  report.notes.push_back(
+      "Mean ± standard deviation over " + std::to_string(options.seeds) +
+      " seeds. random_normal is Keras's RandomNormal default (stddev 0.05, whatever the fan-in).");
   return report;
 }
 

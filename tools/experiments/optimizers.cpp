@@ -10,8 +10,10 @@ namespace dagrad::tools::experiments {
 Report optimizers(const Options& options, const nn::FashionMnist& data) {
   Report report;
   report.title = "Optimizers: the 300-100 ELU network (He init), batch 32";
-  report.table = Table({"optimizer", "lr", "final val_loss", "best val_loss", "val accuracy", "test accuracy", "s/run"});
-  ChartPanel val_panel{"Validation loss", "epoch", "val_loss"}, loss_panel{"Training loss", "epoch", "loss"};
+  report.table = Table({"optimizer", "lr", "final val_loss", "best val_loss", "val accuracy",
+                        "test accuracy", "s/run"});
+  ChartPanel val_panel{"Validation loss", "epoch", "val_loss"},
+      loss_panel{"Training loss", "epoch", "loss"};
   val_panel.integer_x = loss_panel.integer_x = true;
   for (const std::string& name : optimizer_names()) {
     std::vector<Run> runs;
@@ -19,7 +21,8 @@ Report optimizers(const Options& options, const nn::FashionMnist& data) {
       auto model = build(nn::ModelSpec{}, options.seed_of(k), data);
       OptimizerChoice choice;
       choice.name = name;
-      runs.push_back(train(*model, make_optimizer(choice), data, options, options.seed_of(k), {.label = name}));
+      runs.push_back(train(*model, make_optimizer(choice), data, options, options.seed_of(k),
+                           {.label = name}));
     }
     std::vector<double> best, seconds;
     for (const Run& r : runs) {
@@ -27,8 +30,9 @@ Report optimizers(const Options& options, const nn::FashionMnist& data) {
       best.push_back(*std::min_element(v.begin(), v.end()));
       seconds.push_back(r.seconds);
     }
-    report.table.add({name, fixed(default_learning_rate(name), 3), mean_spread(last(runs, "val_loss")),
-                      mean_spread(best), mean_spread(last(runs, "val_accuracy")), mean_spread(test_accuracies(runs)),
+    report.table.add({name, fixed(default_learning_rate(name), 3),
+                      mean_spread(last(runs, "val_loss")), mean_spread(best),
+                      mean_spread(last(runs, "val_accuracy")), mean_spread(test_accuracies(runs)),
                       fixed(spread(seconds).mean, 1)});
     val_panel.curves.push_back(mean_curve(name, runs, "val_loss"));
     loss_panel.curves.push_back(mean_curve(name, runs, "loss"));

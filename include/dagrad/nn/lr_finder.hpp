@@ -46,7 +46,8 @@ struct LrFinderResult {
 // restores every weight, the optimizer's state (rate, counter, slots), the random generators and
 // the epoch count, so the model is exactly as before. ModelError for a model that is not
 // compiled, an optimizer driven by a schedule, or options out of range (0 < min_rate < max_rate,
-// finite; steps >= 2; batch_size >= 1; stop_factor > 1; smoothing in [0, 1); climb_tolerance >= 0; suggest_factor >= 1).
+// finite; steps >= 2; batch_size >= 1; stop_factor > 1; smoothing in [0, 1); climb_tolerance >= 0;
+// suggest_factor >= 1).
 LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y,
                                   const LrFinderOptions& options = {});
 
