@@ -93,7 +93,7 @@ void add_experiment_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("experiment",
                          "Check one of the chapter's claims on Fashion-MNIST: a table and a chart. "
-                         "Experiments (defaults; time on a 2-core machine):" +
+                         "Experiments (defaults; time on an unloaded 2-core machine):" +
                              list + "\n  all: every experiment in turn");
   cmd->add_option("name", a->name, "The experiment")->required()->check(CLI::IsMember(names));
   cmd->add_option("--epochs", a->epochs, "Epochs per run (default: the experiment's)")

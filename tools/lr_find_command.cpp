@@ -40,7 +40,7 @@ void add_lr_find_command(CLI::App& app) {
                                      "Find a good learning rate: train a few hundred steps at "
                                      "exponentially growing rates, plot the loss "
                                      "against the rate and suggest a rate 10 times below where the "
-                                     "loss starts to climb (about 10 s by default)");
+                                     "loss starts to climb (a few seconds by default)");
   add_model_flags(cmd, a->model);
   cmd->add_option("--optimizer", a->optimizer, "Optimizer whose rate is sought")
       ->check(CLI::IsMember(optimizer_names()))
