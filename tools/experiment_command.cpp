@@ -120,14 +120,27 @@ void add_experiment_command(CLI::App& app) {
     if (a->threads > 0) set_blas_threads(a->threads, "dagrad experiment");
     // Data are loaded once per distinct limit.
     std::int64_t loaded_limit = -1;
+    std::string failed;
     nn::FashionMnist data;
     for (const experiments::Experiment& e : experiments::all()) {
       if (a->name != "all" && a->name != e.name) continue;
       std::int64_t limit = a->limit > 0 ? a->limit : e.limit;
       if (limit != loaded_limit)
         data = nn::load_fashion_mnist(a->data, limit), loaded_limit = limit;
-      run_experiment(e, *a, data);
+      if (a->name != "all") {
+        run_experiment(e, *a, data);
+        continue;
+      }
+      // `all` goes on after an experiment that cannot run (say, too few images for its
+      // tasks) and reports every failure at the end.
+      try {
+        run_experiment(e, *a, data);
+      } catch (const std::exception& ex) {
+        std::cerr << "dagrad experiment " << e.name << ": error: " << ex.what() << "\n";
+        failed += (failed.empty() ? "" : ", ") + e.name;
+      }
     }
+    if (!failed.empty()) throw std::runtime_error("experiments that failed: " + failed);
   });
 }
 

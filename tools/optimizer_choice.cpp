@@ -87,6 +87,10 @@ nn::CallbackPtr apply_schedule(OptimizerChoice& choice, const std::string& s,
     choice.schedule = optim::piecewise_constant({5 * spe, 15 * spe}, {lr, lr / 2, lr / 10});
   } else if (s == "1cycle") {
     const std::int64_t total = static_cast<std::int64_t>(epochs) * steps_per_epoch;
+    if (total < 3)
+      throw optim::OptimizerError(
+          "schedule 1cycle needs at least 3 training steps (epochs x batches per epoch), got " +
+          std::to_string(total));
     choice.schedule = optim::one_cycle(total, lr);
     if (choice.name == "momentum" || choice.name == "nesterov")
       choice.momentum_schedule = optim::one_cycle_momentum(total);

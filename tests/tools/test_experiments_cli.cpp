@@ -104,6 +104,40 @@ BOOST_AUTO_TEST_CASE(every_experiment_runs_on_a_tiny_setting) {
   }
 }
 
+// 50 images make 2 batches: too few steps for 1cycle, which is left out with a note instead of
+// ending the run.
+BOOST_AUTO_TEST_CASE(schedules_on_too_few_steps_leave_1cycle_out) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  fs::path out = dir / "few";
+  BOOST_TEST(run("experiment schedules --limit 50 --epochs 1 --seeds 1 --verbose 0 --out '" +
+                 out.string() + "'") == 0,
+             read("stderr"));
+  std::string csv = read(out / "schedules.csv");
+  BOOST_TEST(lines(csv) == 6u, csv);  // header + none, power, exponential, piecewise, plateau
+  BOOST_TEST(!contains(csv, "1cycle"));
+  BOOST_TEST(contains(read("stdout"), "1cycle left out: it needs at least 3 training steps"));
+}
+
+// `all` on 3 images: transfer has no sandals or shirts and fails; the others still run, and the
+// exit status and the last line name the failure.
+BOOST_AUTO_TEST_CASE(all_goes_on_past_an_experiment_that_cannot_run) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  fs::path out = dir / "all";
+  BOOST_TEST(run("experiment all --limit 3 --epochs 1 --seeds 1 --verbose 0 --out '" +
+                 out.string() + "'") != 0);
+  std::string err = read("stderr");
+  BOOST_TEST(contains(err, "dagrad experiment transfer: error:"), err);
+  BOOST_TEST(contains(err, "experiments that failed: transfer\n"), err);
+  BOOST_TEST(fs::exists(out / "regularization.csv"));  // the last one ran
+  BOOST_TEST(!fs::exists(out / "transfer.csv"));
+}
+
 BOOST_AUTO_TEST_CASE(lr_find_suggests_a_rate_below_where_the_loss_climbs) {
   if (!have_data()) {
     BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");

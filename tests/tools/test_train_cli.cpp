@@ -49,6 +49,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"train --resume /nonexistent/model", "not a model file"},
       {"train --batch-size 0", "--batch-size"},
       {"train --activation swishy", "swishy"},
+      {"train --schedule 1cycle --epochs 1 --limit 50", "1cycle needs at least 3 training steps"},
   };
   for (const auto& [args, part] : cases) {
     BOOST_TEST_CONTEXT(args) {

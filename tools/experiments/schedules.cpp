@@ -21,6 +21,13 @@ Report schedules(const Options& options, const nn::FashionMnist& data) {
   const std::int64_t n = data.x_train.shape()[0];
   const std::int64_t steps_per_epoch = (n + 31) / 32;
   for (const std::string& name : schedule_names()) {
+    if (name == "1cycle" && steps_per_epoch * options.epochs < 3) {
+      report.notes.push_back("1cycle left out: it needs at least 3 training steps, and " +
+                             std::to_string(options.epochs) + " epoch(s) of " + std::to_string(n) +
+                             " images give " + std::to_string(steps_per_epoch * options.epochs) +
+                             ".");
+      continue;
+    }
     std::vector<Run> runs;
     std::vector<double> peaks, finals, rates;
     for (int k = 0; k < options.seeds; ++k) {
