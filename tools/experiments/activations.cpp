@@ -168,8 +168,7 @@ Report activations(const Options& options, const nn::FashionMnist& data) {
       "0% is measured, not assumed. 'never positive' counts units whose input (the Dense output) "
       "is <= 0 on every image: dead for relu, still learning through the negative slope for the "
       "others. 'nan': the run diverged.",
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed" +
-          (options.seeds == 1 ? "" : "s") + "; the bands in the plot are the same spread.",
+      over_seeds(options) + "; the bands in the plot are the same spread.",
   };
   return report;
 }

@@ -87,8 +87,7 @@ Report auxiliary(const Options& options, const nn::FashionMnist& data) {
   report.panels = {rotation_panel, small_task_panel(runs)};
 
   report.notes = {
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed(s) from " +
-          std::to_string(options.seed_of(0)) +
+      over_seeds(options) + " from " + std::to_string(options.seed_of(0)) +
           "; each seed trains its own rotation network and classifiers (the from-scratch one "
           "starts from the rotation network's initial lower layers). Test accuracy over the "
           "10,000 test images; val accuracy over the 5,000 validation images, per epoch.",
@@ -101,21 +100,12 @@ Report auxiliary(const Options& options, const nn::FashionMnist& data) {
           "epoch, for " +
           std::to_string(options.epochs) + " epoch(s): final val accuracy " +
           mean_spread(last(rotation_runs, "val_accuracy")) + " (chance: 0.25).",
-      "Classifiers: the lower layers + Dense(10, softmax), Adam 0.001, " +
-          std::to_string(options.epochs) + " epoch(s) on the first " +
-          std::to_string(labelled.size()) +
-          " training images with their labels. Frozen: only the new head learns (a probe of the "
-          "rotation network's features as they are; its curve shows whether the head had "
-          "converged); fine-tuned: every layer learns from the pretrained start.",
+      classifiers_note(options, labelled.size(), "rotation network"),
       "The chapter: with few labels, first train on an auxiliary task whose labels are cheap, "
       "then reuse its lower layers. Read the per-seed count and the spread before believing a "
       "difference.",
   };
-  if (labelled.size() < kLabelledImages)
-    report.notes.push_back("Only " + std::to_string(labelled.size()) +
-                           " training images within --limit: the classifiers learn from all of "
-                           "them instead of " +
-                           std::to_string(kLabelledImages) + ".");
+  add_few_labels_note(labelled.size(), report);
   return report;
 }
 

@@ -53,8 +53,8 @@ Report batchnorm(const Options& options, const nn::FashionMnist& data) {
     report.panels.push_back(panel);
   }
   report.notes.push_back(
-      "Mean ± standard deviation over " + std::to_string(options.seeds) +
-      " seeds. s/epoch: a run's wall time (training, validation and the final test evaluation) "
+      over_seeds(options) +
+      ". s/epoch: a run's wall time (training, validation and the final test evaluation) "
       "over its epochs: BatchNormalization's cost per epoch.");
   return report;
 }

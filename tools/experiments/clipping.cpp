@@ -136,8 +136,7 @@ Report clipping(const Options& options, const nn::FashionMnist& data) {
       "'non-finite loss in epoch': the epoch in which each seed's running training loss became "
       "NaN or infinite (training stops after that epoch), 'never' if it stayed finite; a "
       "diverged run's losses are nan and its test accuracy is that of constant predictions.",
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed" +
-          (options.seeds == 1 ? "" : "s") +
+      over_seeds(options) +
           "; the bands in the plot are the same spread, and a point where any seed's loss is "
           "not finite is left out (so a curve of runs that diverged in epoch 1 shows in the "
           "per-step panel only).",

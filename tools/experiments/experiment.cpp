@@ -124,6 +124,11 @@ std::string mean_spread_general(const std::vector<double>& values, int significa
   return general(s.mean, significant) + " ± " + general(s.stddev, significant);
 }
 
+std::string over_seeds(const Options& options) {
+  return "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed" +
+         (options.seeds == 1 ? "" : "s");
+}
+
 Spread spread(const std::vector<double>& values) {
   Spread s;
   if (values.empty()) return s;

@@ -71,6 +71,8 @@ const std::vector<Experiment>& all();
 std::string fixed(double value, int digits = 4);
 // "0.00123", "1.5e-05" (significant digits, for values spanning decades such as rates).
 std::string general(double value, int significant = 3);
+// "Mean ± standard deviation over 3 seeds" ("1 seed"): how every table's figures were made.
+std::string over_seeds(const Options& options);
 // Mean and sample standard deviation (0 for one value; NaN values count as NaN).
 struct Spread {
   double mean = 0, stddev = 0;

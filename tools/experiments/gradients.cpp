@@ -191,8 +191,7 @@ Report gradients(const Options& options, const nn::FashionMnist& data) {
       "training images); the others see pixels in [0, 1], as in the book. 'tanh, Glorot' is "
       "not one of the chapter's pairs: it is the activation Glorot's analysis assumes (slope 1 "
       "at 0), beside the sigmoid (slope 1/4 at 0).",
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed" +
-          (options.seeds == 1 ? "" : "s") + "; the bands in the plot are the same spread.",
+      over_seeds(options) + "; the bands in the plot are the same spread.",
   };
   return report;
 }

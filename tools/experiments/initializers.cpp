@@ -47,8 +47,8 @@ Report initializers(const Options& options, const nn::FashionMnist& data) {
     report.panels.push_back(panel);
   }
   report.notes.push_back(
-      "Mean ± standard deviation over " + std::to_string(options.seeds) +
-      " seeds. random_normal is Keras's RandomNormal default (stddev 0.05, whatever the fan-in).");
+      over_seeds(options) +
+      ". random_normal is Keras's RandomNormal default (stddev 0.05, whatever the fan-in).");
   return report;
 }
 

@@ -38,8 +38,7 @@ Report optimizers(const Options& options, const nn::FashionMnist& data) {
     loss_panel.curves.push_back(mean_curve(name, runs, "loss"));
   }
   report.panels = {val_panel, loss_panel};
-  report.notes.push_back("Mean ± standard deviation over " + std::to_string(options.seeds) +
-                         " seeds; the bands in the plot are the same spread.");
+  report.notes.push_back(over_seeds(options) + "; the bands in the plot are the same spread.");
   return report;
 }
 

@@ -59,8 +59,7 @@ Report pretraining(const Options& options, const nn::FashionMnist& data) {
   report.panels = {autoencoder_loss, small_task_panel(runs)};
 
   report.notes = {
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed(s) from " +
-          std::to_string(options.seed_of(0)) +
+      over_seeds(options) + " from " + std::to_string(options.seed_of(0)) +
           "; each seed trains its own autoencoder and classifiers (the from-scratch one starts "
           "from the autoencoder's initial lower layers). Test accuracy over the 10,000 test "
           "images; val accuracy over the 5,000 validation images, per epoch.",
@@ -69,21 +68,12 @@ Report pretraining(const Options& options, const nn::FashionMnist& data) {
           grouped(unlabelled) + " training images within --limit, without labels, for " +
           std::to_string(options.epochs) + " epoch(s): final val loss " +
           mean_spread(last(autoencoders, "val_loss")) + ".",
-      "Classifiers: the lower layers + Dense(10, softmax), Adam 0.001, " +
-          std::to_string(options.epochs) + " epoch(s) on the first " +
-          std::to_string(labelled.size()) +
-          " training images with their labels. Frozen: only the new head learns (a probe of the "
-          "encoder's features as they are; its curve shows whether the head had converged); "
-          "fine-tuned: every layer learns from the pretrained start.",
+      classifiers_note(options, labelled.size(), "encoder"),
       "The chapter: with plenty of unlabelled and few labelled data, pretraining on the "
       "unlabelled data and fine-tuning on the labelled ones helps. Read the per-seed count and "
       "the spread before believing a difference.",
   };
-  if (labelled.size() < kLabelledImages)
-    report.notes.push_back("Only " + std::to_string(labelled.size()) +
-                           " training images within --limit: the classifiers learn from all of "
-                           "them instead of " +
-                           std::to_string(kLabelledImages) + ".");
+  add_few_labels_note(labelled.size(), report);
   return report;
 }
 

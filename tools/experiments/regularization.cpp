@@ -84,8 +84,8 @@ Report regularization(const Options& options, const nn::FashionMnist& data) {
   }
   report.panels = {loss_panel, gap_panel};
   report.notes.push_back(
-      "Mean ± standard deviation over " + std::to_string(options.seeds) +
-      " seeds. gap: training accuracy (with dropout active, as Keras reports it) minus validation "
+      over_seeds(options) +
+      ". gap: training accuracy (with dropout active, as Keras reports it) minus validation "
       "accuracy at the last epoch. MC dropout: the mean of " +
       std::to_string(kMcSamples) + " passes with dropout on.");
   report.notes.push_back(

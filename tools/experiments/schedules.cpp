@@ -87,8 +87,8 @@ Report schedules(const Options& options, const nn::FashionMnist& data) {
   }
   report.panels = {val_panel, rate_panel};
   report.notes.push_back(
-      "Mean ± standard deviation over " + std::to_string(options.seeds) +
-      " seeds. Rates are those of each epoch's last step (one value when every seed had the same); "
+      over_seeds(options) +
+      ". Rates are those of each epoch's last step (one value when every seed had the same); "
       "1cycle's peak is the learning-rate "
       "finder's suggestion for that seed's model (10x below where the loss starts to climb).");
   return report;

@@ -84,4 +84,22 @@ ChartPanel small_task_panel(const SmallTaskRuns& runs) {
   return panel;
 }
 
+std::string classifiers_note(const Options& options, std::int64_t labelled,
+                             const std::string& features_of) {
+  return "Classifiers: the lower layers + Dense(10, softmax), Adam 0.001, " +
+         std::to_string(options.epochs) + " epoch(s) on the first " + std::to_string(labelled) +
+         " training images with their labels. Frozen: only the new head learns (a probe of the " +
+         features_of +
+         "'s features as they are; its curve shows whether the head had converged); fine-tuned: "
+         "every layer learns from the pretrained start.";
+}
+
+void add_few_labels_note(std::int64_t labelled, Report& report) {
+  if (labelled < kLabelledImages)
+    report.notes.push_back("Only " + std::to_string(labelled) +
+                           " training images within --limit: the classifiers learn from all of "
+                           "them instead of " +
+                           std::to_string(kLabelledImages) + ".");
+}
+
 }  // namespace dagrad::tools::experiments

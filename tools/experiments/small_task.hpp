@@ -38,5 +38,10 @@ void run_small_task(const nn::Model& pretrained, const Subset& labelled,
 Table small_task_table(const SmallTaskRuns& runs, const std::string& pretrained_on,
                        std::int64_t labelled);
 ChartPanel small_task_panel(const SmallTaskRuns& runs);
+// The notes on the classifiers (`features_of`: "encoder", "rotation network") and, when fewer than
+// kLabelledImages labelled images were available, the one saying so (last).
+std::string classifiers_note(const Options& options, std::int64_t labelled,
+                             const std::string& features_of);
+void add_few_labels_note(std::int64_t labelled, Report& report);
 
 }  // namespace dagrad::tools::experiments

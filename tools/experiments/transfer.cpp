@@ -215,8 +215,7 @@ Report transfer(const Options& options, const nn::FashionMnist& data) {
   std::string b_on_a_errors;
   for (const std::string& e : mean_errors) b_on_a_errors += (b_on_a_errors.empty() ? "" : ", ") + e;
   report.notes = {
-      "Mean ± standard deviation over " + std::to_string(options.seeds) + " seed(s) from " +
-          std::to_string(options.seed_of(0)) +
+      over_seeds(options) + " from " + std::to_string(options.seed_of(0)) +
           "; each seed trains its own A, B and B_on_A. B and B_on_A are tested on the test set's " +
           grouped(test_b.size()) + " sandals and shirts, A on its " + grouped(test_a.size()) +
           " images of the eight classes.",
