@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "dagrad/graph/errors.hpp"
+#include "files.hpp"
 #include "gnuplot.hpp"
 
 namespace dagrad::tools {
@@ -231,7 +232,7 @@ ChartFiles draw_chart(const std::vector<ChartPanel>& panels, const std::string& 
                                     Format::png, kWhat, files.png, deadline, timeout_seconds);
   std::string svg = gnuplot::render(script(panels, prepared, title, Format::svg, columns, rows),
                                     Format::svg, kWhat, files.svg, deadline, timeout_seconds);
-  gnuplot::write_files({{files.png, png}, {files.svg, svg}}, kWhat);
+  write_files_atomically({{files.png, png}, {files.svg, svg}}, "draw " + kWhat);
   return files;
 }
 

@@ -2,13 +2,13 @@
 // table and writes the table (Markdown, CSV) and its chart (PNG, SVG) under --out.
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
 #include "experiments/experiment.hpp"
+#include "files.hpp"
 #include "threads.hpp"
 
 namespace dagrad::tools {
@@ -24,19 +24,6 @@ struct ExperimentArgs {
   std::uint64_t seed = 42;
   std::string data = nn::kFashionMnistDir, out = "out/experiments";
 };
-
-// Writes `text` to `path` through a temporary sibling, so an interrupted run leaves the older file.
-void write_text(const fs::path& path, const std::string& text) {
-  fs::path temp = path;
-  temp += ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) throw FileError("cannot write '" + temp.string() + "'");
-  }
-  fs::rename(temp, path);
-}
 
 void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a,
                     const nn::FashionMnist& data) {
@@ -64,8 +51,9 @@ void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a,
                          "` (" + experiments::fixed(seconds, 0) + " s)\n\n" +
                          report.table.markdown();
   for (const std::string& note : report.notes) markdown += "\n" + note + "\n";
-  write_text(out / (e.name + ".md"), markdown);
-  write_text(out / (e.name + ".csv"), report.table.csv());
+  write_files_atomically({{(out / (e.name + ".md")).string(), markdown},
+                          {(out / (e.name + ".csv")).string(), report.table.csv()}},
+                         "write table");
   std::cout << "took " << experiments::fixed(seconds, 1) << " s; wrote "
             << (out / (e.name + ".md")).string() << ", " << (out / (e.name + ".csv")).string();
   try {

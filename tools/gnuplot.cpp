@@ -1,15 +1,10 @@
 #include "gnuplot.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <regex>
 #include <sstream>
 
@@ -48,28 +43,6 @@ std::string gnuplot_message(const std::string& messages) {
   if (chosen.empty()) return "no message from gnuplot";
   if (chosen.size() > 200) chosen = chosen.substr(0, 197) + "...";
   return chosen;
-}
-
-// A temporary sibling of `target` holding `bytes`; the caller renames it.
-fs::path write_temporary(const fs::path& target, const std::string& bytes,
-                         const std::string& what) {
-  std::random_device random;
-  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "." + string.
-  std::string name = ".";
-  name += target.filename().string();
-  name += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random() % 1000000000u);
-  fs::path temp = target;
-  temp.replace_filename(name);
-  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-  if (!out) fail(what, target.string(), std::strerror(errno));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) {
-    std::error_code ec;
-    fs::remove(temp, ec);
-    fail(what, target.string(), "write failed (disk full?)");
-  }
-  return temp;
 }
 
 }  // namespace
@@ -180,31 +153,6 @@ std::chrono::steady_clock::time_point deadline_after(double timeout_seconds) {
   return std::chrono::steady_clock::now() +
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
              std::chrono::duration<double>(timeout_seconds));
-}
-
-void write_files(const std::vector<std::pair<std::string, std::string>>& files,
-                 const std::string& what) {
-  std::vector<std::pair<fs::path, fs::path>> moves;  // (temporary, target)
-  auto remove_temporaries = [&] {
-    std::error_code ec;
-    for (const auto& [temp, target] : moves) fs::remove(temp, ec);
-  };
-  try {
-    for (const auto& [path, bytes] : files)
-      moves.emplace_back(write_temporary(path, bytes, what), path);
-  } catch (...) {
-    remove_temporaries();
-    throw;
-  }
-  for (std::size_t i = 0; i < moves.size(); ++i) {
-    std::error_code ec;
-    fs::rename(moves[i].first, moves[i].second, ec);
-    if (ec) {
-      moves.erase(moves.begin(), moves.begin() + static_cast<std::ptrdiff_t>(i));
-      remove_temporaries();
-      fail(what, moves.front().second.string(), ec.message());
-    }
-  }
 }
 
 }  // namespace dagrad::tools::gnuplot

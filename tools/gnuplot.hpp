@@ -1,5 +1,5 @@
 // What every gnuplot picture of the tools shares: numbers and text in gnuplot's syntax, running
-// gnuplot in a child process with a deadline, and replacing picture files atomically.
+// gnuplot in a child process with a deadline (files.hpp writes the pictures).
 #pragma once
 
 #include <chrono>
@@ -33,10 +33,5 @@ std::string svg_beside(const std::string& path_png, const std::string& what,
 
 // The deadline `timeout_seconds` from now.
 std::chrono::steady_clock::time_point deadline_after(double timeout_seconds);
-
-// Writes each (path, bytes) to a temporary sibling, then renames each over its target, so a
-// failure leaves the older files intact (FileError naming the file).
-void write_files(const std::vector<std::pair<std::string, std::string>>& files,
-                 const std::string& what);
 
 }  // namespace dagrad::tools::gnuplot

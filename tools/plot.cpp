@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dagrad/graph/errors.hpp"
+#include "files.hpp"
 #include "gnuplot.hpp"
 
 namespace dagrad::tools {
@@ -337,7 +338,7 @@ LearningCurveFiles plot_learning_curves(const nn::History& history, const std::s
                                     deadline, timeout_seconds);
   std::string svg = gnuplot::render(script(chart, title, Format::svg), Format::svg, what, files.svg,
                                     deadline, timeout_seconds);
-  gnuplot::write_files({{files.png, png}, {files.svg, svg}}, what);
+  write_files_atomically({{files.png, png}, {files.svg, svg}}, "draw " + what);
   return files;
 }
 
