@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "dagrad/graph/errors.hpp"
+#include "dagrad/graph/passes.hpp"
 
 namespace dagrad {
 
@@ -21,12 +22,19 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-DType dispatch_dtype(const Node& n, const Graph& g) {
+DType dispatch_dtype(const Node& n, const PlanGraph& g) {
   if (n.op->dispatch_input >= 0 && n.op->dispatch_input < static_cast<int>(n.inputs.size())) {
     const auto& in = n.inputs[static_cast<std::size_t>(n.op->dispatch_input)];
     return g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)];
   }
   return n.output_dtypes.at(0);
+}
+
+std::vector<int> schedule_of(const std::vector<char>& needed) {
+  std::vector<int> ids;
+  for (std::size_t id = 0; id < needed.size(); ++id)
+    if (needed[id]) ids.push_back(static_cast<int>(id));
+  return ids;
 }
 
 bool has_kernel(const OpRecord& op) {
@@ -197,7 +205,8 @@ void Session::check_request(const std::vector<Output>& fetches,
 
 std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                                           const std::vector<Operation>& targets,
-                                          const std::vector<Output>& feed_placeholders) {
+                                          const std::vector<Output>& feed_placeholders,
+                                          bool optimize) {
   const Graph& g = *graph_;
   std::vector<char> fed(static_cast<std::size_t>(g.num_nodes()), 0);
   for (const Output& f : feed_placeholders) {
@@ -227,31 +236,27 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     for (int c : n.control_inputs) stack.push_back(c);
   }
 
+  check_variable_order(g, schedule_of(needed));
+
   auto plan = std::unique_ptr<Plan>(new Plan());
   plan->session_ = this;
   plan->graph_ = graph_;
   plan->feeds_ = feed_placeholders;
-  std::vector<int> slot_base(static_cast<std::size_t>(g.num_nodes()), -1);  // node id -> first slot
-  int num_slots = 0;
+
+  // Which variables the plan reads (all uses other than input 0 of an overwriting op) and which
+  // it initializes (assign without reading): from the request as written, which passes may
+  // rewrite (a fused update reads and writes a variable in one node) but never change in meaning.
+  std::vector<char> read(static_cast<std::size_t>(g.num_nodes()), 0);
   for (int id = 0; id < g.num_nodes(); ++id) {
     if (!needed[static_cast<std::size_t>(id)]) continue;
-    plan->schedule_.push_back(id);
-    slot_base[static_cast<std::size_t>(id)] = num_slots;
-    num_slots += static_cast<int>(g.node(id).output_dtypes.size());
-  }
-  plan->slots_.resize(static_cast<std::size_t>(num_slots));
-  auto slot_of = [&](int node, int index) {
-    return slot_base[static_cast<std::size_t>(node)] + index;
-  };
-
-  // Which variables the plan reads (all uses other than input 0 of an overwriting op).
-  std::vector<char> read(static_cast<std::size_t>(g.num_nodes()), 0);
-  for (int id : plan->schedule_) {
     const Node& n = g.node(id);
-    for (std::size_t i = 0; i < n.inputs.size(); ++i) {
-      bool overwrite_only = i == 0 && n.op->overwrites_input0;
-      if (!overwrite_only) read[static_cast<std::size_t>(n.inputs[i].node)] = 1;
-    }
+    for (std::size_t i = 0; i < n.inputs.size(); ++i)
+      if (!(i == 0 && n.op->overwrites_input0)) read[static_cast<std::size_t>(n.inputs[i].node)] = 1;
+  }
+  for (const Output& f : fetches) read[static_cast<std::size_t>(f.node)] = 1;
+  for (int id = 0; id < g.num_nodes(); ++id) {
+    if (!needed[static_cast<std::size_t>(id)]) continue;
+    const Node& n = g.node(id);
     if (n.op->overwrites_input0 || n.op->writes_input0) {
       const Node& target = g.node(n.inputs.at(0).node);
       if (target.op->role != OpRole::Variable)
@@ -260,49 +265,75 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
       if (n.op->overwrites_input0) plan->variables_initialized_.push_back(target.id);
     }
   }
-  for (const Output& f : fetches) read[static_cast<std::size_t>(f.node)] = 1;
-  check_variable_order(g, plan->schedule_);
+  for (int id = 0; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(id);
+    if (!needed[static_cast<std::size_t>(id)] || n.op->role != OpRole::Placeholder ||
+        fed[static_cast<std::size_t>(id)])
+      continue;
+    std::string why = "placeholder '" + n.name + "' (" +
+                      std::string(dtype_name(n.output_dtypes[0])) + " " +
+                      n.output_shapes[0].to_string() + ") must be fed";
+    if (!fetches.empty())
+      why += " to compute '" + fetches[0].name() + "'";
+    else if (!targets.empty())
+      why += " to run '" + g.node(targets[0].node).name + "'";
+    throw RunError(why);
+  }
+
+  // Copy the request into the plan's own graph and let the passes rewrite it.
+  std::vector<NodeInput> fetch_inputs;
+  for (const Output& f : fetches) fetch_inputs.push_back({f.node, f.index});
+  std::vector<int> target_ids, feed_ids;
+  for (const Operation& t : targets) target_ids.push_back(t.node);
+  for (const Output& p : feed_placeholders) feed_ids.push_back(p.node);
+  plan->plan_graph_ = std::make_unique<PlanGraph>(g, schedule_of(needed), fetch_inputs,
+                                                  target_ids, feed_ids);
+  PlanGraph& pg = *plan->plan_graph_;
+  if (optimize) plan->reports_ = run_passes(pg, default_pipeline(), options_);
+
+  plan->schedule_ = pg.topological_order();
+  std::vector<int> slot_base(static_cast<std::size_t>(pg.num_nodes()), -1);  // plan node -> slot
+  int num_slots = 0;
+  for (int id : plan->schedule_) {
+    slot_base[static_cast<std::size_t>(id)] = num_slots;
+    num_slots += static_cast<int>(pg.node(id).output_dtypes.size());
+  }
+  plan->slots_.resize(static_cast<std::size_t>(num_slots));
+  auto slot_of = [&](int node, int index) {
+    return slot_base[static_cast<std::size_t>(node)] + index;
+  };
 
   for (std::size_t fi = 0; fi < feed_placeholders.size(); ++fi) {
-    int id = feed_placeholders[fi].node;
-    if (needed[static_cast<std::size_t>(id)])
+    int id = pg.feeds()[fi];
+    if (id >= 0 && pg.live(id))
       plan->feed_slots_.push_back({static_cast<int>(fi), slot_of(id, 0)});
   }
 
   // Steps, and the slot bindings that never change.
-  std::vector<std::pair<int, int>> step_io;  // (first input, first output) offsets
   for (int id : plan->schedule_) {
-    const Node& n = g.node(id);
+    const Node& n = pg.node(id);
     switch (n.op->role) {
       case OpRole::Placeholder:
-        if (!fed[static_cast<std::size_t>(id)]) {
-          std::string why = "placeholder '" + n.name + "' (" +
-                            std::string(dtype_name(n.output_dtypes[0])) + " " +
-                            n.output_shapes[0].to_string() + ") must be fed";
-          if (!fetches.empty())
-            why += " to compute '" + fetches[0].name() + "'";
-          else if (!targets.empty())
-            why += " to run '" + g.node(targets[0].node).name + "'";
-          throw RunError(why);
-        }
         continue;
       case OpRole::Constant:
         plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = n.attrs.get_tensor("value");
         continue;
-      case OpRole::Variable:
-        plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = variable_state(id).value;
-        if (read[static_cast<std::size_t>(id)]) {
-          plan->variables_read_.push_back(id);
-          plan->read_states_.push_back(&variable_state(id));
+      case OpRole::Variable: {
+        int source_id = pg.origin(id);
+        plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = variable_state(source_id).value;
+        if (read[static_cast<std::size_t>(source_id)]) {
+          plan->variables_read_.push_back(source_id);
+          plan->read_states_.push_back(&variable_state(source_id));
         }
         continue;
+      }
       case OpRole::Compute:
         break;
     }
     // A node without outputs and kernels only orders others (group); one with kernels runs
     // for its effects (the registry makes sure it dispatches on an input).
     if (n.output_dtypes.empty() && !has_kernel(*n.op)) continue;
-    DType d = dispatch_dtype(n, g);
+    DType d = dispatch_dtype(n, pg);
     KernelFn kernel = n.op->kernel_for(d);
     if (!kernel)
       throw RunError(node_context(n) + " has no kernel for dtype " + std::string(dtype_name(d)));
@@ -312,7 +343,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                     static_cast<std::uint32_t>(n.inputs.size()),
                     static_cast<std::uint32_t>(plan->output_slots_.size()),
                     static_cast<std::uint32_t>(n.output_dtypes.size()),
-                    n.op->uses_rng ? &rng_for(id) : nullptr};
+                    n.op->uses_rng ? &rng_for(pg.origin(id)) : nullptr};
     for (const auto& in : n.inputs)
       plan->input_slots_.push_back(
           &plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
@@ -322,7 +353,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     }
     plan->steps_.push_back(step);
   }
-  for (const Output& f : fetches) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
+  for (const NodeInput& f : pg.fetches()) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
   for (const auto& [fi, slot] : plan->feed_slots_) plan->bound_slots_.push_back(slot);
   for (int v : plan->variables_initialized_)
     plan->initialized_states_.push_back(&variable_state(v));
@@ -344,7 +375,7 @@ Plan& Session::compile(const std::vector<Output>& fetches, const std::vector<Ope
   for (const Output& p : feed_placeholders) key.push_back(p.node);
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
-  auto plan = build_plan(fetches, targets, feed_placeholders);
+  auto plan = build_plan(fetches, targets, feed_placeholders, true);
   Plan& ref = *plan;
   plans_.emplace(std::move(key), std::move(plan));
   return ref;
@@ -377,7 +408,7 @@ void Session::run_initializers(bool only_uninitialized) {
   // The plans are not cached: each runs once per initialization.
   for (const auto& v : graph_->variables()) {
     if (only_uninitialized && variable_state(v.variable).initialized) continue;
-    build_plan({}, {Operation(graph_, v.initializer)}, {})->run({});
+    build_plan({}, {Operation(graph_, v.initializer)}, {}, false)->run({});
   }
 }
 
@@ -386,6 +417,18 @@ void Session::initialize_variables() {
 }
 void Session::initialize_uninitialized_variables() {
   run_initializers(true);
+}
+
+void Session::set_optimizer_options(OptimizerOptions options) {
+  for (const std::string& name : options.disabled)
+    if (std::none_of(default_pipeline().begin(), default_pipeline().end(),
+                     [&](const Pass& p) { return p.name == name; })) {
+      std::string known;
+      for (const Pass& p : default_pipeline()) known += (known.empty() ? "" : ", ") + p.name;
+      throw GraphError("no graph pass is named '" + name + "' (the passes: " + known + ")");
+    }
+  options_ = std::move(options);
+  plans_.clear();
 }
 
 void Session::rebind(Graph& other) {
@@ -501,7 +544,7 @@ void Plan::activate(std::span<const Tensor> feeds) {
 }
 
 void Plan::bind_shapes(std::span<const Tensor> feeds) {
-  const Graph& g = *graph_;
+  const PlanGraph& g = *plan_graph_;
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)] = Tensor(feeds[static_cast<std::size_t>(fi)].dtype(),
                                                     feeds[static_cast<std::size_t>(fi)].shape());

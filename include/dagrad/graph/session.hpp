@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "graph.hpp"
+#include "passes.hpp"
+#include "plan_graph.hpp"
 #include "tensor.hpp"
 
 namespace dagrad {
@@ -52,7 +54,11 @@ class Plan {
   // Returns clones of the fetched values (targets are only run). A fetched variable, or an
   // assign that aliases one, shows the variable's value at the end of the run.
   std::vector<Tensor> run(std::span<const Tensor> feeds);
-  const std::vector<int>& schedule() const { return schedule_; }  // node ids in run order
+  // The plan's own graph, after the passes: what runs (node ids below are its ids).
+  const PlanGraph& plan_graph() const { return *plan_graph_; }
+  const std::vector<int>& schedule() const { return schedule_; }  // plan_graph() ids in run order
+  // What each graph pass did while compiling this plan, in pipeline order.
+  const std::vector<PassReport>& pass_reports() const { return reports_; }
   const std::vector<Output>& feed_placeholders() const { return feeds_; }
   // How many times shapes were inferred and buffers allocated: once per feed-shape signature
   // while at most kMaxBindings signatures alternate (a training batch and a smaller last one).
@@ -85,6 +91,8 @@ class Plan {
 
   Session* session_ = nullptr;
   const Graph* graph_ = nullptr;
+  std::unique_ptr<PlanGraph> plan_graph_;
+  std::vector<PassReport> reports_;
   std::vector<int> schedule_;
   std::vector<Output> feeds_;
   std::vector<Step> steps_;
@@ -93,7 +101,7 @@ class Plan {
   std::vector<Tensor*> output_slots_;            // per step, pointers into slots_
   std::vector<std::pair<int, int>> feed_slots_;  // (feed index, slot)
   std::vector<int> bound_slots_;                 // feed and step-output slots: what a binding owns
-  std::vector<int> variables_read_;              // must be initialized before running
+  std::vector<int> variables_read_;              // (source ids) must be initialized before running
   std::vector<detail::VariableState*> read_states_;         // their states, same order
   std::vector<int> variables_initialized_;                  // assigned (initialized) by this plan
   std::vector<detail::VariableState*> initialized_states_;  // their states, same order
@@ -137,6 +145,12 @@ class Session {
   void set_variable_value(Output variable, const Tensor& value);
   int num_cached_plans() const { return static_cast<int>(plans_.size()); }
 
+  // How plans are compiled: the graph passes of default_pipeline() run on every plan's copy of
+  // the request unless switched off here. Changing the options drops the cached plans (and
+  // Plan references). Throws GraphError, changing nothing, for a pass name that is unknown.
+  void set_optimizer_options(OptimizerOptions options);
+  const OptimizerOptions& optimizer_options() const { return options_; }
+
   // The generator state of every random node that has drawn (or been compiled into a plan), by
   // node name, as text (std::mt19937_64's stream form): saved with a model, it lets training
   // resume with the same dropout masks as an uninterrupted run.
@@ -164,13 +178,14 @@ class Session {
                      const std::vector<Output>& feed_placeholders) const;
   std::unique_ptr<Plan> build_plan(const std::vector<Output>& fetches,
                                    const std::vector<Operation>& targets,
-                                   const std::vector<Output>& feed_placeholders);
+                                   const std::vector<Output>& feed_placeholders, bool optimize);
   void run_initializers(bool only_uninitialized);
 
   Graph* graph_;
   std::map<std::string, std::unique_ptr<VariableState>, std::less<>> variables_;  // by node name
   std::map<int, std::unique_ptr<std::mt19937_64>> rngs_;
   std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
+  OptimizerOptions options_;
 };
 
 }  // namespace dagrad

@@ -1,0 +1,88 @@
+// The executor's working copy of one request: the nodes a plan needs, copied out of the user's
+// graph into a graph that passes may rewrite (the user's graph never changes, as in TensorFlow 1,
+// where grappler optimizes a copy). Node ids here are the copy's own; origin() maps a copied
+// node back to the user's graph (variables keep their names, their stable identity, so a
+// session finds their values; random nodes keep their generators). Nodes are killed, never
+// erased, so ids stay valid while passes run; ids stop being a topological order once a pass
+// adds nodes, so run order comes from topological_order().
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph.hpp"
+
+namespace dagrad {
+
+class PlanGraph {
+ public:
+  // Copies nodes `needed` (ids ascending) of `source`, with their names, attributes, shapes,
+  // sites and backward tags. Fetches, targets and feeds are given in source ids and kept here
+  // as ids of the copy.
+  PlanGraph(const Graph& source, const std::vector<int>& needed,
+            const std::vector<NodeInput>& fetches, const std::vector<int>& targets,
+            const std::vector<int>& feeds);
+  PlanGraph(const PlanGraph&) = delete;
+  PlanGraph& operator=(const PlanGraph&) = delete;
+
+  const Graph& source() const { return *source_; }
+  const OpRegistry& registry() const { return source_->registry(); }
+
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }  // dead ones included
+  int num_live() const { return num_live_; }
+  const Node& node(int id) const;  // throws GraphError for an id out of range
+  Node& mutable_node(int id);
+  bool live(int id) const { return live_.at(static_cast<std::size_t>(id)) != 0; }
+  // The source-graph node this one copies, or -1 for a node a pass made.
+  int origin(int id) const { return origin_.at(static_cast<std::size_t>(id)); }
+  // The copy of source node `source_id`, or -1.
+  int copy_of(int source_id) const;
+
+  const std::vector<NodeInput>& fetches() const { return fetches_; }
+  const std::vector<int>& targets() const { return targets_; }
+  const std::vector<int>& feeds() const { return feeds_; }  // placeholders, in request order
+
+  // Adds a node applying `op` (its shape function runs on the inputs' build-time shapes; a
+  // rejection throws ShapeError naming the node and op). `like` is a node whose site and backward
+  // tag the new one takes and near which it is scheduled (-1: none).
+  int add_node(const OpRecord& op, std::vector<NodeInput> inputs, AttrMap attrs, std::string name,
+               std::vector<int> control_inputs = {}, int like = -1);
+  // Every use of output `from` (data inputs of live nodes, fetches) reads `to` instead.
+  void replace_uses(NodeInput from, NodeInput to);
+  // Control edges from `from` (as control input of live nodes, and as a target) now come from
+  // `to`; pass -1 to drop them.
+  void redirect_control(int from, int to);
+  // Marks a node dead: it no longer runs. Its uses must have been replaced.
+  void kill(int id);
+
+  // Data consumers of each node (live ones, each once, ascending), indexed by node id.
+  std::vector<std::vector<int>> consumers() const;
+  // The live nodes in an order where every node follows its data and control inputs, as close
+  // to the source graph's order as that allows. Throws GraphError on a cycle.
+  std::vector<int> topological_order() const;
+  // Per node id: the variable node whose buffer output 0 is (the variable itself, or an assign
+  // or other aliasing op applied to it), else -1.
+  std::vector<int> variable_aliases() const;
+  // Variable nodes that some live node of this plan writes.
+  std::vector<char> written_variables() const;
+
+  // The live nodes as an ordinary Graph (same names, ops, attributes; sites and backward tags
+  // carried over), for DOT and inspection. Variables come without initializers.
+  std::unique_ptr<Graph> to_graph() const;
+
+ private:
+  const Graph* source_;
+  std::deque<Node> nodes_;
+  std::vector<char> live_;
+  std::vector<int> origin_;
+  std::vector<double> order_key_;  // scheduling preference: the source position
+  std::vector<int> copy_of_;       // source id -> copy id
+  std::vector<NodeInput> fetches_;
+  std::vector<int> targets_;
+  std::vector<int> feeds_;
+  int num_live_ = 0;
+};
+
+}  // namespace dagrad

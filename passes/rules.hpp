@@ -1,0 +1,17 @@
+// The op-specific passes of the default pipeline (passes/*.cpp): each knows some built-in ops by
+// name and rewrites a PlanGraph (include/dagrad/graph/passes.hpp).
+#pragma once
+
+#include "dagrad/graph/passes.hpp"
+
+namespace dagrad {
+
+// algebraic_simplification: x*1, 1*x, x+0, 0+x, x-0, x/1, x^1, identity, stop_gradient, double
+// negation, transpose of transpose, reshape chains, a reshape or sum_to that changes nothing,
+// where with a constant condition, zeros_like/ones_like operands that a scalar can stand for;
+// repeated until nothing changes. A rewrite that would make a node read a variable this plan
+// writes directly (rather than through the node it bypasses) is not made: the read could move
+// across the write.
+Pass algebraic_simplification_pass();
+
+}  // namespace dagrad

@@ -1,0 +1,50 @@
+// Shared by the pass tests: run one request with the passes on and off and compare.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dagrad/dagrad.hpp"
+
+namespace dagrad::testing {
+
+// How many live nodes of the plan's graph apply `op`.
+inline int count_op(const Plan& plan, const std::string& op) {
+  const PlanGraph& g = plan.plan_graph();
+  int n = 0;
+  for (int id = 0; id < g.num_nodes(); ++id)
+    if (g.live(id) && g.node(id).op->name == op) ++n;
+  return n;
+}
+
+// The report of pass `name` (the first one of that name).
+inline const PassReport* report_of(const Plan& plan, const std::string& name) {
+  for (const PassReport& r : plan.pass_reports())
+    if (r.pass == name) return &r;
+  return nullptr;
+}
+
+// Options that run every pass and verify the graph after each.
+inline OptimizerOptions verified() {
+  OptimizerOptions options;
+  options.verify = true;
+  return options;
+}
+
+inline OptimizerOptions unoptimized() {
+  OptimizerOptions options;
+  options.optimize = false;
+  return options;
+}
+
+// Whether two tensors have the same dtype, shape and bytes.
+inline bool identical(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  const auto* pa = static_cast<const unsigned char*>(a.raw());
+  const auto* pb = static_cast<const unsigned char*>(b.raw());
+  for (std::size_t i = 0; i < a.nbytes(); ++i)
+    if (pa[i] != pb[i]) return false;
+  return true;
+}
+
+}  // namespace dagrad::testing
