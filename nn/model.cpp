@@ -413,6 +413,13 @@ Shape no_rows_shape(const Output& output) {
 
 }  // namespace
 
+Plan& Model::prediction_plan() {
+  const ModelGraph& mg = inference_graph();
+  if (mg.inputs.size() != 1 || mg.outputs.size() != 1)
+    throw ModelError("model '" + name_ + "': predict takes models of one input and one output");
+  return session().compile({mg.outputs[0]}, {}, {mg.inputs[0]});
+}
+
 Tensor Model::predict(const Tensor& x, std::int64_t batch_size) {
   const ModelGraph& mg = inference_graph();
   if (mg.inputs.size() != 1 || mg.outputs.size() != 1)

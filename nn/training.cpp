@@ -273,9 +273,13 @@ void check_trainable_flags(const Model& model, const detail::Training& t) {
 }  // namespace
 
 void Model::prepare_training() {
+  training_plan();
+}
+
+Plan& Model::training_plan() {
   detail::Training& t = training();
   check_trainable_flags(*this, t);
-  session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
+  return session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
 }
 
 Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {

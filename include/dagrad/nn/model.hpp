@@ -145,6 +145,12 @@ class Model {
   // Compiles the training step's plan now (fit and train_on_batch do it on first use), so that
   // its random nodes have generators: Session::random_states then covers them all.
   void prepare_training();
+  // The compiled plans of one training step (fetching the loss and metrics, running the
+  // updates; feeds: inputs, labels) and of predict (feed: inputs), compiled on first use: for
+  // inspecting what the graph passes made of them (Plan::plan_graph, Plan::pass_reports) and
+  // for benchmarks that run steps without fit's bookkeeping.
+  Plan& training_plan();
+  Plan& prediction_plan();
   // One training step on the batch x, y (all of it, unshuffled): that batch's loss and metrics
   // before the update, as Keras's train_on_batch. Does not count as an epoch.
   Logs train_on_batch(const Tensor& x, const Tensor& y);
