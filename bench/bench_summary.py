@@ -144,7 +144,7 @@ def main():
         say("")
         say("selu training graph, dagrad (ms; medians over pairs of each run's median):")
         say("")
-        say("| depth | nodes | build | differentiate | compile | sum | per doubling (sum; build, "
+        say("| depth | nodes | build | differentiate | compile | total | per doubling (total; build, "
             "differentiate, compile) | init | first step |")
         say("|---|---|---|---|---|---|---|---|---|")
         prev = None

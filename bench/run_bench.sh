@@ -76,14 +76,15 @@ fi
   { echo "run_bench: /usr/bin/python3 cannot import torch and numpy" >&2; exit 2; }
 
 # ---- the runs -----------------------------------------------------------------------------
+read -r -a extra_args <<<"${BENCH_ARGS:-}"
 blas_env=()
 [[ $blas_core == auto ]] && blas_env=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 [[ $blas_core == env || $blas_core == auto ]] ||
   { echo "run_bench: BLAS_CORE is env or auto, not '$blas_core'" >&2; exit 2; }
 dagrad_cmd=(env "${blas_env[@]}" OPENBLAS_NUM_THREADS="$dagrad_blas" "$bench" --threads "$dagrad_blas"
-            --repeats "$repeats" --format json ${BENCH_ARGS:-})
+            --repeats "$repeats" --format json "${extra_args[@]}")
 torch_cmd=(env "${blas_env[@]}" OMP_NUM_THREADS="$torch_omp" OPENBLAS_NUM_THREADS="$torch_blas"
-           /usr/bin/python3 bench/torch_reference.py --repeats "$repeats" --format json ${BENCH_ARGS:-})
+           /usr/bin/python3 bench/torch_reference.py --repeats "$repeats" --format json "${extra_args[@]}")
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -123,7 +124,7 @@ for ((i = 1; i <= pairs; i++)); do
   if [[ " $figures " == *" train "* ]]; then
     for model in $models; do
       for batch in $batches; do
-        args=(--only train,gemm --model "$model" --batch "$batch")
+        args=(--only "train,gemm" --model "$model" --batch "$batch")
         run "dagrad_train_${model}_${batch}_$i" "${dagrad_cmd[@]}" "${args[@]}"
         run "torch_train_${model}_${batch}_$i" "${torch_cmd[@]}" "${args[@]}"
       done
