@@ -181,7 +181,19 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
   infos.reserve(inputs.size());
   for (const Output& in : inputs)
     infos.push_back({in.dtype(), in.shape(), node(in.node).op->role == OpRole::Variable});
-  ShapeContext ctx(infos, checked, static_cast<int>(op->output_names.size()));
+  int num_outputs = static_cast<int>(op->output_names.size());
+  if (op->output_count) {
+    try {
+      num_outputs = op->output_count(checked);
+    } catch (const GraphError& e) {
+      throw fail(e.what());
+    } catch (const std::exception& e) {
+      throw ShapeError(describe_failure(op_name, full, inputs, site) + ": " + e.what());
+    }
+    if (num_outputs < 0)
+      throw fail("the attributes give " + std::to_string(num_outputs) + " outputs");
+  }
+  ShapeContext ctx(infos, checked, num_outputs);
   try {
     op->shape_fn(ctx);
   } catch (const GraphError& e) {

@@ -68,6 +68,10 @@ void OpRegistry::add(OpRecord r) {
   if (r.dispatch_input >= 0 && !r.variadic_inputs &&
       r.dispatch_input >= static_cast<int>(r.input_names.size()))
     fail("dispatch_input " + std::to_string(r.dispatch_input) + " is not an input");
+  if (r.output_count && r.output_names.size() != 1)
+    fail("an op with a variable output count names exactly one (repeated) output");
+  if (r.output_count && r.dispatch_input < 0 && r.role == OpRole::Compute)
+    fail("an op with a variable output count (possibly 0) must dispatch its kernels on an input");
   if (r.dispatch_input < 0 && r.output_names.empty() && r.role == OpRole::Compute) {
     bool any = false;
     for (auto k : r.kernels) any = any || k;

@@ -6,70 +6,100 @@
 
 #include "elementwise_kernels.hpp"
 #include "kernel_util.hpp"
+#include "vector_math.hpp"
 
 namespace dagrad::kernels::unary {
 
-// F::apply(x, ctx) returns an xtensor expression of x (a 1-D adaptor); each kernel maps a flat
-// (contiguous, SIMD) view of x to y.
+// Float kernels: F::function<T>(ctx) returns the op's batch function (vector_math.hpp), which
+// the fused elementwise kernel shares, so both give the same bits.
 template <class F>
-struct Unary {
+struct Vector {
+  template <class T>
+  static void run(KernelContext& c) {
+    const Tensor& x = c.input(0);
+    vmath::apply<T>(F::template function<T>(c), c.output(0).data<T>(),
+                    static_cast<std::size_t>(x.size()), x.data<T>());
+  }
+};
+
+// Integer kernels: F::apply(x) returns an xtensor expression of x (a 1-D adaptor).
+template <class F>
+struct Expression {
   template <class T>
   static void run(KernelContext& c) {
     auto x = flat<T>(c.input(0));
     auto y = flat<T>(c.output(0));
-    xt::noalias(y) = F::template apply<T>(x, c);
+    xt::noalias(y) = F::apply(x);
   }
 };
 
 template <class F>
 void set_floating(OpRecord& record) {
-  set_kernels<Unary<F>, float, double>(record);
+  set_kernels<Vector<F>, float, double>(record);
 }
+// F has both forms: the batch function for floats and the expression for integers.
 template <class F>
 void set_signed(OpRecord& record) {
-  set_kernels<Unary<F>, float, double, std::int32_t, std::int64_t>(record);
+  set_kernels<Vector<F>, float, double>(record);
+  set_kernels<Expression<F>, std::int32_t, std::int64_t>(record);
 }
 
-#define DAGRAD_UNARY(NAME, EXPR)                         \
-  struct NAME {                                          \
-    template <class T, class E>                          \
-    static auto apply(E&& x, const KernelContext& ctx) { \
-      (void)ctx;                                         \
-      return EXPR;                                       \
-    }                                                    \
+#define DAGRAD_VECTOR_UNARY(NAME, FUNCTION)                                  \
+  struct NAME {                                                              \
+    template <class T>                                                       \
+    static auto function(const KernelContext&) {                             \
+      return [](const vmath::Batch<T>& x) { return vmath::FUNCTION<T>(x); }; \
+    }                                                                        \
+  };
+#define DAGRAD_SIGNED_UNARY(NAME, FUNCTION, EXPR)                            \
+  struct NAME {                                                              \
+    template <class T>                                                       \
+    static auto function(const KernelContext&) {                             \
+      return [](const vmath::Batch<T>& x) { return vmath::FUNCTION<T>(x); }; \
+    }                                                                        \
+    template <class E>                                                       \
+    static auto apply(E&& x) {                                               \
+      return EXPR;                                                           \
+    }                                                                        \
   };
 
-DAGRAD_UNARY(Neg, -x)
-DAGRAD_UNARY(Abs, xt::abs(x))
-DAGRAD_UNARY(Sign, xt::sign(x))
-DAGRAD_UNARY(Exp, xt::exp(x))
-DAGRAD_UNARY(Log, xt::log(x))
-DAGRAD_UNARY(Log1p, xt::log1p(x))
-DAGRAD_UNARY(Sqrt, xt::sqrt(x))
-DAGRAD_UNARY(Rsqrt, T(1) / xt::sqrt(x))
+DAGRAD_SIGNED_UNARY(Neg, neg, -x)
+DAGRAD_SIGNED_UNARY(Abs, abs, xt::abs(x))
+DAGRAD_SIGNED_UNARY(Sign, sign, xt::sign(x))
 // clang-format reads this product as a pointer declaration (x* x).
 // clang-format off
-DAGRAD_UNARY(Square, x * x)
+DAGRAD_SIGNED_UNARY(Square, square, x * x)
 // clang-format on
-DAGRAD_UNARY(Reciprocal, T(1) / x)
-// xt::where computes both branches; the selected one takes exp of a non-positive number, so it
-// never overflows (the other may, e.g. exp(x) = inf gives inf/inf = NaN, but is discarded).
-DAGRAD_UNARY(Sigmoid,
-             xt::where(x >= T(0), T(1) / (T(1) + xt::exp(-x)), xt::exp(x) / (T(1) + xt::exp(x))))
-DAGRAD_UNARY(Tanh, xt::tanh(x))
-// Written with comparisons that are false for NaN, so NaN propagates (xsimd's max/min return
-// the second operand when either is NaN: relu(NaN) would be 0, hiding a diverged network).
-DAGRAD_UNARY(Relu, xt::where(x < T(0), T(0), x))
-// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), without overflow.
-DAGRAD_UNARY(Softplus, xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x))))
-// expm1 of where(x > 0, 0, x): the discarded branch never overflows, and NaN stays NaN.
-DAGRAD_UNARY(Elu,
-             xt::where(x > T(0), x,
-                       T(ctx.attrs().get_float("alpha")) * xt::expm1(xt::where(x > T(0), T(0), x))))
-DAGRAD_UNARY(Selu,
-             T(kSeluScale) *
-                 xt::where(x > T(0), x, T(kSeluAlpha) * xt::expm1(xt::where(x > T(0), T(0), x))))
-DAGRAD_UNARY(LeakyRelu, xt::where(x > T(0), x, T(ctx.attrs().get_float("alpha")) * x))
-#undef DAGRAD_UNARY
+DAGRAD_VECTOR_UNARY(Exp, exp)
+DAGRAD_VECTOR_UNARY(Log, log)
+DAGRAD_VECTOR_UNARY(Log1p, log1p)
+DAGRAD_VECTOR_UNARY(Sqrt, sqrt)
+DAGRAD_VECTOR_UNARY(Rsqrt, rsqrt)
+DAGRAD_VECTOR_UNARY(Reciprocal, reciprocal)
+DAGRAD_VECTOR_UNARY(Sigmoid, sigmoid)
+DAGRAD_VECTOR_UNARY(Tanh, tanh)
+DAGRAD_VECTOR_UNARY(Relu, relu)
+DAGRAD_VECTOR_UNARY(Softplus, softplus)
+DAGRAD_VECTOR_UNARY(Selu, selu)
+#undef DAGRAD_VECTOR_UNARY
+#undef DAGRAD_SIGNED_UNARY
+
+// The ops with an "alpha" attribute, read once per call.
+struct Elu {
+  template <class T>
+  static auto function(const KernelContext& c) {
+    return [alpha = T(c.attrs().get_float("alpha"))](const vmath::Batch<T>& x) {
+      return vmath::elu<T>(x, alpha);
+    };
+  }
+};
+struct LeakyRelu {
+  template <class T>
+  static auto function(const KernelContext& c) {
+    return [alpha = T(c.attrs().get_float("alpha"))](const vmath::Batch<T>& x) {
+      return vmath::leaky_relu<T>(x, alpha);
+    };
+  }
+};
 
 }  // namespace dagrad::kernels::unary

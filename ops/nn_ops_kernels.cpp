@@ -10,6 +10,7 @@
 
 #include "kernel_util.hpp"
 #include "op_util.hpp"
+#include "vector_math.hpp"
 
 namespace dagrad::kernels {
 
@@ -112,10 +113,16 @@ struct Clip {
   static void run(KernelContext& c) {
     auto [lo, hi] =
         clip_bounds<T>(c.attrs().get_float("clip_min"), c.attrs().get_float("clip_max"));
-    auto y = flat<T>(c.output(0));
-    auto x = flat<T>(c.input(0));
-    // Comparisons false for NaN: NaN stays NaN (xsimd's max/min would turn it into a bound).
-    xt::noalias(y) = xt::where(x < lo, lo, xt::where(x > hi, hi, x));
+    if constexpr (std::is_floating_point_v<T>) {
+      // The batch function the fused elementwise kernel shares (NaN stays NaN).
+      const Tensor& x = c.input(0);
+      vmath::apply<T>([lo, hi](const vmath::Batch<T>& v) { return vmath::clip<T>(v, lo, hi); },
+                      c.output(0).data<T>(), static_cast<std::size_t>(x.size()), x.data<T>());
+    } else {
+      auto y = flat<T>(c.output(0));
+      auto x = flat<T>(c.input(0));
+      xt::noalias(y) = xt::where(x < lo, lo, xt::where(x > hi, hi, x));
+    }
   }
 };
 

@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "dagrad/graph/graph.hpp"
+#include "dagrad/ops/fused.hpp"
 #include "dagrad/ops/ops.hpp"
 
 namespace dagrad {
@@ -15,6 +16,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_shape_ops(registry);
   register_nn_ops(registry);
   register_random_ops(registry);
+  register_fused_ops(registry);
 }
 
 OpRegistry& default_registry() {

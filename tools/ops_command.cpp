@@ -14,7 +14,7 @@ namespace dagrad::tools {
 
 namespace {
 
-// "elu(x; alpha: float = 1) -> y"
+// "elu(x; alpha: float = 1) -> y"; a repeated input or output is "x...".
 std::string signature(const OpRecord& op) {
   std::string s = op.name + "(";
   for (std::size_t i = 0; i < op.input_names.size(); ++i)
@@ -26,7 +26,7 @@ std::string signature(const OpRecord& op) {
     if (a.default_value) s += " = " + attr_to_string(*a.default_value);
   }
   s += ") -> ";
-  if (op.output_names.size() == 1) return s + op.output_names[0];
+  if (op.output_names.size() == 1) return s + op.output_names[0] + (op.output_count ? "..." : "");
   s += "(";
   for (std::size_t i = 0; i < op.output_names.size(); ++i)
     s += (i ? ", " : "") + op.output_names[i];

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <unordered_set>
 
 #include "dagrad/dagrad.hpp"
@@ -178,6 +180,70 @@ BOOST_AUTO_TEST_CASE(shape_context_checks_input_indices) {
   BOOST_CHECK_EXCEPTION(g.add("bad_plugin", {x}, {}, {"bad"}), GraphError,
                         message_has({"'bad'", "bad_plugin", "input 3", "1 inputs"}));
   BOOST_TEST(g.num_nodes() == before);
+}
+
+namespace {
+
+// An op whose attribute "copies" says how many outputs it has, each a copy of x.
+OpRecord copies_record() {
+  OpRecord op;
+  op.name = "copies";
+  op.input_names = {"x"};
+  op.output_names = {"y"};
+  op.attrs = {{"copies", AttrKind::Int, {}}};
+  op.output_count = [](const AttrMap& attrs) {
+    std::int64_t n = attrs.get_int("copies");
+    if (n > 100) throw std::invalid_argument("copies " + std::to_string(n) + " is over 100");
+    return static_cast<int>(n);
+  };
+  op.shape_fn = [](ShapeContext& ctx) {
+    for (int i = 0; i < static_cast<int>(ctx.outputs().size()); ++i)
+      ctx.set_output(i, ctx.input_dtype(0), ctx.input_shape(0));
+  };
+  op.dispatch_input = 0;
+  op.kernels[static_cast<std::size_t>(DType::float32)] = [](KernelContext& c) {
+    for (Tensor* out : c.outputs) out->copy_from(c.input(0));
+  };
+  op.not_differentiable_reason = "test op";
+  return op;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_attribute_can_give_the_number_of_outputs) {
+  OpRegistry registry;
+  register_state_ops(registry);
+  registry.add(copies_record());
+  Graph g(registry);
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  std::vector<Output> three = g.add_node("copies", {x}, {{"copies", std::int64_t{3}}});
+  BOOST_TEST(three.size() == 3u);
+  BOOST_TEST(three[2].name() == "copies:2");
+  BOOST_TEST(three[2].shape() == Shape{2});
+  BOOST_TEST(g.add_node("copies", {x}, {{"copies", std::int64_t{0}}}).empty());
+  Session s(g);
+  std::vector<Tensor> got =
+      s.run({three[0], three[2]}, {{x, Tensor::from_vector<float>({2}, {1.5f, -2.0f})}});
+  BOOST_TEST(got[1].to_vector<float>() == (std::vector<float>{1.5f, -2.0f}),
+             boost::test_tools::per_element());
+  int before = g.num_nodes();
+  BOOST_CHECK_EXCEPTION(g.add_node("copies", {x}, {{"copies", std::int64_t{-1}}}, {"neg"}),
+                        GraphError, message_has({"'neg'", "copies", "-1 outputs"}));
+  BOOST_CHECK_EXCEPTION(g.add_node("copies", {x}, {{"copies", std::int64_t{101}}}, {"many"}),
+                        ShapeError, message_has({"'many'", "over 100"}));
+  BOOST_TEST(g.num_nodes() == before);
+
+  // The registry wants one repeated output name and kernels that dispatch on an input.
+  OpRecord two_names = copies_record();
+  two_names.name = "two_names";
+  two_names.output_names = {"a", "b"};
+  BOOST_CHECK_EXCEPTION(registry.add(two_names), GraphError,
+                        message_has({"two_names", "one (repeated) output"}));
+  OpRecord on_output = copies_record();
+  on_output.name = "on_output";
+  on_output.dispatch_input = -1;
+  BOOST_CHECK_EXCEPTION(registry.add(on_output), GraphError,
+                        message_has({"on_output", "dispatch", "input"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

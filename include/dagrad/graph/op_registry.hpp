@@ -129,6 +129,10 @@ struct OpRecord {
   bool variadic_inputs = false;  // input_names holds one entry that may repeat (>= min_inputs)
   int min_inputs = 0;
   std::vector<std::string> output_names{"y"};
+  // Set for ops whose number of outputs its attributes give (fused_elementwise): the count for
+  // a node's checked attributes (>= 0; throw std::invalid_argument naming a bad attribute).
+  // output_names then holds one entry that repeats, and kernels dispatch on an input.
+  std::function<int(const AttrMap&)> output_count;
   std::vector<AttrSpec> attrs;
   ShapeFn shape_fn;
   std::array<KernelFn, kNumDTypes> kernels{};  // indexed by the dispatch dtype

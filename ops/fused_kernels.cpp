@@ -1,0 +1,353 @@
+// The fused_elementwise kernel (see fused_kernels.hpp and include/dagrad/ops/fused.hpp): the
+// program runs block by block over rows of the collapsed full shape, each opcode through the
+// batch function its unfused op's kernel uses (vector_math.hpp), so the bits agree.
+#include "fused_kernels.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+#include <xsimd/xsimd.hpp>
+
+#include "dagrad/ops/fused.hpp"
+#include "kernel_util.hpp"
+#include "vector_math.hpp"
+
+namespace dagrad::kernels {
+
+namespace {
+
+using vmath::Batch;
+
+// Elements per register block: 2 KB, so that a program's live registers stay in L1.
+template <class T>
+constexpr std::size_t kBlock = 2048 / sizeof(T);
+
+// Per-thread working memory, grown to the largest node seen and then reused: no heap use per
+// call in the steady state.
+template <class T>
+struct Scratch {
+  std::vector<T, xsimd::aligned_allocator<T>> slots;  // kBlock<T> elements per slot
+  std::vector<std::int64_t> full;                     // full shape (rank R)
+  std::vector<std::int64_t> raw_stride;  // input k, dim d of the full shape at k * R + d
+  std::vector<std::int64_t> dims;        // collapsed shape (rank r)
+  std::vector<std::int64_t> stride;      // input k, collapsed dim j at k * width + j
+  std::size_t width = 0;
+  std::vector<std::int64_t> index;   // odometer over the collapsed outer dims
+  std::vector<std::int64_t> offset;  // per input: offset of the current row
+  std::vector<int> last_use;         // per register: last instruction reading it
+  std::vector<int> slot_of;          // per register: its slot, or -1 (read in place)
+  std::vector<int> free_slots;
+  std::vector<const T*> reg;  // per register: its values for the current block
+
+  template <class V, class A>
+  static void fit(std::vector<V, A>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+  }
+};
+
+template <class T>
+void fill(T* y, std::size_t n, T value) {
+  std::fill(y, y + n, value);
+}
+
+// y[0, n) = op(a, b, c) for instruction `ins` = [opcode, a, b, c]; a, b, c point at the operand
+// registers' values (null when the operand is not a register).
+template <class T>
+void execute(const std::int64_t* ins, const double* constants, T* y, std::size_t n, const T* a,
+             const T* b, const T* c) {
+#define DAGRAD_FUSED_UNARY(OP, FN)                                               \
+  case FusedOpcode::OP:                                                          \
+    vmath::apply<T>([](const Batch<T>& x) { return vmath::FN<T>(x); }, y, n, a); \
+    return;
+#define DAGRAD_FUSED_BINARY(OP, FN)                                                                \
+  case FusedOpcode::OP:                                                                            \
+    vmath::apply<T>([](const Batch<T>& u, const Batch<T>& v) { return vmath::FN<T>(u, v); }, y, n, \
+                    a, b);                                                                         \
+    return;
+  switch (static_cast<FusedOpcode>(ins[0])) {
+    case FusedOpcode::Const:
+      fill(y, n, T(constants[ins[1]]));
+      return;
+    case FusedOpcode::Identity:
+      if (y != a) std::copy(a, a + n, y);
+      return;
+    case FusedOpcode::ZerosLike:
+      fill(y, n, T(0));
+      return;
+    case FusedOpcode::OnesLike:
+      fill(y, n, T(1));
+      return;
+      DAGRAD_FUSED_UNARY(Neg, neg)
+      DAGRAD_FUSED_UNARY(Abs, abs)
+      DAGRAD_FUSED_UNARY(Sign, sign)
+      DAGRAD_FUSED_UNARY(Exp, exp)
+      DAGRAD_FUSED_UNARY(Log, log)
+      DAGRAD_FUSED_UNARY(Log1p, log1p)
+      DAGRAD_FUSED_UNARY(Sqrt, sqrt)
+      DAGRAD_FUSED_UNARY(Rsqrt, rsqrt)
+      DAGRAD_FUSED_UNARY(Square, square)
+      DAGRAD_FUSED_UNARY(Reciprocal, reciprocal)
+      DAGRAD_FUSED_UNARY(Sigmoid, sigmoid)
+      DAGRAD_FUSED_UNARY(Tanh, tanh)
+      DAGRAD_FUSED_UNARY(Relu, relu)
+      DAGRAD_FUSED_UNARY(Softplus, softplus)
+      DAGRAD_FUSED_UNARY(Selu, selu)
+    case FusedOpcode::Elu:
+      vmath::apply<T>(
+          [alpha = T(constants[ins[2]])](const Batch<T>& x) { return vmath::elu<T>(x, alpha); }, y,
+          n, a);
+      return;
+    case FusedOpcode::LeakyRelu:
+      vmath::apply<T>([alpha = T(constants[ins[2]])](
+                          const Batch<T>& x) { return vmath::leaky_relu<T>(x, alpha); },
+                      y, n, a);
+      return;
+    case FusedOpcode::Clip:
+      vmath::apply<T>([lo = T(constants[ins[2]]), hi = T(constants[ins[3]])](
+                          const Batch<T>& x) { return vmath::clip<T>(x, lo, hi); },
+                      y, n, a);
+      return;
+      DAGRAD_FUSED_BINARY(Add, add)
+      DAGRAD_FUSED_BINARY(Sub, sub)
+      DAGRAD_FUSED_BINARY(Mul, mul)
+      DAGRAD_FUSED_BINARY(Div, div)
+      DAGRAD_FUSED_BINARY(Pow, pow)
+      DAGRAD_FUSED_BINARY(Maximum, maximum)
+      DAGRAD_FUSED_BINARY(Minimum, minimum)
+      DAGRAD_FUSED_BINARY(Greater, greater)
+      DAGRAD_FUSED_BINARY(GreaterEqual, greater_equal)
+      DAGRAD_FUSED_BINARY(Less, less)
+      DAGRAD_FUSED_BINARY(LessEqual, less_equal)
+      DAGRAD_FUSED_BINARY(Equal, equal)
+    case FusedOpcode::Where:
+      vmath::apply<T>([](const Batch<T>& u, const Batch<T>& v,
+                         const Batch<T>& w) { return vmath::where<T>(u, v, w); },
+                      y, n, a, b, c);
+      return;
+  }
+#undef DAGRAD_FUSED_UNARY
+#undef DAGRAD_FUSED_BINARY
+}
+
+// Whether field k (1, 2 or 3: a, b or c) of an instruction with opcode `op` names a register.
+bool is_register_field(FusedOpcode op, std::size_t k) {
+  switch (op) {
+    case FusedOpcode::Const:
+      return false;
+    case FusedOpcode::Elu:
+    case FusedOpcode::LeakyRelu:
+    case FusedOpcode::Clip:
+      return k == 1;
+    default:
+      return true;  // unused fields are -1
+  }
+}
+
+// Sets s.dims (rank r = s.index.size()) and s.stride (input k, dim j at k * s.width + j) to the
+// full shape of the inputs with size-1 dimensions dropped and neighbours merged where every input
+// steps through both alike. Each input's stride along the last (row) dimension is then 1
+// (contiguous) or 0 (broadcast). Returns the number of elements.
+template <class T>
+std::int64_t collapse(const KernelContext& c, Scratch<T>& s) {
+  const std::size_t num_inputs = c.inputs.size();
+  int max_rank = 0;
+  for (const Tensor* t : c.inputs) max_rank = std::max(max_rank, t->shape().rank());
+  const auto R = static_cast<std::size_t>(max_rank);
+  Scratch<T>::fit(s.full, R);
+  Scratch<T>::fit(s.raw_stride, num_inputs * R);
+  std::fill(s.full.begin(), s.full.begin() + static_cast<std::ptrdiff_t>(R), 1);
+  for (std::size_t k = 0; k < num_inputs; ++k) {
+    const Shape& shape = c.inputs[k]->shape();
+    std::size_t lead = R - static_cast<std::size_t>(shape.rank());
+    std::int64_t step = 1;
+    for (std::size_t d = R; d-- > 0;) {
+      std::int64_t size = d < lead ? 1 : shape[static_cast<int>(d - lead)];
+      if (size != 1) s.full[d] = size;
+      s.raw_stride[k * R + d] = size == 1 ? 0 : step;
+      step *= size;
+    }
+  }
+  std::int64_t total = 1;
+  for (std::size_t d = 0; d < R; ++d) total *= s.full[d];
+  s.width = R + 1;
+  Scratch<T>::fit(s.dims, s.width);
+  Scratch<T>::fit(s.stride, num_inputs * s.width);
+  std::size_t r = 0;
+  for (std::size_t d = 0; d < R; ++d) {
+    std::int64_t size = s.full[d];
+    if (size == 1) continue;
+    bool merge = r > 0;
+    for (std::size_t k = 0; merge && k < num_inputs; ++k)
+      merge = s.stride[k * s.width + r - 1] == s.raw_stride[k * R + d] * size;
+    std::size_t j = merge ? r - 1 : r++;
+    s.dims[j] = merge ? s.dims[j] * size : size;
+    for (std::size_t k = 0; k < num_inputs; ++k)
+      s.stride[k * s.width + j] = s.raw_stride[k * R + d];
+  }
+  if (r == 0) {  // a single element: every input is read in place
+    s.dims[0] = 1;
+    for (std::size_t k = 0; k < num_inputs; ++k) s.stride[k * s.width] = 1;
+    r = 1;
+  }
+  s.index.assign(r, 0);
+  return total;
+}
+
+// Assigns slots: an input read in place (compute dtype, contiguous along the row) needs none;
+// another input that is used (broadcast along the row, or bool) keeps one for the whole call; an
+// instruction's slot returns to the pool after its register's last use, and may be the slot of
+// one of its own operands (the batch functions allow y == operand). Returns the slot count.
+template <class T>
+int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& program,
+                 const std::vector<std::int64_t>& outputs, const std::vector<std::int64_t>& stores,
+                 Scratch<T>& s) {
+  const std::size_t num_inputs = c.inputs.size();
+  const std::size_t num_instructions = program.size() / 4;
+  const std::size_t num_registers = num_inputs + num_instructions;
+  const std::size_t rank = s.index.size();
+  Scratch<T>::fit(s.last_use, num_registers);
+  Scratch<T>::fit(s.slot_of, num_registers);
+  Scratch<T>::fit(s.reg, num_registers);
+  std::fill_n(s.last_use.begin(), num_registers, -1);
+  for (std::size_t i = 0; i < num_instructions; ++i)
+    for (std::size_t k = 1; k < 4; ++k)
+      if (is_register_field(static_cast<FusedOpcode>(program[4 * i]), k) && program[4 * i + k] >= 0)
+        s.last_use[static_cast<std::size_t>(program[4 * i + k])] = static_cast<int>(i);
+  const int end = static_cast<int>(num_instructions);
+  for (std::int64_t reg : outputs) s.last_use[static_cast<std::size_t>(reg)] = end;
+  for (std::size_t j = 0; j < stores.size(); j += 2)
+    s.last_use[static_cast<std::size_t>(stores[j])] = end;
+
+  int num_slots = 0;
+  for (std::size_t k = 0; k < num_inputs; ++k) {
+    bool in_place = c.inputs[k]->dtype() == dtype_of_v<T> && s.stride[k * s.width + rank - 1] == 1;
+    s.slot_of[k] = s.last_use[k] < 0 || in_place ? -1 : num_slots++;
+  }
+  s.free_slots.clear();
+  for (std::size_t i = 0; i < num_instructions; ++i) {
+    const std::int64_t* ins = &program[4 * i];
+    for (std::size_t k = 1; k < 4; ++k) {
+      std::int64_t v = ins[k];
+      bool first_mention = (k < 2 || ins[1] != v) && (k < 3 || ins[2] != v);
+      if (!is_register_field(static_cast<FusedOpcode>(ins[0]), k) ||
+          v < static_cast<std::int64_t>(num_inputs) || !first_mention)
+        continue;
+      if (s.last_use[static_cast<std::size_t>(v)] == static_cast<int>(i))
+        s.free_slots.push_back(s.slot_of[static_cast<std::size_t>(v)]);
+    }
+    const std::size_t self = num_inputs + i;
+    if (s.free_slots.empty()) {
+      s.slot_of[self] = num_slots++;
+    } else {
+      s.slot_of[self] = s.free_slots.back();
+      s.free_slots.pop_back();
+    }
+    if (s.last_use[self] < 0) s.free_slots.push_back(s.slot_of[self]);  // never read
+  }
+  return num_slots;
+}
+
+template <class T>
+void run_typed(KernelContext& c) {
+  thread_local Scratch<T> s;
+  const AttrMap& attrs = c.attrs();
+  const std::vector<std::int64_t>& program = attrs.get_ints("program");
+  const std::vector<std::int64_t>& outputs = attrs.get_ints("outputs");
+  const std::vector<std::int64_t>& stores = attrs.get_ints("stores");
+  const double* constants = attrs.get_tensor("constants").data<double>();
+  const std::size_t num_inputs = c.inputs.size();
+  const std::size_t num_instructions = program.size() / 4;
+  const std::size_t num_registers = num_inputs + num_instructions;
+
+  const std::int64_t total = collapse(c, s);
+  if (total == 0) return;
+  const std::size_t rank = s.index.size();
+  const std::int64_t n = s.dims[rank - 1];  // elements per row
+  const int num_slots = assign_slots(c, program, outputs, stores, s);
+  Scratch<T>::fit(s.slots, static_cast<std::size_t>(num_slots) * kBlock<T>);
+  auto slot = [&](std::size_t reg) {
+    return s.slots.data() + static_cast<std::size_t>(s.slot_of[reg]) * kBlock<T>;
+  };
+  for (std::size_t reg = num_inputs; reg < num_registers; ++reg) s.reg[reg] = slot(reg);
+
+  Scratch<T>::fit(s.offset, num_inputs);
+  std::fill_n(s.offset.begin(), num_inputs, 0);
+  const std::int64_t rows = total / n;
+  for (std::int64_t row = 0; row < rows; ++row) {
+    for (std::int64_t start = 0; start < n; start += static_cast<std::int64_t>(kBlock<T>)) {
+      const auto len = static_cast<std::size_t>(
+          std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>), n - start));
+      // Load: point at an input in place, or fill its slot (a broadcast value once per row).
+      for (std::size_t k = 0; k < num_inputs; ++k) {
+        if (s.last_use[k] < 0) continue;
+        const Tensor& t = *c.inputs[k];
+        const std::int64_t at = s.offset[k] + start;
+        const bool broadcast = s.stride[k * s.width + rank - 1] == 0;
+        if (s.slot_of[k] < 0) {
+          s.reg[k] = t.data<T>() + at;
+          continue;
+        }
+        T* y = slot(k);
+        s.reg[k] = y;
+        if (broadcast && start > 0) continue;  // filled at the row's first block
+        std::size_t count =
+            broadcast ? std::min<std::size_t>(kBlock<T>, static_cast<std::size_t>(n)) : len;
+        if (t.dtype() == DType::boolean) {
+          const bool* p = t.data<bool>() + at;
+          if (broadcast)
+            fill(y, count, *p ? T(1) : T(0));
+          else
+            for (std::size_t j = 0; j < count; ++j) y[j] = p[j] ? T(1) : T(0);
+        } else {
+          fill(y, count, t.data<T>()[at]);
+        }
+      }
+      // Compute.
+      for (std::size_t i = 0; i < num_instructions; ++i) {
+        const std::int64_t* ins = &program[4 * i];
+        auto operand = [&](std::size_t k) -> const T* {
+          return is_register_field(static_cast<FusedOpcode>(ins[0]), k) && ins[k] >= 0
+                     ? s.reg[static_cast<std::size_t>(ins[k])]
+                     : nullptr;
+        };
+        execute<T>(ins, constants, slot(num_inputs + i), len, operand(1), operand(2), operand(3));
+      }
+      // Write the outputs, then the stores (whose targets have the full shape).
+      const std::int64_t at = row * n + start;
+      for (std::size_t o = 0; o < outputs.size(); ++o) {
+        const T* v = s.reg[static_cast<std::size_t>(outputs[o])];
+        std::copy(v, v + len, c.outputs[o]->data<T>() + at);
+      }
+      for (std::size_t j = 0; j < stores.size(); j += 2) {
+        const T* v = s.reg[static_cast<std::size_t>(stores[j])];
+        std::copy(v, v + len, c.inputs[static_cast<std::size_t>(stores[j + 1])]->data<T>() + at);
+      }
+    }
+    // Next row: advance the odometer over the outer dims.
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      for (std::size_t k = 0; k < num_inputs; ++k) s.offset[k] += s.stride[k * s.width + d];
+      if (++s.index[d] < s.dims[d]) break;
+      for (std::size_t k = 0; k < num_inputs; ++k)
+        s.offset[k] -= s.stride[k * s.width + d] * s.dims[d];
+      s.index[d] = 0;
+    }
+  }
+}
+
+// One kernel for every dispatch dtype (input 0 may be bool): the dtype attribute decides.
+void run(KernelContext& c) {
+  if (c.attrs().get_dtype("dtype") == DType::float64)
+    run_typed<double>(c);
+  else
+    run_typed<float>(c);
+}
+
+}  // namespace
+
+void set_fused_elementwise_kernels(OpRecord& record) {
+  for (DType d : {DType::float32, DType::float64, DType::boolean})
+    record.kernels[static_cast<std::size_t>(d)] = &run;
+}
+
+}  // namespace dagrad::kernels
