@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <ostream>
@@ -336,6 +337,57 @@ BOOST_AUTO_TEST_CASE(relu_and_sign_at_zero) {
     Tensor s =
         run_unary([](Output x, OpName n) { return sign(x, n); }, dtype, {-0.0, 0.0, -1e-30, 1e-30});
     check_values(s, {0.0, 0.0, -1.0, 1.0}, 0.0, 0.0, "sign near 0");
+  }
+}
+
+// ---- a value does not depend on where it lies ------------------------------------------------
+
+// The float kernels run whole SIMD batches and then the last n % lanes elements on a padded
+// batch of the same function: each value at every position of a long array (body and tail)
+// has exactly the bits it has alone (a one-element array is all tail).
+BOOST_DATA_TEST_CASE(unary_float_values_do_not_depend_on_position, bdata::make(unary_cases()), c) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<double> edges = {std::numeric_limits<double>::quiet_NaN(),
+                                     inf,
+                                     -inf,
+                                     0.0,
+                                     -0.0,
+                                     1e-40,
+                                     -1e-310,
+                                     0.3,
+                                     -0.7,
+                                     2.5,
+                                     -6.0,
+                                     88.72,
+                                     88.73,
+                                     -103.9,
+                                     709.78,
+                                     -745.2,
+                                     1e30,
+                                     -1e30,
+                                     1e-8,
+                                     17.0};
+  for (DType dtype : {DType::float32, DType::float64}) {
+    std::vector<double> long_input;
+    for (std::size_t i = 0; i < 1003; ++i) long_input.push_back(edges[(i * 7) % edges.size()]);
+    Graph g;
+    Output x = placeholder(g, dtype, Shape{-1}, "x");
+    Output y = c.build(x, "y");
+    Session s(g);
+    auto n = static_cast<std::int64_t>(long_input.size());
+    Tensor all = s.run(y, {{x, make_tensor(dtype, Shape{n}, long_input)}});
+    std::vector<Tensor> alone;
+    for (double v : edges) alone.push_back(s.run(y, {{x, make_tensor(dtype, Shape{1}, {v})}}));
+    std::size_t width = dtype_size(dtype);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const Tensor& one = alone[(static_cast<std::size_t>(i) * 7) % edges.size()];
+      bool same =
+          std::memcmp(static_cast<const char*>(all.raw()) + i * width, one.raw(), width) == 0;
+      BOOST_TEST(same, c.label << " " << dtype_name(dtype) << " element " << i << " (input "
+                               << long_input[static_cast<std::size_t>(i)]
+                               << "): " << all.value_as_double(i) << " vs "
+                               << one.value_as_double(0) << " alone");
+    }
   }
 }
 
