@@ -69,7 +69,8 @@ void save_checkpoint(const Session& session, const std::string& dir) {
 
   try {
     detail::replace_directory(target.string(), [&](const std::string& dir) {
-      for (const auto& [file, bytes] : files) detail::write_file_synced((fs::path(dir) / file).string(), bytes);
+      for (const auto& [file, bytes] : files)
+        detail::write_file_synced((fs::path(dir) / file).string(), bytes);
       detail::write_file_synced((fs::path(dir) / kIndexName).string(), text);
     });
   } catch (const std::exception& e) {

@@ -85,7 +85,8 @@ void swap_in_directory(const std::string& fresh, const std::string& target) {
   fs::remove_all(backup, ec);
 }
 
-void replace_directory(const std::string& target, const std::function<void(const std::string& dir)>& fill) {
+void replace_directory(const std::string& target,
+                       const std::function<void(const std::string& dir)>& fill) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path t(target);

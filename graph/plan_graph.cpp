@@ -1,6 +1,7 @@
 #include "dagrad/graph/plan_graph.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <queue>
 #include <sstream>
 
@@ -69,13 +70,14 @@ int PlanGraph::add_node(const OpRecord& op, std::vector<NodeInput> inputs, AttrM
       throw GraphError("plan graph: node '" + name + "' (op " + op.name +
                        ") lacks required attribute '" + spec.name + "'");
   }
-  int num_outputs = static_cast<int>(op.output_names.size());
-  if (const AttrValue* outs = checked.find("outputs"); outs && op.output_names.empty())
-    if (const auto* list = std::get_if<std::vector<std::int64_t>>(outs))
-      num_outputs = static_cast<int>(list->size());  // ops with one output per listed entry
-  ShapeContext ctx(infos, checked, num_outputs);
+  ShapeContext* context = nullptr;
+  std::optional<ShapeContext> ctx_storage;
   try {
-    op.shape_fn(ctx);
+    int num_outputs =
+        op.output_count ? op.output_count(checked) : static_cast<int>(op.output_names.size());
+    ctx_storage.emplace(infos, checked, num_outputs);
+    context = &*ctx_storage;
+    op.shape_fn(*context);
   } catch (const std::exception& e) {
     throw ShapeError("plan graph: node '" + name + "' (op " + op.name +
                      ") made by a pass is rejected by its shape function: " + e.what());
@@ -87,7 +89,7 @@ int PlanGraph::add_node(const OpRecord& op, std::vector<NodeInput> inputs, AttrM
   n.inputs = std::move(inputs);
   n.control_inputs = std::move(control_inputs);
   n.attrs = std::move(checked);
-  for (const auto& o : ctx.outputs()) {
+  for (const auto& o : context->outputs()) {
     n.output_dtypes.push_back(o.dtype);
     n.output_shapes.push_back(o.shape);
   }
@@ -185,10 +187,30 @@ std::vector<int> PlanGraph::topological_order() const {
         ready.push({order_key_[static_cast<std::size_t>(next)], next});
   }
   if (static_cast<int>(order.size()) != num_live_) {
-    for (std::size_t id = 0; id < n; ++id)
-      if (live_[id] && pending[id] > 0)
-        throw GraphError("plan graph has a cycle through node '" + nodes_[id].name + "' (op " +
-                         nodes_[id].op->name + ")");
+    // Walk back through unfinished inputs until a node repeats: that loop is a cycle.
+    int start = -1;
+    for (std::size_t id = 0; id < n && start < 0; ++id)
+      if (live_[id] && pending[id] > 0) start = static_cast<int>(id);
+    std::vector<int> seen_at(n, -1), path;
+    int u = start;
+    while (seen_at[static_cast<std::size_t>(u)] < 0) {
+      seen_at[static_cast<std::size_t>(u)] = static_cast<int>(path.size());
+      path.push_back(u);
+      const Node& node = nodes_[static_cast<std::size_t>(u)];
+      int next = -1;
+      for (const NodeInput& in : node.inputs)
+        if (next < 0 && pending[static_cast<std::size_t>(in.node)] > 0) next = in.node;
+      for (int c : node.control_inputs)
+        if (next < 0 && pending[static_cast<std::size_t>(c)] > 0) next = c;
+      u = next;
+    }
+    std::string cycle;
+    for (std::size_t k = static_cast<std::size_t>(seen_at[static_cast<std::size_t>(u)]);
+         k < path.size(); ++k)
+      cycle = "'" + nodes_[static_cast<std::size_t>(path[k])].name + "' (" +
+              nodes_[static_cast<std::size_t>(path[k])].op->name + ")" +
+              (cycle.empty() ? "" : " <- ") + cycle;
+    throw GraphError("plan graph has a cycle: " + cycle);
   }
   return order;
 }

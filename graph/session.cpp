@@ -80,34 +80,64 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
     }
   }
   auto describe = [&](int id) { return node_context(g.node(id)); };
-  std::vector<char> before(num), after(num);  // ancestors / descendants of one write
+  // Reachability between every node and every write, as bitsets over the writes: one pass down
+  // the schedule (the writes each node follows) and one up it (the writes each node precedes).
+  // Linear in the plan's size times the number of writes / 64, where a search per write would
+  // be quadratic in the depth of a deep network.
+  std::vector<int> writes;
+  std::vector<int> write_index(num, -1);
+  for (const auto& [v, ws] : writers)
+    for (int w : ws) {
+      write_index[static_cast<std::size_t>(w)] = static_cast<int>(writes.size());
+      writes.push_back(w);
+    }
+  const std::size_t words = (writes.size() + 63) / 64;
+  std::vector<int> position(num, -1);
+  for (std::size_t k = 0; k < schedule.size(); ++k)
+    position[static_cast<std::size_t>(schedule[k])] = static_cast<int>(k);
+  std::vector<std::uint64_t> follows(schedule.size() * words, 0),
+      precedes(schedule.size() * words, 0);
+  auto row = [&](std::vector<std::uint64_t>& bits, int id) {
+    return bits.data() + static_cast<std::size_t>(position[static_cast<std::size_t>(id)]) * words;
+  };
+  auto set_own = [&](std::vector<std::uint64_t>& bits, int id) {
+    int k = write_index[static_cast<std::size_t>(id)];
+    if (k >= 0) row(bits, id)[k / 64] |= std::uint64_t{1} << (k % 64);
+  };
+  for (int id : schedule) {
+    std::uint64_t* mine = row(follows, id);
+    const Node& n = g.node(id);
+    auto take = [&](int from) {
+      const std::uint64_t* theirs = row(follows, from);
+      for (std::size_t w = 0; w < words; ++w) mine[w] |= theirs[w];
+    };
+    for (const auto& in : n.inputs) take(in.node);
+    for (int c : n.control_inputs) take(c);
+    set_own(follows, id);
+  }
+  for (auto it = schedule.rbegin(); it != schedule.rend(); ++it) {
+    int id = *it;
+    set_own(precedes, id);
+    const std::uint64_t* mine = row(precedes, id);
+    const Node& n = g.node(id);
+    auto give = [&](int to) {
+      std::uint64_t* theirs = row(precedes, to);
+      for (std::size_t w = 0; w < words; ++w) theirs[w] |= mine[w];
+    };
+    for (const auto& in : n.inputs) give(in.node);
+    for (int c : n.control_inputs) give(c);
+  }
+  auto ordered = [&](int other, int w) {
+    int k = write_index[static_cast<std::size_t>(w)];
+    std::uint64_t bit = std::uint64_t{1} << (k % 64);
+    return ((row(follows, other)[k / 64] | row(precedes, other)[k / 64]) & bit) != 0;
+  };
   for (const auto& [v, ws] : writers) {
+    const std::string& var = g.node(v).name;
     for (std::size_t k = 0; k < ws.size(); ++k) {
       int w = ws[k];
-      std::fill(before.begin(), before.end(), 0);
-      std::fill(after.begin(), after.end(), 0);
-      before[static_cast<std::size_t>(w)] = after[static_cast<std::size_t>(w)] = 1;
-      for (auto it = schedule.rbegin(); it != schedule.rend(); ++it) {
-        if (!before[static_cast<std::size_t>(*it)]) continue;
-        const Node& n = g.node(*it);
-        for (const auto& in : n.inputs) before[static_cast<std::size_t>(in.node)] = 1;
-        for (int c : n.control_inputs) before[static_cast<std::size_t>(c)] = 1;
-      }
-      for (int id : schedule) {
-        if (id <= w) continue;
-        const Node& n = g.node(id);
-        bool reached = false;
-        for (const auto& in : n.inputs)
-          reached = reached || after[static_cast<std::size_t>(in.node)];
-        for (int c : n.control_inputs) reached = reached || after[static_cast<std::size_t>(c)];
-        after[static_cast<std::size_t>(id)] = reached;
-      }
-      auto ordered = [&](int other) {
-        return before[static_cast<std::size_t>(other)] || after[static_cast<std::size_t>(other)];
-      };
-      const std::string& var = g.node(v).name;
       for (int r : readers[v])
-        if (r != w && !ordered(r))
+        if (r != w && !ordered(r, w))
           throw RunError("variable '" + var + "' is read by " + describe(r) + " and written by " +
                          describe(w) +
                          " in one plan with no path of data edges or control dependencies between "
@@ -116,7 +146,7 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
                          "g.control_dependencies({read}) to read the old value, or the read under "
                          "g.control_dependencies({write}) to read the new one");
       for (std::size_t j = k + 1; j < ws.size(); ++j)
-        if (!ordered(ws[j]))
+        if (!ordered(ws[j], w))
           throw RunError("variable '" + var + "' is written by " + describe(w) + " and by " +
                          describe(ws[j]) +
                          " in one plan with no path of data edges or control dependencies between "
@@ -251,7 +281,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     if (!needed[static_cast<std::size_t>(id)]) continue;
     const Node& n = g.node(id);
     for (std::size_t i = 0; i < n.inputs.size(); ++i)
-      if (!(i == 0 && n.op->overwrites_input0)) read[static_cast<std::size_t>(n.inputs[i].node)] = 1;
+      if (!(i == 0 && n.op->overwrites_input0))
+        read[static_cast<std::size_t>(n.inputs[i].node)] = 1;
   }
   for (const Output& f : fetches) read[static_cast<std::size_t>(f.node)] = 1;
   for (int id = 0; id < g.num_nodes(); ++id) {
@@ -286,8 +317,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   std::vector<int> target_ids, feed_ids;
   for (const Operation& t : targets) target_ids.push_back(t.node);
   for (const Output& p : feed_placeholders) feed_ids.push_back(p.node);
-  plan->plan_graph_ = std::make_unique<PlanGraph>(g, schedule_of(needed), fetch_inputs,
-                                                  target_ids, feed_ids);
+  plan->plan_graph_ =
+      std::make_unique<PlanGraph>(g, schedule_of(needed), fetch_inputs, target_ids, feed_ids);
   PlanGraph& pg = *plan->plan_graph_;
   if (optimize) plan->reports_ = run_passes(pg, default_pipeline(), options_);
 
@@ -305,8 +336,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
 
   for (std::size_t fi = 0; fi < feed_placeholders.size(); ++fi) {
     int id = pg.feeds()[fi];
-    if (id >= 0 && pg.live(id))
-      plan->feed_slots_.push_back({static_cast<int>(fi), slot_of(id, 0)});
+    if (id >= 0 && pg.live(id)) plan->feed_slots_.push_back({static_cast<int>(fi), slot_of(id, 0)});
   }
 
   // Steps, and the slot bindings that never change.

@@ -92,6 +92,16 @@ class Simplifier {
     if (n.output_dtypes.size() != 1 || n.op->stateful) return false;
     const auto& in = n.inputs;
     if (op == "identity" || op == "stop_gradient") return forward(id, in[0], "forwards its input");
+    if ((op == "zeros_like" || op == "ones_like") && n.control_inputs.empty() &&
+        n.output_shapes[0].rank() == 0) {
+      // Of a scalar: a constant (its input's value never matters, only its shape).
+      int c = add_scalar(n.output_dtypes[0], op == "ones_like" ? 1.0 : 0.0, id);
+      g_.replace_uses({id, 0}, {c, 0});
+      g_.redirect_control(id, c);
+      report_.note("'" + n.name + "' (" + op + "): a scalar constant");
+      g_.kill(id);
+      return true;
+    }
     if (op == "mul") {
       if (is_const(in[1], 1)) return forward(id, in[0], "x * 1 = x");
       if (is_const(in[0], 1)) return forward(id, in[1], "1 * x = x");
@@ -180,6 +190,7 @@ Pass algebraic_simplification_pass() {
           "x*1, x+0, identity, double negation and transposes, reshape chains, no-op sum_to, "
           "constant where conditions, zeros_like/ones_like operands as scalars",
           [](PlanGraph& g, PassReport& report) {
+            if (!g.registry().find("constant")) return;  // its rules make scalar constants
             Simplifier simplifier(g, report);
             for (int round = 0; round < 8 && simplifier.sweep(); ++round) {
             }

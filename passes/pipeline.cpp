@@ -7,8 +7,13 @@ namespace dagrad {
 
 const PassPipeline& default_pipeline() {
   static const PassPipeline pipeline = {
-      prune_pass(), constant_folding_pass(), algebraic_simplification_pass(),
-      cse_pass(),   constant_folding_pass(), prune_pass(),
+      prune_pass(),                     // what the request does not need
+      constant_folding_pass(),          // constant subgraphs, once
+      algebraic_simplification_pass(),  // x*1, zeros_like operands, transposes, reshapes, ...
+      cse_pass(),                       // equal nodes (the simplifications make more of them)
+      constant_folding_pass(),          // what the merges made constant
+      prune_pass(),                     // what the rewrites left unused
+      elementwise_fusion_pass(),        // groups of elementwise nodes and optimizer updates
   };
   return pipeline;
 }

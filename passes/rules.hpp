@@ -14,4 +14,9 @@ namespace dagrad {
 // across the write.
 Pass algebraic_simplification_pass();
 
+// elementwise_fusion: groups of elementwise nodes of one shape and dtype, and the assign,
+// assign_add or assign_sub that ends an optimizer's update of a variable, become one
+// fused_elementwise node (passes/fusion.cpp explains the grouping).
+Pass elementwise_fusion_pass();
+
 }  // namespace dagrad

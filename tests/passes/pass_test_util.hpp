@@ -31,6 +31,14 @@ inline OptimizerOptions verified() {
   return options;
 }
 
+// verified() without fusion, for tests of the passes before it (fusion would absorb the nodes
+// whose presence they count).
+inline OptimizerOptions verified_without_fusion() {
+  OptimizerOptions options = verified();
+  options.disabled = {"elementwise_fusion"};
+  return options;
+}
+
 inline OptimizerOptions unoptimized() {
   OptimizerOptions options;
   options.optimize = false;

@@ -1,0 +1,61 @@
+// The chapter's models (the presets dagrad train builds) trained for a few steps with the graph
+// passes on and off: the same losses and the same weights, bit for bit, since fusion evaluates
+// every op as its own kernel does and no pass reassociates.
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <random>
+
+#include "pass_test_util.hpp"
+
+using namespace dagrad;
+using namespace dagrad::testing;
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+std::unique_ptr<nn::Sequential> chapter_model(const std::string& preset, bool optimize) {
+  nn::PresetOptions options;
+  options.hidden_layers = 3;  // selu, kept small
+  auto model = nn::make_preset(preset, options);
+  model->session().set_optimizer_options(optimize ? verified() : unoptimized());
+  model->compile(optim::SGD({.learning_rate = 0.01, .momentum = 0.9, .nesterov = true}),
+                 "sparse_categorical_crossentropy", {"accuracy"});
+  return model;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(chapter_models)
+
+BOOST_DATA_TEST_CASE(training_steps_agree_with_and_without_passes,
+                     bdata::make({"plain", "bn", "bn-before", "selu", "dropout"}), preset) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  std::uniform_int_distribution<int> label(0, 9);
+  const std::int64_t n = 24;
+  Tensor x(DType::float32, Shape{n, 28, 28}), y(DType::float32, Shape{n});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = pixel(rng);
+  for (std::int64_t i = 0; i < n; ++i) y.data<float>()[i] = static_cast<float>(label(rng));
+  auto on = chapter_model(preset, true);
+  auto off = chapter_model(preset, false);
+  BOOST_TEST(report_of(on->training_plan(), "elementwise_fusion")->changes > 0);
+  for (int step = 0; step < 4; ++step) {
+    nn::Logs a = on->train_on_batch(x, y);
+    nn::Logs b = off->train_on_batch(x, y);
+    BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
+  }
+  Graph& g = on->graph();
+  Graph& h = off->graph();
+  BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());
+  for (std::size_t i = 0; i < g.variables().size(); ++i) {
+    Output a = g.output_of(g.variables()[i].variable);
+    Output b = h.output_of(h.variables()[i].variable);
+    BOOST_TEST(identical(on->session().variable_value(a), off->session().variable_value(b)),
+               preset << ": " << a.name());
+  }
+  Tensor pa = on->predict(x), pb = off->predict(x);
+  BOOST_TEST(identical(pa, pb));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,168 @@
+// passes/fusion.cpp: which nodes become fused_elementwise nodes (structure) and that fused plans
+// give the same bits as unfused ones (the fused kernel evaluates every opcode as the op's own
+// kernel does, and fusion never reassociates), including optimizer updates fused into stores.
+#include <boost/test/unit_test.hpp>
+#include <random>
+
+#include "pass_test_util.hpp"
+
+using namespace dagrad;
+using namespace dagrad::testing;
+
+namespace {
+
+Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937_64& rng, double lo = -2,
+                     double hi = 2) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  Tensor t(dtype, shape);
+  for (std::int64_t i = 0; i < t.size(); ++i) {
+    if (dtype == DType::float32)
+      t.data<float>()[i] = static_cast<float>(u(rng));
+    else
+      t.data<double>()[i] = u(rng);
+  }
+  return t;
+}
+
+// Runs the same request with the passes on (verified after each) and off; requires equal bits.
+void check_same(Graph& g, const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
+                const std::vector<Operation>& targets = {}, int steps = 1) {
+  Session on(g), off(g);
+  on.set_optimizer_options(verified());
+  off.set_optimizer_options(unoptimized());
+  on.initialize_variables();
+  off.initialize_variables();
+  for (int step = 0; step < steps; ++step) {
+    auto a = on.run(fetches, feeds, targets);
+    auto b = off.run(fetches, feeds, targets);
+    for (std::size_t i = 0; i < a.size(); ++i)
+      BOOST_TEST(identical(a[i], b[i]),
+                 "fetch " << fetches[i].name() << " differs at step " << step);
+  }
+  for (const auto& v : g.variables()) {
+    Output var = g.output_of(v.variable);
+    BOOST_TEST(identical(on.variable_value(var), off.variable_value(var)),
+               "variable " << var.name() << " differs");
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(elementwise_fusion)
+
+BOOST_AUTO_TEST_CASE(bias_add_and_elu_become_one_node) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 5}, "x");
+  Output w =
+      variable(g, Tensor::from_vector<float>(Shape{5, 3}, std::vector<float>(15, 0.25f)), "w");
+  Output b = variable(g, Tensor::from_vector<float>(Shape{3}, {0.5f, -1.0f, 0.0f}), "b");
+  Output y = elu(add(matmul(x, w), b), 1.0, "y");
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({y}, {}, {x});
+  BOOST_TEST(count_op(plan, "fused_elementwise") == 1);
+  BOOST_TEST(count_op(plan, "elu") == 0);
+  BOOST_TEST(count_op(plan, "add") == 0);
+  BOOST_TEST(count_op(plan, "matmul") == 1);
+  std::mt19937_64 rng(1);
+  check_same(g, {y}, {{x, random_tensor(DType::float32, Shape{7, 5}, rng)}});
+}
+
+BOOST_AUTO_TEST_CASE(elu_gradient_is_one_node) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 4}, "x");
+  Output y = elu(x, 0.7, "y");
+  Output loss = sum(mul(y, y), {}, false, "loss");
+  Output dx = gradients(loss, {x})[0];
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({dx}, {}, {x});
+  for (const char* op : {"where", "greater", "zeros_like", "mul", "add"})
+    BOOST_TEST(count_op(plan, op) == 0, op);
+  std::mt19937_64 rng(2);
+  check_same(g, {dx, y}, {{x, random_tensor(DType::float64, Shape{6, 4}, rng)}});
+}
+
+BOOST_AUTO_TEST_CASE(a_value_used_outside_becomes_an_output) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{8}, "x");
+  Output a = exp(neg(x), "a");
+  Output b = tanh(a, "b");
+  Output s = sum(a, {}, false, "s");  // a is also needed outside
+  Session sess(g);
+  sess.set_optimizer_options(verified());
+  Plan& plan = sess.compile({b, s}, {}, {x});
+  BOOST_TEST(count_op(plan, "fused_elementwise") == 1);
+  BOOST_TEST(count_op(plan, "sum") == 1);
+  std::mt19937_64 rng(3);
+  check_same(g, {b, s}, {{x, random_tensor(DType::float32, Shape{8}, rng)}});
+}
+
+BOOST_AUTO_TEST_CASE(no_group_leaves_and_reenters_through_an_unfused_node) {
+  // e = exp(x); m = max(e) (a reduction, not fusable); y = e / m: fusing e with y would need m
+  // inside the group, so e and y stay apart and the plan has no cycle.
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 6}, "x");
+  Output e = exp(x, "e");
+  Output m = max(e, {1}, true, "m");
+  Output y = div(e, m, "y");
+  Output z = sigmoid(y, "z");
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({z}, {}, {x});
+  BOOST_TEST(count_op(plan, "max") == 1);
+  BOOST_TEST(count_op(plan, "exp") == 1);                // alone: a group needs two nodes
+  BOOST_TEST(count_op(plan, "fused_elementwise") == 1);  // div and sigmoid
+  std::mt19937_64 rng(4);
+  check_same(g, {z}, {{x, random_tensor(DType::float32, Shape{3, 6}, rng)}});
+}
+
+BOOST_AUTO_TEST_CASE(a_read_ordered_after_a_store_is_not_fused_with_it) {
+  Graph g;
+  Output v = variable(g, Tensor::from_vector<float>(Shape{3}, {1.0f, 2.0f, 3.0f}), "v");
+  Output x = placeholder(g, DType::float32, Shape{3}, "x");
+  Output w = assign(v, mul(add(v, x), scalar(g, 2.0)), "w");
+  Output late;
+  {
+    auto guard = g.control_dependencies({w});
+    late = mul(v, scalar(g, 10.0), "late");  // must see the new value
+  }
+  Output z = exp(late, "z");
+  Tensor xv = Tensor::from_vector<float>(Shape{3}, {1.0f, 1.0f, 1.0f});
+  Session s(g);
+  s.set_optimizer_options(verified());
+  s.initialize_variables();
+  Tensor got = s.run(z, {{x, xv}});
+  // v = (v + 1) * 2 = (4, 6, 8); z = exp(10 v)
+  BOOST_TEST(got.data<float>()[0] == std::exp(40.0), boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(got.data<float>()[1] == std::exp(60.0), boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(got.data<float>()[2] == std::exp(80.0), boost::test_tools::tolerance(1e-6));
+  check_same(g, {z}, {{x, xv}}, {}, 2);
+}
+
+BOOST_AUTO_TEST_CASE(nesterov_updates_become_in_place_stores) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 4}, "x");
+  Output t = placeholder(g, DType::float32, Shape{-1, 2}, "t");
+  std::mt19937_64 rng(5);
+  Output w = variable(g, random_tensor(DType::float32, Shape{4, 2}, rng), "w");
+  Output b = variable(g, random_tensor(DType::float32, Shape{2}, rng), "b");
+  Output y = elu(add(matmul(x, w), b), 1.0, "y");
+  Output loss = mean(square(sub(y, t)), {}, false, "loss");
+  auto opt = optim::SGD({.learning_rate = 0.05, .momentum = 0.9, .nesterov = true});
+  optim::TrainStep step = opt->minimize(loss);
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({step.loss}, {step.train_op}, {x, t});
+  for (const char* op : {"assign", "assign_add", "assign_sub"})
+    BOOST_TEST(count_op(plan, op) <= 1);  // the counter
+  BOOST_TEST(count_op(plan, "fused_elementwise") >= 3);
+  const PassReport* fusion = report_of(plan, "elementwise_fusion");
+  BOOST_TEST_REQUIRE(fusion);
+  BOOST_TEST(fusion->changes >= 3);
+  std::vector<Feed> feeds{{x, random_tensor(DType::float32, Shape{5, 4}, rng)},
+                          {t, random_tensor(DType::float32, Shape{5, 2}, rng)}};
+  check_same(g, {step.loss}, feeds, {step.train_op}, 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
