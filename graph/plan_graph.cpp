@@ -27,6 +27,12 @@ PlanGraph::PlanGraph(const Graph& source, const std::vector<int>& needed,
     order_key_.push_back(static_cast<double>(id));
     ++num_live_;
   }
+  users_.resize(nodes_.size());
+  control_users_.resize(nodes_.size());
+  for (const Node& n : nodes_) {
+    for (const NodeInput& in : n.inputs) users_[static_cast<std::size_t>(in.node)].push_back(n.id);
+    for (int c : n.control_inputs) control_users_[static_cast<std::size_t>(c)].push_back(n.id);
+  }
   for (const NodeInput& f : fetches) fetches_.push_back({copy_of(f.node), f.index});
   for (int t : targets) targets_.push_back(copy_of(t));
   for (int p : feeds) feeds_.push_back(copy_of(p));
@@ -42,6 +48,12 @@ const Node& PlanGraph::node(int id) const {
 Node& PlanGraph::mutable_node(int id) {
   node(id);  // range check
   return nodes_[static_cast<std::size_t>(id)];
+}
+
+void PlanGraph::set_input(int id, int index, NodeInput value) {
+  node(id);  // range check
+  nodes_[static_cast<std::size_t>(id)].inputs.at(static_cast<std::size_t>(index)) = value;
+  users_[static_cast<std::size_t>(value.node)].push_back(id);
 }
 
 int PlanGraph::copy_of(int source_id) const {
@@ -99,6 +111,10 @@ int PlanGraph::add_node(const OpRecord& op, std::vector<NodeInput> inputs, AttrM
     n.backward = node(like).backward;
     key = order_key_[static_cast<std::size_t>(like)];
   }
+  users_.emplace_back();
+  control_users_.emplace_back();
+  for (const NodeInput& in : n.inputs) users_[static_cast<std::size_t>(in.node)].push_back(n.id);
+  for (int c : n.control_inputs) control_users_[static_cast<std::size_t>(c)].push_back(n.id);
   nodes_.push_back(std::move(n));
   live_.push_back(1);
   origin_.push_back(-1);
@@ -108,30 +124,54 @@ int PlanGraph::add_node(const OpRecord& op, std::vector<NodeInput> inputs, AttrM
 }
 
 void PlanGraph::replace_uses(NodeInput from, NodeInput to) {
-  for (std::size_t id = 0; id < nodes_.size(); ++id) {
-    if (!live_[id]) continue;
-    for (NodeInput& in : nodes_[id].inputs)
-      if (in.node == from.node && in.index == from.index) in = to;
+  std::vector<int> users;
+  users.swap(users_[static_cast<std::size_t>(from.node)]);
+  std::vector<int> kept;  // users of other outputs of `from` still use it
+  for (int id : users) {
+    if (!live_[static_cast<std::size_t>(id)]) continue;
+    bool moved = false, stays = false;
+    for (NodeInput& in : nodes_[static_cast<std::size_t>(id)].inputs) {
+      if (in.node != from.node) continue;
+      if (in.index == from.index) {
+        in = to;
+        moved = true;
+      } else {
+        stays = true;
+      }
+    }
+    if (moved) users_[static_cast<std::size_t>(to.node)].push_back(id);
+    if (stays) kept.push_back(id);
   }
+  auto& left = users_[static_cast<std::size_t>(from.node)];
+  left.insert(left.end(), kept.begin(), kept.end());
   for (NodeInput& f : fetches_)
     if (f.node == from.node && f.index == from.index) f = to;
 }
 
 void PlanGraph::redirect_control(int from, int to) {
-  for (std::size_t id = 0; id < nodes_.size(); ++id) {
-    if (!live_[id] || static_cast<int>(id) == to) continue;
-    auto& c = nodes_[id].control_inputs;
+  std::vector<int> users;
+  users.swap(control_users_[static_cast<std::size_t>(from)]);
+  for (int id : users) {
+    if (!live_[static_cast<std::size_t>(id)] || id == to) continue;
+    auto& c = nodes_[static_cast<std::size_t>(id)].control_inputs;
     auto it = std::find(c.begin(), c.end(), from);
     if (it == c.end()) continue;
     c.erase(it);
-    if (to >= 0 && std::find(c.begin(), c.end(), to) == c.end()) c.push_back(to);
+    if (to >= 0 && std::find(c.begin(), c.end(), to) == c.end()) {
+      c.push_back(to);
+      control_users_[static_cast<std::size_t>(to)].push_back(id);
+    }
   }
+  bool targeted = false;
   for (int& t : targets_)
-    if (t == from) t = to;
-  targets_.erase(std::remove(targets_.begin(), targets_.end(), -1), targets_.end());
+    if (t == from) {
+      t = to;
+      targeted = true;
+    }
+  if (!targeted) return;
   std::vector<int> unique;
   for (int t : targets_)
-    if (std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(t);
+    if (t >= 0 && std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(t);
   targets_ = std::move(unique);
 }
 

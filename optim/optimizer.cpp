@@ -20,7 +20,8 @@ Optimizer::Optimizer(Common c)
     throw OptimizerError(name_ + ": learning_rate must be a finite number >= 0, got " +
                          std::to_string(learning_rate_));
   if (!std::isfinite(decay_) || decay_ < 0)
-    throw OptimizerError(name_ + ": decay must be a finite number >= 0, got " + std::to_string(decay_));
+    throw OptimizerError(name_ + ": decay must be a finite number >= 0, got " +
+                         std::to_string(decay_));
   if (!invalid_name_reason(name_).empty())
     throw OptimizerError("optimizer name '" + name_ + "': " + invalid_name_reason(name_));
   validate(clipping_);
@@ -30,12 +31,14 @@ Optimizer::Optimizer(Common c)
 Optimizer::~Optimizer() = default;
 
 Output Optimizer::learning_rate() const {
-  if (!graph_) throw OptimizerError(name_ + ": the learning rate exists once minimize() was called");
+  if (!graph_)
+    throw OptimizerError(name_ + ": the learning rate exists once minimize() was called");
   return learning_rate_var_;
 }
 
 Output Optimizer::iterations() const {
-  if (!graph_) throw OptimizerError(name_ + ": the iteration counter exists once minimize() was called");
+  if (!graph_)
+    throw OptimizerError(name_ + ": the iteration counter exists once minimize() was called");
   return iterations_var_;
 }
 
@@ -85,7 +88,8 @@ Output Optimizer::scalar_state(const std::string& state_name, double initial, DT
   if (auto it = scalars_.find(state_name); it != scalars_.end()) return it->second;
   Graph& g = *graph_;
   auto scope = g.absolute_scope(name_);
-  Output s = variable(fill(g, Shape{}, initial, dtype, state_name + "_initial"), state_options(), state_name);
+  Output s = variable(fill(g, Shape{}, initial, dtype, state_name + "_initial"), state_options(),
+                      state_name);
   scalars_[state_name] = s;
   return s;
 }
@@ -94,13 +98,16 @@ Output Optimizer::constant_of(const StepContext& ctx, double value) const {
   return fill(*ctx.graph, Shape{}, value, ctx.dtype);
 }
 
-TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const StepRequest& request) {
+TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list,
+                              const StepRequest& request) {
   if (!loss.valid()) throw OptimizerError(name_ + ".minimize: the loss is not a valid output");
   Graph& g = *loss.graph;
   if (graph_ && graph_ != &g)
-    throw OptimizerError(name_ + " already optimizes another graph; make a new optimizer for this one");
+    throw OptimizerError(name_ +
+                         " already optimizes another graph; make a new optimizer for this one");
   if (loss.shape().rank() != 0 || !is_floating(loss.dtype()))
-    throw OptimizerError(name_ + ".minimize: the loss '" + loss.name() + "' must be a float scalar, it is " +
+    throw OptimizerError(name_ + ".minimize: the loss '" + loss.name() +
+                         "' must be a float scalar, it is " +
                          std::string(dtype_name(loss.dtype())) + " " + loss.shape().to_string());
   if (var_list.empty()) var_list = g.trainable_variables();
   if (var_list.empty())
@@ -108,12 +115,14 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
   for (std::size_t i = 0; i < var_list.size(); ++i) {
     const Output& v = var_list[i];
     if (v.graph != &g || v.producer().op->role != OpRole::Variable)
-      throw OptimizerError(name_ + ".minimize: '" + (v.valid() ? v.name() : std::string("(invalid)")) +
+      throw OptimizerError(name_ + ".minimize: '" +
+                           (v.valid() ? v.name() : std::string("(invalid)")) +
                            "' is not a variable of the loss's graph");
     if (v.dtype() != loss.dtype())
       throw OptimizerError(name_ + ".minimize: variable '" + v.name() + "' is " +
                            std::string(dtype_name(v.dtype())) + ", the loss " +
-                           std::string(dtype_name(loss.dtype())) + "; an optimizer updates one dtype");
+                           std::string(dtype_name(loss.dtype())) +
+                           "; an optimizer updates one dtype");
     // Two updates of one variable in a step would be two unordered writes.
     auto earlier_end = var_list.begin() + static_cast<long>(i);
     if (std::find(var_list.begin(), earlier_end, v) != earlier_end)
@@ -142,7 +151,8 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
     if (!momenta.empty()) forward = nesterov_lookahead(forward, momenta, lookahead_beta());
     TrainStep step;
     step.loss = forward[0];
-    step.outputs.assign(forward.begin() + 1, forward.begin() + 1 + static_cast<long>(request.outputs.size()));
+    step.outputs.assign(forward.begin() + 1,
+                        forward.begin() + 1 + static_cast<long>(request.outputs.size()));
     std::vector<Operation> state_updates;
     for (std::size_t i = 1 + request.outputs.size(); i < forward.size(); ++i)
       state_updates.emplace_back(forward[i]);
@@ -172,7 +182,10 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
     std::vector<Operation> updates;
     {
       // No update runs before everything above is computed (the read/write ordering rule).
-      auto after_gradients = g.control_dependencies(computed);
+      // Through one group node: a control edge from every gradient to every update node would
+      // make the graph quadratic in the depth of the network.
+      Operation gradients_ready = group(g, computed, "gradients_ready");
+      auto after_gradients = g.control_dependencies({gradients_ready});
       for (std::size_t i = 0; i < var_list.size(); ++i) {
         if (!grads[i].valid()) continue;
         auto var_scope = g.name_scope("update_" + g.node(var_list[i].node).name);
@@ -187,11 +200,14 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list, const S
     // Writes of state the updates read (Nadam's m_cache), then the counter, after all updates.
     std::vector<Operation> all = updates;
     {
-      auto after_updates = g.control_dependencies(updates);
+      Operation updates_done = group(g, updates, "updates_done");
+      auto after_updates = g.control_dependencies({updates_done});
       for (const Operation& f : finish(ctx)) all.push_back(f);
     }
-    auto after_all = g.control_dependencies(all);
-    Output count = assign_add(iterations_var_, fill(g, Shape{}, 1, DType::int64), "increment_iterations");
+    Operation all_done = group(g, all, "all_done");
+    auto after_all = g.control_dependencies({all_done});
+    Output count =
+        assign_add(iterations_var_, fill(g, Shape{}, 1, DType::int64), "increment_iterations");
     step.train_op = group(g, {count}, "train");
     return step;
   } catch (...) {

@@ -137,7 +137,7 @@ class Simplifier {
       if (inner.op->name == "reshape" && inner.control_inputs.empty() &&
           !volatile_value(inner.inputs[0])) {
         NodeInput source = inner.inputs[0];
-        g_.mutable_node(id).inputs[0] = source;  // reshape(reshape(x)) = reshape(x)
+        g_.set_input(id, 0, source);  // reshape(reshape(x)) = reshape(x)
         report_.note("'" + n.name + "' (reshape): reshapes '" + g_.node(source.node).name +
                      "' directly, not through '" + inner.name + "'");
         return true;
@@ -168,7 +168,7 @@ class Simplifier {
         Shape out = n.output_shapes[0];
         if (!same_shape(shape_of(other), out)) continue;
         int scalar = add_scalar(operand.output_dtypes[0], ones ? 1.0 : 0.0, id);
-        g_.mutable_node(id).inputs[static_cast<std::size_t>(k)] = {scalar, 0};
+        g_.set_input(id, k, {scalar, 0});
         report_.note("'" + n.name + "' (" + op + "): a scalar " + (ones ? "1" : "0") +
                      " instead of '" + operand.name + "' (" + operand.op->name + ")");
         return true;

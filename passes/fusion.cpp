@@ -262,7 +262,7 @@ class Fuser {
   // The fused kernel loads every input before it stores: a member that reads a variable the
   // group stores must be one whose value the store depends on (a read before the write), never
   // one ordered after it. Each variable is stored at most once per group.
-  bool reads_precede_stores(const std::vector<int>& members, const std::vector<char>& in_region) {
+  bool reads_precede_stores(const std::vector<int>& members) {
     for (int s : members) {
       if (store_kind(node(s).op->name) == StoreKind::None) continue;
       int var = node(s).inputs[0].node;
@@ -276,28 +276,32 @@ class Fuser {
         // A member reading the store's own output gets the stored value from its register; only
         // a load of the variable's buffer (an input from outside the group) reads the old value.
         for (const NodeInput& in : node(m).inputs)
-          reads = reads || (!in_region[static_cast<std::size_t>(in.node)] && in.index == 0 &&
+          reads = reads || (!inside(in.node) && in.index == 0 &&
                             alias_[static_cast<std::size_t>(in.node)] == var);
-        if (reads && !reaches_inside(m, s, in_region)) return false;
+        if (reads && !reaches_inside(m, s)) return false;
       }
     }
     return true;
   }
 
   // Whether `to` is reachable from `from` through data edges between members.
-  bool reaches_inside(int from, int to, const std::vector<char>& in_region) const {
-    std::vector<int> stack{from};
-    std::vector<char> seen(static_cast<std::size_t>(g_.num_nodes()), 0);
+  bool reaches_inside(int from, int to) const {
+    std::vector<int> stack{from}, seen;  // members only: a group is small
     while (!stack.empty()) {
       int u = stack.back();
       stack.pop_back();
       if (u == to) return true;
-      if (seen[static_cast<std::size_t>(u)]) continue;
-      seen[static_cast<std::size_t>(u)] = 1;
+      if (std::find(seen.begin(), seen.end(), u) != seen.end()) continue;
+      seen.push_back(u);
       for (int c : consumers_[static_cast<std::size_t>(u)])
-        if (in_region[static_cast<std::size_t>(c)]) stack.push_back(c);
+        if (inside(c)) stack.push_back(c);
     }
     return false;
+  }
+
+  // Whether node `id` is a member of the group being materialized.
+  bool inside(int id) const {
+    return id < static_cast<int>(in_region_.size()) && in_region_[static_cast<std::size_t>(id)];
   }
 
   void materialize(const Region& r) {
@@ -305,16 +309,23 @@ class Fuser {
     std::sort(members.begin(), members.end(), [&](int a, int b) {
       return position_[static_cast<std::size_t>(a)] < position_[static_cast<std::size_t>(b)];
     });
-    std::vector<char> in_region(static_cast<std::size_t>(g_.num_nodes()), 0);
-    for (int m : members) in_region[static_cast<std::size_t>(m)] = 1;
-    if (!reads_precede_stores(members, in_region)) return;
+    in_region_.resize(static_cast<std::size_t>(g_.num_nodes()), 0);
+    for (int m : members) in_region_[static_cast<std::size_t>(m)] = 1;
+    struct Clear {  // the flags are shared by every group: clear them on every way out
+      std::vector<char>& flags;
+      const std::vector<int>& members;
+      ~Clear() {
+        for (int m : members) flags[static_cast<std::size_t>(m)] = 0;
+      }
+    } clear{in_region_, members};
+    if (!reads_precede_stores(members)) return;
     // Inputs: external values, a full-shape one of the compute dtype first (the kernel
     // dispatches on input 0). Scalar constants become program constants.
     std::vector<NodeInput> inputs;
     std::map<std::pair<int, int>, int> input_index;
     std::map<std::pair<int, int>, double> scalar_constants;
     auto note_input = [&](NodeInput in) {
-      if (in_region[static_cast<std::size_t>(in.node)]) return;
+      if (inside(in.node)) return;
       const Node& p = node(in.node);
       double value = 0;
       if (p.op->role == OpRole::Constant && p.control_inputs.empty() && out_shape(in).rank() == 0 &&
@@ -344,7 +355,7 @@ class Fuser {
     FusedProgram program(static_cast<int>(inputs.size()));
     std::map<int, int> reg_of;  // member -> register of its value
     auto reg = [&](NodeInput in) -> int {
-      if (in_region[static_cast<std::size_t>(in.node)]) return reg_of.at(in.node);
+      if (inside(in.node)) return reg_of.at(in.node);
       auto c = scalar_constants.find({in.node, in.index});
       if (c != scalar_constants.end()) return program.constant(c->second);
       return input_index.at({in.node, in.index});
@@ -395,8 +406,7 @@ class Fuser {
       }
       reg_of[m] = value;
       bool outside = fetched_[static_cast<std::size_t>(m)] != 0;
-      for (int c : consumers_[static_cast<std::size_t>(m)])
-        outside = outside || !in_region[static_cast<std::size_t>(c)];
+      for (int c : consumers_[static_cast<std::size_t>(m)]) outside = outside || !inside(c);
       if (outside) outputs.emplace_back(m, value);
     }
     bool stores = std::any_of(members.begin(), members.end(), [&](int m) {
@@ -408,8 +418,7 @@ class Fuser {
     std::vector<int> control;
     for (int m : members)
       for (int c : node(m).control_inputs)
-        if (!in_region[static_cast<std::size_t>(c)] &&
-            std::find(control.begin(), control.end(), c) == control.end())
+        if (!inside(c) && std::find(control.begin(), control.end(), c) == control.end())
           control.push_back(c);
     int last = members.back();
     std::string name = node(last).name + "/fused";
@@ -435,6 +444,7 @@ class Fuser {
   std::vector<int> alias_;
   std::vector<Region> regions_;
   std::vector<int> visited_;
+  std::vector<char> in_region_;
   int visit_epoch_ = 0;
 };
 

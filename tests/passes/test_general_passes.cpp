@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(the_verifier_catches_a_wrong_shape_and_a_cycle) {
   }
   {
     PlanGraph pg(g, {0, 1, 2}, {{z.node, 0}}, {}, {x.node});
-    pg.mutable_node(1).inputs[0] = {2, 0};  // y reads z, z reads y
+    pg.set_input(1, 0, {2, 0});  // y reads z, z reads y
     BOOST_CHECK_THROW(verify_plan_graph(pg), GraphError);
   }
 }

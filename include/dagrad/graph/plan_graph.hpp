@@ -33,7 +33,11 @@ class PlanGraph {
   int num_nodes() const { return static_cast<int>(nodes_.size()); }  // dead ones included
   int num_live() const { return num_live_; }
   const Node& node(int id) const;  // throws GraphError for an id out of range
+  // A node to change in place: attributes, shapes, name. Its inputs and control inputs change only
+  // through set_input, replace_uses and redirect_control, which keep the use lists.
   Node& mutable_node(int id);
+  // Input `index` of node `id` reads `value` instead (kept in the use lists replace_uses walks).
+  void set_input(int id, int index, NodeInput value);
   bool live(int id) const { return live_.at(static_cast<std::size_t>(id)) != 0; }
   // The source-graph node this one copies, or -1 for a node a pass made.
   int origin(int id) const { return origin_.at(static_cast<std::size_t>(id)); }
@@ -79,6 +83,9 @@ class PlanGraph {
   std::vector<int> origin_;
   std::vector<double> order_key_;  // scheduling preference: the source position
   std::vector<int> copy_of_;       // source id -> copy id
+  // Who may use each node (data and control), appended as edges appear and checked when read:
+  // replace_uses and redirect_control visit these instead of every node.
+  std::vector<std::vector<int>> users_, control_users_;
   std::vector<NodeInput> fetches_;
   std::vector<int> targets_;
   std::vector<int> feeds_;
