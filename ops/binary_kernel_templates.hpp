@@ -2,9 +2,9 @@
 // files only: each instantiates a few of them, so that no one file compiles them all.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -16,14 +16,6 @@
 namespace dagrad::kernels::binary {
 
 struct Div;
-
-// Is `small` a suffix of `big` (so `small` repeats over the leading rows of `big`)?
-inline bool is_trailing(const Shape& small, const Shape& big) {
-  if (small.rank() > big.rank()) return false;
-  for (int i = 1; i <= small.rank(); ++i)
-    if (small[small.rank() - i] != big[big.rank() - i]) return false;
-  return true;
-}
 
 // Integer a / b is undefined for b == 0, and for min / -1 (the quotient overflows; x86 traps).
 // Checks the element pairs the division will meet, in one pass over the output.
@@ -55,23 +47,39 @@ void check_integer_division(const Tensor& a, const Tensor& b, const Tensor& out)
   }
 }
 
-template <class F>
-struct ScalarCompare;
-
-// xtensor 0.24 + xsimd 8 assign broadcast results involving bool wrongly once a row fills a
-// SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections), so comparisons
-// and where broadcast through these plain loops.
-template <class T, class Out, class Fn>
-void broadcast_loop(const Tensor& a, const Tensor& b, Tensor& out, Fn f) {
-  BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
+// Broadcasting other than "same shapes" or "one side a single element": a contiguous loop per
+// output row (BroadcastRows), with the element function F::scalar, which the compiler
+// vectorizes. Plain loops rather than xtensor's broadcasting assignment, which steps an index
+// per element, and which xtensor 0.24 + xsimd 8 get wrong for bool results once a row fills a
+// SIMD register ((1, 9) against (2, 9) gave wrong comparisons and selections).
+template <class F, class T, class R>
+void broadcast_rows(const Tensor& a, const Tensor& b, Tensor& out) {
+  BroadcastRows<2> rows(out.shape(), {&a.shape(), &b.shape()});
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
-  Out* po = out.data<Out>();
-  for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
-    po[e] = f(pa[walk.offset(0)], pb[walk.offset(1)]);
+  R* po = out.data<R>();
+  auto n = rows.length();
+  bool step_a = rows.inner_stride(0) != 0, step_b = rows.inner_stride(1) != 0;
+  for (std::int64_t r = 0; r < rows.rows(); ++r, rows.next_row()) {
+    const T* ra = pa + rows.offset(0);
+    const T* rb = pb + rows.offset(1);
+    R* ro = po + r * n;
+    if (step_a && step_b) {  // (b, n) op (n,): the row of b again for every row of a
+      for (std::int64_t j = 0; j < n; ++j) ro[j] = static_cast<R>(F::scalar(ra[j], rb[j]));
+    } else if (step_a) {  // (b, n) op (b, 1): one element of b per row
+      T vb = *rb;
+      for (std::int64_t j = 0; j < n; ++j) ro[j] = static_cast<R>(F::scalar(ra[j], vb));
+    } else if (step_b) {
+      T va = *ra;
+      for (std::int64_t j = 0; j < n; ++j) ro[j] = static_cast<R>(F::scalar(va, rb[j]));
+    } else {
+      std::fill(ro, ro + n, static_cast<R>(F::scalar(*ra, *rb)));
+    }
+  }
 }
 
-// F::apply(a, b) is an xtensor expression; R<T> is the output element type.
+// F::apply(a, b) is an xtensor expression, F::scalar(a, b) the same function of two elements;
+// the output element type is bool for comparisons, else T.
 template <class F, bool Compare>
 struct Binary {
   template <class T>
@@ -91,46 +99,30 @@ struct Binary {
     } else if (a.size() == 1 && o.shape() == b.shape()) {
       auto vo = flat<R>(o);
       xt::noalias(vo) = F::apply(*a.data<T>(), flat<T>(b));
-    } else if (o.shape() == a.shape() && is_trailing(b.shape(), a.shape()) && b.size() > 0) {
-      // Bias-style broadcast: b repeats over the rows of a.
-      auto n = static_cast<std::size_t>(b.size());
-      auto vb = flat_at(b.data<T>(), n);
-      for (std::int64_t row = 0; row < a.size() / b.size(); ++row) {
-        auto va = flat_at(a.data<T>() + row * b.size(), n);
-        auto vo = flat_at(o.data<R>() + row * b.size(), n);
-        xt::noalias(vo) = F::apply(va, vb);
-      }
-    } else if (o.shape() == b.shape() && is_trailing(a.shape(), b.shape()) && a.size() > 0) {
-      auto n = static_cast<std::size_t>(a.size());
-      auto va = flat_at(a.data<T>(), n);
-      for (std::int64_t row = 0; row < b.size() / a.size(); ++row) {
-        auto vb = flat_at(b.data<T>() + row * a.size(), n);
-        auto vo = flat_at(o.data<R>() + row * a.size(), n);
-        xt::noalias(vo) = F::apply(va, vb);
-      }
-    } else if constexpr (Compare) {
-      broadcast_loop<T, bool>(a, b, o, typename ScalarCompare<F>::type{});
     } else {
-      auto vo = view<R>(o);
-      xt::noalias(vo) = F::apply(view<T>(a), view<T>(b));
+      broadcast_rows<F, T, R>(a, b, o);
     }
   }
 };
 
-#define DAGRAD_BINARY(NAME, EXPR)     \
-  struct NAME {                       \
-    template <class A, class B>       \
-    static auto apply(A&& a, B&& b) { \
-      return EXPR;                    \
-    }                                 \
+#define DAGRAD_BINARY(NAME, EXPR, SCALAR) \
+  struct NAME {                           \
+    template <class A, class B>           \
+    static auto apply(A&& a, B&& b) {     \
+      return EXPR;                        \
+    }                                     \
+    template <class T>                    \
+    static auto scalar(T a, T b) {        \
+      return SCALAR;                      \
+    }                                     \
   };
-DAGRAD_BINARY(Add, a + b)
-DAGRAD_BINARY(Sub, a - b)
+DAGRAD_BINARY(Add, a + b, a + b)
+DAGRAD_BINARY(Sub, a - b, a - b)
 // clang-format reads this product as a pointer declaration (a* b).
 // clang-format off
-DAGRAD_BINARY(Mul, a * b)
+DAGRAD_BINARY(Mul, a * b, a * b)
 // clang-format on
-DAGRAD_BINARY(Div, a / b)
+DAGRAD_BINARY(Div, a / b, a / b)
 // Not xt::pow: xsimd 8's batched pow maps every zero base to 0 (so 0^0 = 0, 0^-1 = 0).
 struct PowFn {
   template <class T>
@@ -138,10 +130,11 @@ struct PowFn {
     return std::pow(a, b);
   }
 };
-DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)))
+DAGRAD_BINARY(Pow, xt::make_lambda_xfunction(PowFn{}, std::forward<A>(a), std::forward<B>(b)),
+              PowFn{}(a, b))
 // NaN in either operand gives NaN (as NumPy, TensorFlow and PyTorch); a tie gives a. Not
 // xt::maximum: xsimd's max returns its second operand when either is NaN. Called on scalars by
-// the broadcast loop and on expressions otherwise (xtensor's == compares whole expressions:
+// broadcast_rows and on expressions otherwise (xtensor's == compares whole expressions:
 // equal is the elementwise one).
 // b == b is false only for NaN. (Not not_equal(b, b): xsimd 8's AVX-512 inequality is an ordered
 // comparison, false for NaN.)
@@ -172,36 +165,14 @@ auto nan_min(A&& a, B&& b) {
   else
     return xt::where(b < a, b, xt::where(is_number(b), a, b));
 }
-DAGRAD_BINARY(Maximum, nan_max(a, b))
-DAGRAD_BINARY(Minimum, nan_min(a, b))
-DAGRAD_BINARY(Greater, xt::greater(a, b))
-DAGRAD_BINARY(GreaterEqual, xt::greater_equal(a, b))
-DAGRAD_BINARY(Less, xt::less(a, b))
-DAGRAD_BINARY(LessEqual, xt::less_equal(a, b))
-DAGRAD_BINARY(Equal, xt::equal(a, b))
+DAGRAD_BINARY(Maximum, nan_max(a, b), nan_max(a, b))
+DAGRAD_BINARY(Minimum, nan_min(a, b), nan_min(a, b))
+DAGRAD_BINARY(Greater, xt::greater(a, b), a > b)
+DAGRAD_BINARY(GreaterEqual, xt::greater_equal(a, b), a >= b)
+DAGRAD_BINARY(Less, xt::less(a, b), a < b)
+DAGRAD_BINARY(LessEqual, xt::less_equal(a, b), a <= b)
+DAGRAD_BINARY(Equal, xt::equal(a, b), a == b)
 #undef DAGRAD_BINARY
-
-// The scalar comparison of each comparison op, for the plain broadcast loop.
-template <>
-struct ScalarCompare<Greater> {
-  using type = std::greater<>;
-};
-template <>
-struct ScalarCompare<GreaterEqual> {
-  using type = std::greater_equal<>;
-};
-template <>
-struct ScalarCompare<Less> {
-  using type = std::less<>;
-};
-template <>
-struct ScalarCompare<LessEqual> {
-  using type = std::less_equal<>;
-};
-template <>
-struct ScalarCompare<Equal> {
-  using type = std::equal_to<>;
-};
 
 // The element types of the arithmetic and comparison kernels.
 template <class F, bool Compare = false>

@@ -5,7 +5,13 @@
 // nest of loops over contiguous memory: "all axes" is one run, "last axis" is (kept, reduced),
 // "first axis" is (reduced, kept). They use plain loops over the buffers rather than xtensor
 // reducers so that they can restart from the identity in the reused output buffer, accumulate
-// float32 in double, and run without allocating.
+// float32 in double along contiguous runs, and run without allocating. sum_to is the sum over
+// the broadcast axes and takes the same loops.
+//
+// Summation order, fixed so that every run and every machine gives the same result: a run of
+// contiguous reduced elements (the last axis, all axes) is summed in 16 interleaved partial sums
+// (SumOp::run); rows reduced into an output row (leading axes, as the bias gradient and
+// BatchNormalization's moments do) are added to it one after the other, in the input's dtype.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -126,21 +132,23 @@ struct SumOp {
   static T combine(T a, T b) {
     return wrap_add(a, b);
   }
-  // Four partial sums (shorter dependency chains, smaller rounding error); float32 is
-  // accumulated in double and integers in wrapping uint64.
+  // Sixteen partial sums (element i goes to partial i mod 16), added in a fixed pairwise tree,
+  // plus the tail: independent lanes that the compiler vectorizes, short dependency chains and a
+  // smaller rounding error than one running sum, and the same order, so the same result, on
+  // every machine. float32 is accumulated in double and integers in wrapping uint64.
   template <class T>
   static T run(const T* p, std::size_t n) {
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double, std::uint64_t>;
-    Acc s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    constexpr std::size_t kLanes = 16;
+    Acc lane[kLanes] = {};
     std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      s0 += static_cast<Acc>(p[i]);
-      s1 += static_cast<Acc>(p[i + 1]);
-      s2 += static_cast<Acc>(p[i + 2]);
-      s3 += static_cast<Acc>(p[i + 3]);
-    }
-    for (; i < n; ++i) s0 += static_cast<Acc>(p[i]);
-    return static_cast<T>((s0 + s1) + (s2 + s3));
+    for (; i + kLanes <= n; i += kLanes)
+      for (std::size_t k = 0; k < kLanes; ++k) lane[k] += static_cast<Acc>(p[i + k]);
+    Acc tail = 0;
+    for (; i < n; ++i) tail += static_cast<Acc>(p[i]);
+    for (std::size_t width = kLanes / 2; width > 0; width /= 2)
+      for (std::size_t k = 0; k < width; ++k) lane[k] += lane[k + width];
+    return static_cast<T>(lane[0] + tail);
   }
 };
 
@@ -168,19 +176,53 @@ struct ExtremumOp {
   }
 };
 
+// out[j] = combine(out[j], row[j]) for each of `rows` rows of n elements from `in`, row after row.
+// Four rows per pass over out (which stays in L1) cut its loads and stores by four; every column
+// is still combined in row order, so sums come out bit for bit as with one row per pass.
+template <class Op, class T>
+void accumulate_rows(const T* in, std::size_t rows, std::size_t n, T* out) {
+  std::size_t i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const T* r0 = in + i * n;
+    const T* r1 = r0 + n;
+    const T* r2 = r1 + n;
+    const T* r3 = r2 + n;
+    for (std::size_t j = 0; j < n; ++j)
+      out[j] =
+          Op::combine(Op::combine(Op::combine(Op::combine(out[j], r0[j]), r1[j]), r2[j]), r3[j]);
+  }
+  for (; i < rows; ++i) {
+    const T* r = in + i * n;
+    for (std::size_t j = 0; j < n; ++j) out[j] = Op::combine(out[j], r[j]);
+  }
+}
+
 template <class Op, class T>
 void walk(const Runs& r, std::size_t g, const T* in, T* out) {
   std::size_t n = r.size[g];
   if (g + 1 == r.count()) {
-    if (r.reduced[g]) {
+    if (r.reduced[g]) {  // a contiguous run into one output: the last axis, or all axes
       *out = Op::combine(*out, Op::template run<T>(in, n));
-    } else {
+    } else {  // nothing reduced below here
       for (std::size_t j = 0; j < n; ++j) out[j] = Op::combine(out[j], in[j]);
     }
     return;
   }
+  if (g + 2 == r.count() && r.reduced[g]) {  // rows into one output row: leading axes
+    accumulate_rows<Op>(in, n, r.size[g + 1], out);
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i)
     walk<Op>(r, g + 1, in + i * r.in_stride[g], out + i * r.out_stride[g]);
+}
+
+// y = the reduction of x over the axes in `mask`, in y's buffer, which may hold old values.
+template <class Op, class T>
+void reduce_into(const Tensor& x, const AxisMask& mask, Tensor& y) {
+  T* out = y.data<T>();
+  std::fill(out, out + y.size(), Op::template identity<T>());
+  if (x.size() == 0) return;
+  walk<Op>(collapse(x.shape(), mask), 0, x.data<T>(), out);
 }
 
 template <class Op, bool Mean = false>
@@ -189,20 +231,15 @@ struct Reduce {
   static void run(KernelContext& c) {
     const Tensor& x = c.input(0);
     Tensor& y = c.output(0);
-    T* out = y.data<T>();
-    // Output buffers are reused across runs: start from the identity every time.
-    std::fill(out, out + y.size(), Op::template identity<T>());
-    if (x.size() == 0) {
-      // Only sum has an identity; the shape function rejects the others, this guards direct calls.
-      if (y.size() > 0 && !std::is_same_v<Op, SumOp>)
-        throw std::domain_error("reduction over an axis of size 0 has no elements");
-      return;
-    }
-    const auto& axes = c.attrs().get_ints("axes");
-    Runs r = collapse(x.shape(), reduced_mask(axes, x.shape().rank()));
-    walk<Op>(r, 0, x.data<T>(), out);
+    // Only sum has an identity; the shape function rejects the others, this guards direct calls.
+    if (x.size() == 0 && y.size() > 0 && !std::is_same_v<Op, SumOp>)
+      throw std::domain_error("reduction over an axis of size 0 has no elements");
+    // Output buffers are reused across runs: reduce_into starts from the identity every time.
+    reduce_into<Op, T>(x, reduced_mask(c.attrs().get_ints("axes"), x.shape().rank()), y);
     if constexpr (Mean) {
+      if (x.size() == 0) return;
       // mean = sum / (number of elements reduced into each output)
+      T* out = y.data<T>();
       T scale = T(1) / static_cast<T>(x.size() / y.size());
       for (std::int64_t i = 0; i < y.size(); ++i) out[i] *= scale;
     }
@@ -309,21 +346,24 @@ void sum_to_shape(ShapeContext& ctx) {
   ctx.set_output(0, ctx.input_dtype(0), like);
 }
 
+// The sum over the axes along which `like` was broadcast, so sum_to takes the reductions' loops
+// (and their summation order: sum_to(x, like) equals sum(x, those axes, keepdims) bit for bit).
 struct SumTo {
   template <class T>
   static void run(KernelContext& c) {
     const Tensor& x = c.input(0);
     Tensor& out = c.output(0);
-    const T* src = x.data<T>();
-    T* dst = out.data<T>();
     if (x.shape() == out.shape()) {  // autodiff adds sum_to wherever unknown dims might broadcast
-      std::copy_n(src, x.size(), dst);
+      std::copy_n(x.data<T>(), x.size(), out.data<T>());
       return;
     }
-    std::fill(dst, dst + out.size(), T(0));
-    // Walking x, the output offset stays put along the axes that are summed away.
-    kernels::BroadcastWalk<1> walk(x.shape(), {&out.shape()});
-    for (std::int64_t e = 0; e < x.size(); ++e, walk.next()) dst[walk.offset(0)] += src[e];
+    const Shape& xs = x.shape();
+    const Shape& like = out.shape();
+    AxisMask mask(static_cast<std::size_t>(xs.rank()), false);
+    int lead = xs.rank() - like.rank();  // like's missing leading axes are summed away
+    for (int i = 0; i < xs.rank(); ++i)
+      mask[static_cast<std::size_t>(i)] = i < lead || (like[i - lead] == 1 && xs[i] != 1);
+    reduce_into<SumOp, T>(x, mask, out);
   }
 };
 

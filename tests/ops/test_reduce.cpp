@@ -1,9 +1,11 @@
 // Reductions (sum, mean, max, min) and argmax: values against hand-computed numbers, shapes
 // with unknown dimensions, empty axes, and build-time errors.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -414,6 +416,186 @@ BOOST_AUTO_TEST_CASE(max_gradient_over_the_batch_axis_of_long_rows) {
     // The maximum of each column is the element that is 1: its gradient is 1, the other's 0.
     BOOST_TEST(values(s.run(dx, {{x, Tensor::from_vector<double>({2, n}, v)}})) == v,
                tt::per_element());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the kernels' loops (leading axes, last axis, all axes, and the general walk) against
+// float64 nested loops, at odd sizes so that every SIMD tail and the four-row blocks run ----
+
+namespace {
+
+// Values in [-2, 2) from a fixed seed, as stored in `dtype` (what the kernel sees).
+std::vector<double> draws(DType dtype, std::int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-2.0, 2.0);
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (double& x : v) x = rounded_to(dtype, u(rng));
+  return v;
+}
+
+// Per output element of the reduction of x (row-major, rank <= 3) over the axes in `reduced`:
+// the exact sum, the sum of magnitudes, the count, max and min, by plain loops in double.
+struct Reference {
+  std::vector<double> sum, magnitude, max, min;
+  std::int64_t count = 0;
+};
+Reference reference_reduction(const std::vector<double>& x, Ints dims, std::vector<bool> reduced) {
+  while (dims.size() < 3) {  // pad to rank 3 with leading kept dims of size 1
+    dims.insert(dims.begin(), 1);
+    reduced.insert(reduced.begin(), false);
+  }
+  Ints out_dims;
+  for (std::size_t d = 0; d < 3; ++d) out_dims.push_back(reduced[d] ? 1 : dims[d]);
+  auto n_out = static_cast<std::size_t>(out_dims[0] * out_dims[1] * out_dims[2]);
+  Reference r;
+  r.sum.assign(n_out, 0.0);
+  r.magnitude.assign(n_out, 0.0);
+  r.max.assign(n_out, -std::numeric_limits<double>::infinity());
+  r.min.assign(n_out, std::numeric_limits<double>::infinity());
+  r.count = 1;
+  for (std::size_t d = 0; d < 3; ++d)
+    if (reduced[d]) r.count *= dims[d];
+  for (std::int64_t i = 0; i < dims[0]; ++i)
+    for (std::int64_t j = 0; j < dims[1]; ++j)
+      for (std::int64_t k = 0; k < dims[2]; ++k) {
+        double v = x[static_cast<std::size_t>((i * dims[1] + j) * dims[2] + k)];
+        std::int64_t oi = reduced[0] ? 0 : i, oj = reduced[1] ? 0 : j, ok = reduced[2] ? 0 : k;
+        auto o = static_cast<std::size_t>((oi * out_dims[1] + oj) * out_dims[2] + ok);
+        r.sum[o] += v;
+        r.magnitude[o] += std::abs(v);
+        r.max[o] = std::max(r.max[o], v);
+        r.min[o] = std::min(r.min[o], v);
+      }
+  return r;
+}
+
+struct FastPathCase {
+  const char* what;
+  Ints dims, axes, like;  // `like`: the shape sum_to sums down to (the axes kept as 1)
+};
+
+std::vector<FastPathCase> fast_path_cases() {
+  return {
+      {"leading axis, odd sizes", {37, 53}, {0}, {53}},
+      {"leading axis kept as 1", {37, 53}, {0}, {1, 53}},
+      {"leading axis, BatchNormalization's shape", {256, 100}, {0}, {100}},
+      {"leading axis, whole blocks", {8, 32}, {0}, {32}},
+      {"leading axes of a 3-d tensor", {6, 5, 19}, {0, 1}, {19}},
+      {"leading axis past a dim of size 1", {5, 1, 53}, {0}, {1, 53}},
+      {"last axis, odd sizes", {37, 53}, {1}, {37, 1}},
+      {"last axis, short rows", {37, 10}, {-1}, {37, 1}},
+      {"all axes", {37, 53}, {}, {}},
+      {"all axes kept as 1", {37, 53}, {0, 1}, {1, 1}},
+      {"middle axis (no fast path)", {3, 37, 21}, {1}, {3, 1, 21}},
+      {"outer axes around a kept one (no fast path)", {6, 37, 21}, {0, 2}, {37, 1}},
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(reduce_loops)
+
+BOOST_AUTO_TEST_CASE(sum_mean_max_min_and_sum_to_match_float64_loops) {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    // The rounding unit: recursive summation of n terms errs by at most about n u sum|x|.
+    double u = dtype == DType::float32 ? std::ldexp(1.0, -24) : std::ldexp(1.0, -53);
+    for (const FastPathCase& c : fast_path_cases()) {
+      BOOST_TEST_CONTEXT(c.what << ", " << dtype_name(dtype)) {
+        Shape shape(c.dims);
+        std::vector<double> x = draws(dtype, shape.num_elements(), 7);
+        std::vector<bool> reduced(c.dims.size(), c.axes.empty());
+        for (auto a : c.axes)
+          reduced[static_cast<std::size_t>(a < 0 ? a + shape.rank() : a)] = true;
+        Reference ref = reference_reduction(x, c.dims, reduced);
+
+        Graph g;
+        Output in = constant(g, make_tensor(dtype, shape, x), "x");
+        Output like = constant(g, Tensor(dtype, Shape(c.like)), "like");
+        Session s(g);
+        std::vector<Tensor> out = s.run({sum(in, c.axes, true), mean(in, c.axes), max(in, c.axes),
+                                         min(in, c.axes), sum_to(in, like)});
+        BOOST_TEST_REQUIRE(out[0].size() == static_cast<std::int64_t>(ref.sum.size()));
+        BOOST_TEST(out[4].shape() == Shape(c.like));
+        auto count = static_cast<double>(ref.count);
+        for (std::size_t o = 0; o < ref.sum.size(); ++o) {
+          auto i = static_cast<std::int64_t>(o);
+          double bound = (count + 1) * u * ref.magnitude[o];
+          BOOST_TEST(std::abs(out[0].value_as_double(i) - ref.sum[o]) <= bound,
+                     "sum " << o << ": " << out[0].value_as_double(i) << " vs " << ref.sum[o]);
+          BOOST_TEST(std::abs(out[1].value_as_double(i) - ref.sum[o] / count) <=
+                         bound / count + 2 * u * std::abs(ref.sum[o] / count),
+                     "mean " << o);
+          BOOST_TEST(out[2].value_as_double(i) == ref.max[o], "max " << o);
+          BOOST_TEST(out[3].value_as_double(i) == ref.min[o], "min " << o);
+          // sum_to is the sum over the broadcast axes, through the same loops: equal bit for bit.
+          BOOST_TEST(out[4].value_as_double(i) == out[0].value_as_double(i), "sum_to " << o);
+        }
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(integer_sums_over_leading_and_last_axes_are_exact) {
+  // 37 x 53 int32 values up to 1000 in magnitude: every partial sum is exact.
+  std::vector<double> x(37 * 53);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>((i * 7919) % 2001) - 1000;
+  Reference cols = reference_reduction(x, {37, 53}, {true, false});
+  Reference rows = reference_reduction(x, {37, 53}, {false, true});
+  Graph g;
+  Output in = constant(g, make_tensor(DType::int32, Shape{37, 53}, x));
+  Session s(g);
+  std::vector<Tensor> out =
+      s.run({sum(in, {0}), sum(in, {1}), sum_to(in, constant(g, Tensor(DType::int32, Shape{53})))});
+  BOOST_TEST(values(out[0]) == cols.sum, tt::per_element());
+  BOOST_TEST(values(out[1]) == rows.sum, tt::per_element());
+  BOOST_TEST(values(out[2]) == cols.sum, tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(summation_order_is_the_documented_one) {
+  // Leading axes add rows one after the other in float32: 1 + 1e8 rounds back to 1e8, so the
+  // column 1, 1e8, -1e8, 1, 1 sums to 2 (the exact sum is 3), in the four-row block and the tail
+  // alike. Along the last axis float32 is accumulated in double: the same five values give 3.
+  const std::vector<float> column = {1.0f, 1e8f, -1e8f, 1.0f, 1.0f};
+  const std::int64_t n = 19;
+  std::vector<float> by_rows, by_columns;
+  for (float v : column)
+    for (std::int64_t j = 0; j < n; ++j) by_rows.push_back(v);  // (5, n): each column is `column`
+  for (std::int64_t j = 0; j < n; ++j)
+    for (float v : column) by_columns.push_back(v);  // (n, 5): each row is `column`
+  Graph g;
+  Output a = constant(g, Tensor::from_vector<float>({5, n}, by_rows));
+  Output b = constant(g, Tensor::from_vector<float>({n, 5}, by_columns));
+  Session s(g);
+  std::vector<Tensor> out =
+      s.run({sum(a, {0}), sum_to(a, constant(g, Tensor(DType::float32, Shape{n}))), sum(b, {1}),
+             sum_to(b, constant(g, Tensor(DType::float32, Shape{n, 1})))});
+  for (int k = 0; k < 4; ++k)
+    BOOST_TEST(values(out[static_cast<std::size_t>(k)]) ==
+                   std::vector<double>(static_cast<std::size_t>(n), k < 2 ? 2.0 : 3.0),
+               tt::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(max_and_min_over_leading_axes_propagate_nan) {
+  // NaN in row 5 of column 3 (a four-row block) and row 8 of column 20 (the tail row).
+  const std::int64_t rows = 9, n = 21;
+  std::vector<double> x = draws(DType::float32, rows * n, 3);
+  x[5 * n + 3] = std::numeric_limits<double>::quiet_NaN();
+  x[8 * n + 20] = std::numeric_limits<double>::quiet_NaN();
+  Reference ref = reference_reduction(x, {rows, n}, {true, false});
+  Graph g;
+  Output in = constant(g, make_tensor(DType::float32, Shape{rows, n}, x));
+  Session s(g);
+  std::vector<Tensor> out = s.run({max(in, {0}), min(in, {0})});
+  for (std::int64_t j = 0; j < n; ++j) {
+    bool nan = j == 3 || j == 20;
+    BOOST_TEST(std::isnan(out[0].value_as_double(j)) == nan, "max column " << j);
+    BOOST_TEST(std::isnan(out[1].value_as_double(j)) == nan, "min column " << j);
+    if (!nan) {
+      BOOST_TEST(out[0].value_as_double(j) == ref.max[static_cast<std::size_t>(j)]);
+      BOOST_TEST(out[1].value_as_double(j) == ref.min[static_cast<std::size_t>(j)]);
+    }
   }
 }
 
