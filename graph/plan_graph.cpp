@@ -274,6 +274,10 @@ std::vector<char> PlanGraph::written_variables() const {
     if (!live_[id] || n.inputs.empty()) continue;
     if (n.op->writes_input0 || n.op->overwrites_input0)
       written[static_cast<std::size_t>(n.inputs[0].node)] = 1;
+    if (n.op->written_inputs)
+      for (int i : n.op->written_inputs(n.attrs))
+        if (i >= 0 && i < static_cast<int>(n.inputs.size()))
+          written[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(i)].node)] = 1;
   }
   return written;
 }

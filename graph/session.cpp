@@ -53,6 +53,19 @@ bool writes_variable(const Node& n) {
   return n.op->overwrites_input0 || n.op->writes_input0;
 }
 
+// The inputs node `n` writes in place: input 0 of assign-like ops, and those its op's
+// written_inputs names (a fused_elementwise node's stores).
+std::vector<int> written_inputs(const Node& n) {
+  std::vector<int> out;
+  if (writes_variable(n) && !n.inputs.empty()) out.push_back(0);
+  if (n.op->written_inputs)
+    for (int i : n.op->written_inputs(n.attrs))
+      if (i >= 0 && i < static_cast<int>(n.inputs.size()) &&
+          std::find(out.begin(), out.end(), i) == out.end())
+        out.push_back(i);
+  return out;
+}
+
 // Enforces the read/write ordering rule (session.hpp) over a plan's nodes (ids ascending).
 void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
   const auto num = static_cast<std::size_t>(g.num_nodes());
@@ -65,16 +78,21 @@ void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
     else if (n.op->output_aliases_input0 && !n.inputs.empty())
       alias[static_cast<std::size_t>(id)] =
           aliased_variable(alias, n.inputs[0].node, n.inputs[0].index);
-    if (writes_variable(n) && !n.inputs.empty()) writers[n.inputs[0].node].push_back(id);
+    for (int i : written_inputs(n)) {
+      auto& w = writers[n.inputs[static_cast<std::size_t>(i)].node];
+      if (w.empty() || w.back() != id) w.push_back(id);
+    }
   }
   if (writers.empty()) return;
   std::map<int, std::vector<int>> readers;  // variable -> reading nodes (ascending, no repeats)
   for (int id : schedule) {
     const Node& n = g.node(id);
+    std::vector<int> own = written_inputs(n);
     for (std::size_t i = 0; i < n.inputs.size(); ++i) {
       int v = aliased_variable(alias, n.inputs[i].node, n.inputs[i].index);
       if (v < 0 || !writers.count(v)) continue;
-      if (i == 0 && writes_variable(n)) continue;  // the write itself
+      if (std::find(own.begin(), own.end(), static_cast<int>(i)) != own.end())
+        continue;  // the write itself
       auto& r = readers[v];
       if (r.empty() || r.back() != id) r.push_back(id);
     }
@@ -288,12 +306,13 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   for (int id = 0; id < g.num_nodes(); ++id) {
     if (!needed[static_cast<std::size_t>(id)]) continue;
     const Node& n = g.node(id);
-    if (n.op->overwrites_input0 || n.op->writes_input0) {
-      const Node& target = g.node(n.inputs.at(0).node);
-      if (target.op->role != OpRole::Variable)
-        throw RunError(node_context(n) + " writes its input 0, which must be a variable, but '" +
-                       target.name + "' is a " + target.op->name);
-      if (n.op->overwrites_input0) plan->variables_initialized_.push_back(target.id);
+    for (int i : written_inputs(n)) {
+      const Node& target = g.node(n.inputs.at(static_cast<std::size_t>(i)).node);
+      if (target.op->role != OpRole::Variable || n.inputs[static_cast<std::size_t>(i)].index != 0)
+        throw RunError(node_context(n) + " writes its input " + std::to_string(i) +
+                       ", which must be a variable, but '" + target.name + "' is a " +
+                       target.op->name);
+      if (i == 0 && n.op->overwrites_input0) plan->variables_initialized_.push_back(target.id);
     }
   }
   for (int id = 0; id < g.num_nodes(); ++id) {

@@ -282,6 +282,13 @@ void register_fused_ops(OpRegistry& registry) {
              {"constants", AttrKind::Tensor, AttrValue(Tensor(DType::float64, Shape{0}))},
              {"outputs", AttrKind::Ints, {}},
              {"stores", AttrKind::Ints, AttrValue(std::vector<std::int64_t>{})}};
+  r.written_inputs = [](const AttrMap& attrs) {
+    std::vector<int> written;
+    const auto& stores = attrs.get_ints("stores");
+    for (std::size_t k = 1; k < stores.size(); k += 2)
+      written.push_back(static_cast<int>(stores[k]));
+    return written;
+  };
   r.shape_fn = fused_shape;
   r.dispatch_input = 0;  // input 0 may be bool; the kernel reads the dtype attribute
   kernels::set_fused_elementwise_kernels(r);

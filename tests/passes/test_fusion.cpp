@@ -166,3 +166,60 @@ BOOST_AUTO_TEST_CASE(nesterov_updates_become_in_place_stores) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(fused_stores)
+
+BOOST_AUTO_TEST_CASE(a_fused_store_counts_as_a_write_of_its_variable) {
+  // After fusion the assign is gone; passes that run later (and memory planning) must still see
+  // the variable as written.
+  Graph g;
+  Output v = variable(g, Tensor::from_vector<float>(Shape{3}, {1.0f, 2.0f, 3.0f}), "v");
+  Output w = assign_add(v, mul(exp(v), scalar(g, 0.5)), "w");
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({}, {w});
+  BOOST_TEST(count_op(plan, "assign_add") == 0);
+  BOOST_TEST_REQUIRE(count_op(plan, "fused_elementwise") == 1);
+  const PlanGraph& pg = plan.plan_graph();
+  std::vector<char> written = pg.written_variables();
+  int copy = pg.copy_of(v.node);
+  BOOST_TEST_REQUIRE(copy >= 0);
+  BOOST_TEST(written[static_cast<std::size_t>(copy)] == 1);
+  s.initialize_variables();
+  s.run_targets({w});
+  std::vector<float> got = s.variable_value(v).to_vector<float>();
+  for (int i = 0; i < 3; ++i) {
+    double x = i + 1.0;
+    BOOST_TEST(got[static_cast<std::size_t>(i)] == x + 0.5 * std::exp(x),
+               boost::test_tools::tolerance(1e-6));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(fused_nodes_in_user_graphs)
+
+BOOST_AUTO_TEST_CASE(a_hand_built_store_must_target_a_variable_and_is_ordered) {
+  Graph g;
+  Output v = variable(g, Tensor::from_vector<float>(Shape{2}, {1.0f, 2.0f}), "v");
+  Output c = constant(g, Tensor::from_vector<float>(Shape{2}, {5.0f, 6.0f}), "c");
+  FusedProgram program(2);
+  program.store(program.binary(FusedOpcode::Add, 0, 1), 0);  // input 0 += input 1
+  FusedNode to_constant = fused_elementwise({c, v}, DType::float32, program, "to_constant");
+  Session s(g);
+  s.initialize_variables();
+  try {
+    s.run_targets({to_constant.operation});
+    BOOST_FAIL("a store into a constant ran");
+  } catch (const RunError& e) {
+    BOOST_TEST(std::string(e.what()).find("must be a variable, but 'c' is a constant") !=
+               std::string::npos);
+  }
+  // A store is a write: a read of v no edge orders against it is refused, as for assign.
+  FusedNode update = fused_elementwise({v, c}, DType::float32, program, "update");
+  Output reader = mul(v, scalar(g, 2.0), "reader");
+  BOOST_CHECK_THROW(s.run({reader}, {}, {update.operation}), RunError);
+  BOOST_TEST(s.variable_value(v).to_vector<float>() == std::vector<float>({1.0f, 2.0f}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -133,6 +133,10 @@ struct OpRecord {
   // a node's checked attributes (>= 0; throw std::invalid_argument naming a bad attribute).
   // output_names then holds one entry that repeats, and kernels dispatch on an input.
   std::function<int(const AttrMap&)> output_count;
+  // Set for ops that write some inputs in place as their attributes say (fused_elementwise's
+  // stores): those inputs' indices, for a node's attributes. Executors and passes treat them as
+  // writes of the variables fed there, as writes_input0 is for input 0.
+  std::function<std::vector<int>(const AttrMap&)> written_inputs;
   std::vector<AttrSpec> attrs;
   ShapeFn shape_fn;
   std::array<KernelFn, kNumDTypes> kernels{};  // indexed by the dispatch dtype

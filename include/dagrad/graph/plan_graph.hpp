@@ -69,7 +69,8 @@ class PlanGraph {
   // Per node id: the variable node whose buffer output 0 is (the variable itself, or an assign
   // or other aliasing op applied to it), else -1.
   std::vector<int> variable_aliases() const;
-  // Variable nodes that some live node of this plan writes.
+  // Variable nodes that some live node of this plan writes (writes_input0, overwrites_input0, or
+  // an input its op's written_inputs names, as fused stores).
   std::vector<char> written_variables() const;
 
   // The live nodes as an ordinary Graph (same names, ops, attributes; sites and backward tags
