@@ -434,9 +434,8 @@ TrainResult train(Session& session, const TrainStep& step, const Data& data, std
   };
   run_steps(warmup);
   if (warmup > 0)
-    std::cerr << "dagrad_bench: training plan at batch " << batch << " binds "
-              << plan.bound_bytes() << " bytes of buffers, " << plan.view_steps()
-              << " steps are views\n";
+    std::cerr << "dagrad_bench: training plan at batch " << batch << " binds " << plan.bound_bytes()
+              << " bytes of buffers, " << plan.view_steps() << " steps are views\n";
   for (int r = 0; r < repeats; ++r) {
     auto start = Clock::now();
     run_steps(steps);

@@ -633,7 +633,7 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
   struct Buffer {
     Tensor storage;
     int last_use;
-    bool pooled;       // a step output's: recyclable, and writable in place by its last reader
+    bool pooled;  // a step output's: recyclable, and writable in place by its last reader
     bool free = false;
     int taken_by = -1;  // the step whose output last took it
   };
@@ -719,8 +719,8 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
           skip_[k] = 1;
           continue;
         }
-        const std::size_t need = static_cast<std::size_t>(info.shape.num_elements()) *
-                                 dtype_size(info.dtype);
+        const std::size_t need =
+            static_cast<std::size_t>(info.shape.num_elements()) * dtype_size(info.dtype);
         int chosen = -1;
         if (step.memory == Step::Memory::InPlace) {
           // Over an input this step reads last, when every read of that buffer here is at the
@@ -736,8 +736,8 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
             for (std::uint32_t j = 0; j < step.num_inputs; ++j)
               if (input_buffer(j) == c) {
                 const Tensor& t = *input_slots_[step.first_input + j];
-                same_positions = same_positions && t.dtype() == info.dtype &&
-                                 t.shape() == info.shape;
+                same_positions =
+                    same_positions && t.dtype() == info.dtype && t.shape() == info.shape;
               }
             if (same_positions) chosen = c;
           }

@@ -18,8 +18,8 @@ OptimizerOptions no_passes() {
 }
 
 Tensor input34() {
-  return Tensor::from_vector<float>({3, 4}, {0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.75f, 0.0f, 3.0f,
-                                            -2.0f, 1.0f, 0.125f, -0.5f});
+  return Tensor::from_vector<float>(
+      {3, 4}, {0.5f, -1.0f, 2.0f, 0.25f, 1.5f, -0.75f, 0.0f, 3.0f, -2.0f, 1.0f, 0.125f, -0.5f});
 }
 
 // Runs fetches with buffer reuse on and off; returns (reuse on results, off results) and the
@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(a_chain_alternates_two_buffers) {
 }
 
 // a = neg(x) is read by b = exp(a) and, two steps later, by d = a + c: c = square(b) must not
-// take a's buffer (only b's is free then... and b is c's own input, which square may not write).
+// take a's buffer (nothing is free then: b is c's own input, which square may not write over).
 BOOST_AUTO_TEST_CASE(a_value_read_twice_lives_until_its_last_reader) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
@@ -119,9 +119,9 @@ BOOST_AUTO_TEST_CASE(a_fetched_intermediate_stays_intact) {
 BOOST_AUTO_TEST_CASE(a_smaller_value_takes_a_larger_free_buffer) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
-  Output e = exp(neg(x));                        // 12 floats; neg's buffer frees after exp
-  Output s = sum(e, {1}, false, "s");            // 3 floats: takes neg's buffer
-  Output t = neg(s, "t");                        // 3 floats: takes exp's buffer (freed after s)
+  Output e = exp(neg(x));              // 12 floats; neg's buffer frees after exp
+  Output s = sum(e, {1}, false, "s");  // 3 floats: takes neg's buffer
+  Output t = neg(s, "t");              // 3 floats: takes exp's buffer (freed after s)
   Tensor in = input34();
   Both r = run_both(g, {t}, x, in);
   BOOST_TEST(identical(r.on[0], r.off[0]));
@@ -160,8 +160,8 @@ BOOST_AUTO_TEST_CASE(a_view_keeps_its_source_alive) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3, 4}, "x");
   Output e = exp(x, "e");
-  Output v = reshape(e, {12}, "v");           // view of e; e itself is not read again
-  Output n = neg(x, "n");                      // must not take e's buffer: v still reads it
+  Output v = reshape(e, {12}, "v");  // view of e; e itself is not read again
+  Output n = neg(x, "n");            // must not take e's buffer: v still reads it
   Output y = add(v, reshape(n, {12}), "y");
   Tensor in = input34();
   Both r = run_both(g, {y}, x, in);
