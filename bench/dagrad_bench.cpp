@@ -65,6 +65,7 @@ struct Options {
   std::vector<std::int64_t> depths = {100, 200, 400};
   std::uint64_t seed = 42;
   std::string format = "table";
+  bool buffer_reuse = true;
 };
 
 const char* kUsage =
@@ -81,6 +82,7 @@ const char* kUsage =
     "  --latency-runs N   batch-1 inference runs timed one by one (default 2000)\n"
     "  --depths LIST      hidden layers of the selu build figure (default 100,200,400)\n"
     "  --seed S           data, weights and shuffling seed (default 42)\n"
+    "  --buffer-reuse B   on or off: plans reuse buffers (Session::set_buffer_reuse; default on)\n"
     "  --format F         table (stdout), json (JSON lines on stdout), both (JSON on stdout,\n"
     "                     table on stderr); default table\n";
 
@@ -159,6 +161,9 @@ Options parse(int argc, char** argv) {
       o.depths = to_ints(flag, v);
     } else if (flag == "--seed") {
       o.seed = static_cast<std::uint64_t>(to_int(flag, v, 0));
+    } else if (flag == "--buffer-reuse") {
+      if (v != "on" && v != "off") usage_error("--buffer-reuse takes on or off");
+      o.buffer_reuse = v == "on";
     } else if (flag == "--format") {
       if (v != "table" && v != "json" && v != "both")
         usage_error("--format takes table, json or both");
@@ -428,6 +433,9 @@ TrainResult train(Session& session, const TrainStep& step, const Data& data, std
     }
   };
   run_steps(warmup);
+  if (warmup > 0)
+    std::cerr << "dagrad_bench: training plan at batch " << batch << " binds " << plan.bound_bytes()
+              << " bytes of buffers, " << plan.view_steps() << " steps are views\n";
   for (int r = 0; r < repeats; ++r) {
     auto start = Clock::now();
     run_steps(steps);
@@ -585,6 +593,7 @@ void train_figures(const Options& o, Report& report, const Data& data) {
       std::int64_t warmup = o.warmup >= 0 ? o.warmup : per_epoch;
       std::unique_ptr<nn::Sequential> model = make_mlp(model_name, o.seed);
       TrainStep step = build_train_step(*model, sgd(0.01, 0.9, true));
+      model->session().set_buffer_reuse(o.buffer_reuse);
       model->session().initialize_variables();
       std::vector<Gemm> gemms =
           step_gemms(model->graph(), {step.loss.node, step.train_op.node}, batch);

@@ -1,6 +1,7 @@
 #include "dagrad/graph/session.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -48,6 +49,8 @@ int aliased_variable(const std::vector<int>& alias, int node, int index) {
   if (index != 0) return -1;
   return alias[static_cast<std::size_t>(node)];
 }
+
+constexpr int kForever = std::numeric_limits<int>::max();
 
 bool writes_variable(const Node& n) {
   return n.op->overwrites_input0 || n.op->writes_input0;
@@ -392,7 +395,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                     static_cast<std::uint32_t>(n.inputs.size()),
                     static_cast<std::uint32_t>(plan->output_slots_.size()),
                     static_cast<std::uint32_t>(n.output_dtypes.size()),
-                    n.op->uses_rng ? &rng_for(pg.origin(id)) : nullptr};
+                    n.op->uses_rng ? &rng_for(pg.origin(id)) : nullptr,
+                    Plan::memory_of(n)};
     for (const auto& in : n.inputs)
       plan->input_slots_.push_back(
           &plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
@@ -403,6 +407,32 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     plan->steps_.push_back(step);
   }
   for (const NodeInput& f : pg.fetches()) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
+  // Liveness for buffer reuse: the last step reading each slot (fetches are read after the run).
+  plan->reuse_buffers_ = buffer_reuse_;
+  plan->slot_last_use_.assign(static_cast<std::size_t>(num_slots), -1);
+  plan->slot_written_.assign(static_cast<std::size_t>(num_slots), 0);
+  for (std::size_t k = 0; k < plan->steps_.size(); ++k) {
+    const Plan::Step& step = plan->steps_[k];
+    for (std::uint32_t o = 0; o < step.num_outputs; ++o)
+      plan->slot_last_use_[plan->slot_index(plan->output_slots_[step.first_output + o])] =
+          static_cast<int>(k);
+    for (std::uint32_t i = 0; i < step.num_inputs; ++i)
+      plan->slot_last_use_[plan->slot_index(plan->input_slots_[step.first_input + i])] =
+          static_cast<int>(k);
+    if (step.node->op->name == "fused_elementwise") {
+      const auto& stores = step.node->attrs.get_ints("stores");
+      for (std::size_t j = 1; j < stores.size(); j += 2) {
+        auto in = static_cast<std::size_t>(stores[j]);
+        plan->slot_written_[plan->slot_index(
+            plan->input_slots_[step.first_input + static_cast<std::uint32_t>(in)])] = 1;
+        // The fusion pass stores only into variables; a view made before a store into anything
+        // else would see the new value where its copy would not, so such a plan makes none.
+        if (pg.node(step.node->inputs[in].node).op->role != OpRole::Variable)
+          plan->allow_views_ = false;
+      }
+    }
+  }
+  for (int f : plan->fetch_slots_) plan->slot_last_use_[static_cast<std::size_t>(f)] = kForever;
   for (const auto& [fi, slot] : plan->feed_slots_) plan->bound_slots_.push_back(slot);
   for (int v : plan->variables_initialized_)
     plan->initialized_states_.push_back(&variable_state(v));
@@ -480,6 +510,11 @@ void Session::set_optimizer_options(OptimizerOptions options) {
   plans_.clear();
 }
 
+void Session::set_buffer_reuse(Flag on) {
+  buffer_reuse_ = on;
+  plans_.clear();
+}
+
 void Session::rebind(Graph& other) {
   // Check everything before changing anything.
   for (const Node& n : other.nodes()) {
@@ -530,6 +565,21 @@ void Session::set_variable_value(Output variable, const Tensor& value) {
   state.initialized = true;
 }
 
+// Which ops' kernels buffer reuse may skip (a memcpy of input 0: CopyKernel in ops/shape.cpp,
+// Copy in ops/state.cpp; sum_to's reduction with nothing to sum) or run in place (fused.hpp
+// documents that an output may alias a full-shape input).
+Plan::Step::Memory Plan::memory_of(const Node& n) {
+  using M = Step::Memory;
+  const std::string& op = n.op->name;
+  if (n.output_dtypes.size() != 1 || n.inputs.empty() || n.op->output_aliases_input0)
+    return M::Fresh;
+  if (op == "reshape" || op == "expand_dims" || op == "identity" || op == "stop_gradient")
+    return M::View;
+  if (op == "sum_to") return M::ViewIfSameShape;
+  if (op == "fused_elementwise") return M::InPlace;
+  return M::Fresh;
+}
+
 void Plan::check_feeds(std::span<const Tensor> feeds) const {
   if (feeds.size() != feeds_.size())
     throw RunError("plan expects " + std::to_string(feeds_.size()) + " feeds, got " +
@@ -551,6 +601,8 @@ void Plan::check_feeds(std::span<const Tensor> feeds) const {
 void Plan::swap_binding(Binding& binding) {
   for (std::size_t j = 0; j < bound_slots_.size(); ++j)
     std::swap(slots_[static_cast<std::size_t>(bound_slots_[j])], binding.tensors[j]);
+  std::swap(skip_, binding.skip);
+  std::swap(bound_bytes_, binding.bytes);
 }
 
 void Plan::activate(std::span<const Tensor> feeds) {
@@ -594,11 +646,40 @@ void Plan::activate(std::span<const Tensor> feeds) {
 
 void Plan::bind_shapes(std::span<const Tensor> feeds) {
   const PlanGraph& g = *plan_graph_;
-  for (const auto& [fi, slot] : feed_slots_)
-    slots_[static_cast<std::size_t>(slot)] = Tensor(feeds[static_cast<std::size_t>(fi)].dtype(),
-                                                    feeds[static_cast<std::size_t>(fi)].shape());
+  // The buffers of this binding. A slot maps to one (-1: a variable's or constant's, or an
+  // output aliasing one, which the plan never recycles nor views). `last_use` is the last step
+  // reading any slot on the buffer; after it the buffer goes back to the free pool.
+  struct Buffer {
+    Tensor storage;
+    int last_use;
+    bool pooled;  // a step output's: recyclable, and writable in place by its last reader
+    bool free = false;
+    int taken_by = -1;  // the step whose output last took it
+  };
+  std::vector<Buffer> buffers;
+  std::vector<int> buffer_of(slots_.size(), -1);
+  std::multimap<std::size_t, int> free_pool;  // capacity -> buffer
+  std::size_t bytes = 0;
+  auto last_use = [&](std::size_t slot) {
+    // A value written in place by a fused store must survive: never recycled.
+    return slot_written_[slot] ? kForever : slot_last_use_[slot];
+  };
+  auto add_buffer = [&](Tensor storage, std::size_t slot, bool pooled) {
+    bytes += storage.nbytes();
+    buffers.push_back({std::move(storage), last_use(slot), pooled});
+    buffer_of[slot] = static_cast<int>(buffers.size()) - 1;
+  };
+  for (const auto& [fi, slot] : feed_slots_) {
+    const Tensor& feed = feeds[static_cast<std::size_t>(fi)];
+    add_buffer(Tensor(feed.dtype(), feed.shape()), static_cast<std::size_t>(slot), false);
+    buffers.back().last_use = kForever;
+    slots_[static_cast<std::size_t>(slot)] = buffers.back().storage;
+  }
+  skip_.assign(steps_.size(), 0);
   std::vector<ShapeContext::InputInfo> infos;
-  for (const Step& step : steps_) {
+  for (std::size_t k = 0; k < steps_.size(); ++k) {
+    const Step& step = steps_[k];
+    const int now = static_cast<int>(k);
     const Node& n = *step.node;
     infos.clear();
     for (std::uint32_t i = 0; i < step.num_inputs; ++i) {
@@ -619,23 +700,109 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
       throw ShapeError(node_context(n) + " rejects its run-time inputs [" + inputs_text() +
                        "]: " + e.what());
     }
+    auto input_buffer = [&](std::uint32_t i) {
+      return buffer_of[slot_index(input_slots_[step.first_input + i])];
+    };
     for (std::uint32_t o = 0; o < step.num_outputs; ++o) {
       Tensor& out = *output_slots_[step.first_output + o];
+      const std::size_t slot = slot_index(&out);
       if (o == 0 && n.op->output_aliases_input0) {
         out = *input_slots_[step.first_input];
+        int b = input_buffer(0);
+        buffer_of[slot] = b;
+        if (b >= 0) {
+          auto& buf = buffers[static_cast<std::size_t>(b)];
+          buf.last_use = std::max(buf.last_use, last_use(slot));
+        }
         continue;
       }
       const auto& info = ctx.outputs()[o];
       try {
-        out = Tensor(info.dtype, info.shape);
+        if (!reuse_buffers_) {
+          out = Tensor(info.dtype, info.shape);
+          bytes += out.nbytes();
+          continue;
+        }
+        // A copy of input 0 becomes a view of its buffer, when that is a feed's or a step
+        // output's nobody writes in place (a variable's changes under the view).
+        const bool copy_op = step.memory == Step::Memory::View ||
+                             step.memory == Step::Memory::ViewIfSameShape;  // has an input 0
+        const int b = copy_op ? input_buffer(0) : -1;
+        const Tensor* x = copy_op ? input_slots_[step.first_input] : nullptr;
+        if (o == 0 && b >= 0 && allow_views_ && x->dtype() == info.dtype &&
+            (step.memory == Step::Memory::View || x->shape() == info.shape)) {
+          auto& buf = buffers[static_cast<std::size_t>(b)];
+          out = buf.storage.view(info.dtype, info.shape);
+          buffer_of[slot] = b;
+          buf.last_use = std::max(buf.last_use, last_use(slot));
+          skip_[k] = 1;
+          continue;
+        }
+        const std::size_t need =
+            static_cast<std::size_t>(info.shape.num_elements()) * dtype_size(info.dtype);
+        int chosen = -1;
+        if (step.memory == Step::Memory::InPlace) {
+          // Over an input this step reads last, when every read of that buffer here is at the
+          // output's positions (same dtype and full shape).
+          for (std::uint32_t i = 0; i < step.num_inputs && chosen < 0; ++i) {
+            int c = input_buffer(i);
+            if (c < 0) continue;
+            const auto& buf = buffers[static_cast<std::size_t>(c)];
+            if (!buf.pooled || buf.free || buf.last_use != now || buf.taken_by == now ||
+                buf.storage.capacity() < need)
+              continue;
+            bool same_positions = true;
+            for (std::uint32_t j = 0; j < step.num_inputs; ++j)
+              if (input_buffer(j) == c) {
+                const Tensor& t = *input_slots_[step.first_input + j];
+                same_positions =
+                    same_positions && t.dtype() == info.dtype && t.shape() == info.shape;
+              }
+            if (same_positions) chosen = c;
+          }
+        }
+        if (chosen < 0) {
+          auto it = free_pool.lower_bound(need);  // the smallest free buffer large enough
+          if (it != free_pool.end()) {
+            chosen = it->second;
+            free_pool.erase(it);
+            buffers[static_cast<std::size_t>(chosen)].free = false;
+          }
+        }
+        if (chosen < 0) {
+          add_buffer(Tensor(info.dtype, info.shape), slot, true);
+          chosen = buffer_of[slot];
+        }
+        auto& buf = buffers[static_cast<std::size_t>(chosen)];
+        buf.last_use = std::max(now, last_use(slot));
+        buf.taken_by = now;
+        buffer_of[slot] = chosen;
+        out = buf.storage.view(info.dtype, info.shape);
       } catch (const std::exception& e) {  // a shape left unknown, too many elements, bad_alloc
         throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) +
                        " of shape " + info.shape.to_string() + " for inputs [" + inputs_text() +
                        "]: " + e.what());
       }
     }
+    // Buffers whose last reader this step was (or outputs nobody reads) become free.
+    auto release = [&](const Tensor* slot) {
+      int b = buffer_of[slot_index(slot)];
+      if (b < 0) return;
+      auto& buf = buffers[static_cast<std::size_t>(b)];
+      if (!buf.pooled || buf.free || buf.last_use > now) return;
+      buf.free = true;
+      free_pool.emplace(buf.storage.capacity(), b);
+    };
+    for (std::uint32_t i = 0; i < step.num_inputs; ++i) release(input_slots_[step.first_input + i]);
+    for (std::uint32_t o = 0; o < step.num_outputs; ++o)
+      release(output_slots_[step.first_output + o]);
   }
+  bound_bytes_ = bytes;
   ++allocations_;
+}
+
+int Plan::view_steps() const {
+  return static_cast<int>(std::count(skip_.begin(), skip_.end(), char{1}));
 }
 
 std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
@@ -648,7 +815,9 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   activate(feeds);
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)].copy_from(feeds[static_cast<std::size_t>(fi)]);
-  for (const Step& step : steps_) {
+  for (std::size_t k = 0; k < steps_.size(); ++k) {
+    if (skip_[k]) continue;  // a view of its input: nothing to copy
+    const Step& step = steps_[k];
     KernelContext ctx{
         *step.node,
         std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),

@@ -11,10 +11,31 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   size_ = shape_.num_elements();
   // Round up so that even empty tensors own a buffer (defined() stays true) and SIMD loads of
   // the last partial vector stay inside it.
-  std::size_t bytes = nbytes() + 64;
+  capacity_ = nbytes();
+  std::size_t bytes = capacity_ + 64;
   buffer_ = std::shared_ptr<std::byte[]>(
       new (std::align_val_t{64}) std::byte[bytes](),
       [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
+}
+
+Tensor Tensor::view(DType dtype, Shape shape) const {
+  if (!defined()) throw std::invalid_argument("Tensor::view of an undefined tensor");
+  if (!shape.is_fully_defined())
+    throw std::invalid_argument("Tensor::view: shape " + shape.to_string() +
+                                " is not fully defined");
+  std::int64_t n = shape.num_elements();
+  std::size_t need = static_cast<std::size_t>(n) * dtype_size(dtype);
+  if (need > capacity_)
+    throw std::invalid_argument("Tensor::view: " + std::string(dtype_name(dtype)) + " " +
+                                shape.to_string() + " needs " + std::to_string(need) +
+                                " bytes, the buffer holds " + std::to_string(capacity_));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.size_ = n;
+  t.capacity_ = capacity_;
+  t.buffer_ = buffer_;
+  return t;
 }
 
 double Tensor::value_as_double(std::int64_t i) const {

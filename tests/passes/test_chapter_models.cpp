@@ -14,11 +14,13 @@ namespace bdata = boost::unit_test::data;
 
 namespace {
 
-std::unique_ptr<nn::Sequential> chapter_model(const std::string& preset, bool optimize) {
+std::unique_ptr<nn::Sequential> chapter_model(const std::string& preset, bool optimize,
+                                              bool reuse_buffers = true) {
   nn::PresetOptions options;
   options.hidden_layers = 3;  // selu, kept small
   auto model = nn::make_preset(preset, options);
   model->session().set_optimizer_options(optimize ? verified() : unoptimized());
+  model->session().set_buffer_reuse(reuse_buffers);
   model->compile(optim::SGD({.learning_rate = 0.01, .momentum = 0.9, .nesterov = true}),
                  "sparse_categorical_crossentropy", {"accuracy"});
   return model;
@@ -45,6 +47,41 @@ BOOST_DATA_TEST_CASE(training_steps_agree_with_and_without_passes,
     nn::Logs b = off->train_on_batch(x, y);
     BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
   }
+  Graph& g = on->graph();
+  Graph& h = off->graph();
+  BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());
+  for (std::size_t i = 0; i < g.variables().size(); ++i) {
+    Output a = g.output_of(g.variables()[i].variable);
+    Output b = h.output_of(h.variables()[i].variable);
+    BOOST_TEST(identical(on->session().variable_value(a), off->session().variable_value(b)),
+               preset << ": " << a.name());
+  }
+  Tensor pa = on->predict(x), pb = off->predict(x);
+  BOOST_TEST(identical(pa, pb));
+}
+
+// The same with the optimized session reusing buffers and the reference allocating one per
+// step output: buffer reuse changes no bit either.
+BOOST_DATA_TEST_CASE(optimized_reusing_plans_agree_with_plain_ones,
+                     bdata::make({"plain", "bn", "bn-before", "selu", "dropout"}), preset) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  std::uniform_int_distribution<int> label(0, 9);
+  const std::int64_t n = 24;
+  Tensor x(DType::float32, Shape{n, 28, 28}), y(DType::float32, Shape{n});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = pixel(rng);
+  for (std::int64_t i = 0; i < n; ++i) y.data<float>()[i] = static_cast<float>(label(rng));
+  auto on = chapter_model(preset, true);
+  auto off = chapter_model(preset, false, false);  // no passes, a buffer per output
+  BOOST_TEST(report_of(on->training_plan(), "elementwise_fusion")->changes > 0);
+  BOOST_TEST(!off->session().buffer_reuse());
+  for (int step = 0; step < 4; ++step) {
+    nn::Logs a = on->train_on_batch(x, y);
+    nn::Logs b = off->train_on_batch(x, y);
+    BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
+  }
+  // Reuse shrinks the training step's buffers (the same batch, so the same binding sizes).
+  BOOST_TEST(on->training_plan().bound_bytes() < off->training_plan().bound_bytes());
   Graph& g = on->graph();
   Graph& h = off->graph();
   BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());

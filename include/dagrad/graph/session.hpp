@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "flag.hpp"
 #include "graph.hpp"
 #include "passes.hpp"
 #include "plan_graph.hpp"
@@ -64,6 +65,17 @@ class Plan {
   // while at most kMaxBindings signatures alternate (a training batch and a smaller last one).
   int allocations() const { return allocations_; }
   static constexpr std::size_t kMaxBindings = 4;
+  // Bytes of the distinct buffers the active feed-shape binding allocated (its feeds and step
+  // outputs, each shared buffer once; not variables or constants), 0 before the first run.
+  // With buffer reuse (the default, Session::set_buffer_reuse) a step output takes the buffer of
+  // a value no later step reads (the smallest free one that is large enough; fused_elementwise
+  // may write over a full-shape input it is the last reader of), and reshape, expand_dims,
+  // identity, stop_gradient and a sum_to that sums nothing are views of their input (their kernel
+  // is skipped) unless that input is a variable, a constant or a value written in place.
+  // Fetched values keep their own buffers. The buffers form a pool per binding, not one arena.
+  std::size_t bound_bytes() const { return bound_bytes_; }
+  // How many steps the active binding skips because their output is a view of their input.
+  int view_steps() const;
 
  private:
   friend class Session;
@@ -75,12 +87,17 @@ class Plan {
     std::uint32_t first_output;  // into output_slots_
     std::uint32_t num_outputs;
     std::mt19937_64* rng;
+    // What buffer reuse may do with the step's output 0: a view of input 0 when the op is a copy
+    // (always, or only when the shapes match), or an in-place write over an input.
+    enum class Memory : std::uint8_t { Fresh, View, ViewIfSameShape, InPlace } memory;
   };
   // The buffers of one feed-shape signature. While a binding is active its tensors live in
   // slots_; otherwise in `tensors` (swapped, so switching allocates nothing).
   struct Binding {
     std::vector<Shape> feed_shapes;
     std::vector<Tensor> tensors;  // one per bound slot
+    std::vector<char> skip;       // per step: output 0 is a view, the kernel is not run
+    std::size_t bytes = 0;        // bound_bytes()
     std::uint64_t last_use = 0;
   };
   Plan() = default;
@@ -88,6 +105,10 @@ class Plan {
   void activate(std::span<const Tensor> feeds);
   void swap_binding(Binding& binding);
   void bind_shapes(std::span<const Tensor> feeds);
+  static Step::Memory memory_of(const Node& n);
+  std::size_t slot_index(const Tensor* slot) const {
+    return static_cast<std::size_t>(slot - slots_.data());
+  }
 
   Session* session_ = nullptr;
   const Graph* graph_ = nullptr;
@@ -106,6 +127,12 @@ class Plan {
   std::vector<int> variables_initialized_;                  // assigned (initialized) by this plan
   std::vector<detail::VariableState*> initialized_states_;  // their states, same order
   std::vector<int> fetch_slots_;
+  bool reuse_buffers_ = true;
+  bool allow_views_ = true;
+  std::vector<int> slot_last_use_;  // per slot: the last step reading it (kForever: fetched)
+  std::vector<char> slot_written_;  // per slot: a fused step stores into it in place
+  std::vector<char> skip_;          // the active binding's Binding::skip
+  std::size_t bound_bytes_ = 0;
   std::vector<Binding> bindings_;
   int active_ = -1;  // index into bindings_ of the binding in slots_
   std::uint64_t runs_ = 0;
@@ -150,6 +177,11 @@ class Session {
   // Plan references). Throws GraphError, changing nothing, for a pass name that is unknown.
   void set_optimizer_options(OptimizerOptions options);
   const OptimizerOptions& optimizer_options() const { return options_; }
+  // Whether plans reuse buffers and make copies views (Plan::bound_bytes); on by default. Off,
+  // every step output gets a buffer of its own, as a reference for tests. Changing it drops the
+  // cached plans (and Plan references).
+  void set_buffer_reuse(Flag on);
+  bool buffer_reuse() const { return buffer_reuse_; }
 
   // The generator state of every random node that has drawn (or been compiled into a plan), by
   // node name, as text (std::mt19937_64's stream form): saved with a model, it lets training
@@ -186,6 +218,7 @@ class Session {
   std::map<int, std::unique_ptr<std::mt19937_64>> rngs_;
   std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
   OptimizerOptions options_;
+  bool buffer_reuse_ = true;
 };
 
 }  // namespace dagrad

@@ -41,6 +41,14 @@ class Tensor {
   const Shape& shape() const { return shape_; }
   std::int64_t size() const { return size_; }
   std::size_t nbytes() const { return static_cast<std::size_t>(size_) * dtype_size(dtype_); }
+  // Bytes of element storage in the buffer: nbytes() for an allocated tensor, the viewed
+  // buffer's for a view (at least nbytes()).
+  std::size_t capacity() const { return capacity_; }
+  // A tensor of `dtype` and `shape` over this tensor's buffer (shared, not copied: writes through
+  // either show in both), its elements the buffer's first bytes reinterpreted. For executors
+  // that reuse one buffer for values of different shapes. Throws std::invalid_argument when this
+  // tensor is undefined, the shape is not fully defined, or it needs more than capacity() bytes.
+  Tensor view(DType dtype, Shape shape) const;
 
   void* raw() const { return buffer_.get(); }
   template <class T>
@@ -75,6 +83,7 @@ class Tensor {
   DType dtype_ = DType::float32;
   Shape shape_;
   std::int64_t size_ = 0;
+  std::size_t capacity_ = 0;
   std::shared_ptr<std::byte[]> buffer_;
 };
 
