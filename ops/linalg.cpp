@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/blas_threads.hpp"
 #include "kernel_util.hpp"
 #include "op_util.hpp"
 
@@ -97,6 +98,10 @@ struct Matmul {
     const T* pb = b.data<T>();
     std::size_t batch = static_cast<std::size_t>(y.size()) / (m * n);
     int lda = blas_int(ta ? m : k), ldb = blas_int(tb ? k : n), ldc = blas_int(n);
+    // The thread count follows the size of one BLAS call (a batched product makes several).
+    double per_call = static_cast<double>(rb == 2 && !ta ? batch * m : m) * static_cast<double>(n) *
+                      static_cast<double>(k);
+    detail::use_blas_threads_for(per_call);
     if (rb == 2 && !ta) {
       // A batch of untransposed matrices times one matrix is one (batch*m, k) x (k, n) product.
       gemm(false, tb, blas_int(batch * m), blas_int(n), blas_int(k), pa, lda, pb, ldb, out, ldc);

@@ -13,6 +13,7 @@
 #include "graph/session.hpp"
 #include "graph/shape.hpp"
 #include "graph/tensor.hpp"
+#include "graph/threads.hpp"
 #include "graph/transforms.hpp"
 #include "ops/ops.hpp"
 #include "autodiff/gradient_check.hpp"
