@@ -63,6 +63,8 @@ int num_threads() {
   return configured.load();
 }
 
+int blas_threads_for(double work) { return work < kSmallGemmWork ? 1 : num_threads(); }
+
 bool blas_threads_settable() { return openblas().set != nullptr; }
 
 namespace detail {
@@ -70,7 +72,7 @@ namespace detail {
 void use_blas_threads_for(double work) {
   const OpenBlas& blas = openblas();
   if (!blas.set) return;
-  int want = work < kSmallGemmWork ? 1 : num_threads();
+  int want = blas_threads_for(work);
   if (applied.load(std::memory_order_relaxed) != want) {
     blas.set(want);
     applied.store(want, std::memory_order_relaxed);

@@ -45,6 +45,19 @@ BOOST_AUTO_TEST_CASE(the_setting_reaches_openblas) {
   BOOST_TEST(openblas_threads() == 2);
 }
 
+BOOST_AUTO_TEST_CASE(small_work_gets_one_blas_thread) {
+  set_num_threads(3);
+  // The batch-32 products of the chapter MLP: 32*784*300 and 784*300*32 = 7,526,400.
+  BOOST_TEST(blas_threads_for(32.0 * 784 * 300) == 1);
+  BOOST_TEST(blas_threads_for(0) == 1);
+  BOOST_TEST(blas_threads_for(16.0e6 - 1) == 1);
+  BOOST_TEST(blas_threads_for(16.0e6) == 3);
+  // Batch 256: 256*784*300 = 60,211,200.
+  BOOST_TEST(blas_threads_for(256.0 * 784 * 300) == 3);
+  set_num_threads(1);
+  BOOST_TEST(blas_threads_for(256.0 * 784 * 300) == 1);
+}
+
 BOOST_AUTO_TEST_CASE(bad_counts_are_errors_naming_the_count) {
   set_num_threads(2);
   for (int n : {0, -1, -2147483647 - 1, kMaxThreads + 1}) {

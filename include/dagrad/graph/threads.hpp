@@ -17,6 +17,15 @@ void set_num_threads(int n);
 // (OPENBLAS_NUM_THREADS or the cores), else 1.
 int num_threads();
 
+// Matrix products of fewer multiply-adds (m*n*k of one BLAS call) than this run on one BLAS
+// thread: on the 2-core machines it was measured on, a second OpenBLAS thread cost more than it
+// gained below it (figures in graph/threads.cpp).
+inline constexpr double kSmallGemmWork = 16.0e6;
+
+// The BLAS thread count a matrix product of `work` multiply-adds runs on: 1 below
+// kSmallGemmWork, else num_threads().
+int blas_threads_for(double work);
+
 // Whether the BLAS in use is OpenBLAS, whose thread count set_num_threads controls.
 bool blas_threads_settable();
 
