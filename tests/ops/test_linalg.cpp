@@ -308,14 +308,20 @@ struct RestoreThreads {
 }  // namespace
 
 BOOST_FIXTURE_TEST_CASE(matmul_values_do_not_depend_on_the_thread_count, RestoreThreads) {
-  // The chapter MLP's shapes at batch 32 (one BLAS thread) and 256 (the configured count), each
-  // transpose flag, and a batch folded into one product.
+  // The chapter MLP's shapes at batch 1, 32 (one BLAS thread) and 256 (the configured count),
+  // each transpose flag, and a batch folded into one product.
   const Product products[] = {
       {Shape{32, 784}, Shape{784, 300}, false, false, 32, 300, 784},
       {Shape{256, 784}, Shape{784, 300}, false, false, 256, 300, 784},
       {Shape{256, 784}, Shape{256, 300}, true, false, 784, 300, 256},
       {Shape{256, 300}, Shape{784, 300}, false, true, 256, 784, 300},
       {Shape{2, 128, 784}, Shape{784, 300}, false, false, 128, 300, 784},
+      // Single rows (the gemv path), from a row and from a column, times B and B^T.
+      {Shape{1, 784}, Shape{784, 300}, false, false, 1, 300, 784},
+      {Shape{784, 1}, Shape{784, 300}, true, false, 1, 300, 784},
+      {Shape{1, 300}, Shape{100, 300}, false, true, 1, 100, 300},
+      {Shape{300, 1}, Shape{100, 300}, true, true, 1, 100, 300},
+      {Shape{1, 100}, Shape{100, 10}, false, false, 1, 10, 100},
   };
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
