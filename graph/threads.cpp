@@ -63,9 +63,13 @@ int num_threads() {
   return configured.load();
 }
 
-int blas_threads_for(double work) { return work < kSmallGemmWork ? 1 : num_threads(); }
+int blas_threads_for(double work) {
+  return work < kSmallGemmWork ? 1 : num_threads();
+}
 
-bool blas_threads_settable() { return openblas().set != nullptr; }
+bool blas_threads_settable() {
+  return openblas().set != nullptr;
+}
 
 namespace detail {
 

@@ -14,10 +14,10 @@ std::string check_thread_count(const std::string& text) {
   int n = 0;
   const char* end = text.data() + text.size();
   auto [stop, error] = std::from_chars(text.data(), end, n);
-  if (error != std::errc() || stop != end)
-    return "'" + text + "' is not a whole number of threads";
+  if (error != std::errc() || stop != end) return "'" + text + "' is not a whole number of threads";
   if (n < 1 || n > kMaxThreads)
-    return "the thread count must be between 1 and " + std::to_string(kMaxThreads) + ", got " + text;
+    return "the thread count must be between 1 and " + std::to_string(kMaxThreads) + ", got " +
+           text;
   return "";
 }
 

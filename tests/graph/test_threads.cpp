@@ -27,7 +27,9 @@ struct RestoreThreads {
 
 BOOST_FIXTURE_TEST_SUITE(threads, RestoreThreads)
 
-BOOST_AUTO_TEST_CASE(the_default_is_at_least_one) { BOOST_TEST(num_threads() >= 1); }
+BOOST_AUTO_TEST_CASE(the_default_is_at_least_one) {
+  BOOST_TEST(num_threads() >= 1);
+}
 
 BOOST_AUTO_TEST_CASE(set_then_get) {
   for (int n : {1, 3, 2, kMaxThreads, 1}) {

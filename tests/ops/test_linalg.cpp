@@ -284,7 +284,8 @@ void reference(const Product& p, const std::vector<float>& a, const std::vector<
       for (std::int64_t j = 0; j < p.n; ++j) {
         double sum = 0, abs_sum = 0;
         for (std::int64_t q = 0; q < p.k; ++q) {
-          double x = a[static_cast<std::size_t>(s * p.m * p.k + (p.ta ? q * p.m + i : i * p.k + q))];
+          double x =
+              a[static_cast<std::size_t>(s * p.m * p.k + (p.ta ? q * p.m + i : i * p.k + q))];
           double w = b[static_cast<std::size_t>(p.tb ? j * p.k + q : q * p.n + j)];
           sum += x * w;
           abs_sum += std::abs(x * w);

@@ -29,12 +29,9 @@ BOOST_FIXTURE_TEST_SUITE(threads_cli, ThreadsCli)
 
 BOOST_AUTO_TEST_CASE(bad_counts_are_one_line_errors) {
   const std::pair<const char*, const char*> values[] = {
-      {"0", "between 1 and 1024, got 0"},
-      {"-2", "between 1 and 1024, got -2"},
-      {"1025", "between 1 and 1024, got 1025"},
-      {"two", "'two' is not a whole number"},
-      {"1.5", "'1.5' is not a whole number"},
-      {"2x", "'2x' is not a whole number"},
+      {"0", "between 1 and 1024, got 0"},       {"-2", "between 1 and 1024, got -2"},
+      {"1025", "between 1 and 1024, got 1025"}, {"two", "'two' is not a whole number"},
+      {"1.5", "'1.5' is not a whole number"},   {"2x", "'2x' is not a whole number"},
   };
   for (const char* command : kCommands)
     for (const auto& [value, part] : values) {
