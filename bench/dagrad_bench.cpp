@@ -77,7 +77,7 @@ const char* kUsage =
     "  --warmup N         untimed training steps first (default: one epoch)\n"
     "  --repeats R        timed repeats; the median is reported (default 5)\n"
     "  --samples N        synthetic training samples (default 8192)\n"
-    "  --threads N        OpenBLAS threads (openblas_set_num_threads; default: "
+    "  --threads N        threads of OpenBLAS and dagrad (dagrad::set_num_threads; default: "
     "OPENBLAS_NUM_THREADS)\n"
     "  --latency-runs N   batch-1 inference runs timed one by one (default 2000)\n"
     "  --depths LIST      hidden layers of the selu build figure (default 100,200,400)\n"
@@ -182,19 +182,17 @@ struct BlasInfo {
   std::string core = "unknown";  // the kernel set OpenBLAS runs ("Haswell", "SkylakeX", ...)
 };
 
-// Sets OpenBLAS's thread count (when set > 0) and reads its settings, through the symbols
-// OpenBLAS exports (absent from other BLAS libraries, hence dlsym, not a link-time dependency).
+// Sets the thread count (when set > 0) through dagrad::set_num_threads, as the dagrad commands'
+// --threads does, and reads OpenBLAS's kernel set through the symbol OpenBLAS exports (absent
+// from other BLAS libraries, hence dlsym, not a link-time dependency).
 BlasInfo blas_setup(int set) {
   if (set > 0) {
-    auto fn = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    if (fn)
-      fn(set);
-    else
-      std::cerr << "dagrad_bench: --threads: the BLAS in use is not OpenBLAS; ignored\n";
+    set_num_threads(set);
+    if (!blas_threads_settable())
+      std::cerr << "dagrad_bench: --threads: the BLAS in use is not OpenBLAS; its threads are its own\n";
   }
   BlasInfo info;
-  if (auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads")))
-    info.threads = get();
+  if (blas_threads_settable()) info.threads = num_threads();
   if (auto core = reinterpret_cast<char* (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_corename")))
     info.core = core();
   return info;
@@ -531,7 +529,8 @@ struct GemmTiming {
   double max_error = 0;
 };
 
-// Seconds per step of the GEMMs alone (cblas_sgemm, row-major, as the matmul kernel calls it),
+// Seconds per step of the GEMMs alone (cblas_sgemm, row-major, on the BLAS thread count the
+// matmul kernel picks for each size, as the kernel calls it),
 // over repeats of `steps` steps each, on buffers kept hot in cache: the best case. The products
 // are checked once against float64 first (ModelError beyond float32's rounding).
 GemmTiming time_gemms(const std::vector<Gemm>& gemms, std::int64_t steps, int repeats,
@@ -551,9 +550,12 @@ GemmTiming time_gemms(const std::vector<Gemm>& gemms, std::int64_t steps, int re
     buffers.push_back({filled(static_cast<std::size_t>(g.m) * g.k),
                        filled(static_cast<std::size_t>(g.k) * g.n),
                        std::vector<float>(static_cast<std::size_t>(g.m) * g.n)});
+  auto set_threads =
+      reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   auto one_step = [&] {
     for (std::size_t i = 0; i < gemms.size(); ++i) {
       const Gemm& g = gemms[i];
+      if (set_threads) set_threads(blas_threads_for(static_cast<double>(g.m) * g.n * g.k));
       for (int c = 0; c < g.count; ++c)
         cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans,
                     g.tb ? CblasTrans : CblasNoTrans, g.m, g.n, g.k, 1.0f, buffers[i].a.data(),

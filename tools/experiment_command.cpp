@@ -92,8 +92,7 @@ void add_experiment_command(CLI::App& app) {
       ->check(CLI::Range(1, 55000));
   cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "OpenBLAS threads (default: OpenBLAS's own choice)")
-      ->check(CLI::Range(1, 256));
+  add_threads_option(cmd, a->threads);
   cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Folder of the tables and charts")->capture_default_str();
@@ -105,7 +104,7 @@ void add_experiment_command(CLI::App& app) {
       throw FileError("--data '" + a->data +
                       "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
-    if (a->threads > 0) set_blas_threads(a->threads, "dagrad experiment");
+    apply_threads_option(a->threads);
     // Data are loaded once per distinct limit.
     std::int64_t loaded_limit = -1;
     std::string failed;

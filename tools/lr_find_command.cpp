@@ -60,7 +60,7 @@ void add_lr_find_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--limit", a->limit, "Use only the first N training images")
       ->check(CLI::Range(1, 55000));
-  cmd->add_option("--threads", a->threads, "OpenBLAS threads")->check(CLI::Range(1, 256));
+  add_threads_option(cmd, a->threads);
   cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Folder of lr_find.csv and lr_find.png")->capture_default_str();
@@ -73,7 +73,7 @@ void add_lr_find_command(CLI::App& app) {
       throw FileError("--data '" + a->data +
                       "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
-    if (a->threads > 0) set_blas_threads(a->threads, "dagrad lr-find");
+    apply_threads_option(a->threads);
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
     nn::ModelSpec spec = model_spec(a->model);
     std::unique_ptr<nn::Sequential> model = experiments::build(spec, a->seed, data);

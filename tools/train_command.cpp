@@ -82,7 +82,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--epochs", a->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling and dropout")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "OpenBLAS threads (default: OpenBLAS's own choice)")->check(CLI::Range(1, 256));
+  add_threads_option(cmd, a->threads);
   cmd->add_option("--limit", a->limit, "Use only the first N of the 55,000 training images")->check(CLI::Range(1, 55000));
   cmd->add_option("--early-stopping", a->early_stopping, "Stop after this many epochs without a better val_loss "
                                                          "(and restore the best weights)")->check(CLI::Range(1, 100000));
@@ -97,7 +97,7 @@ void add_train_command(CLI::App& app) {
   cmd->callback([a] {
     // Everything the flags decide is checked before any data is read.
     check_args(*a);
-    if (a->threads > 0) set_blas_threads(a->threads, "dagrad train");
+    apply_threads_option(a->threads);
     const std::int64_t n_train = a->limit > 0 ? a->limit : 55000;
     const std::int64_t steps_per_epoch = (n_train + a->batch_size - 1) / a->batch_size;
     std::unique_ptr<nn::Model> model;

@@ -15,6 +15,7 @@
 #include "graph/session.hpp"
 #include "graph/shape.hpp"
 #include "graph/tensor.hpp"
+#include "graph/threads.hpp"
 #include "graph/transforms.hpp"
 #include "ops/fused.hpp"
 #include "ops/ops.hpp"

@@ -1,8 +1,12 @@
 // matmul: 2-D and batched products with every transpose flag, against hand-computed products
-// and an independent triple loop; unknown dimensions; build- and run-time shape errors.
+// and an independent triple loop; unknown dimensions; build- and run-time shape errors; the
+// same values whatever the thread count, small products on one BLAS thread.
+#include <dlfcn.h>
+
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -258,6 +262,116 @@ BOOST_AUTO_TEST_CASE(gradient_of_a_broadcast_matrix_is_one_product) {
   Session s(g);
   Tensor out = s.run(dw, {{x, Tensor::from_vector<double>({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8})}});
   BOOST_TEST(values(out) == (std::vector<double>{16, 20}), tt::per_element());
+}
+
+namespace {
+
+struct Product {
+  Shape a, b;
+  bool ta, tb;
+  std::int64_t m, n, k;  // of one product; a rank-3 `a` holds a.dims()[0] of them
+};
+
+// y = op(A) op(B) in float64 from the float32 inputs, and for each element the error bound of
+// any float32 summation order: (k + 2) * 2^-24 * sum |op(A)_ip op(B)_pj|.
+void reference(const Product& p, const std::vector<float>& a, const std::vector<float>& b,
+               std::vector<double>& y, std::vector<double>& bound) {
+  std::int64_t batch = p.a.rank() == 3 ? p.a[0] : 1;
+  y.assign(static_cast<std::size_t>(batch * p.m * p.n), 0.0);
+  bound.assign(y.size(), 0.0);
+  for (std::int64_t s = 0; s < batch; ++s)
+    for (std::int64_t i = 0; i < p.m; ++i)
+      for (std::int64_t j = 0; j < p.n; ++j) {
+        double sum = 0, abs_sum = 0;
+        for (std::int64_t q = 0; q < p.k; ++q) {
+          double x =
+              a[static_cast<std::size_t>(s * p.m * p.k + (p.ta ? q * p.m + i : i * p.k + q))];
+          double w = b[static_cast<std::size_t>(p.tb ? j * p.k + q : q * p.n + j)];
+          sum += x * w;
+          abs_sum += std::abs(x * w);
+        }
+        auto at = static_cast<std::size_t>(s * p.m * p.n + i * p.n + j);
+        y[at] = sum;
+        bound[at] = static_cast<double>(p.k + 2) * std::ldexp(1.0, -24) * abs_sum;
+      }
+}
+
+int openblas_threads() {
+  auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : -1;
+}
+
+struct RestoreThreads {
+  int saved = num_threads();
+  ~RestoreThreads() { set_num_threads(saved); }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(matmul_values_do_not_depend_on_the_thread_count, RestoreThreads) {
+  // The chapter MLP's shapes at batch 1, 32 (one BLAS thread) and 256 (the configured count),
+  // each transpose flag, and a batch folded into one product.
+  const Product products[] = {
+      {Shape{32, 784}, Shape{784, 300}, false, false, 32, 300, 784},
+      {Shape{256, 784}, Shape{784, 300}, false, false, 256, 300, 784},
+      {Shape{256, 784}, Shape{256, 300}, true, false, 784, 300, 256},
+      {Shape{256, 300}, Shape{784, 300}, false, true, 256, 784, 300},
+      {Shape{2, 128, 784}, Shape{784, 300}, false, false, 128, 300, 784},
+      // Single rows (the gemv path), from a row and from a column, times B and B^T.
+      {Shape{1, 784}, Shape{784, 300}, false, false, 1, 300, 784},
+      {Shape{784, 1}, Shape{784, 300}, true, false, 1, 300, 784},
+      {Shape{1, 300}, Shape{100, 300}, false, true, 1, 100, 300},
+      {Shape{300, 1}, Shape{100, 300}, true, true, 1, 100, 300},
+      {Shape{1, 100}, Shape{100, 10}, false, false, 1, 10, 100},
+  };
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (const Product& p : products) {
+    BOOST_TEST_CONTEXT("a " << p.a.to_string() << (p.ta ? " transposed" : "") << ", b "
+                            << p.b.to_string() << (p.tb ? " transposed" : "")) {
+      std::vector<float> a(static_cast<std::size_t>(p.a.num_elements()));
+      std::vector<float> b(static_cast<std::size_t>(p.b.num_elements()));
+      for (float& x : a) x = u(rng);
+      for (float& x : b) x = u(rng);
+      std::vector<double> want, bound;
+      reference(p, a, b, want, bound);
+      Graph g;
+      Output y = matmul(matrix<float>(g, p.a, a), matrix<float>(g, p.b, b), p.ta, p.tb);
+      Session s(g);
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> got = values<float>(s.run(y));
+        BOOST_REQUIRE(got.size() == want.size());
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < got.size(); ++i)
+          if (!(std::abs(got[i] - want[i]) <= bound[i])) ++bad;
+        BOOST_TEST(bad == 0u, bad << " elements outside the float32 error bound with " << threads
+                                  << " threads");
+        if (first.empty())
+          first = got;
+        else
+          BOOST_TEST(got == first, "results differ between 1 and " << threads << " threads");
+      }
+    }
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(small_products_run_on_one_blas_thread, RestoreThreads) {
+  BOOST_REQUIRE(blas_threads_settable());
+  Graph g;
+  // 32 x 300 x 784 = 7.5e6 multiply-adds, below the threshold; 256 x 300 x 784 = 6.0e7 above.
+  Output small = matmul(matrix<float>(g, {32, 784}, std::vector<float>(32 * 784, 1.0f)),
+                        matrix<float>(g, {784, 300}, std::vector<float>(784 * 300, 1.0f)));
+  Output large = matmul(matrix<float>(g, {256, 784}, std::vector<float>(256 * 784, 1.0f)),
+                        matrix<float>(g, {784, 300}, std::vector<float>(784 * 300, 1.0f)));
+  Session s(g);
+  set_num_threads(2);
+  BOOST_TEST(values(s.run(small))[0] == 784.0);
+  BOOST_TEST(openblas_threads() == 1);
+  BOOST_TEST(num_threads() == 2);  // the setting itself is unchanged
+  BOOST_TEST(values(s.run(large))[0] == 784.0);
+  BOOST_TEST(openblas_threads() == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
