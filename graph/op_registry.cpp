@@ -72,16 +72,10 @@ void OpRegistry::add(OpRecord r) {
     fail("an op with a variable output count names exactly one (repeated) output");
   if (r.output_count && r.dispatch_input < 0 && r.role == OpRole::Compute)
     fail("an op with a variable output count (possibly 0) must dispatch its kernels on an input");
-  if (r.dispatch_input < 0 && r.output_names.empty() && r.role == OpRole::Compute) {
-    bool any = false;
-    for (auto k : r.kernels) any = any || k;
-    if (any) fail("kernels dispatch on output 0 but the op has no outputs");
-  }
-  if (r.role == OpRole::Compute && !r.output_names.empty()) {
-    bool any = false;
-    for (auto k : r.kernels) any = any || k;
-    if (!any) fail("a compute op needs at least one kernel");
-  }
+  if (r.dispatch_input < 0 && r.output_names.empty() && r.role == OpRole::Compute && r.has_kernel())
+    fail("kernels dispatch on output 0 but the op has no outputs");
+  if (r.role == OpRole::Compute && !r.output_names.empty() && !r.has_kernel())
+    fail("a compute op needs at least one kernel");
   if ((r.writes_input0 || r.output_aliases_input0 || r.overwrites_input0) && r.input_names.empty())
     fail("writes or aliases input 0 but has no inputs");
   for (std::size_t i = 0; i < r.attrs.size(); ++i) {

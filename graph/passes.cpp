@@ -14,19 +14,6 @@ std::string describe(const Node& n) {
   return "'" + n.name + "' (" + n.op->name + ")";
 }
 
-bool has_kernel(const OpRecord& op) {
-  return std::any_of(op.kernels.begin(), op.kernels.end(),
-                     [](const KernelFn& k) { return bool(k); });
-}
-
-DType dispatch_dtype(const PlanGraph& g, const Node& n) {
-  if (n.op->dispatch_input >= 0 && n.op->dispatch_input < static_cast<int>(n.inputs.size())) {
-    const NodeInput& in = n.inputs[static_cast<std::size_t>(n.op->dispatch_input)];
-    return g.node(in.node).output_dtypes.at(static_cast<std::size_t>(in.index));
-  }
-  return n.output_dtypes.at(0);
-}
-
 // Ops a pass may evaluate early, merge or drop: no state, no randomness, no writes.
 bool pure(const OpRecord& op) {
   return op.role == OpRole::Compute && !op.stateful && !op.uses_rng && !op.writes_input0 &&
@@ -61,15 +48,19 @@ bool constant_all_equal(const PlanGraph& graph, NodeInput output, double value) 
   return true;
 }
 
-std::vector<PassReport> run_passes(PlanGraph& graph, const PassPipeline& pipeline,
-                                   const OptimizerOptions& options) {
-  for (const std::string& name : options.disabled)
+void check_pass_names(const PassPipeline& pipeline, const std::vector<std::string>& names) {
+  for (const std::string& name : names)
     if (std::none_of(pipeline.begin(), pipeline.end(),
                      [&](const Pass& p) { return p.name == name; })) {
       std::string known;
       for (const Pass& p : pipeline) known += (known.empty() ? "" : ", ") + p.name;
       throw GraphError("no graph pass is named '" + name + "' (the passes: " + known + ")");
     }
+}
+
+std::vector<PassReport> run_passes(PlanGraph& graph, const PassPipeline& pipeline,
+                                   const OptimizerOptions& options) {
+  check_pass_names(pipeline, options.disabled);
   std::vector<PassReport> reports;
   if (!options.optimize) return reports;
   for (const Pass& pass : pipeline) {
@@ -190,7 +181,7 @@ Pass constant_folding_pass() {
             const OpRecord& constant = *constant_op;
             for (int id : g.topological_order()) {
               const Node& n = g.node(id);
-              if (!pure(*n.op) || n.output_dtypes.size() != 1 || !has_kernel(*n.op)) continue;
+              if (!pure(*n.op) || n.output_dtypes.size() != 1 || !n.op->has_kernel()) continue;
               if (!n.output_shapes[0].is_fully_defined()) continue;
               // Control inputs order others through this node (a read after a write): keep them.
               if (!n.control_inputs.empty()) continue;
@@ -215,7 +206,7 @@ Pass constant_folding_pass() {
                 continue;  // too many to count: the run reports it, naming the node
               }
               if (out_elements > std::max<std::int64_t>(input_elements, 4096)) continue;
-              KernelFn kernel = n.op->kernel_for(dispatch_dtype(g, n));
+              KernelFn kernel = n.op->kernel_for(g.dispatch_dtype(id));
               if (!kernel) continue;
               Tensor result(n.output_dtypes[0], n.output_shapes[0]);
               std::vector<const Tensor*> in_ptrs;

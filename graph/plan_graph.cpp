@@ -10,6 +10,17 @@
 
 namespace dagrad {
 
+std::vector<int> written_inputs(const Node& n) {
+  std::vector<int> out;
+  if ((n.op->writes_input0 || n.op->overwrites_input0) && !n.inputs.empty()) out.push_back(0);
+  if (n.op->written_inputs)
+    for (int i : n.op->written_inputs(n.attrs))
+      if (i >= 0 && i < static_cast<int>(n.inputs.size()) &&
+          std::find(out.begin(), out.end(), i) == out.end())
+        out.push_back(i);
+  return out;
+}
+
 PlanGraph::PlanGraph(const Graph& source, const std::vector<int>& needed,
                      const std::vector<NodeInput>& fetches, const std::vector<int>& targets,
                      const std::vector<int>& feeds)
@@ -181,6 +192,15 @@ void PlanGraph::kill(int id) {
   --num_live_;
 }
 
+DType PlanGraph::dispatch_dtype(int id) const {
+  const Node& n = node(id);
+  if (n.op->dispatch_input >= 0 && n.op->dispatch_input < static_cast<int>(n.inputs.size())) {
+    const NodeInput& in = n.inputs[static_cast<std::size_t>(n.op->dispatch_input)];
+    return node(in.node).output_dtypes.at(static_cast<std::size_t>(in.index));
+  }
+  return n.output_dtypes.at(0);
+}
+
 std::vector<std::vector<int>> PlanGraph::consumers() const {
   std::vector<std::vector<int>> out(nodes_.size());
   for (std::size_t id = 0; id < nodes_.size(); ++id) {
@@ -272,12 +292,8 @@ std::vector<char> PlanGraph::written_variables() const {
   for (std::size_t id = 0; id < nodes_.size(); ++id) {
     const Node& n = nodes_[id];
     if (!live_[id] || n.inputs.empty()) continue;
-    if (n.op->writes_input0 || n.op->overwrites_input0)
-      written[static_cast<std::size_t>(n.inputs[0].node)] = 1;
-    if (n.op->written_inputs)
-      for (int i : n.op->written_inputs(n.attrs))
-        if (i >= 0 && i < static_cast<int>(n.inputs.size()))
-          written[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(i)].node)] = 1;
+    for (int i : written_inputs(n))
+      written[static_cast<std::size_t>(n.inputs[static_cast<std::size_t>(i)].node)] = 1;
   }
   return written;
 }

@@ -23,24 +23,11 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-DType dispatch_dtype(const Node& n, const PlanGraph& g) {
-  if (n.op->dispatch_input >= 0 && n.op->dispatch_input < static_cast<int>(n.inputs.size())) {
-    const auto& in = n.inputs[static_cast<std::size_t>(n.op->dispatch_input)];
-    return g.node(in.node).output_dtypes[static_cast<std::size_t>(in.index)];
-  }
-  return n.output_dtypes.at(0);
-}
-
 std::vector<int> schedule_of(const std::vector<char>& needed) {
   std::vector<int> ids;
   for (std::size_t id = 0; id < needed.size(); ++id)
     if (needed[id]) ids.push_back(static_cast<int>(id));
   return ids;
-}
-
-bool has_kernel(const OpRecord& op) {
-  return std::any_of(op.kernels.begin(), op.kernels.end(),
-                     [](const KernelFn& k) { return bool(k); });
 }
 
 // The variable whose buffer output (node, index) is (the variable's own output or an output
@@ -51,23 +38,6 @@ int aliased_variable(const std::vector<int>& alias, int node, int index) {
 }
 
 constexpr int kForever = std::numeric_limits<int>::max();
-
-bool writes_variable(const Node& n) {
-  return n.op->overwrites_input0 || n.op->writes_input0;
-}
-
-// The inputs node `n` writes in place: input 0 of assign-like ops, and those its op's
-// written_inputs names (a fused_elementwise node's stores).
-std::vector<int> written_inputs(const Node& n) {
-  std::vector<int> out;
-  if (writes_variable(n) && !n.inputs.empty()) out.push_back(0);
-  if (n.op->written_inputs)
-    for (int i : n.op->written_inputs(n.attrs))
-      if (i >= 0 && i < static_cast<int>(n.inputs.size()) &&
-          std::find(out.begin(), out.end(), i) == out.end())
-        out.push_back(i);
-  return out;
-}
 
 // Enforces the read/write ordering rule (session.hpp) over a plan's nodes (ids ascending).
 void check_variable_order(const Graph& g, const std::vector<int>& schedule) {
@@ -384,8 +354,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     }
     // A node without outputs and kernels only orders others (group); one with kernels runs
     // for its effects (the registry makes sure it dispatches on an input).
-    if (n.output_dtypes.empty() && !has_kernel(*n.op)) continue;
-    DType d = dispatch_dtype(n, pg);
+    if (n.output_dtypes.empty() && !n.op->has_kernel()) continue;
+    DType d = pg.dispatch_dtype(id);
     KernelFn kernel = n.op->kernel_for(d);
     if (!kernel)
       throw RunError(node_context(n) + " has no kernel for dtype " + std::string(dtype_name(d)));
@@ -499,13 +469,7 @@ void Session::initialize_uninitialized_variables() {
 }
 
 void Session::set_optimizer_options(OptimizerOptions options) {
-  for (const std::string& name : options.disabled)
-    if (std::none_of(default_pipeline().begin(), default_pipeline().end(),
-                     [&](const Pass& p) { return p.name == name; })) {
-      std::string known;
-      for (const Pass& p : default_pipeline()) known += (known.empty() ? "" : ", ") + p.name;
-      throw GraphError("no graph pass is named '" + name + "' (the passes: " + known + ")");
-    }
+  check_pass_names(default_pipeline(), options.disabled);
   options_ = std::move(options);
   plans_.clear();
 }

@@ -160,6 +160,11 @@ struct OpRecord {
   std::string summary;                 // one line for docs and `dagrad ops`
 
   KernelFn kernel_for(DType dtype) const { return kernels[static_cast<std::size_t>(dtype)]; }
+  bool has_kernel() const {
+    for (KernelFn k : kernels)
+      if (k) return true;
+    return false;
+  }
 };
 
 class OpRegistry {

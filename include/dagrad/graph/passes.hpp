@@ -46,6 +46,9 @@ struct OptimizerOptions {
   bool verify = false;                // run verify_plan_graph after every pass (tests do)
 };
 
+// Throws GraphError, listing the pipeline's passes, for a name that names none of them.
+void check_pass_names(const PassPipeline& pipeline, const std::vector<std::string>& names);
+
 // Runs the enabled passes in order. Throws GraphError for a disabled name that names no pass,
 // and, with verify, when a pass leaves the graph broken (the message names the pass).
 std::vector<PassReport> run_passes(PlanGraph& graph, const PassPipeline& pipeline,

@@ -16,6 +16,11 @@
 
 namespace dagrad {
 
+// The inputs node `n` writes in place: input 0 of an op that writes or overwrites it (assign,
+// assign_add, ...) and those its op's written_inputs names (a fused_elementwise node's stores),
+// each once.
+std::vector<int> written_inputs(const Node& n);
+
 class PlanGraph {
  public:
   // Copies nodes `needed` (ids ascending) of `source`, with their names, attributes, shapes,
@@ -60,6 +65,9 @@ class PlanGraph {
   void redirect_control(int from, int to);
   // Marks a node dead: it no longer runs. Its uses must have been replaced.
   void kill(int id);
+
+  // The dtype that selects node `id`'s kernel: its op's dispatch input's, else output 0's.
+  DType dispatch_dtype(int id) const;
 
   // Data consumers of each node (live ones, each once, ascending), indexed by node id.
   std::vector<std::vector<int>> consumers() const;
