@@ -136,12 +136,10 @@ class Fuser {
       if (var.op->role != OpRole::Variable || n.inputs[0].index != 0) return false;
       dtype = var.output_dtypes[0];
       shape = var.output_shapes[0];
-      if (!is_floating(dtype) || out_dtype(n.inputs[1]) != dtype ||
-          !same_shape(out_shape(n.inputs[1]), shape))
-        return false;
-      // The stored value must not alias another variable's buffer in a way the fused kernel
-      // cannot see; data consumers of the assign read the new value: inside the group only.
-      return true;
+      // Its data users read the new value from the register, so they must be members (grow
+      // checks that).
+      return is_floating(dtype) && out_dtype(n.inputs[1]) == dtype &&
+             same_shape(out_shape(n.inputs[1]), shape);
     }
     auto info = opcode_of(n.op->name);
     if (!info || n.output_dtypes.size() != 1) return false;
@@ -162,11 +160,10 @@ class Fuser {
     return true;
   }
 
-  bool uses_only_inside(int id, const Region& r, int region_index) const {
+  bool uses_only_inside(int id, int region_index) const {
     if (fetched_[static_cast<std::size_t>(id)]) return false;
     for (int c : consumers_[static_cast<std::size_t>(id)])
       if (region_of_[static_cast<std::size_t>(c)] != region_index) return false;
-    (void)r;
     return true;
   }
 
@@ -223,11 +220,11 @@ class Fuser {
     regions_.push_back(r);
     Region& region = regions_.back();
     for (std::size_t k = 0; k < region.members.size(); ++k) {
-      int m = region.members[k];
-      std::vector<NodeInput> inputs = node(m).inputs;
-      for (std::size_t i = 0; i < inputs.size(); ++i) {
-        if (store_kind(node(m).op->name) != StoreKind::None && i == 0) continue;  // the variable
-        int p = inputs[i].node;
+      const Node& member = node(region.members[k]);
+      bool member_stores = store_kind(member.op->name) != StoreKind::None;
+      for (std::size_t i = member_stores ? 1 : 0; i < member.inputs.size();
+           ++i) {  // 0: the variable
+        int p = member.inputs[i].node;
         if (region_of_[static_cast<std::size_t>(p)] >= 0) continue;
         DType d;
         Shape shape;
@@ -240,11 +237,11 @@ class Fuser {
         // Stores and comparisons join only when every use is inside; an assign's value is the
         // variable's new value, which members read from the register.
         region_of_[static_cast<std::size_t>(p)] = index;  // tentatively, for the checks
-        bool inside = uses_only_inside(p, region, index);
+        bool all_uses_inside = uses_only_inside(p, index);
         // A path back can also run through a control edge (a node built under
         // control_dependencies of p that a member reads), so it is checked even when every
         // data use is inside.
-        bool ok = (!(store || comparison) || inside) && !path_back(p, index, region);
+        bool ok = (!(store || comparison) || all_uses_inside) && !path_back(p, index, region);
         if (!ok) {
           region_of_[static_cast<std::size_t>(p)] = -1;
           continue;
