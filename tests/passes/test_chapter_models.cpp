@@ -26,73 +26,66 @@ std::unique_ptr<nn::Sequential> chapter_model(const std::string& preset, bool op
   return model;
 }
 
+// 24 random images and labels.
+void random_batch(Tensor& x, Tensor& y) {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  std::uniform_int_distribution<int> label(0, 9);
+  const std::int64_t n = 24;
+  x = Tensor(DType::float32, Shape{n, 28, 28});
+  y = Tensor(DType::float32, Shape{n});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = pixel(rng);
+  for (std::int64_t i = 0; i < n; ++i) y.data<float>()[i] = static_cast<float>(label(rng));
+}
+
+// Trains both models 4 steps on x, y and requires the same losses, weights and predictions.
+void check_same_training(const std::string& preset, nn::Sequential& on, nn::Sequential& off,
+                         const Tensor& x, const Tensor& y) {
+  for (int step = 0; step < 4; ++step) {
+    nn::Logs a = on.train_on_batch(x, y);
+    nn::Logs b = off.train_on_batch(x, y);
+    BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
+  }
+  Graph& g = on.graph();
+  Graph& h = off.graph();
+  BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());
+  for (std::size_t i = 0; i < g.variables().size(); ++i) {
+    Output a = g.output_of(g.variables()[i].variable);
+    Output b = h.output_of(h.variables()[i].variable);
+    BOOST_TEST(identical(on.session().variable_value(a), off.session().variable_value(b)),
+               preset << ": " << a.name());
+  }
+  Tensor pa = on.predict(x), pb = off.predict(x);
+  BOOST_TEST(identical(pa, pb));
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(chapter_models)
 
 BOOST_DATA_TEST_CASE(training_steps_agree_with_and_without_passes,
                      bdata::make({"plain", "bn", "bn-before", "selu", "dropout"}), preset) {
-  std::mt19937_64 rng(11);
-  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  std::uniform_int_distribution<int> label(0, 9);
-  const std::int64_t n = 24;
-  Tensor x(DType::float32, Shape{n, 28, 28}), y(DType::float32, Shape{n});
-  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = pixel(rng);
-  for (std::int64_t i = 0; i < n; ++i) y.data<float>()[i] = static_cast<float>(label(rng));
+  Tensor x, y;
+  random_batch(x, y);
   auto on = chapter_model(preset, true);
   auto off = chapter_model(preset, false);
   BOOST_TEST(report_of(on->training_plan(), "elementwise_fusion")->changes > 0);
-  for (int step = 0; step < 4; ++step) {
-    nn::Logs a = on->train_on_batch(x, y);
-    nn::Logs b = off->train_on_batch(x, y);
-    BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
-  }
-  Graph& g = on->graph();
-  Graph& h = off->graph();
-  BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());
-  for (std::size_t i = 0; i < g.variables().size(); ++i) {
-    Output a = g.output_of(g.variables()[i].variable);
-    Output b = h.output_of(h.variables()[i].variable);
-    BOOST_TEST(identical(on->session().variable_value(a), off->session().variable_value(b)),
-               preset << ": " << a.name());
-  }
-  Tensor pa = on->predict(x), pb = off->predict(x);
-  BOOST_TEST(identical(pa, pb));
+  check_same_training(preset, *on, *off, x, y);
 }
 
 // The same with the optimized session reusing buffers and the reference allocating one per
 // step output: buffer reuse changes no bit either.
 BOOST_DATA_TEST_CASE(optimized_reusing_plans_agree_with_plain_ones,
                      bdata::make({"plain", "bn", "bn-before", "selu", "dropout"}), preset) {
-  std::mt19937_64 rng(11);
-  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  std::uniform_int_distribution<int> label(0, 9);
-  const std::int64_t n = 24;
-  Tensor x(DType::float32, Shape{n, 28, 28}), y(DType::float32, Shape{n});
-  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = pixel(rng);
-  for (std::int64_t i = 0; i < n; ++i) y.data<float>()[i] = static_cast<float>(label(rng));
+  Tensor x, y;
+  random_batch(x, y);
   auto on = chapter_model(preset, true);
   auto off = chapter_model(preset, false, false);  // no passes, a buffer per output
   BOOST_TEST(report_of(on->training_plan(), "elementwise_fusion")->changes > 0);
   BOOST_TEST(!off->session().buffer_reuse());
-  for (int step = 0; step < 4; ++step) {
-    nn::Logs a = on->train_on_batch(x, y);
-    nn::Logs b = off->train_on_batch(x, y);
-    BOOST_TEST(a.at("loss") == b.at("loss"), preset << " step " << step);
-  }
+  check_same_training(preset, *on, *off, x, y);
   // Reuse shrinks the training step's buffers (the same batch, so the same binding sizes).
   BOOST_TEST(on->training_plan().bound_bytes() < off->training_plan().bound_bytes());
-  Graph& g = on->graph();
-  Graph& h = off->graph();
-  BOOST_TEST_REQUIRE(g.variables().size() == h.variables().size());
-  for (std::size_t i = 0; i < g.variables().size(); ++i) {
-    Output a = g.output_of(g.variables()[i].variable);
-    Output b = h.output_of(h.variables()[i].variable);
-    BOOST_TEST(identical(on->session().variable_value(a), off->session().variable_value(b)),
-               preset << ": " << a.name());
-  }
-  Tensor pa = on->predict(x), pb = off->predict(x);
-  BOOST_TEST(identical(pa, pb));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -11,19 +11,6 @@ using namespace dagrad::testing;
 
 namespace {
 
-Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937_64& rng, double lo = -2,
-                     double hi = 2) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  Tensor t(dtype, shape);
-  for (std::int64_t i = 0; i < t.size(); ++i) {
-    if (dtype == DType::float32)
-      t.data<float>()[i] = static_cast<float>(u(rng));
-    else
-      t.data<double>()[i] = u(rng);
-  }
-  return t;
-}
-
 // Runs the same request with the passes on (verified after each) and off; requires equal bits.
 void check_same(Graph& g, const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
                 const std::vector<Operation>& targets = {}, int steps = 1) {

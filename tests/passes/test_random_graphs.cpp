@@ -17,18 +17,6 @@ namespace {
 
 constexpr std::int64_t kBatch = 5, kWidth = 7;
 
-Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(-1.5, 1.5);
-  Tensor t(dtype, shape);
-  for (std::int64_t i = 0; i < t.size(); ++i) {
-    if (dtype == DType::float32)
-      t.data<float>()[i] = static_cast<float>(u(rng));
-    else
-      t.data<double>()[i] = u(rng);
-  }
-  return t;
-}
-
 // Adds one random node over earlier values; returns it.
 Output random_node(Graph& g, std::vector<Output>& values, DType dtype, std::mt19937_64& rng) {
   auto pick = [&]() {
@@ -131,9 +119,9 @@ BOOST_DATA_TEST_CASE(optimized_plans_give_the_same_bits, bdata::xrange(40), seed
     Output total = sum(values.back(), {}, false);
     fetches.push_back(gradients(total, {x})[0]);
   }
-  std::vector<Feed> feeds{{x, random_tensor(dtype, Shape{kBatch, kWidth}, rng)},
-                          {bias, random_tensor(dtype, Shape{kWidth}, rng)},
-                          {column, random_tensor(dtype, Shape{kBatch, 1}, rng)}};
+  std::vector<Feed> feeds{{x, random_tensor(dtype, Shape{kBatch, kWidth}, rng, -1.5, 1.5)},
+                          {bias, random_tensor(dtype, Shape{kWidth}, rng, -1.5, 1.5)},
+                          {column, random_tensor(dtype, Shape{kBatch, 1}, rng, -1.5, 1.5)}};
   Session on(g), off(g);
   on.set_optimizer_options(verified());
   off.set_optimizer_options(unoptimized());
