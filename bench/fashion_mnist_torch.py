@@ -77,6 +77,18 @@ def he_normal_(weight):
     nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2.0 * std, b=2.0 * std)
 
 
+def init_like_keras(model):
+    """The chapter's initializers on a Sequential of Linear layers: he_normal kernels for the
+    hidden ones, glorot_uniform (Keras Dense's default) for the last, zero biases."""
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for layer in linears[:-1]:
+        he_normal_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    nn.init.xavier_uniform_(linears[-1].weight)
+    nn.init.zeros_(linears[-1].bias)
+    return model
+
+
 def make_model():
     model = nn.Sequential(
         nn.Flatten(),
@@ -87,13 +99,7 @@ def make_model():
         keras_batchnorm(100),
         nn.Linear(100, 10),  # softmax is in the loss (CrossEntropyLoss on logits)
     )
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    for layer in linears[:-1]:
-        he_normal_(layer.weight)
-        nn.init.zeros_(layer.bias)
-    nn.init.xavier_uniform_(linears[-1].weight)  # Keras Dense's default, glorot_uniform
-    nn.init.zeros_(linears[-1].bias)
-    return model
+    return init_like_keras(model)
 
 
 @torch.no_grad()

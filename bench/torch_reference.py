@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-# Standard deviation of a standard normal truncated to [-2, 2]: Keras divides by it so that the
-# truncated draw keeps the variance the initializer asks for.
-TRUNC_STD = 0.87962566103423978
+# The whole-job reference's Keras-like initializers and BatchNormalization (same folder).
+from fashion_mnist_torch import init_like_keras, keras_batchnorm
+
 INPUTS, CLASSES = 784, 10
 MASK = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
@@ -64,12 +64,6 @@ def make_data(n, seed):
 
 # ---- models ------------------------------------------------------------------------------------
 
-def he_normal_(weight):
-    # Keras he_normal: truncated normal at 2 stddev, stddev = sqrt(2/fan_in)/0.8796...
-    std = math.sqrt(2.0 / weight.size(1)) / TRUNC_STD
-    nn.init.trunc_normal_(weight, mean=0.0, std=std, a=-2.0 * std, b=2.0 * std)
-
-
 def make_model(kind):
     """The chapter's MLP; kind "bn" adds BatchNormalization (Keras's epsilon 1e-3, momentum 0.99)
     after Flatten and after each hidden layer's activation. Returns logits (the loss applies the
@@ -77,20 +71,14 @@ def make_model(kind):
     bn = kind == "bn"
     layers = [nn.Flatten()]
     if bn:
-        layers.append(nn.BatchNorm1d(784, eps=1e-3, momentum=0.01))
+        layers.append(keras_batchnorm(784))
     for fan_in, units in ((784, 300), (300, 100)):
         layers += [nn.Linear(fan_in, units), nn.ELU()]
         if bn:
-            layers.append(nn.BatchNorm1d(units, eps=1e-3, momentum=0.01))
+            layers.append(keras_batchnorm(units))
     layers.append(nn.Linear(100, CLASSES))
     model = nn.Sequential(*layers)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    for layer in linears[:-1]:
-        he_normal_(layer.weight)
-        nn.init.zeros_(layer.bias)
-    nn.init.xavier_uniform_(linears[-1].weight)  # Keras Dense's default, glorot_uniform
-    nn.init.zeros_(linears[-1].bias)
-    return model
+    return init_like_keras(model)
 
 
 def step_gemms(kind, batch):
