@@ -149,19 +149,9 @@ void verify_plan_graph(const PlanGraph& g) {
 Pass prune_pass() {
   return {"prune", "drops nodes that no fetch or target needs",
           [](PlanGraph& g, PassReport& report) {
-            std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0);
-            std::vector<int> stack;
-            for (const NodeInput& f : g.fetches()) stack.push_back(f.node);
-            for (int t : g.targets()) stack.push_back(t);
-            while (!stack.empty()) {
-              int id = stack.back();
-              stack.pop_back();
-              if (needed[static_cast<std::size_t>(id)]) continue;
-              needed[static_cast<std::size_t>(id)] = 1;
-              const Node& n = g.node(id);
-              for (const NodeInput& in : n.inputs) stack.push_back(in.node);
-              for (int c : n.control_inputs) stack.push_back(c);
-            }
+            std::vector<int> roots = g.targets();
+            for (const NodeInput& f : g.fetches()) roots.push_back(f.node);
+            std::vector<char> needed = needed_by(g, std::move(roots));
             for (int id = 0; id < g.num_nodes(); ++id) {
               if (!g.live(id) || needed[static_cast<std::size_t>(id)]) continue;
               // Fed placeholders stay: the plan still checks and binds every feed.

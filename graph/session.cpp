@@ -239,23 +239,10 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     fed[static_cast<std::size_t>(f.node)] = 1;
   }
   // Prune: nodes reachable backwards from fetches and targets. Ids are topological.
-  std::vector<char> needed(static_cast<std::size_t>(g.num_nodes()), 0);
-  std::vector<int> stack;
-  for (const Output& f : fetches) {
-    stack.push_back(f.node);
-  }
-  for (const Operation& t : targets) {
-    stack.push_back(t.node);
-  }
-  while (!stack.empty()) {
-    int id = stack.back();
-    stack.pop_back();
-    if (needed[static_cast<std::size_t>(id)]) continue;
-    needed[static_cast<std::size_t>(id)] = 1;
-    const Node& n = g.node(id);
-    for (const auto& in : n.inputs) stack.push_back(in.node);
-    for (int c : n.control_inputs) stack.push_back(c);
-  }
+  std::vector<int> roots;
+  for (const Output& f : fetches) roots.push_back(f.node);
+  for (const Operation& t : targets) roots.push_back(t.node);
+  std::vector<char> needed = needed_by(g, std::move(roots));
 
   check_variable_order(g, schedule_of(needed));
 

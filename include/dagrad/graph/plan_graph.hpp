@@ -21,6 +21,23 @@ namespace dagrad {
 // each once.
 std::vector<int> written_inputs(const Node& n);
 
+// Per node id of `graph` (a Graph or a PlanGraph): whether it is one of `roots` or an input or
+// control input, directly or not, of one: what a request needs.
+template <class GraphLike>
+std::vector<char> needed_by(const GraphLike& graph, std::vector<int> roots) {
+  std::vector<char> needed(static_cast<std::size_t>(graph.num_nodes()), 0);
+  while (!roots.empty()) {
+    int id = roots.back();
+    roots.pop_back();
+    if (needed[static_cast<std::size_t>(id)]) continue;
+    needed[static_cast<std::size_t>(id)] = 1;
+    const Node& n = graph.node(id);
+    for (const NodeInput& in : n.inputs) roots.push_back(in.node);
+    for (int c : n.control_inputs) roots.push_back(c);
+  }
+  return needed;
+}
+
 class PlanGraph {
  public:
   // Copies nodes `needed` (ids ascending) of `source`, with their names, attributes, shapes,
