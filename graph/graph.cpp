@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <utility>
 
 #include "dagrad/graph/errors.hpp"
 
@@ -86,17 +87,30 @@ std::string invalid_name_reason(std::string_view name) {
   return "";
 }
 
+void Graph::set_name_count(const std::string& name, int count) {
+  auto it = name_counts_.find(name);
+  if (live_checkpoints_ > 0)
+    name_count_journal_.push_back(
+        {name, it == name_counts_.end() ? std::nullopt : std::optional<int>(it->second)});
+  if (it == name_counts_.end())
+    name_counts_.emplace(name, count);
+  else
+    it->second = count;
+}
+
 std::string Graph::unique_name(const std::string& full) {
   if (!by_name_.count(full) && !name_counts_.count(full)) {
-    name_counts_[full] = 0;
+    set_name_count(full, 0);
     return full;
   }
-  int& count = name_counts_[full];
+  auto it = name_counts_.find(full);
+  int count = it == name_counts_.end() ? 0 : it->second;
   std::string candidate;
   do {
     candidate = full + "_" + std::to_string(++count);
   } while (by_name_.count(candidate) || name_counts_.count(candidate));
-  name_counts_[candidate] = 0;
+  set_name_count(full, count);
+  set_name_count(candidate, 0);
   return candidate;
 }
 
@@ -229,7 +243,8 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
   // graphs), so that a later name_scope("layer1") opens "layer1_1" rather than reusing it.
   for (auto slash = node_record.name.find('/'); slash != std::string::npos;
        slash = node_record.name.find('/', slash + 1))
-    name_counts_.try_emplace(node_record.name.substr(0, slash), 0);
+    if (std::string scope = node_record.name.substr(0, slash); !name_counts_.count(scope))
+      set_name_count(scope, 0);
   nodes_.push_back(std::move(node_record));
   const Node& added = nodes_.back();
   consumers_.emplace_back();
@@ -287,7 +302,7 @@ Graph::ScopeGuard Graph::name_scope(std::string_view name, Flag reuse) {
     if (by_name_.count(full) || name_counts_.count(full))
       full = unique_name(full);
     else
-      name_counts_[full] = 0;
+      set_name_count(full, 0);
   }
   scope_ = full + "/";
   return ScopeGuard([this, saved] { scope_ = saved; });
@@ -429,12 +444,25 @@ const Graph::Signature* Graph::signature(std::string_view name) const {
   return it == signatures_.end() ? nullptr : &it->second;
 }
 
+Graph::Checkpoint::Checkpoint(Checkpoint&& other) noexcept
+    : graph(std::exchange(other.graph, nullptr)),
+      num_nodes(other.num_nodes),
+      num_variables(other.num_variables),
+      journal_size(other.journal_size),
+      signatures(std::move(other.signatures)) {}
+
+Graph::Checkpoint::~Checkpoint() {
+  if (graph && --graph->live_checkpoints_ == 0)
+    graph->name_count_journal_.clear();
+}
+
 Graph::Checkpoint Graph::checkpoint() const {
   Checkpoint c;
   c.graph = this;
+  ++live_checkpoints_;
   c.num_nodes = num_nodes();
   c.num_variables = variables_.size();
-  c.name_counts = name_counts_;
+  c.journal_size = name_count_journal_.size();
   c.signatures = signatures_;
   return c;
 }
@@ -442,7 +470,8 @@ Graph::Checkpoint Graph::checkpoint() const {
 void Graph::rollback(const Checkpoint& checkpoint) {
   if (checkpoint.graph != this)
     throw GraphError("rollback: the checkpoint belongs to another graph");
-  if (checkpoint.num_nodes > num_nodes() || checkpoint.num_variables > variables_.size())
+  if (checkpoint.num_nodes > num_nodes() || checkpoint.num_variables > variables_.size() ||
+      checkpoint.journal_size > name_count_journal_.size())
     throw GraphError(
         "rollback: the graph is older than the checkpoint (rolled back past it already)");
   while (num_nodes() > checkpoint.num_nodes) {
@@ -459,7 +488,16 @@ void Graph::rollback(const Checkpoint& checkpoint) {
     for (auto& list : *lists)
       while (!list.empty() && list.back() >= checkpoint.num_nodes) list.pop_back();
   variables_.resize(checkpoint.num_variables);
-  name_counts_ = checkpoint.name_counts;
+  ++rollbacks_;
+  // Undo the names taken since, newest first.
+  while (name_count_journal_.size() > checkpoint.journal_size) {
+    NameCountUndo& undo = name_count_journal_.back();
+    if (undo.old)
+      name_counts_[undo.name] = *undo.old;
+    else
+      name_counts_.erase(undo.name);
+    name_count_journal_.pop_back();
+  }
   signatures_ = checkpoint.signatures;
 }
 

@@ -442,10 +442,18 @@ void Session::run_initializers(bool only_uninitialized) {
   // One plan per initializer, in creation order, so an initializer may read a variable created
   // before it: in one plan that read and the earlier initializer's write would be unordered.
   // The plans are not cached: each runs once per initialization.
-  for (const auto& v : graph_->variables()) {
+  const auto& variables = graph_->variables();
+  if (prefix_rollbacks_ != graph_->rollbacks()) {
+    initialized_prefix_ = 0;
+    prefix_rollbacks_ = graph_->rollbacks();
+  }
+  std::size_t first = only_uninitialized ? std::min(initialized_prefix_, variables.size()) : 0;
+  for (std::size_t i = first; i < variables.size(); ++i) {
+    const auto& v = variables[i];
     if (only_uninitialized && variable_state(v.variable).initialized) continue;
     build_plan({}, {Operation(graph_, v.initializer)}, {}, false)->run({});
   }
+  initialized_prefix_ = variables.size();
 }
 
 void Session::initialize_variables() {
@@ -483,6 +491,7 @@ void Session::rebind(Graph& other) {
   plans_.clear();
   rngs_.clear();  // keyed by node id, which means nothing in the new graph
   graph_ = &other;
+  initialized_prefix_ = 0;
 }
 
 const Session::VariableState* Session::find_state(Output variable, const char* what) const {

@@ -54,6 +54,34 @@ BOOST_AUTO_TEST_CASE(removes_nodes_names_scopes_and_variables) {
   BOOST_TEST(g.consumers(x.node) == (std::vector<int>{1, 2}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(nested_checkpoints_restore_the_names_of_their_time) {
+  using namespace dagrad;
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{2}, "x");
+  neg(x, "n");  // "n" taken
+  Graph::Checkpoint outer = g.checkpoint();
+  neg(x, "n");  // "n_1"
+  {
+    Graph::Checkpoint inner = g.checkpoint();
+    {
+      auto scope = g.name_scope("s");
+      BOOST_TEST(neg(x, "n").name() == "s/n");
+      BOOST_TEST(neg(x, "n").name() == "s/n_1");
+    }
+    g.rollback(inner);
+    // The inner checkpoint's names are free again, the outer's "n_1" is still taken.
+    BOOST_TEST(neg(x, "n").name() == "n_2");
+  }
+  {
+    auto scope = g.name_scope("s");  // free again: the inner rollback undid it
+    BOOST_TEST(g.current_scope() == "s/");
+  }
+  g.rollback(outer);
+  BOOST_TEST(neg(x, "n").name() == "n_1");
+  BOOST_TEST(neg(x, "s").name() == "s");  // the scope "s" was taken after `outer`
+  BOOST_TEST(g.rollbacks() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(refuses_a_foreign_or_outdated_checkpoint) {
   using namespace dagrad;
   Graph g, other;

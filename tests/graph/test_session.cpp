@@ -727,6 +727,33 @@ BOOST_AUTO_TEST_CASE(only_uninitialized_variables_are_initialized) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(variables_added_later_or_after_a_rollback_are_initialized) {
+  // The session remembers how many variables it has initialized; variables added after, and a
+  // variable that takes a rolled-back one's place in the list, must still be initialized.
+  Graph g;
+  Output a = variable(g, Tensor::from_vector<float>({2}, {1, 2}), "a");
+  Session s(g);
+  s.initialize_uninitialized_variables();
+  Output b = variable(g, Tensor::from_vector<float>({2}, {3, 4}), "b");
+  s.initialize_uninitialized_variables();
+  BOOST_TEST(floats(s.variable_value(b)) == (std::vector<float>{3, 4}),
+             boost::test_tools::per_element());
+  {
+    Graph::Checkpoint before = g.checkpoint();
+    Output c = variable(g, Tensor::from_vector<float>({2}, {5, 6}), "c");
+    s.initialize_uninitialized_variables();
+    BOOST_TEST(s.is_initialized(c));
+    g.rollback(before);
+  }
+  Output d = variable(g, Tensor::from_vector<float>({2}, {7, 8}), "d");  // index 2, as c was
+  BOOST_TEST(!s.is_initialized(d));
+  s.initialize_uninitialized_variables();
+  BOOST_TEST(floats(s.variable_value(d)) == (std::vector<float>{7, 8}),
+             boost::test_tools::per_element());
+  BOOST_TEST(floats(s.variable_value(a)) == (std::vector<float>{1, 2}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(zero_output_ops)

@@ -232,13 +232,22 @@ class Graph {
 
   // A restore point for undoing a construction of several nodes that failed part way (autodiff
   // uses it so that a failed gradients() leaves the graph as it was).
+  // Taking one costs O(signatures), not O(graph): while any checkpoint is alive the graph
+  // journals the names it takes, and a rollback undoes the journal. Move-only; it must not
+  // outlive its graph.
   class Checkpoint {
+   public:
+    Checkpoint(Checkpoint&& other) noexcept;
+    Checkpoint& operator=(Checkpoint&&) = delete;
+    ~Checkpoint();
+
    private:
     friend class Graph;
+    Checkpoint() = default;
     const Graph* graph = nullptr;
     int num_nodes = 0;
     std::size_t num_variables = 0;
-    std::unordered_map<std::string, int> name_counts;  // names taken by nodes and scopes
+    std::size_t journal_size = 0;  // entries of the name journal when it was taken
     std::map<std::string, Signature, std::less<>> signatures;
   };
   [[nodiscard]] Checkpoint checkpoint() const;
@@ -248,6 +257,9 @@ class Graph {
   // control_dependencies guard entered after it. Scope guards restore the current scope.
   // Signatures are restored to what they were at the checkpoint.
   void rollback(const Checkpoint& checkpoint);
+  // How many rollbacks this graph has had: node ids and variable indices may be reused after
+  // one, so a cache keyed by them compares this count.
+  std::uint64_t rollbacks() const { return rollbacks_; }
 
   // Nodes that consume output (node, *) as a data input, each once, in id order; kept up to
   // date as nodes are added (a node removal must update them too).
@@ -260,13 +272,22 @@ class Graph {
  private:
   [[noreturn]] void throw_no_node(int id) const;
   std::string unique_name(const std::string& full);
+  // name_counts_[name] = count, journaled while a checkpoint is alive.
+  void set_name_count(const std::string& name, int count);
   std::string describe_failure(std::string_view op, const std::string& name,
                                const std::vector<Output>& inputs, const SourceSite& site) const;
 
   const OpRegistry* registry_;
   std::deque<Node> nodes_;
   std::unordered_map<std::string, int> by_name_;
-  std::unordered_map<std::string, int> name_counts_;
+  std::unordered_map<std::string, int> name_counts_;  // names taken by nodes and scopes
+  struct NameCountUndo {
+    std::string name;
+    std::optional<int> old;  // the entry before the change; none if there was none
+  };
+  mutable int live_checkpoints_ = 0;
+  mutable std::vector<NameCountUndo> name_count_journal_;  // only while a checkpoint is alive
+  std::uint64_t rollbacks_ = 0;
   std::string scope_;  // "" or "a/b/"
   std::vector<int> control_scope_;
   bool backward_ = false;

@@ -219,6 +219,11 @@ class Session {
   std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
   OptimizerOptions options_;
   bool buffer_reuse_ = true;
+  // graph_->variables()[0, initialized_prefix_) were all initialized when last looked at, as of
+  // the graph's rollback count prefix_rollbacks_ (a rollback may reuse their indices): building
+  // layer after layer then initializes each new variable without visiting every earlier one.
+  std::size_t initialized_prefix_ = 0;
+  std::uint64_t prefix_rollbacks_ = 0;
 };
 
 }  // namespace dagrad
