@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "dagrad/graph/errors.hpp"
+#include "variable_order.hpp"
 
 namespace dagrad {
 
@@ -143,7 +144,10 @@ void verify_plan_graph(const PlanGraph& g) {
     if (!g.live(f.node)) throw GraphError("a fetch refers to a removed node");
   for (int t : g.targets())
     if (!g.live(t)) throw GraphError("a target refers to a removed node");
-  g.topological_order();  // throws on a cycle
+  std::vector<int> order = g.topological_order();  // throws on a cycle
+  // A pass must not leave a read of a variable unordered with a write of it (fusion moves
+  // stores into fused nodes; simplification forwards values past nodes).
+  detail::check_variable_order(g, order);
 }
 
 Pass prune_pass() {

@@ -177,6 +177,36 @@ BOOST_AUTO_TEST_CASE(the_verifier_names_the_pass_that_broke_the_graph) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_verifier_catches_a_read_left_unordered_with_a_write) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{3}, "x");
+  Output v = variable(g, Tensor::from_vector<float>({3}, {1, 2, 3}), "v");
+  Output read = mul(v, x, "read");
+  Output write;
+  {
+    auto after_read = g.control_dependencies({read});
+    write = assign(v, x, "write");
+  }
+  std::vector<NodeInput> fetches{{read.node, 0}};
+  std::vector<int> needed{x.node, v.node, read.node, write.node};
+  std::sort(needed.begin(), needed.end());
+  PlanGraph pg(g, needed, fetches, {write.node}, {x.node});
+  BOOST_CHECK_NO_THROW(run_passes(pg, {}, verified()));
+  const int copy = pg.copy_of(write.node);
+  PassPipeline unorder = {{"unorder", "drops the write's control edge",
+                           [copy](PlanGraph& p, PassReport&) {
+                             p.mutable_node(copy).control_inputs.clear();
+                           }}};
+  try {
+    run_passes(pg, unorder, verified());
+    BOOST_FAIL("the verifier let an unordered read and write of a variable through");
+  } catch (const GraphError& e) {
+    BOOST_TEST(contains(e.what(), "unorder"));
+    BOOST_TEST(contains(e.what(), "variable 'v'"));
+    BOOST_TEST(contains(e.what(), "'read'"));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_verifier_catches_a_wrong_shape_and_a_cycle) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3}, "x");
