@@ -1,5 +1,5 @@
-// gemm_epilogue: a 2-D matmul whose only reader is one fused_elementwise node working at the
-// product's shape becomes one matmul_epilogue node (include/dagrad/ops/matmul_epilogue.hpp):
+// gemm_epilogue: a 2-D matmul whose only reader is one fused_elementwise node (or a lone add)
+// working at the product's shape becomes one matmul_epilogue node (include/dagrad/ops/matmul_epilogue.hpp):
 // the forward's x w + bias -> activation, the backward's dy w^T * activation'(z), an optimizer
 // update of w from x^T dz. The product then needs no buffer of its own (the GEMM writes into
 // the node's output and the program runs there in place) and the elementwise work follows the
@@ -44,25 +44,78 @@ bool is_plain_matmul(const PlanGraph& g, const Node& n) {
   return is_floating(n.output_dtypes[0]);
 }
 
+// Whether some path of data or control edges leads from `from` to `to` other than a direct data
+// edge: merging the two would then make a cycle (an optimizer's gradients_ready group between a
+// weight gradient and its update is one).
+bool indirect_path(const PlanGraph& g, const std::vector<std::vector<int>>& consumers,
+                   const std::vector<std::vector<int>>& control_consumers,
+                   const std::vector<int>& position, int from, int to) {
+  std::vector<int> stack;
+  for (int c : consumers[static_cast<std::size_t>(from)])
+    if (c != to) stack.push_back(c);
+  for (int c : control_consumers[static_cast<std::size_t>(from)]) stack.push_back(c);
+  std::vector<char> seen(static_cast<std::size_t>(g.num_nodes()), 0);
+  while (!stack.empty()) {
+    int u = stack.back();
+    stack.pop_back();
+    if (u == to) return true;
+    if (seen[static_cast<std::size_t>(u)] ||
+        position[static_cast<std::size_t>(u)] > position[static_cast<std::size_t>(to)])
+      continue;  // seen, or after `to` in topological order: cannot lead back to it
+    seen[static_cast<std::size_t>(u)] = 1;
+    for (int c : consumers[static_cast<std::size_t>(u)]) stack.push_back(c);
+    for (int c : control_consumers[static_cast<std::size_t>(u)]) stack.push_back(c);
+  }
+  return false;
+}
+
 void fuse_epilogues(PlanGraph& g, PassReport& report) {
   const OpRecord& epilogue = g.registry().get("matmul_epilogue");
-  const std::vector<std::vector<int>> consumers = g.consumers();
+  // Edges and positions, taken again after each merge (which moves edges to the new node).
+  std::vector<std::vector<int>> consumers, control_consumers;
+  std::vector<int> position;
+  auto analyse = [&] {
+    consumers = g.consumers();
+    const std::vector<int> now = g.topological_order();
+    position.assign(static_cast<std::size_t>(g.num_nodes()), -1);
+    control_consumers.assign(static_cast<std::size_t>(g.num_nodes()), {});
+    for (std::size_t k = 0; k < now.size(); ++k) {
+      position[static_cast<std::size_t>(now[k])] = static_cast<int>(k);
+      for (int c : g.node(now[k]).control_inputs)
+        control_consumers[static_cast<std::size_t>(c)].push_back(now[k]);
+    }
+  };
+  analyse();
+  const std::vector<int> order = g.topological_order();
   std::vector<char> fetched(static_cast<std::size_t>(g.num_nodes()), 0);
   for (const NodeInput& f : g.fetches()) fetched[static_cast<std::size_t>(f.node)] = 1;
 
-  for (int id : g.topological_order()) {
+  for (int id : order) {
     const Node& mm = g.node(id);
     if (!g.live(id) || fetched[static_cast<std::size_t>(id)] || !is_plain_matmul(g, mm)) continue;
     const std::vector<int>& users = consumers[static_cast<std::size_t>(id)];
     if (users.size() != 1) continue;
     const int fid = users[0];
     const Node& f = g.node(fid);
-    // A fused node already merged with another of its inputs' products is dead.
-    if (!g.live(fid) || f.op->name != "fused_elementwise") continue;
+    if (!g.live(fid)) continue;
     const DType dtype = mm.output_dtypes[0];
+    // The reader's program: a fused node's own, or for a lone add (the logits' bias, which
+    // fusion leaves unfused, alone in its group) the one-instruction program that matches it.
+    AttrMap lone_add;
+    const AttrMap* program_attrs = &f.attrs;
+    if (f.op->name == "add") {
+      if (f.inputs.size() != 2 || f.output_dtypes[0] != dtype) continue;
+      FusedProgram add(2);
+      add.output(add.binary(FusedOpcode::Add, 0, 1));
+      lone_add = add.attrs(dtype);
+      program_attrs = &lone_add;
+    } else if (f.op->name != "fused_elementwise") {
+      continue;
+    }
     Shape full;
-    if (f.attrs.get_dtype("dtype") != dtype || !broadcast_of_inputs(g, f, full) ||
-        !same_shape(full, mm.output_shapes[0]))
+    if (program_attrs->get_dtype("dtype") != dtype || !broadcast_of_inputs(g, f, full) ||
+        !same_shape(full, mm.output_shapes[0]) ||
+        indirect_path(g, consumers, control_consumers, position, id, fid))
       continue;
 
     // Register numbering: the product is register 0, the other inputs 1, 2, ... in order; the
@@ -84,15 +137,15 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
     auto renumber = [&](std::int64_t reg) {
       return reg < num_old_inputs ? input_register[static_cast<std::size_t>(reg)] : reg + shift;
     };
-    std::vector<std::int64_t> program = f.attrs.get_ints("program");
+    std::vector<std::int64_t> program = program_attrs->get_ints("program");
     for (std::size_t i = 0; i < program.size(); i += 4)
       for (int k = 1; k <= 3; ++k)
         if (fused_operand_is_register(static_cast<FusedOpcode>(program[i]), k) &&
             program[i + static_cast<std::size_t>(k)] >= 0)
           program[i + static_cast<std::size_t>(k)] = renumber(program[i + static_cast<std::size_t>(k)]);
-    std::vector<std::int64_t> outputs = f.attrs.get_ints("outputs");
+    std::vector<std::int64_t> outputs = program_attrs->get_ints("outputs");
     for (std::int64_t& reg : outputs) reg = renumber(reg);
-    std::vector<std::int64_t> stores = f.attrs.get_ints("stores");
+    std::vector<std::int64_t> stores = program_attrs->get_ints("stores");
     bool stores_product = false;
     for (std::size_t j = 0; j < stores.size(); j += 2) {
       stores[j] = renumber(stores[j]);
@@ -101,7 +154,7 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
     }
     if (stores_product) continue;  // a store into the product: fusion never makes one
 
-    AttrMap attrs = f.attrs;
+    AttrMap attrs = *program_attrs;
     attrs.set("program", program);
     attrs.set("outputs", outputs);
     attrs.set("stores", stores);
@@ -124,6 +177,7 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
                 std::to_string(num_outputs) + " outputs)");
     g.kill(fid);
     g.kill(id);
+    analyse();
   }
 }
 
@@ -131,7 +185,8 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
 
 Pass gemm_epilogue_pass() {
   return {"gemm_epilogue",
-          "a 2-D matmul read only by one fused_elementwise node of its shape becomes one "
+          "a 2-D matmul read only by one fused_elementwise node (or a lone add) of its shape "
+          "becomes one "
           "matmul_epilogue node: the GEMM, then the program over its result in place",
           [](PlanGraph& g, PassReport& report) {
             // A graph of a registry without the ops (a test's own, a plugin's) stays as is.
