@@ -158,7 +158,8 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
     const auto num_outputs = static_cast<int>(f.output_dtypes.size());
     const std::string name = mm.name + "/epilogue";
     const std::string fused_name = f.name;
-    const int node = g.add_node(epilogue, std::move(inputs), std::move(attrs), name, control, fid);
+    // Scheduled where the product was: its operands are fresh in cache there.
+    const int node = g.add_node(epilogue, std::move(inputs), std::move(attrs), name, control, id);
     for (int o = 0; o < num_outputs; ++o) g.replace_uses({fid, o}, {node, o});
     g.redirect_control(fid, node);
     g.redirect_control(id, node);
