@@ -61,8 +61,7 @@ double median_us(const std::function<void()>& call, int samples) {
     means.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count() /
                     burst);
   }
-  std::nth_element(means.begin(), means.begin() + static_cast<long>(means.size() / 2),
-                   means.end());
+  std::nth_element(means.begin(), means.begin() + static_cast<long>(means.size() / 2), means.end());
   return means[means.size() / 2];
 }
 
@@ -159,13 +158,19 @@ std::vector<Case> chapter_cases() {
   std::vector<Case> cases;
   for (std::int64_t batch : {1, 32, 256}) {
     std::string b = std::to_string(batch);
-    cases.push_back({"fwd " + b + "x784 * 784x300 +b elu", batch, 784, 300, false, false, true, true});
-    cases.push_back({"fwd " + b + "x300 * 300x100 +b elu", batch, 300, 100, false, false, true, true});
+    cases.push_back(
+        {"fwd " + b + "x784 * 784x300 +b elu", batch, 784, 300, false, false, true, true});
+    cases.push_back(
+        {"fwd " + b + "x300 * 300x100 +b elu", batch, 300, 100, false, false, true, true});
     cases.push_back({"fwd " + b + "x100 * 100x10 +b", batch, 100, 10, false, false, true, false});
-    cases.push_back({"dW1 784x" + b + " * " + b + "x300 (X^T dZ)", 784, batch, 300, true, false, false, false});
-    cases.push_back({"dW2 300x" + b + " * " + b + "x100 (X^T dZ)", 300, batch, 100, true, false, false, false});
-    cases.push_back({"dX2 " + b + "x100 * (300x100)^T (dZ W^T)", batch, 100, 300, false, true, false, false});
-    cases.push_back({"dX3 " + b + "x10 * (100x10)^T (dZ W^T)", batch, 10, 100, false, true, false, false});
+    cases.push_back(
+        {"dW1 784x" + b + " * " + b + "x300 (X^T dZ)", 784, batch, 300, true, false, false, false});
+    cases.push_back(
+        {"dW2 300x" + b + " * " + b + "x100 (X^T dZ)", 300, batch, 100, true, false, false, false});
+    cases.push_back(
+        {"dX2 " + b + "x100 * (300x100)^T (dZ W^T)", batch, 100, 300, false, true, false, false});
+    cases.push_back(
+        {"dX3 " + b + "x10 * (100x10)^T (dZ W^T)", batch, 10, 100, false, true, false, false});
   }
   return cases;
 }
@@ -178,11 +183,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: onednn_matmul [SAMPLES >= 1]\n");
     return 2;
   }
-  std::printf("dagrad (OpenBLAS sgemm + fused epilogue, matmul_epilogue) vs oneDNN %d.%d matmul "
-              "(bias + eltwise_elu post-op); median of %d samples, us per product\n",
-              dnnl::version()->major, dnnl::version()->minor, samples);
-  std::printf("%-40s %3s %10s %10s %8s %9s\n", "product", "thr", "dagrad_us", "onednn_us",
-              "ratio", "max_diff");
+  std::printf(
+      "dagrad (OpenBLAS sgemm + fused epilogue, matmul_epilogue) vs oneDNN %d.%d matmul "
+      "(bias + eltwise_elu post-op); median of %d samples, us per product\n",
+      dnnl::version()->major, dnnl::version()->minor, samples);
+  std::printf("%-40s %3s %10s %10s %8s %9s\n", "product", "thr", "dagrad_us", "onednn_us", "ratio",
+              "max_diff");
   for (int threads : {1, 2}) {
     dagrad::set_num_threads(threads);
     omp_set_num_threads(threads);

@@ -2,9 +2,9 @@
 // sparse categorical cross-entropy, SGD Nesterov 0.9, lr 0.01) fitted on random 28x28 images,
 // one untimed epoch first, then STEPS timed steps (rounded up to whole epochs of 50 batches);
 // prints samples/s and us/step. Graph passes named after STEPS are switched off (a before/after
-// comparison of one pass: build/profile_step plain 32 2000 gemm_epilogue). A workload for perf and callgrind, not a benchmark against
-// PyTorch. From the repository root, with the library built in build/ (valgrind needs a
-// -DDAGRAD_NATIVE=OFF build, here build-portable/):
+// comparison of one pass: build/profile_step plain 32 2000 gemm_epilogue). A workload for perf and
+// callgrind, not a benchmark against PyTorch. From the repository root, with the library built in
+// build/ (valgrind needs a -DDAGRAD_NATIVE=OFF build, here build-portable/):
 //   g++ -std=c++20 -O2 -g -Iinclude bench/profile_step.cpp -o build/profile_step -Lbuild
 //     -ldagrad -Wl,-rpath,$PWD/build          (one command)
 //   build/profile_step bn 256 600

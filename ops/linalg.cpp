@@ -225,10 +225,10 @@ void register_linalg_ops(OpRegistry& registry) {
   r.shape_fn = [](ShapeContext& ctx) {
     ctx.expect_same_dtype(0, 1);
     ctx.expect_floating(0);
-    ctx.set_output(
-        0, ctx.input_dtype(0),
-        detail::matmul_shape(ctx.input_shape(0), ctx.input_shape(1), ctx.attrs().get_bool("transpose_a"),
-                     ctx.attrs().get_bool("transpose_b")));
+    ctx.set_output(0, ctx.input_dtype(0),
+                   detail::matmul_shape(ctx.input_shape(0), ctx.input_shape(1),
+                                        ctx.attrs().get_bool("transpose_a"),
+                                        ctx.attrs().get_bool("transpose_b")));
   };
   kernels::set_kernels<Matmul, float, double>(r);
   r.gradient = matmul_gradient;

@@ -43,8 +43,9 @@ void epilogue_shape(ShapeContext& ctx, const ShapeFn& fused_shape) {
                        ctx.input_shape(i).to_string() + "; matmul_epilogue multiplies matrices " +
                        "(rank 2)");
   }
-  Shape product = detail::matmul_shape(ctx.input_shape(0), ctx.input_shape(1),
-                                       attrs.get_bool("transpose_a"), attrs.get_bool("transpose_b"));
+  Shape product =
+      detail::matmul_shape(ctx.input_shape(0), ctx.input_shape(1), attrs.get_bool("transpose_a"),
+                           attrs.get_bool("transpose_b"));
   const std::vector<std::int64_t>& stores = attrs.get_ints("stores");
   for (std::size_t j = 1; j < stores.size(); j += 2)
     if (stores[j] == 0)
@@ -94,7 +95,8 @@ void run_typed(KernelContext& c) {
     if (y.rank() == 2 && y[0] == m && y[1] == n) product = c.outputs[0];
   }
   if (!product) {
-    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(m * n, 1)) * sizeof(T);
+    const std::size_t bytes =
+        static_cast<std::size_t>(std::max<std::int64_t>(m * n, 1)) * sizeof(T);
     if (!s.storage.defined() || s.storage.capacity() < bytes)
       s.storage = Tensor(dtype_of_v<T>, Shape{std::max<std::int64_t>(m * n, 1)});
     const Shape& p = s.product.shape();
@@ -160,7 +162,9 @@ void register_matmul_epilogue_ops(OpRegistry& registry) {
       written.push_back(static_cast<int>(stores[k]) + 1);  // program input k is node input k + 1
     return written;
   };
-  r.shape_fn = [fused_shape = fused.shape_fn](ShapeContext& ctx) { epilogue_shape(ctx, fused_shape); };
+  r.shape_fn = [fused_shape = fused.shape_fn](ShapeContext& ctx) {
+    epilogue_shape(ctx, fused_shape);
+  };
   r.dispatch_input = 0;  // a
   r.kernels[static_cast<std::size_t>(DType::float32)] = &run;
   r.kernels[static_cast<std::size_t>(DType::float64)] = &run;

@@ -28,7 +28,8 @@ bool broadcast_of_inputs(const PlanGraph& g, const Node& f, Shape& full) {
   };
   full = shape(f.inputs.at(0));
   try {
-    for (std::size_t i = 1; i < f.inputs.size(); ++i) full = broadcast_shapes(full, shape(f.inputs[i]));
+    for (std::size_t i = 1; i < f.inputs.size(); ++i)
+      full = broadcast_shapes(full, shape(f.inputs[i]));
   } catch (const std::exception&) {
     return false;
   }
@@ -132,7 +133,8 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
       for (int k = 1; k <= 3; ++k)
         if (fused_operand_is_register(static_cast<FusedOpcode>(program[i]), k) &&
             program[i + static_cast<std::size_t>(k)] >= 0)
-          program[i + static_cast<std::size_t>(k)] = renumber(program[i + static_cast<std::size_t>(k)]);
+          program[i + static_cast<std::size_t>(k)] =
+              renumber(program[i + static_cast<std::size_t>(k)]);
     std::vector<std::int64_t> outputs = f.attrs.get_ints("outputs");
     for (std::int64_t& reg : outputs) reg = renumber(reg);
     std::vector<std::int64_t> stores = f.attrs.get_ints("stores");
@@ -163,8 +165,8 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
     for (int o = 0; o < num_outputs; ++o) g.replace_uses({fid, o}, {node, o});
     g.redirect_control(fid, node);
     g.redirect_control(id, node);
-    report.note("merged '" + g.node(id).name + "' and '" + fused_name + "' into '" + name +
-                "' (" + std::to_string(g.node(node).inputs.size()) + " inputs, " +
+    report.note("merged '" + g.node(id).name + "' and '" + fused_name + "' into '" + name + "' (" +
+                std::to_string(g.node(node).inputs.size()) + " inputs, " +
                 std::to_string(num_outputs) + " outputs)");
     g.kill(fid);
     g.kill(id);

@@ -75,8 +75,8 @@ void check_against_two_nodes(DType dtype, bool ta, bool tb, std::int64_t m, std:
                              {b, random_matrix(dtype, b_shape, 2)},
                              {bias, random_matrix(dtype, bias_shape, 3)},
                              {scale, random_matrix(dtype, scale_shape, 4)}};
-  auto out = run_as_built(g, {ref.outputs[0], ref.outputs[1], got.outputs[0], got.outputs[1]},
-                          feeds);
+  auto out =
+      run_as_built(g, {ref.outputs[0], ref.outputs[1], got.outputs[0], got.outputs[1]}, feeds);
   BOOST_TEST(same_bytes(out[2], out[0]), context << ": z");
   BOOST_TEST(same_bytes(out[3], out[1]), context << ": y");
 }
@@ -113,7 +113,8 @@ BOOST_AUTO_TEST_CASE(a_small_case_by_hand) {
   FusedNode y = matmul_epilogue(a, b, false, false, {bias}, DType::float32, p, "y");
   BOOST_TEST(y.outputs[0].shape() == (Shape{2, 2}));
   Tensor got = run_as_built(g, {y.outputs[0]}, {})[0];
-  BOOST_TEST(values<float>(got) == (std::vector<float>{3, 5, 6, 0}), boost::test_tools::per_element());
+  BOOST_TEST(values<float>(got) == (std::vector<float>{3, 5, 6, 0}),
+             boost::test_tools::per_element());
 }
 
 // Output 0 broadcasts the product (a single row against a full-shape input), so the product
@@ -141,7 +142,8 @@ BOOST_AUTO_TEST_CASE(stores_update_a_variable_as_the_fused_node_does) {
   // w := w - 0.25 * x^T dz, the SGD update of a Dense kernel from its product.
   for (DType dtype : {DType::float32, DType::float64}) {
     Tensor start = random_matrix(dtype, Shape{4, 3}, 8);
-    Tensor x_value = random_matrix(dtype, Shape{5, 4}, 9), dz_value = random_matrix(dtype, Shape{5, 3}, 10);
+    Tensor x_value = random_matrix(dtype, Shape{5, 4}, 9),
+           dz_value = random_matrix(dtype, Shape{5, 3}, 10);
     auto update = [&](bool fused) {
       Graph g;
       Output x = placeholder(g, dtype, Shape{5, 4}, "x");
@@ -149,9 +151,9 @@ BOOST_AUTO_TEST_CASE(stores_update_a_variable_as_the_fused_node_does) {
       Output w = variable(g, start, "w");
       FusedProgram p(2);  // product (or dw), w
       p.store(p.binary(Op::Sub, 1, p.binary(Op::Mul, p.constant(0.25), 0)), 1);
-      Operation op = fused ? matmul_epilogue(x, dz, true, false, {w}, dtype, p, "u").operation
-                           : fused_elementwise({matmul(x, dz, true, false), w}, dtype, p, "u")
-                                 .operation;
+      Operation op =
+          fused ? matmul_epilogue(x, dz, true, false, {w}, dtype, p, "u").operation
+                : fused_elementwise({matmul(x, dz, true, false), w}, dtype, p, "u").operation;
       Session s(g);
       OptimizerOptions options;
       options.optimize = false;
@@ -168,8 +170,8 @@ BOOST_AUTO_TEST_CASE(stores_update_a_variable_as_the_fused_node_does) {
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 3; ++j) {
         double dw = 0;
-        for (int r = 0; r < 5; ++r) dw += xv[static_cast<std::size_t>(r * 4 + i)] *
-                                          dzv[static_cast<std::size_t>(r * 3 + j)];
+        for (int r = 0; r < 5; ++r)
+          dw += xv[static_cast<std::size_t>(r * 4 + i)] * dzv[static_cast<std::size_t>(r * 3 + j)];
         double want = w0[static_cast<std::size_t>(i * 3 + j)] - 0.25 * dw;
         BOOST_TEST(got[static_cast<std::size_t>(i * 3 + j)] == want,
                    boost::test_tools::tolerance(dtype == DType::float32 ? 1e-5 : 1e-12));
