@@ -66,6 +66,7 @@ struct Options {
   std::uint64_t seed = 42;
   std::string format = "table";
   bool buffer_reuse = true;
+  std::vector<std::string> skipped_passes;  // graph passes switched off (before/after figures)
 };
 
 const char* kUsage =
@@ -83,6 +84,8 @@ const char* kUsage =
     "  --depths LIST      hidden layers of the selu build figure (default 100,200,400)\n"
     "  --seed S           data, weights and shuffling seed (default 42)\n"
     "  --buffer-reuse B   on or off: plans reuse buffers (Session::set_buffer_reuse; default on)\n"
+    "  --skip-passes LIST graph passes to switch off in the train and latency figures, by name\n"
+    "                     (OptimizerOptions::disabled; default none)\n"
     "  --format F         table (stdout), json (JSON lines on stdout), both (JSON on stdout,\n"
     "                     table on stderr); default table\n";
 
@@ -164,6 +167,9 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--buffer-reuse") {
       if (v != "on" && v != "off") usage_error("--buffer-reuse takes on or off");
       o.buffer_reuse = v == "on";
+    } else if (flag == "--skip-passes") {
+      o.skipped_passes = split(v);
+      check_pass_names(default_pipeline(), o.skipped_passes);
     } else if (flag == "--format") {
       if (v != "table" && v != "json" && v != "both")
         usage_error("--format takes table, json or both");
@@ -596,6 +602,7 @@ void train_figures(const Options& o, Report& report, const Data& data) {
       std::unique_ptr<nn::Sequential> model = make_mlp(model_name, o.seed);
       TrainStep step = build_train_step(*model, sgd(0.01, 0.9, true));
       model->session().set_buffer_reuse(o.buffer_reuse);
+      model->session().set_optimizer_options({.disabled = o.skipped_passes});
       model->session().initialize_variables();
       std::vector<Gemm> gemms =
           step_gemms(model->graph(), {step.loss.node, step.train_op.node}, batch);
@@ -670,6 +677,7 @@ void train_figures(const Options& o, Report& report, const Data& data) {
 void latency_figure(const Options& o, Report& report, const Data& data) {
   std::unique_ptr<nn::Sequential> model = make_mlp("plain", o.seed);
   const nn::ModelGraph& inference = model->inference_graph();
+  model->session().set_optimizer_options({.disabled = o.skipped_passes});
   model->session().initialize_variables();
   Plan& plan = model->session().compile({inference.outputs[0]}, {}, {inference.inputs[0]});
   Tensor one(DType::float32, Shape{1, 28, 28});

@@ -1,9 +1,10 @@
 // A training loop to profile: the chapter's MLP (preset "plain" or "bn": 784-300-100-10, elu,
 // sparse categorical cross-entropy, SGD Nesterov 0.9, lr 0.01) fitted on random 28x28 images,
 // one untimed epoch first, then STEPS timed steps (rounded up to whole epochs of 50 batches);
-// prints samples/s and us/step. A workload for perf and callgrind, not a benchmark against
-// PyTorch. From the repository root, with the library built in build/ (valgrind needs a
-// -DDAGRAD_NATIVE=OFF build, here build-portable/):
+// prints samples/s and us/step. Graph passes named after STEPS are switched off (a before/after
+// comparison of one pass: build/profile_step plain 32 2000 gemm_epilogue). A workload for perf and
+// callgrind, not a benchmark against PyTorch. From the repository root, with the library built in
+// build/ (valgrind needs a -DDAGRAD_NATIVE=OFF build, here build-portable/):
 //   g++ -std=c++20 -O2 -g -Iinclude bench/profile_step.cpp -o build/profile_step -Lbuild
 //     -ldagrad -Wl,-rpath,$PWD/build          (one command)
 //   build/profile_step bn 256 600
@@ -22,8 +23,8 @@
 
 int run(int argc, char** argv) {
   using namespace dagrad;
-  if (argc != 4) {
-    std::cerr << "usage: profile_step plain|bn BATCH STEPS\n";
+  if (argc < 4) {
+    std::cerr << "usage: profile_step plain|bn BATCH STEPS [SKIPPED_PASS...]\n";
     return 2;
   }
   std::string name = argv[1];
@@ -34,6 +35,10 @@ int run(int argc, char** argv) {
     return 2;
   }
   std::unique_ptr<nn::Sequential> model = nn::make_preset(name);
+  OptimizerOptions passes;
+  passes.disabled.assign(argv + 4, argv + argc);
+  check_pass_names(default_pipeline(), passes.disabled);
+  model->session().set_optimizer_options(passes);
   model->compile(optim::SGD({.learning_rate = 0.01, .momentum = 0.9, .nesterov = true}),
                  "sparse_categorical_crossentropy");
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The training step benchmark (bench/README.md): builds bench/dagrad_bench (Release), installs
-# Debian's python3-torch when missing, then runs dagrad (A) and bench/torch_reference.py (B) in
+# Debian's python3-torch (and libdnnl-dev, for the optional oneDNN figure) when missing, then runs dagrad (A) and bench/torch_reference.py (B) in
 # turn per figure, A B A B ..., so that a drift in a shared machine's speed hits both; each run's
 # peak resident memory comes from /usr/bin/time. Prints the medians, the pair-by-pair ratios,
 # dagrad's fraction of its own GEMM-only roofline and the selu build times (bench_summary.py).
@@ -14,7 +14,9 @@
 #                     set); auto: both run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, so
 #                     OpenBLAS detects the processor (default env)
 #   REPEATS           timed repeats per run, medianed inside each program (default 5)
-#   FIGURES           any of: train latency build (default all three)
+#   FIGURES           any of: train latency build onednn (default train latency build); onednn
+#                     builds and runs bench/onednn_matmul once (dagrad's products and epilogues
+#                     against oneDNN's matmul primitive, 1 and 2 threads), its table into OUT
 #   MODELS, BATCHES   training configurations (default "plain bn", "32 256")
 #   BENCH_ARGS        more flags for both programs, e.g. "--steps 20 --warmup 10 --latency-runs 200"
 #                     for a smoke test (flags both take: --steps --warmup --samples --seed
@@ -61,19 +63,25 @@ if [[ -z $bench ]]; then
 fi
 [[ -x $bench ]] || { echo "run_bench: no benchmark binary at $bench" >&2; exit 2; }
 
-# ---- PyTorch: Debian's, a benchmark-only dependency ---------------------------------------
+# ---- PyTorch and oneDNN: Debian's, benchmark-only dependencies ------------------------------
 missing=()
-for p in python3-torch python3-numpy; do
+for p in python3-torch python3-numpy libdnnl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "run_bench: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends python3-torch python3-numpy
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 /usr/bin/python3 -c 'import torch, numpy' ||
   { echo "run_bench: /usr/bin/python3 cannot import torch and numpy" >&2; exit 2; }
+
+if [[ " $figures " == *" onednn "* ]]; then
+  # Configured again: oneDNN may have been installed just now (bench/CMakeLists.txt finds it).
+  cmake -S . -B "$build_dir" >/dev/null
+  cmake --build "$build_dir" -j "$(nproc)" --target onednn_matmul
+fi
 
 # ---- the runs -----------------------------------------------------------------------------
 read -r -a extra_args <<<"${BENCH_ARGS:-}"
@@ -138,6 +146,10 @@ for ((i = 1; i <= pairs; i++)); do
     run "dagrad_build_$i" "${dagrad_cmd[@]}" --only build
   fi
 done
+if [[ " $figures " == *" onednn "* ]]; then
+  echo "oneDNN matmul against dagrad's products (bench/onednn_matmul.cpp):"
+  env "${blas_env[@]}" "$build_dir/bench/onednn_matmul" | tee "$out/onednn.txt"
+fi
 echo "load after: $(uptime)" | tee -a "$out/header.txt"
 echo
 /usr/bin/python3 bench/bench_summary.py "$out" | tee "$out/summary.md"

@@ -262,10 +262,9 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     for (std::uint32_t i = 0; i < step.num_inputs; ++i)
       plan->slot_last_use_[plan->slot_index(plan->input_slots_[step.first_input + i])] =
           static_cast<int>(k);
-    if (step.node->op->name == "fused_elementwise") {
-      const auto& stores = step.node->attrs.get_ints("stores");
-      for (std::size_t j = 1; j < stores.size(); j += 2) {
-        auto in = static_cast<std::size_t>(stores[j]);
+    if (step.node->op->written_inputs) {  // fused stores (fused_elementwise, matmul_epilogue)
+      for (int written : step.node->op->written_inputs(step.node->attrs)) {
+        auto in = static_cast<std::size_t>(written);
         plan->slot_written_[plan->slot_index(
             plan->input_slots_[step.first_input + static_cast<std::uint32_t>(in)])] = 1;
         // The fusion pass stores only into variables; a view made before a store into anything

@@ -180,6 +180,13 @@ std::string_view fused_opcode_name(FusedOpcode op) {
   return i >= 0 && i < kNumFusedOpcodes ? kOpcodes[static_cast<std::size_t>(i)].name : "";
 }
 
+bool fused_operand_is_register(FusedOpcode op, int k) {
+  auto i = static_cast<std::int64_t>(op);
+  if (i < 0 || i >= kNumFusedOpcodes || k < 1 || k > 3) return false;
+  const OpcodeInfo& opcode = kOpcodes[static_cast<std::size_t>(i)];
+  return (k == 1 ? opcode.a : k == 2 ? opcode.b : opcode.c) == R;
+}
+
 FusedProgram::FusedProgram(int num_inputs) : num_inputs_(num_inputs) {
   if (num_inputs < 1)
     throw GraphError("a fused program needs at least one input, got " + str(num_inputs));

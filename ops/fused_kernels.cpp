@@ -345,6 +345,10 @@ void run(KernelContext& c) {
 
 }  // namespace
 
+void run_fused_elementwise(KernelContext& c) {
+  run(c);
+}
+
 void set_fused_elementwise_kernels(OpRecord& record) {
   for (DType d : {DType::float32, DType::float64, DType::boolean})
     record.kernels[static_cast<std::size_t>(d)] = &run;

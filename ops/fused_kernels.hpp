@@ -11,3 +11,12 @@ namespace dagrad::kernels {
 void set_fused_elementwise_kernels(OpRecord& record);
 
 }  // namespace dagrad::kernels
+
+namespace dagrad::kernels {
+
+// The fused_elementwise kernel itself, for ops that run a program over values of their own
+// (matmul_epilogue): reads the program attributes from c.attrs() and the inputs and outputs
+// from c, as the fused node would.
+void run_fused_elementwise(KernelContext& c);
+
+}  // namespace dagrad::kernels

@@ -9,6 +9,7 @@
 
 #include "graph/blas_threads.hpp"
 #include "kernel_util.hpp"
+#include "linalg_kernels.hpp"
 #include "op_util.hpp"
 
 namespace dagrad {
@@ -19,6 +20,10 @@ namespace {
 std::string describe(const Shape& s, bool transposed) {
   return s.to_string() + (transposed ? " transposed" : "");
 }
+
+}  // namespace
+
+namespace detail {
 
 // Output shape of a matmul: batch dims + (m, n). Unknown dims propagate; a known dim wins over
 // an unknown one in the batch.
@@ -56,6 +61,10 @@ Shape matmul_shape(const Shape& a, const Shape& b, bool ta, bool tb) {
   return Shape(std::move(out));
 }
 
+}  // namespace detail
+
+namespace {
+
 int blas_int(std::size_t v) {
   if (v > static_cast<std::size_t>(INT_MAX))
     throw std::out_of_range("matrix dimension " + std::to_string(v) +
@@ -91,6 +100,28 @@ void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const
               k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
+}  // namespace
+
+template <class T>
+void kernels::matmul_2d(const Tensor& a, const Tensor& b, bool ta, bool tb, T* out) {
+  auto m = static_cast<std::size_t>(ta ? a.shape()[1] : a.shape()[0]);
+  auto k = static_cast<std::size_t>(ta ? a.shape()[0] : a.shape()[1]);
+  auto n = static_cast<std::size_t>(tb ? b.shape()[0] : b.shape()[1]);
+  if (m * n == 0) return;
+  if (k == 0) {  // an empty sum; BLAS rejects the zero leading dimensions this implies
+    std::fill(out, out + m * n, T(0));
+    return;
+  }
+  detail::use_blas_threads_for(static_cast<double>(m) * static_cast<double>(n) *
+                               static_cast<double>(k));
+  gemm(ta, tb, blas_int(m), blas_int(n), blas_int(k), a.data<T>(), blas_int(ta ? m : k),
+       b.data<T>(), blas_int(tb ? k : n), out, blas_int(n));
+}
+template void kernels::matmul_2d<float>(const Tensor&, const Tensor&, bool, bool, float*);
+template void kernels::matmul_2d<double>(const Tensor&, const Tensor&, bool, bool, double*);
+
+namespace {
+
 struct Matmul {
   template <class T>
   static void run(KernelContext& c) {
@@ -104,6 +135,10 @@ struct Matmul {
     auto n = static_cast<std::size_t>(y.shape()[ry - 1]);
     auto k = static_cast<std::size_t>(ta ? a.shape()[ra - 2] : a.shape()[ra - 1]);
     T* out = y.data<T>();
+    if (ra == 2 && rb == 2) {
+      kernels::matmul_2d<T>(a, b, ta, tb, out);
+      return;
+    }
     if (y.size() == 0) return;
     if (k == 0) {  // an empty sum; BLAS rejects the zero leading dimensions this implies
       std::fill(out, out + y.size(), T(0));
@@ -190,10 +225,10 @@ void register_linalg_ops(OpRegistry& registry) {
   r.shape_fn = [](ShapeContext& ctx) {
     ctx.expect_same_dtype(0, 1);
     ctx.expect_floating(0);
-    ctx.set_output(
-        0, ctx.input_dtype(0),
-        matmul_shape(ctx.input_shape(0), ctx.input_shape(1), ctx.attrs().get_bool("transpose_a"),
-                     ctx.attrs().get_bool("transpose_b")));
+    ctx.set_output(0, ctx.input_dtype(0),
+                   detail::matmul_shape(ctx.input_shape(0), ctx.input_shape(1),
+                                        ctx.attrs().get_bool("transpose_a"),
+                                        ctx.attrs().get_bool("transpose_b")));
   };
   kernels::set_kernels<Matmul, float, double>(r);
   r.gradient = matmul_gradient;

@@ -3,6 +3,7 @@
 
 #include "dagrad/graph/graph.hpp"
 #include "dagrad/ops/fused.hpp"
+#include "dagrad/ops/matmul_epilogue.hpp"
 #include "dagrad/ops/ops.hpp"
 
 namespace dagrad {
@@ -17,6 +18,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_nn_ops(registry);
   register_random_ops(registry);
   register_fused_ops(registry);
+  register_matmul_epilogue_ops(registry);
 }
 
 OpRegistry& default_registry() {

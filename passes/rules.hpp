@@ -19,4 +19,8 @@ Pass algebraic_simplification_pass();
 // fused_elementwise node (passes/fusion.cpp explains the grouping).
 Pass elementwise_fusion_pass();
 
+// gemm_epilogue: a 2-D matmul read only by one fused_elementwise node of the product's shape
+// becomes one matmul_epilogue node, the GEMM followed by the program (passes/gemm_epilogue.cpp).
+Pass gemm_epilogue_pass();
+
 }  // namespace dagrad

@@ -18,6 +18,7 @@
 #include "graph/threads.hpp"
 #include "graph/transforms.hpp"
 #include "ops/fused.hpp"
+#include "ops/matmul_epilogue.hpp"
 #include "ops/ops.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/gradients.hpp"

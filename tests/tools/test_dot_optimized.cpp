@@ -37,8 +37,8 @@ BOOST_AUTO_TEST_CASE(draws_the_plan_and_lists_the_passes) {
       run("dot " + quoted(graph_file) + " --optimized --passes -o " + quoted(dir / "o.dot")) == 0,
       read("stderr"));
   std::string out = read("stdout");
-  for (const char* pass :
-       {"prune", "constant_folding", "algebraic_simplification", "cse", "elementwise_fusion"})
+  for (const char* pass : {"prune", "constant_folding", "algebraic_simplification", "cse",
+                           "elementwise_fusion", "gemm_epilogue"})
     BOOST_TEST(has(out, pass), pass);
   BOOST_TEST(has(out, "folded 'two' (add)"));
   BOOST_TEST(has(out, "fused 4 nodes into 'y/fused' (mul, elu, mul, tanh"));

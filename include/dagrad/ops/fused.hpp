@@ -82,6 +82,9 @@ inline constexpr int kNumFusedOpcodes = 35;
 
 // "elu", "greater_equal", ...: the unfused op's name ("const" for Const); "" when unknown.
 std::string_view fused_opcode_name(FusedOpcode op);
+// Whether operand field `k` (1, 2 or 3: a, b or c) of an instruction with opcode `op` names a
+// register (not a constant index, nor unused), for passes that renumber a program's registers.
+bool fused_operand_is_register(FusedOpcode op, int k);
 
 // Builds the attributes of a fused_elementwise node. Each instruction method returns the register
 // it writes; constants are added as needed (equal bit patterns share an entry). Methods throw
