@@ -62,12 +62,15 @@ void check_pass_names(const PassPipeline& pipeline, const std::vector<std::strin
 std::vector<PassReport> run_passes(PlanGraph& graph, const PassPipeline& pipeline,
                                    const OptimizerOptions& options) {
   check_pass_names(pipeline, options.disabled);
+  check_pass_names(pipeline, options.enabled);
   std::vector<PassReport> reports;
   if (!options.optimize) return reports;
+  auto named = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
   for (const Pass& pass : pipeline) {
-    if (std::find(options.disabled.begin(), options.disabled.end(), pass.name) !=
-        options.disabled.end())
-      continue;
+    if (named(options.disabled, pass.name)) continue;
+    if (!pass.on_by_default && !named(options.enabled, pass.name)) continue;
     PassReport report;
     report.pass = pass.name;
     report.nodes_before = graph.num_live();

@@ -350,6 +350,7 @@ void Session::initialize_uninitialized_variables() {
 
 void Session::set_optimizer_options(OptimizerOptions options) {
   check_pass_names(default_pipeline(), options.disabled);
+  check_pass_names(default_pipeline(), options.enabled);
   options_ = std::move(options);
   plans_.clear();
 }

@@ -14,7 +14,7 @@ const PassPipeline& default_pipeline() {
       constant_folding_pass(),          // what the merges made constant
       prune_pass(),                     // what the rewrites left unused
       elementwise_fusion_pass(),        // groups of elementwise nodes and optimizer updates
-      gemm_epilogue_pass(),             // a matmul and the fused node reading it: one step
+      gemm_epilogue_pass(),             // opt-in: a matmul and the fused node reading it
   };
   return pipeline;
 }

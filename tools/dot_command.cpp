@@ -1,5 +1,5 @@
 // `dagrad dot GRAPH_FILE -o OUT.dot|OUT.svg|OUT.png [--scope NAME_SCOPE] [--no-backward]
-// [--optimized] [--passes] [--skip-pass NAME]`: draws a saved graph with Graphviz, or what the
+// [--optimized] [--passes] [--skip-pass NAME] [--enable-pass NAME]`: draws a saved graph with Graphviz, or what the
 // graph passes make of one of its plans.
 #include <filesystem>
 #include <iostream>
@@ -29,6 +29,7 @@ struct DotArgs {
   bool optimized = false;
   bool passes = false;
   std::vector<std::string> skipped;
+  std::vector<std::string> enabled;
   std::string signature;
 };
 
@@ -70,6 +71,10 @@ void print_passes(const Plan& plan, std::ostream& out) {
       out << "      " << line << "\n";
     }
   }
+  std::string opt_in;
+  for (const Pass& p : default_pipeline())
+    if (!p.on_by_default) opt_in += (opt_in.empty() ? "" : ", ") + p.name;
+  if (!opt_in.empty()) out << "opt-in passes (--enable-pass NAME): " << opt_in << "\n";
   out << "plan: " << plan.plan_graph().num_live() << " nodes, " << plan.schedule().size()
       << " scheduled\n";
 }
@@ -98,6 +103,8 @@ void add_dot_command(CLI::App& app) {
   cmd->add_flag("--passes", args->passes,
                 "Print the graph pass table and what each pass changed in that plan");
   cmd->add_option("--skip-pass", args->skipped, "Switch a graph pass off by name (repeatable)");
+  cmd->add_option("--enable-pass", args->enabled,
+                  "Switch an opt-in graph pass on by name (repeatable; see --passes)");
   cmd->add_option("--signature", args->signature,
                   "With --optimized and a graph file: the signature to compile (default serving)");
   add_plugin_option(cmd, args->plugins);
@@ -134,6 +141,7 @@ void add_dot_command(CLI::App& app) {
     if (args->optimized || args->passes) {
       OptimizerOptions optimizer;
       optimizer.disabled = args->skipped;
+      optimizer.enabled = args->enabled;
       Plan* plan = nullptr;
       if (model) {
         model->session().set_optimizer_options(optimizer);
@@ -149,8 +157,9 @@ void add_dot_command(CLI::App& app) {
         graph = plan_graph.get();
         model_scope.clear();  // the plan holds only what the request needs
       }
-    } else if (!args->skipped.empty() || !args->signature.empty()) {
-      throw GraphError("dot: --skip-pass and --signature apply to --optimized or --passes");
+    } else if (!args->skipped.empty() || !args->enabled.empty() || !args->signature.empty()) {
+      throw GraphError(
+          "dot: --skip-pass, --enable-pass and --signature apply to --optimized or --passes");
     }
     DotOptions options;
     options.scope_filter = args->scope;

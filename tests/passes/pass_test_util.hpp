@@ -25,10 +25,20 @@ inline const PassReport* report_of(const Plan& plan, const std::string& name) {
   return nullptr;
 }
 
-// Options that run every pass and verify the graph after each.
+// Verification alone, for a test's own pipeline (verified() names the default table's opt-in
+// passes, which such a pipeline lacks).
+inline OptimizerOptions verify_only() {
+  OptimizerOptions options;
+  options.verify = true;
+  return options;
+}
+
+// Options that run every pass, the opt-in ones included, and verify the graph after each.
 inline OptimizerOptions verified() {
   OptimizerOptions options;
   options.verify = true;
+  for (const Pass& p : default_pipeline())
+    if (!p.on_by_default) options.enabled.push_back(p.name);
   return options;
 }
 

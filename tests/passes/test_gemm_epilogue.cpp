@@ -156,6 +156,26 @@ BOOST_AUTO_TEST_CASE(fires_on_the_chapter_plain_model) {
   BOOST_TEST(count_op(predict, "matmul") == 1);
 }
 
+// The pass is opt-in: default options leave the products and their fused readers apart, and
+// enabling it by name is what merges them.
+BOOST_AUTO_TEST_CASE(is_opt_in) {
+  auto model = nn::make_preset("plain", {});
+  model->compile(optim::SGD({.learning_rate = 0.01, .momentum = 0.9, .nesterov = true}),
+                 "sparse_categorical_crossentropy", {"accuracy"});
+  BOOST_TEST(count_op(model->training_plan(), "matmul_epilogue") == 0);
+  BOOST_TEST(!report_of(model->training_plan(), "gemm_epilogue"));  // not run at all
+  OptimizerOptions options;
+  options.enabled = {"gemm_epilogue"};
+  model->session().set_optimizer_options(options);
+  BOOST_TEST(count_op(model->training_plan(), "matmul_epilogue") == 4);
+  options.disabled = {"gemm_epilogue"};  // disabled wins
+  model->session().set_optimizer_options(options);
+  BOOST_TEST(count_op(model->training_plan(), "matmul_epilogue") == 0);
+  options = {};
+  options.enabled = {"gemm_epilog"};
+  BOOST_CHECK_THROW(model->session().set_optimizer_options(options), GraphError);
+}
+
 // Random chains of products (plain and transposed, against square weights) and elementwise ops
 // with a bias row and a column: the optimized plan, epilogues included, gives the same bits.
 BOOST_DATA_TEST_CASE(random_products_and_epilogues_give_the_same_bits, bdata::xrange(24), seed) {

@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(the_verifier_names_the_pass_that_broke_the_graph) {
                             r.note("killed exp");
                           }}};
   try {
-    run_passes(pg, broken, verified());
+    run_passes(pg, broken, verify_only());
     BOOST_FAIL("the verifier let a dangling input through");
   } catch (const GraphError& e) {
     BOOST_TEST(contains(e.what(), "break_it"));
@@ -191,14 +191,14 @@ BOOST_AUTO_TEST_CASE(the_verifier_catches_a_read_left_unordered_with_a_write) {
   std::vector<int> needed{x.node, v.node, read.node, write.node};
   std::sort(needed.begin(), needed.end());
   PlanGraph pg(g, needed, fetches, {write.node}, {x.node});
-  BOOST_CHECK_NO_THROW(run_passes(pg, {}, verified()));
+  BOOST_CHECK_NO_THROW(run_passes(pg, {}, verify_only()));
   const int copy = pg.copy_of(write.node);
   PassPipeline unorder = {{"unorder", "drops the write's control edge",
                            [copy](PlanGraph& p, PassReport&) {
                              p.mutable_node(copy).control_inputs.clear();
                            }}};
   try {
-    run_passes(pg, unorder, verified());
+    run_passes(pg, unorder, verify_only());
     BOOST_FAIL("the verifier let an unordered read and write of a variable through");
   } catch (const GraphError& e) {
     BOOST_TEST(contains(e.what(), "unorder"));

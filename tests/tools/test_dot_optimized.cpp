@@ -47,6 +47,18 @@ BOOST_AUTO_TEST_CASE(draws_the_plan_and_lists_the_passes) {
   BOOST_TEST(!has(dot, "act\\nelu"));  // the elu node is inside the fused one
 }
 
+BOOST_AUTO_TEST_CASE(an_opt_in_pass_runs_only_when_enabled) {
+  BOOST_TEST(run("dot " + quoted(graph_file) + " --passes -o " + quoted(dir / "d.dot")) == 0,
+             read("stderr"));
+  std::string out = read("stdout");
+  BOOST_TEST(!has(out, "gemm_epilogue:"));  // no report: it did not run
+  BOOST_TEST(has(out, "opt-in passes (--enable-pass NAME): gemm_epilogue"));
+  BOOST_TEST(run("dot " + quoted(graph_file) + " --passes --enable-pass gemm_epilogue -o " +
+                 quoted(dir / "e.dot")) == 0,
+             read("stderr"));
+  BOOST_TEST(has(read("stdout"), "gemm_epilogue:"));
+}
+
 BOOST_AUTO_TEST_CASE(a_skipped_pass_leaves_its_nodes) {
   BOOST_TEST(run("dot " + quoted(graph_file) + " --optimized --skip-pass elementwise_fusion -o " +
                  quoted(dir / "u.dot")) == 0,

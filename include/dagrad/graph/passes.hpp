@@ -35,6 +35,9 @@ struct Pass {
   std::string name;
   std::string summary;  // one line for `--passes`
   std::function<void(PlanGraph&, PassReport&)> run;
+  // false: an opt-in pass, run only when OptimizerOptions::enabled names it (one measured not to
+  // pay on the models it was built for, kept for the cases where it does).
+  bool on_by_default = true;
 };
 
 using PassPipeline = std::vector<Pass>;
@@ -43,13 +46,15 @@ using PassPipeline = std::vector<Pass>;
 struct OptimizerOptions {
   bool optimize = true;               // false: no passes at all (the plan runs the copy as is)
   std::vector<std::string> disabled;  // passes switched off by name
+  std::vector<std::string> enabled;   // opt-in passes switched on by name
   bool verify = false;                // run verify_plan_graph after every pass (tests do)
 };
 
 // Throws GraphError, listing the pipeline's passes, for a name that names none of them.
 void check_pass_names(const PassPipeline& pipeline, const std::vector<std::string>& names);
 
-// Runs the enabled passes in order. Throws GraphError for a disabled name that names no pass,
+// Runs the passes in order: those on by default and not disabled, and the opt-in ones enabled
+// (disabled wins). Throws GraphError for a disabled or enabled name that names no pass,
 // and, with verify, when a pass leaves the graph broken (the message names the pass).
 std::vector<PassReport> run_passes(PlanGraph& graph, const PassPipeline& pipeline,
                                    const OptimizerOptions& options);
