@@ -315,7 +315,10 @@ std::vector<char> PlanGraph::invariant_nodes() const {
       case OpRole::Placeholder:
         break;
       case OpRole::Compute:
-        value = !op.stateful && !op.uses_rng && !op.writes_input0 && !op.overwrites_input0 &&
+        // An op marked stateful for the inputs it declares written (fused_elementwise, for its
+        // stores) is pure in a node that writes none.
+        value = !(op.stateful && !(op.written_inputs && written_inputs(n).empty())) &&
+                !op.uses_rng && !op.writes_input0 && !op.overwrites_input0 &&
                 !op.output_aliases_input0 && written_inputs(n).empty() &&
                 !n.output_dtypes.empty() && op.has_kernel() && n.control_inputs.empty() &&
                 std::all_of(n.inputs.begin(), n.inputs.end(), [&](const NodeInput& in) {

@@ -681,7 +681,13 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
         // recycled nor viewed (buffer_of stays -1, as for a variable's).
         const auto& info = ctx.outputs()[o];
         if (!out.defined() || out.dtype() != info.dtype || out.shape() != info.shape) {
-          out = Tensor(info.dtype, info.shape);
+          try {
+            out = Tensor(info.dtype, info.shape);
+          } catch (const std::exception& e) {
+            throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) +
+                           " of shape " + info.shape.to_string() + " for inputs [" + inputs_text() +
+                           "]: " + e.what());
+          }
           hoisted_valid_ = false;
         }
         continue;

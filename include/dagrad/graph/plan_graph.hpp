@@ -99,8 +99,9 @@ class PlanGraph {
   std::vector<char> written_variables() const;
   // Per node id: whether the live node's value is invariant, the same in every run until a
   // variable it reads is written from outside the plan: a constant, a variable no live node
-  // writes, or a pure node (no randomness, state or writes; with outputs and a kernel; no control
-  // inputs) whose inputs are all invariant. Placeholders and what depends on them are not.
+  // writes, or a pure node (no randomness, state or writes, a fused_elementwise node without
+  // stores included; with outputs and a kernel; no control inputs) whose inputs are all invariant.
+  // Placeholders and what depends on them are not.
   std::vector<char> invariant_nodes() const;
 
   // The live nodes as an ordinary Graph (same names, ops, attributes; sites and backward tags
