@@ -4,6 +4,7 @@
 #include "dagrad/graph/graph.hpp"
 #include "dagrad/ops/fused.hpp"
 #include "dagrad/ops/ops.hpp"
+#include "dagrad/ops/softmax_cross_entropy.hpp"
 
 namespace dagrad {
 
@@ -17,6 +18,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_nn_ops(registry);
   register_random_ops(registry);
   register_fused_ops(registry);
+  register_softmax_cross_entropy_ops(registry);
 }
 
 OpRegistry& default_registry() {

@@ -19,6 +19,7 @@
 #include "graph/transforms.hpp"
 #include "ops/fused.hpp"
 #include "ops/ops.hpp"
+#include "ops/softmax_cross_entropy.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/gradients.hpp"
 #include "optim/optim.hpp"

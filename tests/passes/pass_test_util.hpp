@@ -72,13 +72,13 @@ inline bool identical(const Tensor& a, const Tensor& b) {
   return true;
 }
 
-// Whether two float tensors of one dtype and shape agree to `relative` of the larger magnitude
-// (with `relative` as the absolute floor near zero).
-inline bool close(const Tensor& a, const Tensor& b, double relative) {
+// Whether two float tensors of one dtype and shape agree to `relative` of the larger magnitude,
+// or of `floor` for values smaller than that.
+inline bool close(const Tensor& a, const Tensor& b, double relative, double floor = 1.0) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   for (std::int64_t i = 0; i < a.size(); ++i) {
     double x = a.value_as_double(i), y = b.value_as_double(i);
-    if (!(std::abs(x - y) <= relative * std::max({std::abs(x), std::abs(y), 1.0}))) return false;
+    if (!(std::abs(x - y) <= relative * std::max({std::abs(x), std::abs(y), floor}))) return false;
   }
   return true;
 }
