@@ -298,6 +298,39 @@ std::vector<char> PlanGraph::written_variables() const {
   return written;
 }
 
+std::vector<char> PlanGraph::invariant_nodes() const {
+  std::vector<char> written = written_variables();
+  std::vector<char> invariant(nodes_.size(), 0);
+  for (int id : topological_order()) {
+    const Node& n = nodes_[static_cast<std::size_t>(id)];
+    const OpRecord& op = *n.op;
+    bool value = false;
+    switch (op.role) {
+      case OpRole::Constant:
+        value = n.control_inputs.empty();
+        break;
+      case OpRole::Variable:
+        value = !written[static_cast<std::size_t>(id)];
+        break;
+      case OpRole::Placeholder:
+        break;
+      case OpRole::Compute:
+        // An op marked stateful for the inputs it declares written (fused_elementwise, for its
+        // stores) is pure in a node that writes none.
+        value = !(op.stateful && !(op.written_inputs && written_inputs(n).empty())) &&
+                !op.uses_rng && !op.writes_input0 && !op.overwrites_input0 &&
+                !op.output_aliases_input0 && written_inputs(n).empty() &&
+                !n.output_dtypes.empty() && op.has_kernel() && n.control_inputs.empty() &&
+                std::all_of(n.inputs.begin(), n.inputs.end(), [&](const NodeInput& in) {
+                  return invariant[static_cast<std::size_t>(in.node)] != 0;
+                });
+        break;
+    }
+    invariant[static_cast<std::size_t>(id)] = value;
+  }
+  return invariant;
+}
+
 std::unique_ptr<Graph> PlanGraph::to_graph() const {
   auto graph = std::make_unique<Graph>(registry());
   std::vector<int> id_in(nodes_.size(), -1);

@@ -204,7 +204,10 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     if (id >= 0 && pg.live(id)) plan->feed_slots_.push_back({static_cast<int>(fi), slot_of(id, 0)});
   }
 
-  // Steps, and the slot bindings that never change.
+  // Steps, and the slot bindings that never change. Invariant steps are hoisted (Plan::run).
+  const std::vector<char> invariant = pg.invariant_nodes();
+  const std::vector<char> written = pg.written_variables();
+  plan->slot_hoisted_.assign(static_cast<std::size_t>(num_slots), 0);
   for (int id : plan->schedule_) {
     const Node& n = pg.node(id);
     switch (n.op->role) {
@@ -216,6 +219,8 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
       case OpRole::Variable: {
         int source_id = pg.origin(id);
         plan->slots_[static_cast<std::size_t>(slot_of(id, 0))] = variable_state(source_id).value;
+        if (written[static_cast<std::size_t>(id)])
+          plan->written_states_.push_back(&variable_state(source_id));
         if (read[static_cast<std::size_t>(source_id)]) {
           plan->variables_read_.push_back(source_id);
           plan->read_states_.push_back(&variable_state(source_id));
@@ -243,10 +248,23 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
     for (const auto& in : n.inputs)
       plan->input_slots_.push_back(
           &plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
+    const bool hoisted = invariant[static_cast<std::size_t>(id)] != 0;
     for (int o = 0; o < static_cast<int>(n.output_dtypes.size()); ++o) {
       plan->output_slots_.push_back(&plan->slots_[static_cast<std::size_t>(slot_of(id, o))]);
-      plan->bound_slots_.push_back(slot_of(id, o));
+      if (hoisted)
+        plan->slot_hoisted_[static_cast<std::size_t>(slot_of(id, o))] = 1;
+      else
+        plan->bound_slots_.push_back(slot_of(id, o));
     }
+    if (hoisted)
+      for (const NodeInput& in : n.inputs) {
+        if (pg.node(in.node).op->role != OpRole::Variable) continue;
+        VariableState* state = &variable_state(pg.origin(in.node));
+        auto& reads = plan->hoisted_reads_;
+        if (std::none_of(reads.begin(), reads.end(), [&](const auto& r) { return r.first == state; }))
+          reads.emplace_back(state, 0);
+      }
+    plan->hoisted_.push_back(hoisted);
     plan->steps_.push_back(step);
   }
   for (const NodeInput& f : pg.fetches()) plan->fetch_slots_.push_back(slot_of(f.node, f.index));
@@ -409,6 +427,7 @@ void Session::set_variable_value(Output variable, const Tensor& value) {
     throw RunError("set_variable_value('" + variable.producer().name + "'): " + e.what());
   }
   state.initialized = true;
+  ++state.version;
 }
 
 // Which ops' kernels buffer reuse may skip (a memcpy of input 0: CopyKernel in ops/shape.cpp,
@@ -552,6 +571,22 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
     for (std::uint32_t o = 0; o < step.num_outputs; ++o) {
       Tensor& out = *output_slots_[step.first_output + o];
       const std::size_t slot = slot_index(&out);
+      if (slot_hoisted_[slot]) {
+        // Independent of the feeds: one buffer of the plan's own for every binding, never
+        // recycled nor viewed (buffer_of stays -1, as for a variable's).
+        const auto& info = ctx.outputs()[o];
+        if (!out.defined() || out.dtype() != info.dtype || out.shape() != info.shape) {
+          try {
+            out = Tensor(info.dtype, info.shape);
+          } catch (const std::exception& e) {
+            throw RunError(node_context(n) + ": cannot allocate output " + std::to_string(o) +
+                           " of shape " + info.shape.to_string() + " for inputs [" + inputs_text() +
+                           "]: " + e.what());
+          }
+          hoisted_valid_ = false;
+        }
+        continue;
+      }
       if (o == 0 && n.op->output_aliases_input0) {
         out = *input_slots_[step.first_input];
         int b = input_buffer(0);
@@ -651,6 +686,10 @@ int Plan::view_steps() const {
   return static_cast<int>(std::count(skip_.begin(), skip_.end(), char{1}));
 }
 
+int Plan::hoisted_steps() const {
+  return static_cast<int>(std::count(hoisted_.begin(), hoisted_.end(), char{1}));
+}
+
 std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   check_feeds(feeds);
   for (std::size_t i = 0; i < read_states_.size(); ++i)
@@ -661,25 +700,43 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   activate(feeds);
   for (const auto& [fi, slot] : feed_slots_)
     slots_[static_cast<std::size_t>(slot)].copy_from(feeds[static_cast<std::size_t>(fi)]);
+  // Before any step: a write the run makes invalidates the other plans' hoisted values.
+  for (detail::VariableState* state : written_states_) ++state->version;
+  bool fresh = hoisted_valid_;
+  for (const auto& [state, seen] : hoisted_reads_) fresh = fresh && state->version == seen;
+  if (!fresh) {
+    // Hoisted steps read only constants, unwritten variables and each other, so they may run
+    // before the others, in schedule order.
+    hoisted_valid_ = false;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      if (hoisted_[k]) run_step(k);
+    for (auto& [state, seen] : hoisted_reads_) seen = state->version;
+    hoisted_valid_ = true;
+    ++hoisted_computations_;
+  }
   for (std::size_t k = 0; k < steps_.size(); ++k) {
-    if (skip_[k]) continue;  // a view of its input: nothing to copy
-    const Step& step = steps_[k];
-    KernelContext ctx{
-        *step.node,
-        std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
-        std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
-        step.rng};
-    try {
-      step.kernel(ctx);
-    } catch (const std::exception& e) {
-      throw RunError(node_context(*step.node) + " failed: " + e.what());
-    }
+    if (skip_[k] || hoisted_[k]) continue;  // a view of its input, or computed already
+    run_step(k);
   }
   for (detail::VariableState* state : initialized_states_) state->initialized = true;
   std::vector<Tensor> out;
   out.reserve(fetch_slots_.size());
   for (int s : fetch_slots_) out.push_back(slots_[static_cast<std::size_t>(s)].clone());
   return out;
+}
+
+void Plan::run_step(std::size_t k) {
+  const Step& step = steps_[k];
+  KernelContext ctx{
+      *step.node,
+      std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
+      std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
+      step.rng};
+  try {
+    step.kernel(ctx);
+  } catch (const std::exception& e) {
+    throw RunError(node_context(*step.node) + " failed: " + e.what());
+  }
 }
 
 }  // namespace dagrad

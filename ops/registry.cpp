@@ -5,6 +5,7 @@
 #include "dagrad/ops/fused.hpp"
 #include "dagrad/ops/matmul_epilogue.hpp"
 #include "dagrad/ops/ops.hpp"
+#include "dagrad/ops/softmax_cross_entropy.hpp"
 
 namespace dagrad {
 
@@ -19,6 +20,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_random_ops(registry);
   register_fused_ops(registry);
   register_matmul_epilogue_ops(registry);
+  register_softmax_cross_entropy_ops(registry);
 }
 
 OpRegistry& default_registry() {

@@ -11,6 +11,8 @@ const PassPipeline& default_pipeline() {
       constant_folding_pass(),          // constant subgraphs, once
       algebraic_simplification_pass(),  // x*1, zeros_like operands, transposes, reshapes, ...
       cse_pass(),                       // equal nodes (the simplifications make more of them)
+      batchnorm_folding_pass(),         // inference BatchNormalization into the adjacent matmul
+      softmax_cross_entropy_pass(),     // the loss on a softmax's logits and its gradient, one op
       constant_folding_pass(),          // what the merges made constant
       prune_pass(),                     // what the rewrites left unused
       elementwise_fusion_pass(),        // groups of elementwise nodes and optimizer updates

@@ -14,6 +14,18 @@ namespace dagrad {
 // across the write.
 Pass algebraic_simplification_pass();
 
+// batchnorm_folding: a chain of mul, div, add, sub and neg by invariant per-feature operands
+// (constants and variables the plan never writes: an inference BatchNormalization, a
+// Normalization) on the input or the output of a 2-D matmul by an invariant kernel folds into
+// that kernel and one bias (passes/batchnorm_folding.cpp). Reassociates: results differ from the
+// unfolded plan by rounding.
+Pass batchnorm_folding_pass();
+
+// softmax_cross_entropy: -sum(t * log_softmax(z), -1) and the gradient chain autodiff builds
+// for it become one softmax_cross_entropy node (loss and backprop) and a product by the upstream
+// gradient (passes/softmax_cross_entropy.cpp). Reassociates, like batchnorm_folding.
+Pass softmax_cross_entropy_pass();
+
 // elementwise_fusion: groups of elementwise nodes of one shape and dtype, and the assign,
 // assign_add or assign_sub that ends an optimizer's update of a variable, become one
 // fused_elementwise node (passes/fusion.cpp explains the grouping).

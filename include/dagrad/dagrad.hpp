@@ -20,6 +20,7 @@
 #include "ops/fused.hpp"
 #include "ops/matmul_epilogue.hpp"
 #include "ops/ops.hpp"
+#include "ops/softmax_cross_entropy.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/gradients.hpp"
 #include "optim/optim.hpp"

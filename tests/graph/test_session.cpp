@@ -842,3 +842,84 @@ BOOST_AUTO_TEST_CASE(bad_states_are_refused_and_change_nothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Steps whose value depends only on constants and variables the plan never writes run once and
+// are reused until one of those variables is written, by whatever means.
+BOOST_AUTO_TEST_SUITE(hoisted_steps)
+
+// y = x * exp(v) + 1 with v a variable: exp(v) is invariant, x * ... is not.
+struct ExpScaled {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 2}, "x");
+  Output v = variable(g, Tensor::from_vector<double>({2}, {0.5, -1}), "v");
+  Output scale = exp(v, "scale");
+  Output y = x * scale + 1.0;
+  Output bump = assign_add(v, constant(g, Tensor::from_vector<double>({2}, {1, 1})), "bump");
+  Tensor batch = Tensor::from_vector<double>({2, 2}, {1, 2, -3, 4});
+  // y by hand for v = (a, b).
+  std::vector<double> expected(double a, double b) const {
+    return {1 * std::exp(a) + 1, 2 * std::exp(b) + 1, -3 * std::exp(a) + 1, 4 * std::exp(b) + 1};
+  }
+  static void check(const Tensor& t, const std::vector<double>& want) {
+    std::vector<double> got = t.to_vector<double>();
+    BOOST_TEST_REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      BOOST_TEST(std::abs(got[i] - want[i]) <= 1e-14 * std::abs(want[i]), "element " << i);
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(invariant_steps_run_once_until_a_variable_is_written, ExpScaled) {
+  Session s(g);
+  s.initialize_variables();
+  Plan& plan = s.compile({y}, {}, {x});
+  BOOST_TEST(plan.hoisted_steps() >= 1);
+  for (int i = 0; i < 3; ++i) check(plan.run({&batch, 1}).at(0), expected(0.5, -1));
+  BOOST_TEST(plan.hoisted_computations() == 1);
+  // Another batch size (a second binding) keeps the hoisted value.
+  Tensor one = Tensor::from_vector<double>({1, 2}, {2, 2});
+  Tensor r = plan.run({&one, 1}).at(0);
+  BOOST_TEST(std::abs(r.to_vector<double>()[0] - (2 * std::exp(0.5) + 1)) < 1e-14);
+  BOOST_TEST(plan.hoisted_computations() == 1);
+  // The user sets the variable: the next run recomputes, once.
+  s.set_variable_value(v, Tensor::from_vector<double>({2}, {0, 2}));
+  check(plan.run({&batch, 1}).at(0), expected(0, 2));
+  check(plan.run({&batch, 1}).at(0), expected(0, 2));
+  BOOST_TEST(plan.hoisted_computations() == 2);
+  // Another plan writes it (v += 1).
+  s.run_targets({bump});
+  check(plan.run({&batch, 1}).at(0), expected(1, 3));
+  BOOST_TEST(plan.hoisted_computations() == 3);
+  // Initializers write it back.
+  s.initialize_variables();
+  check(plan.run({&batch, 1}).at(0), expected(0.5, -1));
+  BOOST_TEST(plan.hoisted_computations() == 4);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_checkpoint_restore_invalidates_hoisted_values, ExpScaled) {
+  Session s(g);
+  s.initialize_variables();
+  auto dir =
+      std::filesystem::temp_directory_path() / ("dagrad_hoisted_" + std::to_string(::getpid()));
+  save_checkpoint(s, dir.string());
+  s.run_targets({bump});
+  check(s.run(y, {{x, batch}}), expected(1.5, 0));
+  restore_checkpoint(s, dir.string());
+  check(s.run(y, {{x, batch}}), expected(0.5, -1));
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_plan_that_writes_a_variable_does_not_hoist_its_reads, ExpScaled) {
+  Session s(g);
+  s.initialize_variables();
+  // x exp(v) + 1 after v += 1 in the same plan: exp(v) must see each run's write.
+  Plan& plan = [&]() -> Plan& {
+    auto guard = g.control_dependencies({bump});
+    Output read = x * exp(v) + 1.0;
+    return s.compile({read}, {}, {x});
+  }();
+  BOOST_TEST(plan.hoisted_steps() == 0);
+  check(plan.run({&batch, 1}).at(0), expected(1.5, 0));
+  check(plan.run({&batch, 1}).at(0), expected(2.5, 1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

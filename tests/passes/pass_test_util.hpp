@@ -1,6 +1,8 @@
 // Shared by the pass tests: run one request with the passes on and off and compare.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -77,6 +79,17 @@ inline bool identical(const Tensor& a, const Tensor& b) {
   const auto* pb = static_cast<const unsigned char*>(b.raw());
   for (std::size_t i = 0; i < a.nbytes(); ++i)
     if (pa[i] != pb[i]) return false;
+  return true;
+}
+
+// Whether two float tensors of one dtype and shape agree to `relative` of the larger magnitude,
+// or of `floor` for values smaller than that.
+inline bool close(const Tensor& a, const Tensor& b, double relative, double floor = 1.0) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  for (std::int64_t i = 0; i < a.size(); ++i) {
+    double x = a.value_as_double(i), y = b.value_as_double(i);
+    if (!(std::abs(x - y) <= relative * std::max({std::abs(x), std::abs(y), floor}))) return false;
+  }
   return true;
 }
 

@@ -38,7 +38,8 @@ BOOST_AUTO_TEST_CASE(draws_the_plan_and_lists_the_passes) {
       read("stderr"));
   std::string out = read("stdout");
   for (const char* pass : {"prune", "constant_folding", "algebraic_simplification", "cse",
-                           "elementwise_fusion", "gemm_epilogue"})
+                           "batchnorm_folding", "softmax_cross_entropy", "elementwise_fusion",
+                           "gemm_epilogue"})
     BOOST_TEST(has(out, pass), pass);
   BOOST_TEST(has(out, "folded 'two' (add)"));
   BOOST_TEST(has(out, "fused 4 nodes into 'y/fused' (mul, elu, mul, tanh"));
@@ -57,6 +58,29 @@ BOOST_AUTO_TEST_CASE(an_opt_in_pass_runs_only_when_enabled) {
                  quoted(dir / "e.dot")) == 0,
              read("stderr"));
   BOOST_TEST(has(read("stdout"), "gemm_epilogue:"));
+}
+
+// The presets: BatchNormalization folds into the Dense layers of the bn and bn-before
+// predictions (3 and 2 BatchNormalization layers beside a Dense: 6 and 3 rewrites), and the
+// training step's loss becomes one softmax_cross_entropy node.
+BOOST_AUTO_TEST_CASE(the_model_passes_fire_on_the_presets) {
+  BOOST_TEST(run("dot --model bn --graph inference --optimized --passes -o " +
+                 quoted(dir / "bn.dot")) == 0,
+             read("stderr"));
+  BOOST_TEST(has(read("stdout"),
+                 "nodes, 6 changes\n      'sequential/predict/dense/matmul' "
+                 "(matmul): folded 2 per-feature op(s) on its input"),
+             read("stdout"));
+  BOOST_TEST(run("dot --model bn-before --graph inference --optimized --passes -o " +
+                 quoted(dir / "bnb.dot")) == 0,
+             read("stderr"));
+  BOOST_TEST(has(read("stdout"), "folded 3 per-feature op(s) on its output"), read("stdout"));
+  BOOST_TEST(run("dot --model plain --graph train --optimized --passes -o " +
+                 quoted(dir / "plain.dot")) == 0,
+             read("stderr"));
+  BOOST_TEST(has(read("stdout"), "is one softmax_cross_entropy node, its gradient chain too"),
+             read("stdout"));
+  BOOST_TEST(has(read("plain.dot"), "softmax_cross_entropy"));
 }
 
 BOOST_AUTO_TEST_CASE(a_skipped_pass_leaves_its_nodes) {

@@ -97,6 +97,12 @@ class PlanGraph {
   // Variable nodes that some live node of this plan writes (writes_input0, overwrites_input0, or
   // an input its op's written_inputs names, as fused stores).
   std::vector<char> written_variables() const;
+  // Per node id: whether the live node's value is invariant, the same in every run until a
+  // variable it reads is written from outside the plan: a constant, a variable no live node
+  // writes, or a pure node (no randomness, state or writes, a fused_elementwise node without
+  // stores included; with outputs and a kernel; no control inputs) whose inputs are all invariant.
+  // Placeholders and what depends on them are not.
+  std::vector<char> invariant_nodes() const;
 
   // The live nodes as an ordinary Graph (same names, ops, attributes; sites and backward tags
   // carried over), for DOT and inspection. Variables come without initializers.

@@ -40,6 +40,9 @@ namespace detail {
 struct VariableState {
   Tensor value;
   bool initialized = false;
+  // Bumped by every write (set_variable_value, and each run of a plan that writes it): plans
+  // reuse values computed from the variable while it holds the version they saw (Plan::run).
+  std::uint64_t version = 0;
 };
 }  // namespace detail
 
@@ -76,6 +79,15 @@ class Plan {
   std::size_t bound_bytes() const { return bound_bytes_; }
   // How many steps the active binding skips because their output is a view of their input.
   int view_steps() const;
+  // Steps hoisted out of the run: their nodes are invariant (PlanGraph::invariant_nodes: computed
+  // from constants and variables the plan never writes, such as a kernel with a Normalization
+  // folded in), so their outputs are computed by the first run and reused by later ones until a
+  // variable they read is written (by any plan, set_variable_value, a checkpoint or model load:
+  // each write bumps the variable's version). Their buffers are the plan's own, kept across runs
+  // and feed shapes, outside bound_bytes().
+  int hoisted_steps() const;
+  // How many times the hoisted steps have been computed (at most once per run).
+  int hoisted_computations() const { return hoisted_computations_; }
 
  private:
   friend class Session;
@@ -105,6 +117,7 @@ class Plan {
   void activate(std::span<const Tensor> feeds);
   void swap_binding(Binding& binding);
   void bind_shapes(std::span<const Tensor> feeds);
+  void run_step(std::size_t k);
   static Step::Memory memory_of(const Node& n);
   std::size_t slot_index(const Tensor* slot) const {
     return static_cast<std::size_t>(slot - slots_.data());
@@ -124,6 +137,13 @@ class Plan {
   std::vector<int> bound_slots_;                 // feed and step-output slots: what a binding owns
   std::vector<int> variables_read_;              // (source ids) must be initialized before running
   std::vector<detail::VariableState*> read_states_;         // their states, same order
+  std::vector<detail::VariableState*> written_states_;  // variables this plan writes
+  std::vector<char> hoisted_;                          // per step: invariant (hoisted_steps())
+  std::vector<char> slot_hoisted_;                     // per slot: a hoisted step's output
+  // Variables the hoisted steps read, with the version their values were computed from.
+  std::vector<std::pair<detail::VariableState*, std::uint64_t>> hoisted_reads_;
+  bool hoisted_valid_ = false;
+  int hoisted_computations_ = 0;
   std::vector<int> variables_initialized_;                  // assigned (initialized) by this plan
   std::vector<detail::VariableState*> initialized_states_;  // their states, same order
   std::vector<int> fetch_slots_;
