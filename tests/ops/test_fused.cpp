@@ -588,7 +588,7 @@ BOOST_AUTO_TEST_CASE(malformed_programs_are_errors_that_name_the_problem) {
   check_build_error(
       g, node({x}, {4, 0, -1, -1}, {1, 2}),
       with({"output 1 takes register 2", "2 registers (1 inputs and 1 instructions)"}));
-  check_build_error(g, node({x}, {4, 0, -1, -1}, {}), with({"needs at least one output or store"}));
+  check_build_error(g, node({x}, {4, 0, -1, -1}, {}), with({"needs at least one output, reduction or store"}));
   check_build_error(g, node({v, x}, {4, 1, -1, -1}, {}, {2}), with({"stores has 1 ints"}));
   check_build_error(g, node({v, x}, {4, 1, -1, -1}, {}, {2, 2}),
                     with({"store 0 writes input 2", "2 inputs"}));
