@@ -227,22 +227,26 @@ BOOST_AUTO_TEST_CASE(reductions_that_cannot_join_stay_unfused) {
   Output last_axis = sum(tanh(e), {1}, false, "last_axis");
   Output total_of_column = sum(neg(exp(column)), {0}, false, "column_total");
   Output total = sum(sigmoid(e), {}, false, "total");
-  Output same_rank = sum_to(neg(relu(x)), like, "same_rank");  // -0 where x < 0
+  Output z = placeholder(g, DType::float64, Shape{-1, 4}, "z");
+  Output same_rank = sum_to(z * like, like, "same_rank");
   std::vector<Output> fetches{used_inside, last_axis, total_of_column, total, same_rank};
   Session s(g);
   s.set_optimizer_options(verified());
-  Plan& plan = s.compile(fetches, {}, {x, u, column, like});
+  Plan& plan = s.compile(fetches, {}, {x, u, column, like, z});
   BOOST_TEST(fused_reductions(plan) == 0);
   BOOST_TEST(count_op(plan, "mean") == 1);
   BOOST_TEST(count_op(plan, "sum") == 3);
   BOOST_TEST(count_op(plan, "sum_to") == 1);
   std::mt19937_64 rng(7);
   for (std::int64_t batch : {1, 5}) {
+    std::vector<double> minus_zeros(static_cast<std::size_t>(batch * 4), -0.0);
+    minus_zeros[1] = 1.5;
     check_same(g, fetches,
                {{x, random_tensor(DType::float64, Shape{batch, 4}, rng)},
                 {u, random_tensor(DType::float64, Shape{batch, 4}, rng)},
                 {column, random_tensor(DType::float64, Shape{batch, 1}, rng)},
-                {like, Tensor(DType::float64, Shape{1, 4})}});
+                {like, random_tensor(DType::float64, Shape{1, 4}, rng, 0.5, 2)},
+                {z, Tensor::from_vector<double>(Shape{batch, 4}, minus_zeros)}});
   }
 }
 
