@@ -252,9 +252,17 @@ class Fuser {
           }
       }
     }
+    const int variable = x.index == 0 ? alias_[static_cast<std::size_t>(x.node)] : -1;
     for (int index : candidates) {
       Region& region = regions_[static_cast<std::size_t>(index)];
       if (region.dtype != out_dtype(x) || !same_shape(region.shape, out_shape(x))) continue;
+      // A variable the group stores: the reduction would read it unordered with the store, and
+      // reads_precede_stores would then refuse the whole group.
+      bool stored = false;
+      for (int m : region.members)
+        stored = stored || (variable >= 0 && store_kind(node(m).op->name) != StoreKind::None &&
+                            node(m).inputs[0].node == variable);
+      if (stored) continue;
       // Its value exists only after the last block: no member may read it, directly or not.
       bool read_inside = false;
       for (int c : consumers_[static_cast<std::size_t>(id)])
@@ -581,7 +589,8 @@ class Fuser {
 Pass elementwise_fusion_pass() {
   return {"elementwise_fusion",
           "groups of elementwise nodes of one shape (and the assigns that end an optimizer's "
-          "update) become one fused_elementwise node evaluated in registers, block by block",
+          "update, and the sums and means over leading axes of their values) become one "
+          "fused_elementwise node evaluated in registers, block by block",
           [](PlanGraph& g, PassReport& report) {
             // A graph of a registry without the fused op (a test's own, a plugin's) stays as is.
             if (g.registry().find("fused_elementwise")) Fuser(g, report).run();

@@ -250,6 +250,36 @@ BOOST_AUTO_TEST_CASE(reductions_that_cannot_join_stay_unfused) {
   }
 }
 
+// A reduction of a variable that a group stores stays apart: in the group it would read the
+// variable with no order to the store, and the group (the whole update) would not be fused.
+BOOST_AUTO_TEST_CASE(a_reduction_of_a_stored_variable_stays_apart) {
+  Graph g;
+  Output v =
+      variable(g, Tensor::from_vector<double>(Shape{2, 3}, {1.0, 2.0, 3.0, 4.0, 5.0, 6.0}), "v");
+  Output x = placeholder(g, DType::float64, Shape{2, 3}, "x");
+  Output total = sum(v, {0}, false, "total");
+  Output update;
+  {
+    auto guard = g.control_dependencies({total});  // the sum reads the old value
+    update = assign_sub(v, mul(v, x), "update");
+  }
+  Session s(g);
+  s.set_optimizer_options(verified());
+  s.initialize_variables();
+  Plan& plan = s.compile({total}, {update}, {x});
+  BOOST_TEST(count_op(plan, "sum") == 1);
+  BOOST_TEST(count_op(plan, "assign_sub") == 0);  // the update is a fused store
+  BOOST_TEST(fused_reductions(plan) == 0);
+  Tensor xv = Tensor::from_vector<double>(Shape{2, 3}, std::vector<double>(6, 0.5));
+  // The old columns sums (5, 7, 9), then v = v - v * 0.5 halves them.
+  BOOST_TEST(
+      s.run({total}, {{x, xv}}, {update})[0].to_vector<double>() == std::vector<double>({5, 7, 9}),
+      boost::test_tools::per_element());
+  BOOST_TEST(s.run({total}, {{x, xv}}, {update})[0].to_vector<double>() ==
+                 std::vector<double>({2.5, 3.5, 4.5}),
+             boost::test_tools::per_element());
+}
+
 // The chapter's bn model: every bias gradient, every BatchNormalization backward sum and every
 // moment but the first layer's mean (of the flattened images, which the group reading them
 // subtracts) join fused groups; the plain model's three bias gradients too.
