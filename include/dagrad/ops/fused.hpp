@@ -25,12 +25,13 @@
 //                      as the program. Its shape is full[leading:] preceded by
 //                      rank - (R - leading) ones, R - leading <= rank <= R: rank R - leading drops
 //                      the reduced axes, rank R keeps them as 1 (keepdims), as sum_to's `like`
-//                      may do with some. Rows are added in order, column by column, in the
-//                      compute dtype (out[j] += x[i][j] for i = 0, 1, ...): the order in which
-//                      sum_to, sum and mean add rows reduced over leading axes when a kept
-//                      dimension is larger than 1, so they agree bit for bit; a mean is the sum
-//                      times 1/count rounded to the compute dtype, count the number of rows, as
-//                      mean's kernel scales. Over zero rows both are 0.
+//                      may do with some. Rows (one per index into the leading axes) are added in
+//                      order, column by column, in the compute dtype, from 0 (out[j] += x[i][j]
+//                      for i = 0, 1, ...): the order in which sum_to, sum and mean add rows
+//                      reduced over leading axes when the kept axes hold more than one element,
+//                      so they agree bit for bit; a mean is the sum times 1/count rounded to the
+//                      compute dtype, count the number of rows, as mean's kernel scales. Over
+//                      zero rows both are 0.
 // The full shape is the NumPy broadcast of all input shapes; every output but the reductions has
 // it. A node needs at least one output, reduction or store.
 //
