@@ -95,8 +95,8 @@ void check_instruction(const std::vector<std::int64_t>& program, std::size_t i, 
   }
 }
 
-// The shape function: checks dtypes, the program, outputs and stores; every output has the
-// broadcast of all input shapes.
+// The shape function: checks dtypes, the program, outputs, stores and reductions; every output
+// but the reductions has the broadcast of all input shapes.
 void fused_shape(ShapeContext& ctx) {
   const AttrMap& attrs = ctx.attrs();
   DType dtype = attrs.get_dtype("dtype");
@@ -168,9 +168,36 @@ void fused_shape(ShapeContext& ctx) {
       throw ShapeError(what + ": the target has shape " + shape.to_string() +
                        ", not the full shape " + full.to_string());
   }
-  if (outputs.empty() && stores.empty())
-    throw ShapeError("a fused_elementwise node needs at least one output or store");
+  const std::vector<std::int64_t>& reductions = attrs.get_ints("reductions");
+  if (reductions.size() % 4 != 0)
+    throw ShapeError("reductions has " + str(static_cast<std::int64_t>(reductions.size())) +
+                     " ints, not a multiple of 4 (each reduction is [register, kind, leading, "
+                     "rank])");
+  if (outputs.empty() && stores.empty() && reductions.empty())
+    throw ShapeError("a fused_elementwise node needs at least one output, reduction or store");
   for (std::size_t o = 0; o < outputs.size(); ++o) ctx.set_output(static_cast<int>(o), dtype, full);
+  const std::int64_t rank = full.rank();
+  for (std::size_t k = 0; k < reductions.size() / 4; ++k) {
+    std::string what = "reduction " + str(static_cast<std::int64_t>(k));
+    check_register(reductions[4 * k], what);
+    std::int64_t kind = reductions[4 * k + 1], leading = reductions[4 * k + 2],
+                 out_rank = reductions[4 * k + 3];
+    if (kind != static_cast<std::int64_t>(FusedReduction::Sum) &&
+        kind != static_cast<std::int64_t>(FusedReduction::Mean))
+      throw ShapeError(what + ": unknown kind " + str(kind) + " (0: sum, 1: mean)");
+    if (leading < 1 || leading > rank)
+      throw ShapeError(what + ": leading = " + str(leading) +
+                       " is not a number of leading axes of the full shape " + full.to_string() +
+                       " (1 to " + str(rank) + ")");
+    if (out_rank < rank - leading || out_rank > rank)
+      throw ShapeError(what + ": rank = " + str(out_rank) + " is not between " +
+                       str(rank - leading) + " (reduced axes dropped) and " + str(rank) +
+                       " (kept as 1) for " + str(leading) + " leading axes of the full shape " +
+                       full.to_string());
+    std::vector<std::int64_t> dims(static_cast<std::size_t>(out_rank - (rank - leading)), 1);
+    for (std::int64_t d = leading; d < rank; ++d) dims.push_back(full[static_cast<int>(d)]);
+    ctx.set_output(static_cast<int>(outputs.size() + k), dtype, Shape(std::move(dims)));
+  }
 }
 
 }  // namespace
@@ -250,6 +277,10 @@ void FusedProgram::store(int reg, int input) {
   stores_.insert(stores_.end(), {reg, input});
 }
 
+void FusedProgram::reduction(int reg, FusedReduction kind, int leading, int rank) {
+  reductions_.insert(reductions_.end(), {reg, static_cast<std::int64_t>(kind), leading, rank});
+}
+
 AttrMap FusedProgram::attrs(DType dtype) const {
   return AttrMap{
       {"dtype", dtype},
@@ -257,7 +288,8 @@ AttrMap FusedProgram::attrs(DType dtype) const {
       {"constants", Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(constants_.size())},
                                                 constants_)},
       {"outputs", outputs_},
-      {"stores", stores_}};
+      {"stores", stores_},
+      {"reductions", reductions_}};
 }
 
 FusedNode fused_elementwise(const std::vector<Output>& inputs, DType dtype,
@@ -282,13 +314,15 @@ void register_fused_ops(OpRegistry& registry) {
   r.min_inputs = 1;
   r.output_names = {"y"};
   r.output_count = [](const AttrMap& attrs) {
-    return static_cast<int>(attrs.get_ints("outputs").size());
+    return static_cast<int>(attrs.get_ints("outputs").size() +
+                            attrs.get_ints("reductions").size() / 4);
   };
   r.attrs = {{"dtype", AttrKind::DType, {}},
              {"program", AttrKind::Ints, {}},
              {"constants", AttrKind::Tensor, AttrValue(Tensor(DType::float64, Shape{0}))},
              {"outputs", AttrKind::Ints, {}},
-             {"stores", AttrKind::Ints, AttrValue(std::vector<std::int64_t>{})}};
+             {"stores", AttrKind::Ints, AttrValue(std::vector<std::int64_t>{})},
+             {"reductions", AttrKind::Ints, AttrValue(std::vector<std::int64_t>{})}};
   r.written_inputs = [](const AttrMap& attrs) {
     std::vector<int> written;
     const auto& stores = attrs.get_ints("stores");
@@ -305,7 +339,8 @@ void register_fused_ops(OpRegistry& registry) {
   r.stateful = true;
   r.summary =
       "a chain of elementwise ops run as one register program over broadcast inputs, with "
-      "in-place stores (made by the fusion pass; encoding in dagrad/ops/fused.hpp)";
+      "in-place stores and sums or means over leading axes (made by the fusion pass; encoding "
+      "in dagrad/ops/fused.hpp)";
   registry.add(std::move(r));
 }
 

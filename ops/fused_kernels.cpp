@@ -1,6 +1,8 @@
 // The fused_elementwise kernel (see fused_kernels.hpp and include/dagrad/ops/fused.hpp): the
 // program runs block by block over rows of the collapsed full shape, each opcode through the
-// batch function its unfused op's kernel uses (vector_math.hpp), so the bits agree.
+// batch function its unfused op's kernel uses (vector_math.hpp), so the bits agree. Blocks run
+// in the full shape's element order, so a reduction over leading axes adds each block into its
+// columns (flat position modulo the kept size) and every column gets its rows in order.
 #include "fused_kernels.hpp"
 
 #include <algorithm>
@@ -38,7 +40,9 @@ struct Scratch {
   std::vector<int> last_use;         // per register: last instruction reading it
   std::vector<int> slot_of;          // per register: its slot, or -1 (read in place)
   std::vector<int> free_slots;
-  std::vector<const T*> reg;  // per register: its values for the current block
+  std::vector<const T*> reg;             // per register: its values for the current block
+  std::vector<T> sums;                   // per reduction: its kept size of running column sums
+  std::vector<std::size_t> kept, first;  // per reduction: kept size, offset into sums
 
   template <class V, class A>
   static void fit(std::vector<V, A>& v, std::size_t n) {
@@ -49,6 +53,33 @@ struct Scratch {
 template <class T>
 void fill(T* y, std::size_t n, T value) {
   std::fill(y, y + n, value);
+}
+
+// sums[j] += x[j] for j < n, a lane per column: the same additions as one at a time.
+template <class T>
+void add_into(T* sums, const T* x, std::size_t n) {
+  constexpr std::size_t lanes = Batch<T>::size;
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    (Batch<T>::load_unaligned(sums + j) + Batch<T>::load_unaligned(x + j))
+        .store_unaligned(sums + j);
+  for (; j < n; ++j) sums[j] += x[j];
+}
+
+// add_into for the four rows of n at x, x + n, x + 2n, x + 3n, one pass over sums: each column
+// still gets its rows in order, so the bits are those of four add_into calls.
+template <class T>
+void add_four_rows(T* sums, const T* x, std::size_t n) {
+  constexpr std::size_t lanes = Batch<T>::size;
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes) {
+    Batch<T> acc = Batch<T>::load_unaligned(sums + j) + Batch<T>::load_unaligned(x + j);
+    acc = acc + Batch<T>::load_unaligned(x + n + j);
+    acc = acc + Batch<T>::load_unaligned(x + 2 * n + j);
+    acc = acc + Batch<T>::load_unaligned(x + 3 * n + j);
+    acc.store_unaligned(sums + j);
+  }
+  for (; j < n; ++j) sums[j] = (((sums[j] + x[j]) + x[n + j]) + x[2 * n + j]) + x[3 * n + j];
 }
 
 // y[0, n) = op(a, b, c) for instruction `ins` = [opcode, a, b, c]; a, b, c point at the operand
@@ -201,7 +232,7 @@ std::int64_t collapse(const KernelContext& c, Scratch<T>& s) {
 template <class T>
 int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& program,
                  const std::vector<std::int64_t>& outputs, const std::vector<std::int64_t>& stores,
-                 Scratch<T>& s) {
+                 const std::vector<std::int64_t>& reductions, Scratch<T>& s) {
   const std::size_t num_inputs = c.inputs.size();
   const std::size_t num_instructions = program.size() / 4;
   const std::size_t num_registers = num_inputs + num_instructions;
@@ -218,6 +249,8 @@ int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& progra
   for (std::int64_t reg : outputs) s.last_use[static_cast<std::size_t>(reg)] = end;
   for (std::size_t j = 0; j < stores.size(); j += 2)
     s.last_use[static_cast<std::size_t>(stores[j])] = end;
+  for (std::size_t j = 0; j < reductions.size(); j += 4)
+    s.last_use[static_cast<std::size_t>(reductions[j])] = end;
 
   int num_slots = 0;
   for (std::size_t k = 0; k < num_inputs; ++k) {
@@ -255,16 +288,51 @@ void run_typed(KernelContext& c) {
   const std::vector<std::int64_t>& program = attrs.get_ints("program");
   const std::vector<std::int64_t>& outputs = attrs.get_ints("outputs");
   const std::vector<std::int64_t>& stores = attrs.get_ints("stores");
+  const std::vector<std::int64_t>& reductions = attrs.get_ints("reductions");
+  const std::size_t num_reductions = reductions.size() / 4;
   const double* constants = attrs.get_tensor("constants").data<double>();
   const std::size_t num_inputs = c.inputs.size();
   const std::size_t num_instructions = program.size() / 4;
   const std::size_t num_registers = num_inputs + num_instructions;
 
   const std::int64_t total = collapse(c, s);
-  if (total == 0) return;
+  // Reductions: running sums of each one's kept size (the full shape after its leading axes).
+  Scratch<T>::fit(s.kept, num_reductions);
+  Scratch<T>::fit(s.first, num_reductions);
+  std::size_t num_sums = 0, full_rank = 0;
+  for (const Tensor* t : c.inputs)
+    full_rank = std::max(full_rank, static_cast<std::size_t>(t->shape().rank()));
+  for (std::size_t r = 0; r < num_reductions; ++r) {
+    std::size_t kept = 1;
+    for (auto d = static_cast<std::size_t>(reductions[4 * r + 2]); d < full_rank; ++d)
+      kept *= static_cast<std::size_t>(s.full[d]);
+    s.kept[r] = kept;
+    s.first[r] = num_sums;
+    num_sums += kept;
+  }
+  Scratch<T>::fit(s.sums, num_sums);
+  std::fill_n(s.sums.begin(), num_sums, T(0));
+  auto write_reductions = [&] {
+    for (std::size_t r = 0; r < num_reductions; ++r) {
+      const T* sums = s.sums.data() + s.first[r];
+      T* y = c.outputs[outputs.size() + r]->data<T>();
+      const std::size_t kept = s.kept[r];
+      if (reductions[4 * r + 1] == static_cast<std::int64_t>(FusedReduction::Mean) && total > 0) {
+        // As mean's kernel: the sum times 1/count, both in the compute dtype.
+        const T scale = T(1) / static_cast<T>(static_cast<std::size_t>(total) / kept);
+        for (std::size_t j = 0; j < kept; ++j) y[j] = sums[j] * scale;
+      } else {
+        std::copy(sums, sums + kept, y);
+      }
+    }
+  };
+  if (total == 0) {
+    write_reductions();  // sums over no rows: 0
+    return;
+  }
   const std::size_t rank = s.index.size();
   const std::int64_t n = s.dims[rank - 1];  // elements per row
-  const int num_slots = assign_slots(c, program, outputs, stores, s);
+  const int num_slots = assign_slots(c, program, outputs, stores, reductions, s);
   Scratch<T>::fit(s.slots, static_cast<std::size_t>(num_slots) * kBlock<T>);
   auto slot = [&](std::size_t reg) {
     return s.slots.data() + static_cast<std::size_t>(s.slot_of[reg]) * kBlock<T>;
@@ -323,6 +391,21 @@ void run_typed(KernelContext& c) {
         const T* v = s.reg[static_cast<std::size_t>(stores[j])];
         std::copy(v, v + len, c.inputs[static_cast<std::size_t>(stores[j + 1])]->data<T>() + at);
       }
+      // Add the block into the reductions' columns, wrapping at the kept size.
+      for (std::size_t r = 0; r < num_reductions; ++r) {
+        const T* v = s.reg[static_cast<std::size_t>(reductions[4 * r])];
+        T* sums = s.sums.data() + s.first[r];
+        const std::size_t kept = s.kept[r];
+        const std::size_t column = static_cast<std::size_t>(at) % kept;
+        std::size_t j = 0;
+        if (column != 0) {  // the rest of the row the block starts in
+          j = std::min(len, kept - column);
+          add_into(sums + column, v, j);
+        }
+        for (; len - j >= 4 * kept; j += 4 * kept) add_four_rows(sums, v + j, kept);
+        for (; len - j >= kept; j += kept) add_into(sums, v + j, kept);
+        if (j < len) add_into(sums, v + j, len - j);  // the start of the row it ends in
+      }
     }
     // Next row: advance the odometer over the outer dims.
     for (std::size_t d = rank - 1; d-- > 0;) {
@@ -333,6 +416,7 @@ void run_typed(KernelContext& c) {
       s.index[d] = 0;
     }
   }
+  write_reductions();
 }
 
 // One kernel for every dispatch dtype (input 0 may be bool): the dtype attribute decides.

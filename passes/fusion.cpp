@@ -9,6 +9,16 @@
 // cycle (no path leaves the group and comes back, other groups counted as the single nodes they
 // will become). A member whose value is used outside the group becomes an output of the fused
 // node; comparisons (bool) must be used inside only.
+//
+// Reductions over leading axes (sum_to, sum and mean of a (B, N) value down to (N) or (1, N), as
+// bias gradients and BatchNormalization's moments and backward sums are) join the group that
+// computes their input or reads it as an input, as reduction outputs of the fused node, so the
+// value and its column sums come from one pass over the data. They join after the elementwise
+// groups have grown; one whose input no group touches seeds a group of its own and grows from
+// there. Only those the fused kernel sums in the unfused kernel's order join: every kept
+// dimension known with more than one element in all (one element is a total, which the unfused
+// kernel sums in 16 partial sums), and for sum_to a `like` of lower rank than x (for equal
+// shapes it copies, keeping a -0 that 0 + -0 would not).
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -73,6 +83,54 @@ std::optional<OpcodeInfo> opcode_of(const std::string& op) {
   return it->second;
 }
 
+// A reduction over the first `leading` axes of its input, with an output of rank `rank`.
+struct ReductionInfo {
+  FusedReduction kind;
+  int leading;
+  int rank;
+};
+
+// The reduction node `n` is, when the fused kernel computes it bit for bit (see the top).
+std::optional<ReductionInfo> reduction_of(const Node& n, const Shape& x) {
+  const std::string& op = n.op->name;
+  if (op != "sum" && op != "mean" && op != "sum_to") return std::nullopt;
+  if (n.inputs.empty() || n.output_shapes.size() != 1 || !n.control_inputs.empty())
+    return std::nullopt;
+  const int rank = x.rank();
+  ReductionInfo info{op == "mean" ? FusedReduction::Mean : FusedReduction::Sum, 0, 0};
+  if (op == "sum_to") {
+    const Shape& like = n.output_shapes[0];
+    const int lead = rank - like.rank();
+    if (lead < 1) return std::nullopt;
+    int leading = 0;
+    while (leading < rank && (leading < lead || like[leading - lead] == 1)) ++leading;
+    for (int i = leading; i < rank; ++i)
+      if (like[i - lead] != x[i]) return std::nullopt;  // another reduced axis, or unknown
+    info.leading = leading;
+    info.rank = like.rank();
+  } else {
+    std::vector<std::int64_t> axes = n.attrs.get_ints("axes");
+    if (axes.empty()) return std::nullopt;  // all axes: a total
+    for (auto& a : axes) {
+      if (a < -rank || a >= rank) return std::nullopt;
+      if (a < 0) a += rank;
+    }
+    std::sort(axes.begin(), axes.end());
+    for (std::size_t i = 0; i < axes.size(); ++i)
+      if (axes[i] != static_cast<std::int64_t>(i)) return std::nullopt;  // not a prefix
+    info.leading = static_cast<int>(axes.size());
+    info.rank = n.attrs.get_bool("keepdims") ? rank : rank - info.leading;
+  }
+  if (info.leading < 1) return std::nullopt;
+  std::int64_t kept = 1;
+  for (int i = info.leading; i < rank; ++i) {
+    if (x[i] < 0) return std::nullopt;
+    kept *= x[i];
+  }
+  if (kept <= 1) return std::nullopt;
+  return info;
+}
+
 bool is_comparison(FusedOpcode op) {
   return op == FusedOpcode::Greater || op == FusedOpcode::GreaterEqual || op == FusedOpcode::Less ||
          op == FusedOpcode::LessEqual || op == FusedOpcode::Equal;
@@ -107,6 +165,10 @@ class Fuser {
     region_of_.assign(n, -1);
     alias_ = g_.variable_aliases();
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) grow(*it);
+    for (int id : order_) absorb_reduction(id);
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it)
+      if (reduction(*it)) grow(*it);
+    for (int id : order_) absorb_reduction(id);  // into the groups those seeded
     for (std::size_t r = 0; r < regions_.size(); ++r) materialize(regions_[r]);
   }
 
@@ -160,6 +222,63 @@ class Fuser {
     return true;
   }
 
+  // The reduction node `id` is, if the fused kernel can compute it (see the top).
+  std::optional<ReductionInfo> reduction(int id) const {
+    const Node& n = node(id);
+    if (!g_.live(id) || n.op->role != OpRole::Compute || n.inputs.empty()) return std::nullopt;
+    DType d = out_dtype(n.inputs[0]);
+    if (!is_floating(d) || n.output_dtypes.size() != 1 || n.output_dtypes[0] != d)
+      return std::nullopt;
+    return reduction_of(n, out_shape(n.inputs[0]));
+  }
+
+  // Adds reduction `id` to the group that computes its input, or else reads it, when that group
+  // works in the input's shape and dtype and gains no cycle.
+  void absorb_reduction(int id) {
+    if (region_of_[static_cast<std::size_t>(id)] >= 0 || !reduction(id)) return;
+    const NodeInput x = node(id).inputs[0];
+    std::vector<int> candidates;
+    if (region_of_[static_cast<std::size_t>(x.node)] >= 0) {
+      candidates.push_back(region_of_[static_cast<std::size_t>(x.node)]);
+    } else {
+      for (int c : consumers_[static_cast<std::size_t>(x.node)]) {
+        int rc = region_of_[static_cast<std::size_t>(c)];
+        if (rc < 0 || std::find(candidates.begin(), candidates.end(), rc) != candidates.end())
+          continue;
+        for (const NodeInput& in : node(c).inputs)
+          if (in.node == x.node && in.index == x.index) {
+            candidates.push_back(rc);
+            break;
+          }
+      }
+    }
+    const int variable = x.index == 0 ? alias_[static_cast<std::size_t>(x.node)] : -1;
+    for (int index : candidates) {
+      Region& region = regions_[static_cast<std::size_t>(index)];
+      if (region.dtype != out_dtype(x) || !same_shape(region.shape, out_shape(x))) continue;
+      // A variable the group stores: the reduction would read it unordered with the store, and
+      // reads_precede_stores would then refuse the whole group.
+      bool stored = false;
+      for (int m : region.members)
+        stored = stored || (variable >= 0 && store_kind(node(m).op->name) != StoreKind::None &&
+                            node(m).inputs[0].node == variable);
+      if (stored) continue;
+      // Its value exists only after the last block: no member may read it, directly or not.
+      bool read_inside = false;
+      for (int c : consumers_[static_cast<std::size_t>(id)])
+        read_inside = read_inside || region_of_[static_cast<std::size_t>(c)] == index;
+      if (read_inside) continue;
+      region_of_[static_cast<std::size_t>(id)] = index;  // tentatively, for the check
+      if (path_back(id, index, region)) {
+        region_of_[static_cast<std::size_t>(id)] = -1;
+        continue;
+      }
+      region.members.push_back(id);
+      region.max_position = std::max(region.max_position, position_[static_cast<std::size_t>(id)]);
+      return;
+    }
+  }
+
   bool uses_only_inside(int id, int region_index) const {
     if (fetched_[static_cast<std::size_t>(id)]) return false;
     for (int c : consumers_[static_cast<std::size_t>(id)])
@@ -204,7 +323,13 @@ class Fuser {
   void grow(int seed) {
     if (region_of_[static_cast<std::size_t>(seed)] >= 0) return;
     Region r;
-    if (!member_kind(seed, r.dtype, r.shape)) return;
+    const bool seed_reduces = reduction(seed).has_value();
+    if (seed_reduces) {  // a group in its input's shape
+      r.dtype = out_dtype(node(seed).inputs[0]);
+      r.shape = out_shape(node(seed).inputs[0]);
+    } else if (!member_kind(seed, r.dtype, r.shape)) {
+      return;
+    }
     const Node& s = node(seed);
     StoreKind seed_store = store_kind(s.op->name);
     // A comparison's bool value cannot leave a group; an assign read elsewhere cannot be one.
@@ -222,8 +347,10 @@ class Fuser {
     for (std::size_t k = 0; k < region.members.size(); ++k) {
       const Node& member = node(region.members[k]);
       bool member_stores = store_kind(member.op->name) != StoreKind::None;
-      for (std::size_t i = member_stores ? 1 : 0; i < member.inputs.size();
-           ++i) {  // 0: the variable
+      // A store's input 0 is the variable; a reduction reads input 0 only (sum_to's `like` gives
+      // the shape alone).
+      const std::size_t end = k == 0 && seed_reduces ? 1 : member.inputs.size();
+      for (std::size_t i = member_stores ? 1 : 0; i < end; ++i) {
         int p = member.inputs[i].node;
         if (region_of_[static_cast<std::size_t>(p)] >= 0) continue;
         DType d;
@@ -334,8 +461,11 @@ class Fuser {
       input_index[{in.node, in.index}] = static_cast<int>(inputs.size());
       inputs.push_back(in);
     };
-    for (int m : members)
-      for (const NodeInput& in : node(m).inputs) note_input(in);
+    auto is_reduction = [&](int m) { return reduction(m).has_value(); };
+    for (int m : members) {
+      const auto& ins = node(m).inputs;
+      for (std::size_t i = 0; i < (is_reduction(m) ? 1 : ins.size()); ++i) note_input(ins[i]);
+    }
     // Put a full-shape input of the compute dtype first.
     auto first = std::find_if(inputs.begin(), inputs.end(), [&](const NodeInput& in) {
       return out_dtype(in) == r.dtype && same_shape(out_shape(in), r.shape);
@@ -358,8 +488,14 @@ class Fuser {
       return input_index.at({in.node, in.index});
     };
     std::vector<std::pair<int, int>> outputs;  // (member, register)
+    std::vector<int> reductions;               // members, in the order of their outputs
     for (int m : members) {
       const Node& n = node(m);
+      if (auto red = reduction(m)) {
+        program.reduction(reg(n.inputs[0]), red->kind, red->leading, red->rank);
+        reductions.push_back(m);
+        continue;
+      }
       StoreKind store = store_kind(n.op->name);
       int value = 0;
       if (store != StoreKind::None) {
@@ -409,7 +545,7 @@ class Fuser {
     bool stores = std::any_of(members.begin(), members.end(), [&](int m) {
       return store_kind(node(m).op->name) != StoreKind::None;
     });
-    if (outputs.empty() && !stores)  // run only for ordering (a target, a control input)
+    if (outputs.empty() && !stores && reductions.empty())  // run only for ordering
       outputs.emplace_back(members.back(), reg_of.at(members.back()));
     for (const auto& [m, value] : outputs) program.output(value);
     std::vector<int> control;
@@ -423,12 +559,15 @@ class Fuser {
                             name, control, last);
     for (std::size_t k = 0; k < outputs.size(); ++k)
       g_.replace_uses({outputs[k].first, 0}, {fused, static_cast<int>(k)});
+    for (std::size_t k = 0; k < reductions.size(); ++k)
+      g_.replace_uses({reductions[k], 0}, {fused, static_cast<int>(outputs.size() + k)});
     for (int m : members) g_.redirect_control(m, fused);
     std::string list;
     for (int m : members) list += (list.empty() ? "" : ", ") + node(m).op->name;
-    report_.note("fused " + std::to_string(members.size()) + " nodes into '" + name + "' (" + list +
-                 "; " + std::to_string(inputs.size()) + " inputs, " +
-                 std::to_string(outputs.size()) + " outputs)");
+    report_.note(
+        "fused " + std::to_string(members.size()) + " nodes into '" + name + "' (" + list + "; " +
+        std::to_string(inputs.size()) + " inputs, " + std::to_string(outputs.size()) + " outputs" +
+        (reductions.empty() ? "" : ", " + std::to_string(reductions.size()) + " reductions") + ")");
     for (int m : members) g_.kill(m);
   }
 
@@ -450,7 +589,8 @@ class Fuser {
 Pass elementwise_fusion_pass() {
   return {"elementwise_fusion",
           "groups of elementwise nodes of one shape (and the assigns that end an optimizer's "
-          "update) become one fused_elementwise node evaluated in registers, block by block",
+          "update, and the sums and means over leading axes of their values) become one "
+          "fused_elementwise node evaluated in registers, block by block",
           [](PlanGraph& g, PassReport& report) {
             // A graph of a registry without the fused op (a test's own, a plugin's) stays as is.
             if (g.registry().find("fused_elementwise")) Fuser(g, report).run();

@@ -2,8 +2,9 @@
 // bits of its unfused op on the same inputs (NaN, infinities, signed zeros, subnormals and the exp
 // overflow edges included, at sizes that reach the SIMD body and the padded tail), programs of
 // several instructions and outputs, NumPy broadcasting, bool inputs, stores into variables (a
-// Nesterov update against the same update written with assign ops), and the errors that name
-// what is wrong in a malformed program.
+// Nesterov update against the same update written with assign ops), reductions over leading axes
+// (against float64 and bit for bit against sum, mean and sum_to), and the errors that name what
+// is wrong in a malformed program.
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -507,6 +508,139 @@ BOOST_AUTO_TEST_CASE(a_store_target_is_read_before_it_is_written) {
   }
 }
 
+// ---- reductions over leading axes ----------------------------------------------------------
+
+// Values in [0.5, 2): sums without cancellation, so a float64 reference bounds the error of a
+// float32 sum by its rounding alone.
+std::vector<double> draw_positive(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(u(rng));
+  return out;
+}
+
+// v = (x + b) * x over x of `shape` and b of its trailing dims (broadcast over the leading
+// ones), output with its sum over `leading` axes (dropped), its mean (kept as 1) and the sum of
+// the input x itself (a register read, not computed): each against a float64 computation from
+// the same values, and bit for bit against the unfused ops (sum, mean, sum_to) on v and x.
+void check_reductions(DType dtype, const Shape& shape, int leading) {
+  std::string context = std::string(dtype_name(dtype)) + " " + shape.to_string() + " leading " +
+                        std::to_string(leading);
+  const int rank = shape.rank();
+  std::vector<std::int64_t> kept_dims(shape.dims().begin() + leading, shape.dims().end());
+  const Shape kept_shape(kept_dims);
+  const auto kept = static_cast<std::size_t>(kept_shape.num_elements());
+  const auto total = static_cast<std::size_t>(shape.num_elements());
+  const std::size_t rows = kept == 0 ? 0 : total / kept;
+  Graph g;
+  Output x = placeholder(g, dtype, shape, "x");
+  Output b = placeholder(g, dtype, kept_shape, "b");
+  FusedProgram p(2);
+  int v = p.binary(Op::Mul, p.binary(Op::Add, 0, 1), 0);
+  p.output(v);
+  p.reduction(v, FusedReduction::Sum, leading, rank - leading);
+  p.reduction(v, FusedReduction::Mean, leading, rank);
+  p.reduction(0, FusedReduction::Sum, leading, rank - leading + 1);  // one axis kept as 1
+  FusedNode node = fused_elementwise({x, b}, dtype, p, "f");
+  BOOST_TEST_REQUIRE(node.outputs.size() == 4u);
+  BOOST_TEST(node.outputs[1].shape() == kept_shape, context);
+  std::vector<std::int64_t> ones(static_cast<std::size_t>(leading), 1);
+  ones.insert(ones.end(), kept_dims.begin(), kept_dims.end());
+  BOOST_TEST(node.outputs[2].shape() == Shape(ones), context);
+  BOOST_TEST(node.outputs[3].shape().rank() == rank - leading + 1, context);
+
+  std::vector<std::int64_t> axes;
+  for (int a = 0; a < leading; ++a) axes.push_back(a);
+  Output unfused_v = (x + b) * x;
+  Output unfused_sum = sum(unfused_v, axes);
+  Output unfused_mean = mean(unfused_v, axes, true);
+  Output like = placeholder(g, dtype, node.outputs[3].shape(), "like");
+  Output unfused_x = sum_to(x, like);
+
+  std::vector<double> xs = draw_positive(total, 5), bs = draw_positive(kept, 6);
+  Tensor xt = make_tensor(dtype, shape, xs), bt = make_tensor(dtype, kept_shape, bs);
+  Session s(g);
+  std::vector<Tensor> got =
+      s.run({node.outputs[0], node.outputs[1], node.outputs[2], node.outputs[3], unfused_v,
+             unfused_sum, unfused_mean, unfused_x},
+            {{x, xt}, {b, bt}, {like, Tensor(dtype, node.outputs[3].shape())}});
+  check_same_bits(got[0], got[4], "v " + context);
+  check_same_bits(got[1], got[5], "sum " + context);
+  if (rows > 0) check_same_bits(got[2], got[6], "mean " + context);
+  check_same_bits(got[3], got[7], "sum of x " + context);
+
+  // float64: v from the values as the compute dtype rounds them, summed in double.
+  const bool f32 = dtype == DType::float32;
+  auto round = [&](double d) { return f32 ? static_cast<double>(static_cast<float>(d)) : d; };
+  std::vector<double> want_sum(kept, 0.0), want_x(kept, 0.0);
+  for (std::size_t i = 0; i < total; ++i) {
+    double xi = round(xs[i]), bi = round(bs[i % kept]);
+    want_sum[i % kept] += round(round(xi + bi) * xi);
+    want_x[i % kept] += xi;
+  }
+  const double tol = f32 ? 1e-6 * std::max<double>(1.0, static_cast<double>(rows)) : 1e-13;
+  for (std::size_t j = 0; j < kept; ++j) {
+    double count = static_cast<double>(rows);
+    BOOST_TEST(got[1].value_as_double(static_cast<std::int64_t>(j)) == want_sum[j],
+               boost::test_tools::tolerance(tol) << context << " sum column " << j);
+    double want_mean = rows == 0 ? 0.0 : want_sum[j] / count;
+    BOOST_TEST(got[2].value_as_double(static_cast<std::int64_t>(j)) == want_mean,
+               boost::test_tools::tolerance(tol) << context << " mean column " << j);
+    BOOST_TEST(got[3].value_as_double(static_cast<std::int64_t>(j)) == want_x[j],
+               boost::test_tools::tolerance(tol) << context << " x column " << j);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reductions_over_leading_axes_match_float64_and_the_unfused_ops) {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    check_reductions(dtype, Shape{1, 7}, 1);      // batch 1
+    check_reductions(dtype, Shape{5, 13}, 1);     // odd sizes: SIMD body and tail per row
+    check_reductions(dtype, Shape{37, 300}, 1);   // many blocks, whose ends fall mid-row
+    check_reductions(dtype, Shape{9, 3, 11}, 1);  // rank 3, one leading axis
+    check_reductions(dtype, Shape{9, 3, 11}, 2);  // two leading axes
+    check_reductions(dtype, Shape{4, 1, 5}, 2);   // a reduced axis of size 1
+  }
+}
+
+// Zero rows: the sums and means are 0 (the unfused sum's identity; mean's kernel leaves it).
+BOOST_AUTO_TEST_CASE(reductions_over_no_rows_are_zero) {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    Graph g;
+    Output x = placeholder(g, dtype, Shape{-1, 3}, "x");
+    FusedProgram p(1);
+    p.reduction(p.unary(Op::Exp, 0), FusedReduction::Sum, 1, 1);
+    p.reduction(0, FusedReduction::Mean, 1, 2);
+    FusedNode node = fused_elementwise({x}, dtype, p, "f");
+    std::vector<Tensor> got =
+        Session(g).run({node.outputs[0], node.outputs[1]}, {{x, Tensor(dtype, Shape{0, 3})}});
+    BOOST_TEST(got[0].shape() == Shape({3}));
+    BOOST_TEST(got[1].shape() == Shape({1, 3}));
+    for (std::int64_t j = 0; j < 3; ++j) {
+      BOOST_TEST(got[0].value_as_double(j) == 0.0);
+      BOOST_TEST(got[1].value_as_double(j) == 0.0);
+    }
+  }
+}
+
+// A reduction's output may take the buffer of an input it reads broadcast (the memory plan
+// lets a one-output fused node write over an input of its output's shape): the sums are
+// written after the last read. Computed by hand: column j sums (x + b[j]) over 3 rows.
+BOOST_AUTO_TEST_CASE(a_reduction_over_a_broadcast_input_of_its_own_shape) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{3, 2}, "x");
+  Output b = placeholder(g, DType::float64, Shape{2}, "b");
+  Output b2 = b * 2.0;  // a step output, so its buffer is one the plan may recycle
+  FusedProgram p(2);
+  p.reduction(p.binary(Op::Add, 0, 1), FusedReduction::Sum, 1, 1);
+  FusedNode node = fused_elementwise({x, b2}, DType::float64, p, "f");
+  Tensor got = Session(g).run(node.outputs[0],
+                              {{x, make_tensor(DType::float64, Shape{3, 2}, {1, 2, 3, 4, 5, 6})},
+                               {b, make_tensor(DType::float64, Shape{2}, {10, 20})}});
+  // (1 + 3 + 5) + 3 * 20 = 69, (2 + 4 + 6) + 3 * 40 = 132
+  BOOST_TEST(values(got) == std::vector<double>({69.0, 132.0}), boost::test_tools::per_element());
+}
+
 // ---- the record, files, errors -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(the_op_is_registered_not_differentiable_and_survives_a_graph_file) {
@@ -520,15 +654,26 @@ BOOST_AUTO_TEST_CASE(the_op_is_registered_not_differentiable_and_survives_a_grap
   Graph g;
   Output x = placeholder(g, DType::float64, Shape{-1, 3}, "x");
   FusedProgram p(1);
-  p.output(p.elu(p.binary(Op::Mul, 0, p.constant(-2.5)), 0.4));
+  int y = p.elu(p.binary(Op::Mul, 0, p.constant(-2.5)), 0.4);
+  p.output(y);
+  p.reduction(y, FusedReduction::Mean, 1, 2);
   fused_elementwise({x}, DType::float64, p, "f");
   save_graph(g, dir.string());
   std::unique_ptr<Graph> loaded = load_graph(dir.string(), default_registry());
   fs::remove_all(dir);
+  BOOST_TEST(loaded->node(loaded->output("f").node).attrs.get_ints("reductions") ==
+                 std::vector<std::int64_t>({y, 1, 1, 2}),
+             boost::test_tools::per_element());
   Tensor in = make_tensor(DType::float64, Shape{2, 3}, {-1, 0, 1, 2, kNaN, 40});
   Tensor a = Session(g).run(g.output("f"), {{x, in}});
   Tensor b = Session(*loaded).run(loaded->output("f"), {{loaded->output("x"), in}});
   check_same_bits(b, a, "loaded");
+  Tensor ma = Session(g).run(g.output("f:1"), {{x, in}});
+  Tensor mb = Session(*loaded).run(loaded->output("f:1"), {{loaded->output("x"), in}});
+  check_same_bits(mb, ma, "loaded mean");
+  BOOST_TEST(ma.shape() == Shape({1, 3}));
+  BOOST_TEST(ma.value_as_double(0) == (2.5 + 0.4 * std::expm1(-5.0)) / 2,
+             boost::test_tools::tolerance(1e-15));
   BOOST_TEST(a.value_as_double(0) == 2.5);
   BOOST_TEST(a.value_as_double(2) == 0.4 * std::expm1(-2.5), boost::test_tools::tolerance(1e-15));
 }
@@ -588,7 +733,30 @@ BOOST_AUTO_TEST_CASE(malformed_programs_are_errors_that_name_the_problem) {
   check_build_error(
       g, node({x}, {4, 0, -1, -1}, {1, 2}),
       with({"output 1 takes register 2", "2 registers (1 inputs and 1 instructions)"}));
-  check_build_error(g, node({x}, {4, 0, -1, -1}, {}), with({"needs at least one output or store"}));
+  check_build_error(g, node({x}, {4, 0, -1, -1}, {}),
+                    with({"needs at least one output, reduction or store"}));
+  auto reducing = [&](Ints reductions) {
+    return [=, &g] {
+      g.add_node("fused_elementwise", {x},
+                 {{"dtype", DType::float32},
+                  {"program", Ints{4, 0, -1, -1}},
+                  {"outputs", Ints{}},
+                  {"reductions", reductions}},
+                 {"bad"});
+    };
+  };
+  check_build_error(g, reducing({1, 0, 1}),
+                    with({"reductions has 3 ints", "[register, kind, leading, rank]"}));
+  check_build_error(g, reducing({2, 0, 1, 1}),
+                    with({"reduction 0 takes register 2", "2 registers"}));
+  check_build_error(g, reducing({1, 2, 1, 1}), with({"reduction 0: unknown kind 2", "1: mean"}));
+  check_build_error(g, reducing({1, 0, 0, 2}),
+                    with({"reduction 0: leading = 0", "full shape (2, 3)", "1 to 2"}));
+  check_build_error(g, reducing({1, 0, 1, 1, 1, 1, 3, 2}),
+                    with({"reduction 1: leading = 3", "1 to 2"}));
+  check_build_error(g, reducing({1, 0, 1, 0}),
+                    with({"reduction 0: rank = 0", "between 1", "and 2", "1 leading axes"}));
+  check_build_error(g, reducing({1, 0, 2, 3}), with({"reduction 0: rank = 3", "between 0"}));
   check_build_error(g, node({v, x}, {4, 1, -1, -1}, {}, {2}), with({"stores has 1 ints"}));
   check_build_error(g, node({v, x}, {4, 1, -1, -1}, {}, {2, 2}),
                     with({"store 0 writes input 2", "2 inputs"}));

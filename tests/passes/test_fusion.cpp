@@ -1,6 +1,7 @@
 // passes/fusion.cpp: which nodes become fused_elementwise nodes (structure) and that fused plans
 // give the same bits as unfused ones (the fused kernel evaluates every opcode as the op's own
-// kernel does, and fusion never reassociates), including optimizer updates fused into stores.
+// kernel does, and fusion never reassociates), including optimizer updates fused into stores and
+// reductions over the batch axis fused with the values they sum.
 #include <boost/test/unit_test.hpp>
 #include <random>
 
@@ -152,6 +153,177 @@ BOOST_AUTO_TEST_CASE(nesterov_updates_become_in_place_stores) {
   std::vector<Feed> feeds{{x, random_tensor(DType::float32, Shape{5, 4}, rng)},
                           {t, random_tensor(DType::float32, Shape{5, 2}, rng)}};
   check_same(g, {step.loss}, feeds, {step.train_op}, 5);
+}
+
+// ---- reductions over leading axes ------------------------------------------------------------
+
+namespace {
+
+// How many reduction outputs the plan's fused nodes have.
+int fused_reductions(const Plan& plan) {
+  const PlanGraph& g = plan.plan_graph();
+  int n = 0;
+  for (int id = 0; id < g.num_nodes(); ++id)
+    if (g.live(id) && g.node(id).op->name == "fused_elementwise")
+      n += static_cast<int>(g.node(id).attrs.get_ints("reductions").size() / 4);
+  return n;
+}
+
+}  // namespace
+
+// A bias gradient: dZ and sum_to(dZ, b) from one fused node, bit for bit, at batch sizes 1, an
+// odd one and one of many blocks.
+BOOST_AUTO_TEST_CASE(a_bias_gradient_joins_the_group_that_computes_its_input) {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    Graph g;
+    Output x = placeholder(g, dtype, Shape{-1, 6}, "x");
+    Output b = variable(g, Tensor(dtype, Shape{6}), "b");
+    Output y = tanh(x + b, "y");
+    Output loss = sum(y * y, {}, false, "loss");
+    std::vector<Output> grads = gradients(loss, {x, b});
+    Session s(g);
+    s.set_optimizer_options(verified());
+    Plan& plan = s.compile({grads[0], grads[1]}, {}, {x});
+    BOOST_TEST(count_op(plan, "sum_to") == 0);
+    BOOST_TEST(fused_reductions(plan) == 1);
+    std::mt19937_64 rng(5);
+    for (std::int64_t batch : {1, 7, 700})
+      check_same(g, {grads[1], grads[0], y}, {{x, random_tensor(dtype, Shape{batch, 6}, rng)}});
+  }
+}
+
+// Moments as BatchNormalization takes them: mean(x) over the batch joins the group that reads x
+// only when no member uses it; mean((x - m)^2) joins the group computing the square.
+BOOST_AUTO_TEST_CASE(moments_join_where_the_mean_is_not_used_inside) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 5}, "x");
+  Output h = elu(x * 2.0, 1.0, "h");  // a group that computes h
+  Output m = mean(h, {0}, false, "m");
+  Output centered = h - m;
+  Output variance = mean(square(centered), {0}, true, "variance");
+  Output y = centered * rsqrt(variance + 1e-3);
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile({y, m, variance}, {}, {x});
+  // m joins h's group (its input is computed there, and h - m is another group); the variance
+  // joins the group of the square.
+  BOOST_TEST(count_op(plan, "mean") == 0);
+  BOOST_TEST(fused_reductions(plan) == 2);
+  std::mt19937_64 rng(6);
+  for (std::int64_t batch : {1, 9, 600})
+    check_same(g, {y, m, variance}, {{x, random_tensor(DType::float32, Shape{batch, 5}, rng)}});
+}
+
+// What must stay a node of its own: a reduction whose value a member reads (u - mean(u) with u
+// read by that group alone), one over the last axis, one whose kept size is 1 (a total, which the
+// unfused kernel sums in partial sums), a sum over all axes, and sum_to a like of x's rank (a
+// copy at batch 1, which keeps -0).
+BOOST_AUTO_TEST_CASE(reductions_that_cannot_join_stay_unfused) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, 4}, "x");
+  Output column = placeholder(g, DType::float64, Shape{-1, 1}, "column");
+  Output u = placeholder(g, DType::float64, Shape{-1, 4}, "u");
+  Output like = placeholder(g, DType::float64, Shape{1, 4}, "like");
+  Output e = exp(x, "e");
+  Output used_inside = (u - mean(u, {0}, true, "used_inside")) * 3.0;
+  Output last_axis = sum(tanh(e), {1}, false, "last_axis");
+  Output total_of_column = sum(neg(exp(column)), {0}, false, "column_total");
+  Output total = sum(sigmoid(e), {}, false, "total");
+  Output z = placeholder(g, DType::float64, Shape{-1, 4}, "z");
+  Output same_rank = sum_to(z * like, like, "same_rank");
+  std::vector<Output> fetches{used_inside, last_axis, total_of_column, total, same_rank};
+  Session s(g);
+  s.set_optimizer_options(verified());
+  Plan& plan = s.compile(fetches, {}, {x, u, column, like, z});
+  BOOST_TEST(fused_reductions(plan) == 0);
+  BOOST_TEST(count_op(plan, "mean") == 1);
+  BOOST_TEST(count_op(plan, "sum") == 3);
+  BOOST_TEST(count_op(plan, "sum_to") == 1);
+  std::mt19937_64 rng(7);
+  for (std::int64_t batch : {1, 5}) {
+    std::vector<double> minus_zeros(static_cast<std::size_t>(batch * 4), -0.0);
+    minus_zeros[1] = 1.5;
+    check_same(g, fetches,
+               {{x, random_tensor(DType::float64, Shape{batch, 4}, rng)},
+                {u, random_tensor(DType::float64, Shape{batch, 4}, rng)},
+                {column, random_tensor(DType::float64, Shape{batch, 1}, rng)},
+                {like, random_tensor(DType::float64, Shape{1, 4}, rng, 0.5, 2)},
+                {z, Tensor::from_vector<double>(Shape{batch, 4}, minus_zeros)}});
+  }
+}
+
+// A reduction of a variable that a group stores stays apart: in the group it would read the
+// variable with no order to the store, and the group (the whole update) would not be fused.
+BOOST_AUTO_TEST_CASE(a_reduction_of_a_stored_variable_stays_apart) {
+  Graph g;
+  Output v =
+      variable(g, Tensor::from_vector<double>(Shape{2, 3}, {1.0, 2.0, 3.0, 4.0, 5.0, 6.0}), "v");
+  Output x = placeholder(g, DType::float64, Shape{2, 3}, "x");
+  Output total = sum(v, {0}, false, "total");
+  Output update;
+  {
+    auto guard = g.control_dependencies({total});  // the sum reads the old value
+    update = assign_sub(v, mul(v, x), "update");
+  }
+  Session s(g);
+  s.set_optimizer_options(verified());
+  s.initialize_variables();
+  Plan& plan = s.compile({total}, {update}, {x});
+  BOOST_TEST(count_op(plan, "sum") == 1);
+  BOOST_TEST(count_op(plan, "assign_sub") == 0);  // the update is a fused store
+  BOOST_TEST(fused_reductions(plan) == 0);
+  Tensor xv = Tensor::from_vector<double>(Shape{2, 3}, std::vector<double>(6, 0.5));
+  // The old columns sums (5, 7, 9), then v = v - v * 0.5 halves them.
+  BOOST_TEST(
+      s.run({total}, {{x, xv}}, {update})[0].to_vector<double>() == std::vector<double>({5, 7, 9}),
+      boost::test_tools::per_element());
+  BOOST_TEST(s.run({total}, {{x, xv}}, {update})[0].to_vector<double>() ==
+                 std::vector<double>({2.5, 3.5, 4.5}),
+             boost::test_tools::per_element());
+}
+
+// The chapter's bn model: every bias gradient, every BatchNormalization backward sum and every
+// moment but the first layer's mean (of the flattened images, which the group reading them
+// subtracts) join fused groups; the plain model's three bias gradients too.
+BOOST_AUTO_TEST_CASE(the_bn_model_fuses_its_bias_gradients_and_normalization_sums) {
+  for (const std::string preset : {"bn", "plain"}) {
+    auto model = nn::make_preset(preset);
+    model->session().set_optimizer_options(verified());
+    model->compile(optim::SGD({.learning_rate = 0.01, .momentum = 0.9, .nesterov = true}),
+                   "sparse_categorical_crossentropy");
+    Tensor x(DType::float32, Shape{4, 28, 28}), y(DType::float32, Shape{4});
+    std::mt19937_64 rng(8);
+    x = random_tensor(DType::float32, Shape{4, 28, 28}, rng, 0, 1);
+    for (std::int64_t i = 0; i < 4; ++i) y.data<float>()[i] = static_cast<float>(i);
+    model->train_on_batch(x, y);
+    const Plan& plan = model->training_plan();
+    const PlanGraph& g = plan.plan_graph();
+    std::vector<std::string> left;  // reductions over the batch axis still unfused
+    for (int id = 0; id < g.num_nodes(); ++id) {
+      if (!g.live(id)) continue;
+      const Node& n = g.node(id);
+      const Shape& in = n.inputs.empty()
+                            ? Shape{}
+                            : g.node(n.inputs[0].node)
+                                  .output_shapes.at(static_cast<std::size_t>(n.inputs[0].index));
+      bool batch_axis = (n.op->name == "sum_to" && n.output_shapes[0].rank() < in.rank()) ||
+                        ((n.op->name == "sum" || n.op->name == "mean") &&
+                         n.attrs.get_ints("axes") == std::vector<std::int64_t>{0});
+      if (batch_axis) left.push_back(n.name);
+    }
+    if (preset == "bn") {
+      // 3 bias gradients; the normalizations' backward sums: beta's and gamma's gradients in
+      // each of the 3 layers, and in the 2 layers whose input has a gradient also the sums that
+      // flow back through the batch mean (sum of dy) and the scale (sum of dy * (x - mean));
+      // the moments: 2 means and 3 variances.
+      BOOST_TEST(fused_reductions(plan) == 3 + (3 * 2 + 2 * 2) + 5);
+      BOOST_TEST_REQUIRE(left.size() == 1u);
+      BOOST_TEST(left[0] == "sequential/train/batch_normalization/batch_mean");
+    } else {
+      BOOST_TEST(fused_reductions(plan) == 3);
+      BOOST_TEST(left.empty());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

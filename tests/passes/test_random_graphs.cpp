@@ -1,7 +1,7 @@
 // The property every pass keeps: a plan optimized by the default pipeline gives the same bits as
 // the unoptimized plan. Random graphs of elementwise ops over broadcasting shapes, with
-// reductions, matrix products and reshapes between them (which end fused groups), in float32 and
-// float64, each verified after every pass.
+// reductions, matrix products and reshapes between them (which end fused groups, or join them as
+// reductions over the batch axis), in float32 and float64, each verified after every pass.
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -30,7 +30,7 @@ Output random_node(Graph& g, std::vector<Output>& values, DType dtype, std::mt19
     }
     return values[0];
   };
-  int kind = std::uniform_int_distribution<int>(0, 29)(rng);
+  int kind = std::uniform_int_distribution<int>(0, 31)(rng);
   Output a = pick_full(), b = pick();
   switch (kind) {
     case 0:
@@ -91,19 +91,25 @@ Output random_node(Graph& g, std::vector<Output>& values, DType dtype, std::mt19
       return reciprocal(add(square(a), scalar(g, 1.0, dtype)));
     case 28:
       return sign(a);
+    case 29:
+      return mean(a, {0}, false);  // (width): the fusion pass may absorb it
+    case 30:
+      return sum_to(a, values[1]);  // (width), as a bias gradient
     default:
       return rsqrt(add(square(a), scalar(g, 0.25, dtype)));
   }
 }
 
-}  // namespace
+struct RandomGraph {
+  Graph g;
+  std::vector<Output> fetches;
+  std::vector<Feed> feeds;
+};
 
-BOOST_AUTO_TEST_SUITE(random_graphs)
-
-BOOST_DATA_TEST_CASE(optimized_plans_give_the_same_bits, bdata::xrange(40), seed) {
+void build(RandomGraph& r, int seed) {
+  Graph& g = r.g;
   std::mt19937_64 rng(static_cast<std::uint64_t>(seed) * 7919 + 17);
   DType dtype = seed % 2 ? DType::float64 : DType::float32;
-  Graph g;
   Output x = placeholder(g, dtype, Shape{-1, kWidth}, "x");
   Output bias = placeholder(g, dtype, Shape{kWidth}, "bias");
   Output column = placeholder(g, dtype, Shape{-1, 1}, "column");
@@ -119,9 +125,22 @@ BOOST_DATA_TEST_CASE(optimized_plans_give_the_same_bits, bdata::xrange(40), seed
     Output total = sum(values.back(), {}, false);
     fetches.push_back(gradients(total, {x})[0]);
   }
-  std::vector<Feed> feeds{{x, random_tensor(dtype, Shape{kBatch, kWidth}, rng, -1.5, 1.5)},
-                          {bias, random_tensor(dtype, Shape{kWidth}, rng, -1.5, 1.5)},
-                          {column, random_tensor(dtype, Shape{kBatch, 1}, rng, -1.5, 1.5)}};
+  r.fetches = fetches;
+  r.feeds = {{x, random_tensor(dtype, Shape{kBatch, kWidth}, rng, -1.5, 1.5)},
+             {bias, random_tensor(dtype, Shape{kWidth}, rng, -1.5, 1.5)},
+             {column, random_tensor(dtype, Shape{kBatch, 1}, rng, -1.5, 1.5)}};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(random_graphs)
+
+BOOST_DATA_TEST_CASE(optimized_plans_give_the_same_bits, bdata::xrange(40), seed) {
+  RandomGraph r;
+  build(r, seed);
+  Graph& g = r.g;
+  const std::vector<Output>& fetches = r.fetches;
+  const std::vector<Feed>& feeds = r.feeds;
   Session on(g), off(g);
   on.set_optimizer_options(verified());
   off.set_optimizer_options(unoptimized());
@@ -130,6 +149,26 @@ BOOST_DATA_TEST_CASE(optimized_plans_give_the_same_bits, bdata::xrange(40), seed
   for (std::size_t i = 0; i < a.size(); ++i)
     BOOST_TEST(identical(a[i], b[i]),
                "seed " << seed << ": fetch " << fetches[i].name() << " differs");
+}
+
+// The graphs above do exercise reductions fused into groups (so that their equality covers them).
+BOOST_AUTO_TEST_CASE(some_graphs_fuse_reductions) {
+  int fused = 0;
+  for (int seed = 0; seed < 40; ++seed) {
+    RandomGraph r;
+    build(r, seed);
+    Session on(r.g);
+    on.set_optimizer_options(verified());
+    std::vector<Output> placeholders;
+    for (const Feed& f : r.feeds) placeholders.push_back(f.placeholder);
+    const PassReport* report =
+        report_of(on.compile(r.fetches, {}, placeholders), "elementwise_fusion");
+    bool any = false;
+    for (const std::string& line : report->details)
+      any = any || line.find(" reductions)") != std::string::npos;
+    fused += any ? 1 : 0;
+  }
+  BOOST_TEST(fused >= 10, fused << " of 40 graphs fuse a reduction");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

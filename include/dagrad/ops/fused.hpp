@@ -18,14 +18,29 @@
 //                      value is written into that input's buffer in place (a variable being
 //                      updated). A store target has the compute dtype and the full shape; each
 //                      input is a store target at most once.
-// The full shape is the NumPy broadcast of all input shapes; every output has it. A node needs
-// at least one output or store.
+//   reductions Ints    quadruples [register, kind, leading, rank]: reduction output k (the node's
+//                      output outputs.size() + k) is the sum (kind 0) or mean (kind 1) of the
+//                      register over the first `leading` axes of the full shape
+//                      (1 <= leading <= R, R the full shape's rank), computed in the same pass
+//                      as the program. Its shape is full[leading:] preceded by
+//                      rank - (R - leading) ones, R - leading <= rank <= R: rank R - leading drops
+//                      the reduced axes, rank R keeps them as 1 (keepdims), as sum_to's `like`
+//                      may do with some. Rows (one per index into the leading axes) are added in
+//                      order, column by column, in the compute dtype, from 0 (out[j] += x[i][j]
+//                      for i = 0, 1, ...): the order in which sum_to, sum and mean add rows
+//                      reduced over leading axes when the kept axes hold more than one element,
+//                      so they agree bit for bit; a mean is the sum times 1/count rounded to the
+//                      compute dtype, count the number of rows, as mean's kernel scales. Over
+//                      zero rows both are 0.
+// The full shape is the NumPy broadcast of all input shapes; every output but the reductions has
+// it. A node needs at least one output, reduction or store.
 //
 // Order of effects, per block of elements: every input is read, then every instruction runs,
 // then the outputs are written, then the stores. So an input that is also a store target reads
 // its old value, and an output or store buffer may alias an input read at the same positions
 // (an input of the full shape); an input that aliases a store target at other positions (a
-// broadcast view of it) is not supported.
+// broadcast view of it) is not supported. Reductions accumulate apart and are written after the
+// last block, so their buffers may alias any input.
 #pragma once
 
 #include <cstdint>
@@ -80,6 +95,9 @@ enum class FusedOpcode : std::int64_t {
 };
 inline constexpr int kNumFusedOpcodes = 35;
 
+// The kind field of a reduction (graph files store the numbers).
+enum class FusedReduction : std::int64_t { Sum = 0, Mean = 1 };
+
 // "elu", "greater_equal", ...: the unfused op's name ("const" for Const); "" when unknown.
 std::string_view fused_opcode_name(FusedOpcode op);
 // Whether operand field `k` (1, 2 or 3: a, b or c) of an instruction with opcode `op` names a
@@ -109,8 +127,11 @@ class FusedProgram {
   void output(int reg);
   // Writes register `reg` into input `input` in place.
   void store(int reg, int input);
+  // The next reduction output (after every output) is the sum or mean of register `reg` over the
+  // first `leading` axes of the full shape, of rank `rank` (see "reductions" above).
+  void reduction(int reg, FusedReduction kind, int leading, int rank);
 
-  // dtype, program, constants, outputs and stores.
+  // dtype, program, constants, outputs, stores and reductions.
   AttrMap attrs(DType dtype) const;
 
  private:
@@ -118,12 +139,13 @@ class FusedProgram {
   std::int64_t constant_index(double value);
 
   int num_inputs_;
-  std::vector<std::int64_t> program_, outputs_, stores_;
+  std::vector<std::int64_t> program_, outputs_, stores_, reductions_;
   std::vector<double> constants_;
 };
 
 // A fused_elementwise node: run `operation` as a target for its stores; `outputs` has one
-// entry per FusedProgram::output, in order (none for a node that only stores).
+// entry per FusedProgram::output, then one per FusedProgram::reduction, in order (none for a
+// node that only stores).
 struct FusedNode {
   Operation operation;
   std::vector<Output> outputs;
