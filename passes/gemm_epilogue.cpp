@@ -145,8 +145,11 @@ void fuse_epilogues(PlanGraph& g, PassReport& report) {
       stores_product = stores_product || stores[j + 1] == 0;
     }
     if (stores_product) continue;  // a store into the product: fusion never makes one
+    std::vector<std::int64_t> reductions = f.attrs.get_ints("reductions");
+    for (std::size_t j = 0; j < reductions.size(); j += 4) reductions[j] = renumber(reductions[j]);
 
     AttrMap attrs = f.attrs;
+    attrs.set("reductions", reductions);
     attrs.set("program", program);
     attrs.set("outputs", outputs);
     attrs.set("stores", stores);

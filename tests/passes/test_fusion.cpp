@@ -164,7 +164,8 @@ int fused_reductions(const Plan& plan) {
   const PlanGraph& g = plan.plan_graph();
   int n = 0;
   for (int id = 0; id < g.num_nodes(); ++id)
-    if (g.live(id) && g.node(id).op->name == "fused_elementwise")
+    if (g.live(id) && (g.node(id).op->name == "fused_elementwise" ||
+                       g.node(id).op->name == "matmul_epilogue"))
       n += static_cast<int>(g.node(id).attrs.get_ints("reductions").size() / 4);
   return n;
 }
