@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_dnnl.hpp"
 #include "graph/blas_threads.hpp"
 #include "kernel_util.hpp"
 #include "linalg_kernels.hpp"
@@ -91,6 +92,14 @@ void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const 
       cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, b, ldb, a, inc_a, 0.0f, c, 1);
     return;
   }
+  // Two rows or more, on one thread: oneDNN when the build has it (gemm_dnnl.hpp). Timed
+  // inside training steps (profile_step, farm-bench pairs), it made the bn model's step at batch
+  // 32 about 14% faster; the two-thread products of batch 256 were no faster through it there
+  // (1.06x slower for the step, though 1.6x faster timed alone), so they stay with OpenBLAS.
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (m >= 2 && work < kSmallGemmWork &&
+      kernels::dnnl_sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, 1))
+    return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
               k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }

@@ -7,6 +7,7 @@ PACKAGES=(
   cmake g++ make ccache pkg-config
   xtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
   libboost-test-dev
+  libdnnl-dev
   graphviz libgraphviz-dev
   gnuplot-nox
   zlib1g-dev nlohmann-json3-dev libcli11-dev
