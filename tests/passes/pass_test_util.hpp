@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <random>
 #include <string>
@@ -91,6 +92,35 @@ inline bool close(const Tensor& a, const Tensor& b, double relative, double floo
     if (!(std::abs(x - y) <= relative * std::max({std::abs(x), std::abs(y), floor}))) return false;
   }
   return true;
+}
+
+// Runs the same request `steps` times with every pass on (verified after each) and with none;
+// requires equal bits of every fetch and variable. Returns how many `op` nodes the optimized
+// plan has (0 for an empty name).
+inline int check_same(Graph& g, const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
+                      const std::vector<Operation>& targets = {}, int steps = 1,
+                      const std::string& op = "") {
+  Session on(g), off(g);
+  on.set_optimizer_options(verified());
+  off.set_optimizer_options(unoptimized());
+  on.initialize_variables();
+  off.initialize_variables();
+  for (int step = 0; step < steps; ++step) {
+    auto a = on.run(fetches, feeds, targets);
+    auto b = off.run(fetches, feeds, targets);
+    for (std::size_t i = 0; i < a.size(); ++i)
+      BOOST_TEST(identical(a[i], b[i]),
+                 "fetch " << fetches[i].name() << " differs at step " << step);
+  }
+  for (const auto& v : g.variables()) {
+    Output var = g.output_of(v.variable);
+    BOOST_TEST(identical(on.variable_value(var), off.variable_value(var)),
+               "variable " << var.name() << " differs");
+  }
+  if (op.empty()) return 0;
+  std::vector<Output> placeholders;
+  for (const Feed& f : feeds) placeholders.push_back(f.placeholder);
+  return count_op(on.compile(fetches, targets, placeholders), op);
 }
 
 }  // namespace dagrad::testing

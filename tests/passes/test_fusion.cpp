@@ -12,27 +12,6 @@ using namespace dagrad::testing;
 
 namespace {
 
-// Runs the same request with the passes on (verified after each) and off; requires equal bits.
-void check_same(Graph& g, const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
-                const std::vector<Operation>& targets = {}, int steps = 1) {
-  Session on(g), off(g);
-  on.set_optimizer_options(verified());
-  off.set_optimizer_options(unoptimized());
-  on.initialize_variables();
-  off.initialize_variables();
-  for (int step = 0; step < steps; ++step) {
-    auto a = on.run(fetches, feeds, targets);
-    auto b = off.run(fetches, feeds, targets);
-    for (std::size_t i = 0; i < a.size(); ++i)
-      BOOST_TEST(identical(a[i], b[i]),
-                 "fetch " << fetches[i].name() << " differs at step " << step);
-  }
-  for (const auto& v : g.variables()) {
-    Output var = g.output_of(v.variable);
-    BOOST_TEST(identical(on.variable_value(var), off.variable_value(var)),
-               "variable " << var.name() << " differs");
-  }
-}
 
 }  // namespace
 

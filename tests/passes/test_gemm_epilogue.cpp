@@ -15,30 +15,11 @@ namespace bdata = boost::unit_test::data;
 
 namespace {
 
-// Runs the same request with the passes on (verified after each) and off; requires equal bits
-// of every fetch and variable. Returns the optimized plan's number of matmul_epilogue nodes.
-int check_same(Graph& g, const std::vector<Output>& fetches, const std::vector<Feed>& feeds,
-               const std::vector<Operation>& targets = {}, int steps = 1) {
-  Session on(g), off(g);
-  on.set_optimizer_options(verified());
-  off.set_optimizer_options(unoptimized());
-  on.initialize_variables();
-  off.initialize_variables();
-  for (int step = 0; step < steps; ++step) {
-    auto a = on.run(fetches, feeds, targets);
-    auto b = off.run(fetches, feeds, targets);
-    for (std::size_t i = 0; i < a.size(); ++i)
-      BOOST_TEST(identical(a[i], b[i]),
-                 "fetch " << fetches[i].name() << " differs at step " << step);
-  }
-  for (const auto& v : g.variables()) {
-    Output var = g.output_of(v.variable);
-    BOOST_TEST(identical(on.variable_value(var), off.variable_value(var)),
-               "variable " << var.name() << " differs");
-  }
-  std::vector<Output> placeholders;
-  for (const Feed& f : feeds) placeholders.push_back(f.placeholder);
-  return count_op(on.compile(fetches, targets, placeholders), "matmul_epilogue");
+// check_same (pass_test_util.hpp), returning the optimized plan's number of matmul_epilogue nodes.
+int check_same_epilogues(Graph& g, const std::vector<Output>& fetches,
+                         const std::vector<Feed>& feeds,
+                         const std::vector<Operation>& targets = {}, int steps = 1) {
+  return check_same(g, fetches, feeds, targets, steps, "matmul_epilogue");
 }
 
 Output weights(Graph& g, DType dtype, Shape shape, const std::string& name, std::uint64_t seed) {
@@ -66,7 +47,7 @@ BOOST_AUTO_TEST_CASE(bias_and_activation_merge_with_their_product) {
     BOOST_TEST(report_of(plan, "gemm_epilogue")->changes == 1);
     std::mt19937_64 rng(3);
     for (std::int64_t batch : {1, 7, 32})
-      check_same(g, {y}, {{x, random_tensor(dtype, Shape{batch, 5}, rng)}});
+      check_same_epilogues(g, {y}, {{x, random_tensor(dtype, Shape{batch, 5}, rng)}});
   }
 }
 
@@ -92,7 +73,7 @@ BOOST_AUTO_TEST_CASE(the_backward_product_merges_with_the_activation_derivative)
       backward_merged = true;
   BOOST_TEST(backward_merged);
   std::mt19937_64 rng(7);
-  int merged = check_same(g, {loss, grads[0], grads[1], grads[2]},
+  int merged = check_same_epilogues(g, {loss, grads[0], grads[1], grads[2]},
                           {{x, random_tensor(DType::float32, Shape{9, 6}, rng)}});
   BOOST_TEST(merged >= 2);  // the forward's first layer and dh
 }
@@ -111,7 +92,7 @@ BOOST_AUTO_TEST_CASE(an_update_from_a_product_merges_into_its_store) {
   BOOST_TEST(count_op(plan, "matmul_epilogue") == 1);
   BOOST_TEST(count_op(plan, "assign_sub") == 0);
   std::mt19937_64 rng(9);
-  check_same(g, {},
+  check_same_epilogues(g, {},
              {{x, random_tensor(DType::float64, Shape{5, 4}, rng)},
               {dz, random_tensor(DType::float64, Shape{5, 3}, rng)}},
              {update}, 3);
@@ -130,10 +111,10 @@ BOOST_AUTO_TEST_CASE(a_product_with_another_reader_or_a_batch_stays_apart) {
   std::mt19937_64 rng(12);
   std::vector<Feed> feeds = {{x, random_tensor(DType::float32, Shape{6, 5}, rng)},
                              {xb, random_tensor(DType::float32, Shape{2, 4, 5}, rng)}};
-  BOOST_TEST(check_same(g, {y, total, yb}, feeds) == 0);
+  BOOST_TEST(check_same_epilogues(g, {y, total, yb}, feeds) == 0);
   // Fetching the product keeps it apart too; without the second reader it merges.
-  BOOST_TEST(check_same(g, {y, z}, {feeds[0]}) == 0);
-  BOOST_TEST(check_same(g, {y}, {feeds[0]}) == 1);
+  BOOST_TEST(check_same_epilogues(g, {y, z}, {feeds[0]}) == 0);
+  BOOST_TEST(check_same_epilogues(g, {y}, {feeds[0]}) == 1);
 }
 
 // The chapter's plain model (784-300-100-10, elu): the hidden layers' two forward products merge
@@ -226,7 +207,7 @@ BOOST_DATA_TEST_CASE(random_products_and_epilogues_give_the_same_bits, bdata::xr
   std::vector<Feed> feeds{{x, random_tensor(dtype, Shape{kBatch, kWidth}, rng, -1, 1)},
                           {bias, random_tensor(dtype, Shape{kWidth}, rng, -1, 1)},
                           {column, random_tensor(dtype, Shape{kBatch, 1}, rng, -1, 1)}};
-  check_same(g, fetches, feeds);
+  check_same_epilogues(g, fetches, feeds);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
