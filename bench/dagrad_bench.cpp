@@ -602,7 +602,7 @@ void train_figures(const Options& o, Report& report, const Data& data) {
       std::unique_ptr<nn::Sequential> model = make_mlp(model_name, o.seed);
       TrainStep step = build_train_step(*model, sgd(0.01, 0.9, true));
       model->session().set_buffer_reuse(o.buffer_reuse);
-      model->session().set_optimizer_options({.disabled = o.skipped_passes});
+      model->session().set_optimizer_options({.disabled = o.skipped_passes, .enabled = {}});
       model->session().initialize_variables();
       std::vector<Gemm> gemms =
           step_gemms(model->graph(), {step.loss.node, step.train_op.node}, batch);
@@ -677,7 +677,7 @@ void train_figures(const Options& o, Report& report, const Data& data) {
 void latency_figure(const Options& o, Report& report, const Data& data) {
   std::unique_ptr<nn::Sequential> model = make_mlp("plain", o.seed);
   const nn::ModelGraph& inference = model->inference_graph();
-  model->session().set_optimizer_options({.disabled = o.skipped_passes});
+  model->session().set_optimizer_options({.disabled = o.skipped_passes, .enabled = {}});
   model->session().initialize_variables();
   Plan& plan = model->session().compile({inference.outputs[0]}, {}, {inference.inputs[0]});
   Tensor one(DType::float32, Shape{1, 28, 28});

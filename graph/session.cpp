@@ -467,6 +467,7 @@ void Plan::swap_binding(Binding& binding) {
   for (std::size_t j = 0; j < bound_slots_.size(); ++j)
     std::swap(slots_[static_cast<std::size_t>(bound_slots_[j])], binding.tensors[j]);
   std::swap(skip_, binding.skip);
+  std::swap(prepared_, binding.prepared);
   std::swap(bound_bytes_, binding.bytes);
 }
 
@@ -680,6 +681,23 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
   }
   bound_bytes_ = bytes;
   ++allocations_;
+  // The ops' prepare steps, now that every step's tensors have their shapes.
+  prepared_.clear();
+  prepared_.resize(steps_.size());
+  for (std::size_t k = 0; k < steps_.size(); ++k) {
+    const Step& step = steps_[k];
+    if (skip_[k] || !step.node->op->prepare) continue;
+    KernelContext ctx{
+        *step.node,
+        std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
+        std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
+        step.rng};
+    try {
+      prepared_[k] = step.node->op->prepare(ctx);
+    } catch (const std::exception& e) {
+      throw RunError(node_context(*step.node) + " failed to prepare: " + e.what());
+    }
+  }
 }
 
 int Plan::view_steps() const {
@@ -733,7 +751,10 @@ void Plan::run_step(std::size_t k) {
       std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
       step.rng};
   try {
-    step.kernel(ctx);
+    if (k < prepared_.size() && prepared_[k])
+      prepared_[k]->run(ctx);
+    else
+      step.kernel(ctx);
   } catch (const std::exception& e) {
     throw RunError(node_context(*step.node) + " failed: " + e.what());
   }

@@ -131,47 +131,101 @@ template void kernels::matmul_2d<double>(const Tensor&, const Tensor&, bool, boo
 
 namespace {
 
+// What one matmul does at given shapes: worked out by the prepare step once per binding, or by
+// the plain kernel on each run.
+struct MatmulWork {
+  bool ta = false, tb = false;
+  bool two_d = false;     // both operands matrices: kernels::matmul_2d
+  bool one_call = false;  // a batch of untransposed matrices times one matrix: one product
+  std::size_t m = 0, n = 0, k = 0, batch = 0, a_step = 0, b_step = 0, size = 0;
+  int lda = 0, ldb = 0, ldc = 0;
+  double per_call = 0;  // multiply-adds of one BLAS call, for its thread count
+};
+
+MatmulWork matmul_work(const KernelContext& c) {
+  const Tensor& a = c.input(0);
+  const Tensor& b = c.input(1);
+  const Tensor& y = c.output(0);
+  MatmulWork w;
+  w.ta = c.attrs().get_bool("transpose_a");
+  w.tb = c.attrs().get_bool("transpose_b");
+  int ra = a.shape().rank(), rb = b.shape().rank(), ry = y.shape().rank();
+  w.two_d = ra == 2 && rb == 2;
+  w.m = static_cast<std::size_t>(y.shape()[ry - 2]);
+  w.n = static_cast<std::size_t>(y.shape()[ry - 1]);
+  w.k = static_cast<std::size_t>(w.ta ? a.shape()[ra - 2] : a.shape()[ra - 1]);
+  w.size = static_cast<std::size_t>(y.size());
+  if (w.two_d || w.size == 0 || w.k == 0) return w;
+  w.batch = w.size / (w.m * w.n);
+  w.lda = blas_int(w.ta ? w.m : w.k);
+  w.ldb = blas_int(w.tb ? w.k : w.n);
+  w.ldc = blas_int(w.n);
+  w.one_call = rb == 2 && !w.ta;
+  w.per_call = static_cast<double>(w.one_call ? w.batch * w.m : w.m) * static_cast<double>(w.n) *
+               static_cast<double>(w.k);
+  w.a_step = ra == 2 ? 0 : w.m * w.k;
+  w.b_step = rb == 2 ? 0 : w.k * w.n;
+  if (w.one_call) (void)blas_int(w.batch * w.m);  // checked here, once
+  return w;
+}
+
+template <class T>
+void run_matmul(const MatmulWork& w, KernelContext& c) {
+  const Tensor& a = c.input(0);
+  const Tensor& b = c.input(1);
+  T* out = c.output(0).data<T>();
+  if (w.two_d) {
+    kernels::matmul_2d<T>(a, b, w.ta, w.tb, out);
+    return;
+  }
+  if (w.size == 0) return;
+  if (w.k == 0) {  // an empty sum; BLAS rejects the zero leading dimensions this implies
+    std::fill(out, out + w.size, T(0));
+    return;
+  }
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  // The thread count follows the size of one BLAS call (a batched product makes several).
+  detail::use_blas_threads_for(w.per_call);
+  const int m = static_cast<int>(w.m), n = static_cast<int>(w.n), k = static_cast<int>(w.k);
+  if (w.one_call) {
+    // A batch of untransposed matrices times one matrix is one (batch*m, k) x (k, n) product.
+    gemm(false, w.tb, static_cast<int>(w.batch * w.m), n, k, pa, w.lda, pb, w.ldb, out, w.ldc);
+    return;
+  }
+  for (std::size_t i = 0; i < w.batch; ++i)
+    gemm(w.ta, w.tb, m, n, k, pa + i * w.a_step, w.lda, pb + i * w.b_step, w.ldb,
+         out + i * w.m * w.n, w.ldc);
+}
+
 struct Matmul {
   template <class T>
   static void run(KernelContext& c) {
-    const Tensor& a = c.input(0);
-    const Tensor& b = c.input(1);
-    Tensor& y = c.output(0);
-    bool ta = c.attrs().get_bool("transpose_a");
-    bool tb = c.attrs().get_bool("transpose_b");
-    int ra = a.shape().rank(), rb = b.shape().rank(), ry = y.shape().rank();
-    auto m = static_cast<std::size_t>(y.shape()[ry - 2]);
-    auto n = static_cast<std::size_t>(y.shape()[ry - 1]);
-    auto k = static_cast<std::size_t>(ta ? a.shape()[ra - 2] : a.shape()[ra - 1]);
-    T* out = y.data<T>();
-    if (ra == 2 && rb == 2) {
-      kernels::matmul_2d<T>(a, b, ta, tb, out);
-      return;
-    }
-    if (y.size() == 0) return;
-    if (k == 0) {  // an empty sum; BLAS rejects the zero leading dimensions this implies
-      std::fill(out, out + y.size(), T(0));
-      return;
-    }
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
-    std::size_t batch = static_cast<std::size_t>(y.size()) / (m * n);
-    int lda = blas_int(ta ? m : k), ldb = blas_int(tb ? k : n), ldc = blas_int(n);
-    // The thread count follows the size of one BLAS call (a batched product makes several).
-    double per_call = static_cast<double>(rb == 2 && !ta ? batch * m : m) * static_cast<double>(n) *
-                      static_cast<double>(k);
-    detail::use_blas_threads_for(per_call);
-    if (rb == 2 && !ta) {
-      // A batch of untransposed matrices times one matrix is one (batch*m, k) x (k, n) product.
-      gemm(false, tb, blas_int(batch * m), blas_int(n), blas_int(k), pa, lda, pb, ldb, out, ldc);
-      return;
-    }
-    std::size_t a_step = ra == 2 ? 0 : m * k, b_step = rb == 2 ? 0 : k * n;
-    for (std::size_t i = 0; i < batch; ++i)
-      gemm(ta, tb, blas_int(m), blas_int(n), blas_int(k), pa + i * a_step, lda, pb + i * b_step,
-           ldb, out + i * m * n, ldc);
+    run_matmul<T>(matmul_work(c), c);
   }
 };
+
+// The prepare step: the flags, dimensions and leading dimensions read once per binding.
+template <class T>
+class PreparedMatmul final : public PreparedKernel {
+ public:
+  explicit PreparedMatmul(const KernelContext& c) : work_(matmul_work(c)) {}
+  void run(KernelContext& c) override { run_matmul<T>(work_, c); }
+
+ private:
+  MatmulWork work_;
+};
+
+std::unique_ptr<PreparedKernel> prepare_matmul(const KernelContext& c) {
+  switch (c.output(0).dtype()) {
+    case DType::float32:
+      return std::make_unique<PreparedMatmul<float>>(c);
+    case DType::float64:
+      return std::make_unique<PreparedMatmul<double>>(c);
+    default:
+      return nullptr;  // the kernel table reports an unsupported dtype
+  }
+}
 
 // The gradients of y = op(A) op(B), op = identity or transpose:
 //   y = A B      dA = dY B^T     dB = A^T dY
@@ -240,6 +294,7 @@ void register_linalg_ops(OpRegistry& registry) {
                                         ctx.attrs().get_bool("transpose_b")));
   };
   kernels::set_kernels<Matmul, float, double>(r);
+  r.prepare = &prepare_matmul;
   r.gradient = matmul_gradient;
   r.gradcheck.samples = matmul_samples();
   r.summary = "matrix product op(a) op(b), batched over leading dims (BLAS gemm)";

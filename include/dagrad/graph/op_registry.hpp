@@ -81,6 +81,17 @@ struct KernelContext {
 
 using ShapeFn = std::function<void(ShapeContext&)>;
 using KernelFn = void (*)(KernelContext&);
+
+// A kernel made ready for one node at one set of bound shapes: typed attributes read and loop
+// plans worked out once, then run on every step of that binding.
+class PreparedKernel {
+ public:
+  virtual ~PreparedKernel() = default;
+  virtual void run(KernelContext& ctx) = 0;
+};
+// An op's optional prepare step, called when a plan binds shapes: the context's tensors have
+// their shapes and dtypes (their values are not set yet). Returns null to run the kernel as is.
+using PrepareFn = std::unique_ptr<PreparedKernel> (*)(const KernelContext& ctx);
 // Builds the gradients of a node's inputs from the gradients of its outputs, with the public
 // graph API; returns one Output per input (an invalid Output for "no gradient"). needs_gradient[i]
 // says whether the walk uses input i's gradient: a rule builds nothing for the others (their
@@ -140,6 +151,7 @@ struct OpRecord {
   std::vector<AttrSpec> attrs;
   ShapeFn shape_fn;
   std::array<KernelFn, kNumDTypes> kernels{};  // indexed by the dispatch dtype
+  PrepareFn prepare = nullptr;  // optional: see PrepareFn; runs instead of the kernel
   // Which dtype selects the kernel: input number dispatch_input, or output 0 when -1.
   int dispatch_input = -1;
   GradientFn gradient;

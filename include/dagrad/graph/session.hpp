@@ -109,7 +109,8 @@ class Plan {
     std::vector<Shape> feed_shapes;
     std::vector<Tensor> tensors;  // one per bound slot
     std::vector<char> skip;       // per step: output 0 is a view, the kernel is not run
-    std::size_t bytes = 0;        // bound_bytes()
+    std::vector<std::unique_ptr<PreparedKernel>> prepared;  // per step: its op's prepare step's
+    std::size_t bytes = 0;                                  // bound_bytes()
     std::uint64_t last_use = 0;
   };
   Plan() = default;
@@ -152,6 +153,7 @@ class Plan {
   std::vector<int> slot_last_use_;  // per slot: the last step reading it (kForever: fetched)
   std::vector<char> slot_written_;  // per slot: a fused step stores into it in place
   std::vector<char> skip_;          // the active binding's Binding::skip
+  std::vector<std::unique_ptr<PreparedKernel>> prepared_;  // the active binding's, or empty
   std::size_t bound_bytes_ = 0;
   std::vector<Binding> bindings_;
   int active_ = -1;  // index into bindings_ of the binding in slots_
