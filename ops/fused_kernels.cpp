@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
@@ -25,11 +26,10 @@ using vmath::Batch;
 template <class T>
 constexpr std::size_t kBlock = 2048 / sizeof(T);
 
-// Per-thread working memory, grown to the largest node seen and then reused: no heap use per
-// call in the steady state.
+// A node's working layout (per thread for the plain kernel, per binding for the prepare step),
+// grown to the largest node seen and then reused: no heap use per call in the steady state.
 template <class T>
 struct Scratch {
-  std::vector<T, xsimd::aligned_allocator<T>> slots;  // kBlock<T> elements per slot
   std::vector<std::int64_t> full;                     // full shape (rank R)
   std::vector<std::int64_t> raw_stride;  // input k, dim d of the full shape at k * R + d
   std::vector<std::int64_t> dims;        // collapsed shape (rank r)
@@ -281,21 +281,32 @@ int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& progra
   return num_slots;
 }
 
+// What a fused node's run works out from its attributes and its inputs' shapes: done on each
+// call by the plain kernel (in per-thread scratch), once per binding by the prepare step.
 template <class T>
-void run_typed(KernelContext& c) {
-  thread_local Scratch<T> s;
-  const AttrMap& attrs = c.attrs();
-  const std::vector<std::int64_t>& program = attrs.get_ints("program");
-  const std::vector<std::int64_t>& outputs = attrs.get_ints("outputs");
-  const std::vector<std::int64_t>& stores = attrs.get_ints("stores");
-  const std::vector<std::int64_t>& reductions = attrs.get_ints("reductions");
-  const std::size_t num_reductions = reductions.size() / 4;
-  const double* constants = attrs.get_tensor("constants").data<double>();
-  const std::size_t num_inputs = c.inputs.size();
-  const std::size_t num_instructions = program.size() / 4;
-  const std::size_t num_registers = num_inputs + num_instructions;
+struct Layout {
+  const std::vector<std::int64_t>* program = nullptr;
+  const std::vector<std::int64_t>* outputs = nullptr;
+  const std::vector<std::int64_t>* stores = nullptr;
+  const std::vector<std::int64_t>* reductions = nullptr;
+  const double* constants = nullptr;
+  std::int64_t total = 0;
+  int num_slots = 0;
+  Scratch<T> s;  // everything but the slots' memory
+};
 
-  const std::int64_t total = collapse(c, s);
+template <class T>
+void lay_out(const KernelContext& c, Layout<T>& l) {
+  const AttrMap& attrs = c.attrs();
+  l.program = &attrs.get_ints("program");
+  l.outputs = &attrs.get_ints("outputs");
+  l.stores = &attrs.get_ints("stores");
+  l.reductions = &attrs.get_ints("reductions");
+  l.constants = attrs.get_tensor("constants").data<double>();
+  Scratch<T>& s = l.s;
+  const std::vector<std::int64_t>& reductions = *l.reductions;
+  const std::size_t num_reductions = reductions.size() / 4;
+  l.total = collapse(c, s);
   // Reductions: running sums of each one's kept size (the full shape after its leading axes).
   Scratch<T>::fit(s.kept, num_reductions);
   Scratch<T>::fit(s.first, num_reductions);
@@ -311,6 +322,27 @@ void run_typed(KernelContext& c) {
     num_sums += kept;
   }
   Scratch<T>::fit(s.sums, num_sums);
+  l.num_slots = l.total == 0 ? 0 : assign_slots(c, *l.program, *l.outputs, *l.stores, reductions, s);
+  Scratch<T>::fit(s.offset, c.inputs.size());
+}
+
+// Runs a laid-out node; `slots` is working memory (per thread), grown as needed.
+template <class T>
+void run_laid_out(KernelContext& c, Layout<T>& l,
+                  std::vector<T, xsimd::aligned_allocator<T>>& slot_memory) {
+  Scratch<T>& s = l.s;
+  const std::vector<std::int64_t>& program = *l.program;
+  const std::vector<std::int64_t>& outputs = *l.outputs;
+  const std::vector<std::int64_t>& stores = *l.stores;
+  const std::vector<std::int64_t>& reductions = *l.reductions;
+  const std::size_t num_reductions = reductions.size() / 4;
+  const double* constants = l.constants;
+  const std::size_t num_inputs = c.inputs.size();
+  const std::size_t num_instructions = program.size() / 4;
+  const std::size_t num_registers = num_inputs + num_instructions;
+  const std::int64_t total = l.total;
+  std::size_t num_sums = 0;
+  for (std::size_t r = 0; r < num_reductions; ++r) num_sums += s.kept[r];
   std::fill_n(s.sums.begin(), num_sums, T(0));
   auto write_reductions = [&] {
     for (std::size_t r = 0; r < num_reductions; ++r) {
@@ -332,14 +364,13 @@ void run_typed(KernelContext& c) {
   }
   const std::size_t rank = s.index.size();
   const std::int64_t n = s.dims[rank - 1];  // elements per row
-  const int num_slots = assign_slots(c, program, outputs, stores, reductions, s);
-  Scratch<T>::fit(s.slots, static_cast<std::size_t>(num_slots) * kBlock<T>);
+  Scratch<T>::fit(slot_memory, static_cast<std::size_t>(l.num_slots) * kBlock<T>);
   auto slot = [&](std::size_t reg) {
-    return s.slots.data() + static_cast<std::size_t>(s.slot_of[reg]) * kBlock<T>;
+    return slot_memory.data() + static_cast<std::size_t>(s.slot_of[reg]) * kBlock<T>;
   };
   for (std::size_t reg = num_inputs; reg < num_registers; ++reg) s.reg[reg] = slot(reg);
+  std::fill(s.index.begin(), s.index.end(), 0);
 
-  Scratch<T>::fit(s.offset, num_inputs);
   std::fill_n(s.offset.begin(), num_inputs, 0);
   const std::int64_t rows = total / n;
   for (std::int64_t row = 0; row < rows; ++row) {
@@ -419,6 +450,29 @@ void run_typed(KernelContext& c) {
   write_reductions();
 }
 
+template <class T>
+void run_typed(KernelContext& c) {
+  thread_local Layout<T> layout;
+  thread_local std::vector<T, xsimd::aligned_allocator<T>> slot_memory;
+  lay_out(c, layout);
+  run_laid_out(c, layout, slot_memory);
+}
+
+// The prepare step: the attributes, the collapsed shape and the register slots worked out once
+// per binding; the slots' memory stays per thread, shared by every fused node.
+template <class T>
+class PreparedFused final : public PreparedKernel {
+ public:
+  explicit PreparedFused(const KernelContext& c) { lay_out(c, layout_); }
+  void run(KernelContext& c) override {
+    thread_local std::vector<T, xsimd::aligned_allocator<T>> slot_memory;
+    run_laid_out(c, layout_, slot_memory);
+  }
+
+ private:
+  Layout<T> layout_;
+};
+
 // One kernel for every dispatch dtype (input 0 may be bool): the dtype attribute decides.
 void run(KernelContext& c) {
   if (c.attrs().get_dtype("dtype") == DType::float64)
@@ -436,6 +490,11 @@ void run_fused_elementwise(KernelContext& c) {
 void set_fused_elementwise_kernels(OpRecord& record) {
   for (DType d : {DType::float32, DType::float64, DType::boolean})
     record.kernels[static_cast<std::size_t>(d)] = &run;
+  record.prepare = [](const KernelContext& c) -> std::unique_ptr<PreparedKernel> {
+    if (c.attrs().get_dtype("dtype") == DType::float64)
+      return std::make_unique<PreparedFused<double>>(c);
+    return std::make_unique<PreparedFused<float>>(c);
+  };
 }
 
 }  // namespace dagrad::kernels

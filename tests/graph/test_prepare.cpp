@@ -138,4 +138,37 @@ BOOST_AUTO_TEST_CASE(matmul_runs_prepared_at_each_batch_size) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(fused_nodes_run_prepared_at_alternating_batch_sizes) {
+  // The optimizer fuses the bias, the elu, the square and their column sums into one node with
+  // a prepare step; its layouts per binding give the unfused plan's values at every batch size.
+  BOOST_TEST(static_cast<bool>(default_registry().find("fused_elementwise")->prepare));
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 3}, "x");
+  Output bias = constant(g, Tensor::from_vector<float>({3}, {0.5f, -1, 2}), "bias");
+  Output h = elu(x + bias) * 2.0;
+  Output y = square(h) - h, col = sum(y, {0});
+  Session fused(g), plain(g);
+  OptimizerOptions off;
+  off.optimize = false;
+  plain.set_optimizer_options(off);
+  Plan& plan = fused.compile({y, col}, {}, {x});
+  int fused_nodes = 0;
+  for (int id = 0; id < plan.plan_graph().num_nodes(); ++id)
+    if (plan.plan_graph().live(id) &&
+        plan.plan_graph().node(id).op->name == "fused_elementwise")
+      ++fused_nodes;
+  BOOST_TEST(fused_nodes == 1);
+  for (std::int64_t batch : {3, 5, 3, 1, 5}) {
+    std::vector<float> v(static_cast<std::size_t>(batch * 3));
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.37f * static_cast<float>(i) - 1.5f;
+    Tensor feed = Tensor::from_vector<float>({batch, 3}, v);
+    auto a = fused.run({y, col}, {{x, feed}});
+    auto b = plain.run({y, col}, {{x, feed}});
+    BOOST_TEST(a[0].to_vector<float>() == b[0].to_vector<float>(),
+               boost::test_tools::per_element());
+    BOOST_TEST(a[1].to_vector<float>() == b[1].to_vector<float>(),
+               boost::test_tools::per_element());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
