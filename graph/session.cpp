@@ -687,13 +687,8 @@ void Plan::bind_shapes(std::span<const Tensor> feeds) {
   for (std::size_t k = 0; k < steps_.size(); ++k) {
     const Step& step = steps_[k];
     if (skip_[k] || !step.node->op->prepare) continue;
-    KernelContext ctx{
-        *step.node,
-        std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
-        std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
-        step.rng};
     try {
-      prepared_[k] = step.node->op->prepare(ctx);
+      prepared_[k] = step.node->op->prepare(step_context(k));
     } catch (const std::exception& e) {
       throw RunError(node_context(*step.node) + " failed to prepare: " + e.what());
     }
@@ -743,13 +738,18 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   return out;
 }
 
-void Plan::run_step(std::size_t k) {
+KernelContext Plan::step_context(std::size_t k) {
   const Step& step = steps_[k];
-  KernelContext ctx{
+  return KernelContext{
       *step.node,
       std::span<const Tensor* const>(input_slots_.data() + step.first_input, step.num_inputs),
       std::span<Tensor* const>(output_slots_.data() + step.first_output, step.num_outputs),
       step.rng};
+}
+
+void Plan::run_step(std::size_t k) {
+  const Step& step = steps_[k];
+  KernelContext ctx = step_context(k);
   try {
     if (k < prepared_.size() && prepared_[k])
       prepared_[k]->run(ctx);

@@ -54,6 +54,24 @@ OpRecord scale_record() {
   return op;
 }
 
+// y = scale_by_size(x) over a vector x of any length, in a session.
+const OpRegistry& scale_registry() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    register_state_ops(r);
+    r.add(scale_record());
+    return r;
+  }();
+  return registry;
+}
+
+struct ScaleGraph {
+  Graph g{scale_registry()};
+  Output x = placeholder(g, DType::float32, Shape{-1}, "x");
+  Output y = g.add_node("scale_by_size", {x}, {}, {"y"})[0];
+  Session s{g};
+};
+
 std::vector<float> run_with(Session& s, Output x, Output y, std::vector<float> v) {
   auto n = static_cast<std::int64_t>(v.size());
   return s.run(y, {{x, Tensor::from_vector<float>({n}, v)}}).to_vector<float>();
@@ -63,14 +81,7 @@ std::vector<float> run_with(Session& s, Output x, Output y, std::vector<float> v
 
 BOOST_AUTO_TEST_SUITE(prepare_step)
 
-BOOST_AUTO_TEST_CASE(is_made_once_per_binding_and_runs_every_step) {
-  OpRegistry registry;
-  register_state_ops(registry);
-  registry.add(scale_record());
-  Graph g(registry);
-  Output x = placeholder(g, DType::float32, Shape{-1}, "x");
-  Output y = g.add_node("scale_by_size", {x}, {}, {"y"})[0];
-  Session s(g);
+BOOST_FIXTURE_TEST_CASE(is_made_once_per_binding_and_runs_every_step, ScaleGraph) {
   prepares = prepared_runs = 0;
   BOOST_TEST(run_with(s, x, y, {1, 2}) == (std::vector<float>{2, 4}),
              boost::test_tools::per_element());
@@ -87,14 +98,7 @@ BOOST_AUTO_TEST_CASE(is_made_once_per_binding_and_runs_every_step) {
   BOOST_TEST(prepared_runs == 4);
 }
 
-BOOST_AUTO_TEST_CASE(an_error_while_preparing_names_the_node_and_the_plan_recovers) {
-  OpRegistry registry;
-  register_state_ops(registry);
-  registry.add(scale_record());
-  Graph g(registry);
-  Output x = placeholder(g, DType::float32, Shape{-1}, "x");
-  Output y = g.add_node("scale_by_size", {x}, {}, {"y"})[0];
-  Session s(g);
+BOOST_FIXTURE_TEST_CASE(an_error_while_preparing_names_the_node_and_the_plan_recovers, ScaleGraph) {
   BOOST_TEST(run_with(s, x, y, {1, 2}) == (std::vector<float>{2, 4}),
              boost::test_tools::per_element());
   try {

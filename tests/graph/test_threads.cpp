@@ -1,29 +1,14 @@
 // set_num_threads / num_threads: the setting round-trips, reaches OpenBLAS, and bad counts are
 // errors that name the count and leave the setting alone.
-#include <dlfcn.h>
-
 #include <boost/test/unit_test.hpp>
 #include <string>
 
+#include "common/threads.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
-
-namespace {
-
-// OpenBLAS's own count, read past dagrad (-1 when the BLAS is not OpenBLAS).
-int openblas_threads() {
-  auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  return get ? get() : -1;
-}
-
-// Puts the process's setting back after each case.
-struct RestoreThreads {
-  int saved = num_threads();
-  ~RestoreThreads() { set_num_threads(saved); }
-};
-
-}  // namespace
+using dagrad::testing::openblas_threads;
+using dagrad::testing::RestoreThreads;
 
 BOOST_FIXTURE_TEST_SUITE(threads, RestoreThreads)
 

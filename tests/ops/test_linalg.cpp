@@ -1,8 +1,6 @@
 // matmul: 2-D and batched products with every transpose flag, against hand-computed products
 // and an independent triple loop; unknown dimensions; build- and run-time shape errors; the
 // same values whatever the thread count, small products on one BLAS thread.
-#include <dlfcn.h>
-
 #include <array>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/threads.hpp"
 #include "dagrad/dagrad.hpp"
 #include "ops/op_test_util.hpp"
 
@@ -333,16 +332,6 @@ void reference(const Product& p, const std::vector<float>& a, const std::vector<
         bound[at] = static_cast<double>(p.k + 2) * std::ldexp(1.0, -24) * abs_sum;
       }
 }
-
-int openblas_threads() {
-  auto get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  return get ? get() : -1;
-}
-
-struct RestoreThreads {
-  int saved = num_threads();
-  ~RestoreThreads() { set_num_threads(saved); }
-};
 
 }  // namespace
 

@@ -5,23 +5,13 @@
 #include <cmath>
 #include <random>
 
+#include "common/random_tensor.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
+using dagrad::testing::random_tensor;
 
 namespace {
-
-Tensor random_values(DType dtype, const Shape& shape, std::mt19937_64& rng, double lo, double hi) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  Tensor t(dtype, shape);
-  for (std::int64_t i = 0; i < t.size(); ++i) {
-    if (dtype == DType::float32)
-      t.data<float>()[i] = static_cast<float>(u(rng));
-    else
-      t.data<double>()[i] = u(rng);
-  }
-  return t;
-}
 
 // Checks loss and backprop of rows of `classes` against float64 from the formulas.
 void check_rows(const Tensor& z, const Tensor& t, const Tensor& loss, const Tensor& backprop,
@@ -59,8 +49,8 @@ BOOST_AUTO_TEST_CASE(rows_of_any_rank_match_float64) {
     std::mt19937_64 rng(31);
     const Shape shape{2, 3, 6};
     // Logits around 1000: the max shift keeps exp finite.
-    Tensor z = random_values(dtype, shape, rng, 995, 1005);
-    Tensor t = random_values(dtype, shape, rng, 0, 0.6);  // soft, rows summing to 0..3.6
+    Tensor z = random_tensor(dtype, shape, rng, 995, 1005);
+    Tensor t = random_tensor(dtype, shape, rng, 0, 0.6);  // soft, rows summing to 0..3.6
     Graph g;
     Output zp = placeholder(g, dtype, Shape{-1, 3, 6}, "z");
     Output tp = placeholder(g, dtype, Shape{-1, 3, 6}, "t");

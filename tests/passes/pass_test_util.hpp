@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random_tensor.hpp"
 #include "dagrad/dagrad.hpp"
 
 namespace dagrad::testing {
@@ -57,20 +58,6 @@ inline OptimizerOptions unoptimized() {
   OptimizerOptions options;
   options.optimize = false;
   return options;
-}
-
-// A float32 or float64 tensor of values drawn from U[lo, hi).
-inline Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937_64& rng, double lo = -2,
-                            double hi = 2) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  Tensor t(dtype, shape);
-  for (std::int64_t i = 0; i < t.size(); ++i) {
-    if (dtype == DType::float32)
-      t.data<float>()[i] = static_cast<float>(u(rng));
-    else
-      t.data<double>()[i] = u(rng);
-  }
-  return t;
 }
 
 // Whether two tensors have the same dtype, shape and bytes.

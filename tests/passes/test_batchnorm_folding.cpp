@@ -77,6 +77,13 @@ void check_close(const Tensor& got, const std::vector<double>& want, double rela
   }
 }
 
+// Initializes the variables and compiles y from x with every pass but fusion, verified.
+Plan& compile_verified(Session& s, Output y, Output x) {
+  s.set_optimizer_options(verified_without_fusion());
+  s.initialize_variables();
+  return s.compile({y}, {}, {x});
+}
+
 // The nodes that read placeholder `x` in the plan's graph.
 std::vector<std::string> readers_of_feed(const Plan& plan) {
   const PlanGraph& g = plan.plan_graph();
@@ -110,9 +117,7 @@ BOOST_AUTO_TEST_CASE(batch_normalization_before_a_dense_folds_into_its_kernel) {
     Output y =
         matmul(variables_of(g, bn, "bn").apply(xp), variable(g, w, "w")) + variable(g, b, "b");
     Session s(g);
-    s.set_optimizer_options(verified_without_fusion());
-    s.initialize_variables();
-    Plan& plan = s.compile({y}, {}, {xp});
+    Plan& plan = compile_verified(s, y, xp);
     BOOST_TEST(report_of(plan, "batchnorm_folding")->changes > 0);
     // x goes straight into one product; one bias add follows it.
     BOOST_TEST(readers_of_feed(plan) == std::vector<std::string>{"matmul"},
@@ -148,9 +153,7 @@ BOOST_AUTO_TEST_CASE(batch_normalization_after_a_dense_folds_into_its_kernel) {
       if (bias) z = z + variable(g, b, "b");
       Output y = elu(variables_of(g, bn, "bn").apply(z));
       Session s(g);
-      s.set_optimizer_options(verified_without_fusion());
-      s.initialize_variables();
-      Plan& plan = s.compile({y}, {}, {xp});
+      Plan& plan = compile_verified(s, y, xp);
       BOOST_TEST(report_of(plan, "batchnorm_folding")->changes == 1);
       BOOST_TEST(readers_of_feed(plan) == std::vector<std::string>{"matmul"},
                  boost::test_tools::per_element());
@@ -192,9 +195,7 @@ BOOST_AUTO_TEST_CASE(normalization_before_a_transposed_kernel_folds) {
     Output scale = maximum(sqrt(v), fill(g, Shape{}, 1e-7, dtype));
     Output y = matmul((xp - m) / scale, variable(g, wt, "wt"), false, true);
     Session s(g);
-    s.set_optimizer_options(verified_without_fusion());
-    s.initialize_variables();
-    Plan& plan = s.compile({y}, {}, {xp});
+    Plan& plan = compile_verified(s, y, xp);
     BOOST_TEST(report_of(plan, "batchnorm_folding")->changes > 0);
     BOOST_TEST(readers_of_feed(plan) == std::vector<std::string>{"matmul"},
                boost::test_tools::per_element());

@@ -118,6 +118,7 @@ class Plan {
   void activate(std::span<const Tensor> feeds);
   void swap_binding(Binding& binding);
   void bind_shapes(std::span<const Tensor> feeds);
+  KernelContext step_context(std::size_t k);  // step k's node, input and output slots
   void run_step(std::size_t k);
   static Step::Memory memory_of(const Node& n);
   std::size_t slot_index(const Tensor* slot) const {
