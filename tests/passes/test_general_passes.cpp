@@ -116,6 +116,25 @@ BOOST_AUTO_TEST_CASE(random_nodes_are_never_merged) {
   BOOST_TEST(count_op(on.compile({a, b, c}), "random_normal") == 3);
 }
 
+// The pipeline's last prune drops what fusion left unread: a constant the fused program took in
+// as a number (BatchNormalization's epsilon in the bn model's prediction).
+BOOST_AUTO_TEST_CASE(the_pipeline_leaves_no_unread_node_in_a_prediction) {
+  for (const char* preset : {"plain", "bn", "bn-before"}) {
+    auto model = nn::make_preset(preset);
+    model->compile(optim::SGD({.learning_rate = 0.01}), "sparse_categorical_crossentropy");
+    const PlanGraph& g = model->prediction_plan().plan_graph();
+    std::vector<std::vector<int>> readers = g.consumers();
+    for (int id = 0; id < g.num_nodes(); ++id) {
+      if (!g.live(id) || !readers[static_cast<std::size_t>(id)].empty()) continue;
+      bool fetched = false;
+      for (const NodeInput& f : g.fetches()) fetched = fetched || f.node == id;
+      BOOST_TEST((fetched || g.node(id).op->role == OpRole::Placeholder),
+                 preset << ": '" << g.node(id).name << "' (" << g.node(id).op->name
+                        << ") is live but nothing reads it");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(prune_removes_what_rewrites_left_unused) {
   Graph g;
   Output x = placeholder(g, DType::float32, Shape{3}, "x");
