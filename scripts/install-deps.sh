@@ -13,6 +13,11 @@ PACKAGES=(
   zlib1g-dev nlohmann-json3-dev libcli11-dev
   dataset-fashion-mnist
 )
+# `--sanitizers`: also what scripts/sanitize.sh needs (clang 16 with libFuzzer and the sanitizer
+# runtimes; Debian's default clang 14 cannot compile std::source_location).
+if [ "${1:-}" = "--sanitizers" ]; then
+  PACKAGES+=(clang-16 libclang-rt-16-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -10,8 +10,14 @@ function(run_step what)
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 run_step("install" ${CMAKE_COMMAND} --install "${DAGRAD_BINARY_DIR}" --prefix "${prefix}")
+set(consumer_flags "")
+if(CONSUMER_SANITIZE)
+  set(consumer_flags "-DCMAKE_CXX_FLAGS=-fsanitize=${CONSUMER_SANITIZE}"
+                     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${CONSUMER_SANITIZE}")
+endif()
 run_step("configure consumer" ${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}" -B "${SCRATCH_DIR}/build"
-         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+         -DCMAKE_CXX_COMPILER=${CONSUMER_CXX_COMPILER} ${consumer_flags})
 run_step("build consumer" ${CMAKE_COMMAND} --build "${SCRATCH_DIR}/build")
 execute_process(COMMAND "${SCRATCH_DIR}/build/consumer" WORKING_DIRECTORY "${SCRATCH_DIR}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE step_output ERROR_VARIABLE err)

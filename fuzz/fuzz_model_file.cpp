@@ -1,0 +1,30 @@
+// libFuzzer target: the model file loader. At start it saves a small compiled model (Dense,
+// BatchNormalization, Dropout, Nadam state) to a scratch directory; each input replaces that
+// model file's model.json, so the weights and optimizer slots it names are real.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "dagrad/dagrad.hpp"
+#include "scratch.hpp"
+
+namespace {
+
+std::filesystem::path model_dir() { return dagrad::fuzz::scratch_dir() / "model"; }
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  using namespace dagrad;
+  nn::Sequential model({nn::Dense(4, {.activation = "elu", .input_shape = Shape{3}}),
+                        nn::BatchNormalization(), nn::Dropout(0.25), nn::Dense(2)});
+  model.compile(optim::Nadam(), "sparse_categorical_crossentropy", {"accuracy"});
+  nn::save_model(model, model_dir().string());
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  dagrad::fuzz::write_bytes(model_dir() / "model.json", data, size);
+  dagrad::fuzz::expect_clean([&] { dagrad::nn::load_model(model_dir().string()); });
+  return 0;
+}
