@@ -60,10 +60,10 @@ void check_args(const TrainArgs& a) {
   const std::vector<std::string>& schedules = schedule_names();
   if (std::find(schedules.begin(), schedules.end(), a.schedule) == schedules.end())
     throw nn::ModelError("unknown --schedule '" + a.schedule + "' (none, power, exponential, piecewise, plateau, 1cycle)");
-  if (!a.resume.empty() && !nn::has_model_file(a.resume))
-    throw FileError("--resume '" + a.resume + "': not a model file (no model.json there)");
   if (!a.resume.empty() && !a.checkpoint.empty())
     throw nn::ModelError("give --resume or --checkpoint, not both (--checkpoint resumes from its own folder)");
+  if (!a.resume.empty() && !nn::has_model_file(a.resume))
+    throw FileError("--resume '" + a.resume + "': not a model file (no model.json there)");
   if (!a.checkpoint.empty() && !nn::has_model_file(a.checkpoint)) {
     std::error_code ec;
     fs::path c(a.checkpoint);
