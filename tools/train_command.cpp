@@ -197,13 +197,17 @@ void add_train_command(CLI::App& app) {
     nn::Logs test = model->evaluate(data.x_test, data.y_test, 256);
     nn::save_model(*model, save);
     std::cout << "saved the model to " << save << ", the history to " << history_csv;
-    try {
-      tools::LearningCurveFiles files = tools::plot_learning_curves(
-          history, plot_png, "Fashion-MNIST, model " + (resume.empty() ? a->model.preset : resume));
-      std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
-    } catch (const std::exception& e) {
+    if (history.epochs.empty()) {  // a finished checkpoint: nothing new to draw
       std::cout << "\n";
-      std::cerr << "dagrad train: no learning-curve picture: " << e.what() << "\n";
+    } else {
+      try {
+        tools::LearningCurveFiles files = tools::plot_learning_curves(
+            history, plot_png, "Fashion-MNIST, model " + (resume.empty() ? a->model.preset : resume));
+        std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
+      } catch (const std::exception& e) {
+        std::cout << "\n";
+        std::cerr << "dagrad train: no learning-curve picture: " << e.what() << "\n";
+      }
     }
     std::printf("test loss: %.4f\ntest accuracy: %.4f\n", test.at("loss"), test.at("accuracy"));
   });

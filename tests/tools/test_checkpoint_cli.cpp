@@ -160,6 +160,36 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_folder_that_is_not_a_model_is_refused_before_a
   BOOST_TEST(contains(read("stderr"), "not both"), read("stderr"));
 }
 
+// A model file that cannot be trained on: saved without an optimizer (--resume), or with a
+// damaged weight file (--checkpoint); a one-line error naming the problem, files unchanged.
+BOOST_AUTO_TEST_CASE(models_that_cannot_be_resumed_are_one_line_errors) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  using namespace dagrad;
+  nn::Sequential model({nn::Flatten({28, 28}), nn::Dense(10, {.activation = "softmax"})});
+  nn::save_model(model, (dir / "bare").string());
+  BOOST_TEST(run("train --limit 100 --resume " + quoted(dir / "bare")) != 0);
+  std::string err = read("stderr");
+  BOOST_TEST(contains(err, "saved without an optimizer"), err);
+  BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+
+  model.compile(optim::SGD(), "sparse_categorical_crossentropy", {"accuracy"});
+  nn::save_model(model, (dir / "ck").string());
+  std::string bytes = read("ck/weights/0.npy");
+  {
+    std::ofstream cut(dir / "ck" / "weights" / "0.npy", std::ios::binary | std::ios::trunc);
+    cut << bytes.substr(0, bytes.size() - 8);
+  }
+  BOOST_TEST(run("train --limit 100 --epochs 2 --checkpoint " + quoted(dir / "ck")) != 0);
+  err = read("stderr");
+  BOOST_TEST(contains(err, "0.npy"), err);
+  BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+  BOOST_TEST(!contains(read("stdout"), "Epoch"));
+  BOOST_TEST(read("ck/weights/0.npy") == bytes.substr(0, bytes.size() - 8));
+}
+
 // Same seed, same thread count: the same bits. At batch 256 the first layer's products
 // (256 x 784 x 300) are large enough to run on both threads of OpenBLAS.
 BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_bits_on_one_and_on_two_threads) {
