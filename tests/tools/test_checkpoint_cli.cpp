@@ -190,6 +190,33 @@ BOOST_AUTO_TEST_CASE(models_that_cannot_be_resumed_are_one_line_errors) {
   BOOST_TEST(read("ck/weights/0.npy") == bytes.substr(0, bytes.size() - 8));
 }
 
+// A run killed after logging epoch 2 but before its checkpoint was saved: the checkpoint says 2
+// epochs are done, history.csv has rows 0 to 3 (row 3 from an older, longer run). The resumed
+// run keeps rows 0 and 1 and writes epoch 2 afresh.
+BOOST_AUTO_TEST_CASE(history_rows_the_checkpoint_lacks_are_dropped_on_resume) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  using namespace dagrad;
+  nn::Sequential model({nn::Flatten({28, 28}), nn::Dense(10, {.activation = "softmax"})});
+  model.compile(optim::SGD(), "sparse_categorical_crossentropy", {"accuracy"});
+  model.set_epoch(2);
+  nn::save_model(model, (dir / "ck").string());
+  fs::create_directories(dir / "out");
+  const std::string kept = "epoch,loss,accuracy,val_loss,val_accuracy\n0,5,0.1,5,0.1\n1,4,0.2,4,0.2\n";
+  std::ofstream(dir / "out" / "history.csv") << kept << "2,9,0.9,9,0.9\n3,9,0.9,9,0.9\n";
+  BOOST_TEST_REQUIRE(run("train --limit 100 --epochs 3 --verbose 0 --checkpoint " + quoted(dir / "ck") +
+                         " --out " + quoted(dir / "out")) == 0,
+                     read("stderr"));
+  std::string csv = read("out/history.csv");
+  BOOST_TEST(csv.rfind(kept + "2,", 0) == 0u, csv);
+  BOOST_TEST(!contains(csv, "2,9,"), csv);
+  BOOST_TEST(!contains(csv, "\n3,"), csv);
+  BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 4, csv);
+  BOOST_TEST(nn::load_model((dir / "ck").string())->epoch() == 3);
+}
+
 // Same seed, same thread count: the same bits. At batch 256 the first layer's products
 // (256 x 784 x 300) are large enough to run on both threads of OpenBLAS.
 BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_bits_on_one_and_on_two_threads) {
