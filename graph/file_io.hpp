@@ -46,6 +46,7 @@ void remove_stale_siblings(const std::string& target);
 // FileError naming it), so an older `target` stays intact. `fill` must sync every file it
 // writes (write_file_synced, or a nested replace_directory). After a success, the leftovers of
 // killed earlier saves of `target` are deleted (remove_stale_siblings).
-void replace_directory(const std::string& target, const std::function<void(const std::string& dir)>& fill);
+void replace_directory(const std::string& target,
+                       const std::function<void(const std::string& dir)>& fill);
 
 }  // namespace dagrad::detail

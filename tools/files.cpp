@@ -85,7 +85,8 @@ void write_files_atomically(const std::vector<std::pair<std::string, std::string
   // The renames themselves reach the disk with their directories.
   for (const auto& [temp, target] : moves) {
     fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-    if (!sync_path(parent)) fail(action, target.string(), std::string("cannot sync its folder: ") + std::strerror(errno));
+    if (!sync_path(parent))
+      fail(action, target.string(), std::string("cannot sync its folder: ") + std::strerror(errno));
   }
 }
 

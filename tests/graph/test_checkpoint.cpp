@@ -3,12 +3,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -92,7 +92,8 @@ struct ScopedEnv {
 
 // The names created in or renamed into `dir` while `action` runs (inotify), to see which way a
 // save went.
-std::vector<std::string> names_arriving_in(const fs::path& dir, const std::function<void()>& action) {
+std::vector<std::string> names_arriving_in(const fs::path& dir,
+                                           const std::function<void()>& action) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   BOOST_TEST_REQUIRE(fd >= 0);
   BOOST_TEST_REQUIRE(::inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO) >= 0);
@@ -112,7 +113,9 @@ std::vector<std::string> names_arriving_in(const fs::path& dir, const std::funct
   return names;
 }
 
-bool starts_with(const std::string& s, const std::string& start) { return s.rfind(start, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& start) {
+  return s.rfind(start, 0) == 0;
+}
 
 std::vector<std::string> entries_of(const fs::path& dir) {
   std::vector<std::string> names;

@@ -27,7 +27,9 @@ struct CheckpointCli : dagrad::test::CliRun {
   CheckpointCli() : CliRun("checkpoint_cli") {}
 };
 
-bool have_data() { return fs::is_directory(dagrad::nn::kFashionMnistDir); }
+bool have_data() {
+  return fs::is_directory(dagrad::nn::kFashionMnistDir);
+}
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
@@ -99,10 +101,12 @@ BOOST_AUTO_TEST_CASE(a_run_killed_at_random_moments_resumes_to_the_uninterrupted
       "--threads 1 --seed 7 --verbose 0 ";
   auto t0 = std::chrono::steady_clock::now();
   BOOST_TEST_REQUIRE(run(common + "--out " + quoted(dir / "ref")) == 0, read("stderr"));
-  double reference_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double reference_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   const fs::path ck = dir / "ck";
-  const std::string args = common + "--checkpoint " + (dir / "ck").string() + " --out " + (dir / "run").string();
+  const std::string args =
+      common + "--checkpoint " + (dir / "ck").string() + " --out " + (dir / "run").string();
   unsigned seed = std::random_device{}();
   BOOST_TEST_MESSAGE("kill delays seeded with " << seed << "; an uninterrupted run took "
                                                 << static_cast<int>(reference_ms) << " ms");
@@ -156,7 +160,8 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_folder_that_is_not_a_model_is_refused_before_a
   BOOST_TEST(contains(err, "not a model file"), err);
   BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
   BOOST_TEST(read("mine/notes.txt") == "keep");
-  BOOST_TEST(run("train --checkpoint " + quoted(dir / "a") + " --resume " + quoted(dir / "b")) != 0);
+  BOOST_TEST(run("train --checkpoint " + quoted(dir / "a") + " --resume " + quoted(dir / "b")) !=
+             0);
   BOOST_TEST(contains(read("stderr"), "not both"), read("stderr"));
 }
 
@@ -204,10 +209,11 @@ BOOST_AUTO_TEST_CASE(history_rows_the_checkpoint_lacks_are_dropped_on_resume) {
   model.set_epoch(2);
   nn::save_model(model, (dir / "ck").string());
   fs::create_directories(dir / "out");
-  const std::string kept = "epoch,loss,accuracy,val_loss,val_accuracy\n0,5,0.1,5,0.1\n1,4,0.2,4,0.2\n";
+  const std::string kept =
+      "epoch,loss,accuracy,val_loss,val_accuracy\n0,5,0.1,5,0.1\n1,4,0.2,4,0.2\n";
   std::ofstream(dir / "out" / "history.csv") << kept << "2,9,0.9,9,0.9\n3,9,0.9,9,0.9\n";
-  BOOST_TEST_REQUIRE(run("train --limit 100 --epochs 3 --verbose 0 --checkpoint " + quoted(dir / "ck") +
-                         " --out " + quoted(dir / "out")) == 0,
+  BOOST_TEST_REQUIRE(run("train --limit 100 --epochs 3 --verbose 0 --checkpoint " +
+                         quoted(dir / "ck") + " --out " + quoted(dir / "out")) == 0,
                      read("stderr"));
   std::string csv = read("out/history.csv");
   BOOST_TEST(csv.rfind(kept + "2,", 0) == 0u, csv);
@@ -226,8 +232,10 @@ BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_bits_on_one_and_on_two_threads
   }
   for (int threads : {1, 2}) {
     BOOST_TEST_CONTEXT("--threads " << threads) {
-      std::string args = "train --limit 1024 --epochs 2 --model bn --optimizer adam --batch-size 256 "
-                         "--seed 5 --verbose 0 --threads " + std::to_string(threads) + " --out ";
+      std::string args =
+          "train --limit 1024 --epochs 2 --model bn --optimizer adam --batch-size 256 "
+          "--seed 5 --verbose 0 --threads " +
+          std::to_string(threads) + " --out ";
       std::string a = "t" + std::to_string(threads) + "a", b = "t" + std::to_string(threads) + "b";
       BOOST_TEST_REQUIRE(run(args + quoted(dir / a)) == 0, read("stderr"));
       BOOST_TEST_REQUIRE(run(args + quoted(dir / b)) == 0, read("stderr"));
