@@ -161,11 +161,12 @@ void add_train_command(CLI::App& app) {
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
     if (!resume.empty()) {
       model = nn::load_model(resume);
+      const std::string flag = from_checkpoint ? "--checkpoint" : "--resume";
       if (!model->compiled())
-        throw nn::ModelError("--resume '" + resume + "': the model was saved without an optimizer");
+        throw nn::ModelError(flag + " '" + resume + "': the model was saved without an optimizer");
       // A checkpoint of a finished run only lacks the test figures and the saved model.
       if (model->epoch() >= a->epochs && !(from_checkpoint && model->epoch() == a->epochs))
-        throw nn::ModelError("--resume: the model has trained " + std::to_string(model->epoch()) +
+        throw nn::ModelError(flag + ": the model has trained " + std::to_string(model->epoch()) +
                              " epochs already; --epochs is the total to reach (give more than that)");
     } else if (spec.standardize) {
       // The selu network's standardized inputs: the Normalization layer adapts to the training set.
