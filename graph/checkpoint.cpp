@@ -79,7 +79,10 @@ void save_checkpoint(const Session& session, const std::string& dir) {
 }
 
 void restore_checkpoint(Session& session, const std::string& dir) {
-  fs::path root(dir);
+  // A save killed between the two renames of the fallback leaves the previous checkpoint whole
+  // in a backup beside the missing directory (detail::interrupted_backup).
+  std::string backup = detail::interrupted_backup(dir);
+  fs::path root(backup.empty() ? dir : backup);
   std::string index_path = (root / kIndexName).string();
   auto fail = [&](const std::string& why) {
     return FileError("cannot restore checkpoint '" + dir + "': " + why);

@@ -436,6 +436,9 @@ void save_graph(const Graph& graph, const std::string& path) {
 std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& registry) {
   std::error_code ec;
   fs::path json_path = fs::path(path);
+  // A save killed between the two renames of the fallback leaves the previous graph whole in a
+  // backup beside the missing directory (detail::interrupted_backup).
+  if (std::string backup = detail::interrupted_backup(path); !backup.empty()) json_path = backup;
   if (fs::is_directory(json_path, ec)) json_path /= kJsonName;
   LoadContext ctx{json_path.string(), json_path.parent_path(), ""};
   if (ctx.dir.empty()) ctx.dir = ".";

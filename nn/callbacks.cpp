@@ -8,6 +8,7 @@
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/nn/model.hpp"
 #include "dagrad/nn/training.hpp"
+#include "graph/file_io.hpp"
 
 namespace dagrad::nn {
 
@@ -190,6 +191,9 @@ class CSVLoggerImpl : public Callback {
     for (const auto& [k, v] : logs.items()) out_ << "," << v;
     out_ << "\n" << std::flush;
     if (!out_) throw FileError("CSVLogger: writing '" + path_ + "' failed");
+    // On disk before anything the epoch's other callbacks save (a checkpoint), so that a crash
+    // never leaves a checkpoint of an epoch whose row is lost.
+    dagrad::detail::sync_to_disk(path_);
   }
   void on_train_end(Model&) override { out_.close(); }
 

@@ -199,8 +199,17 @@ void save_model(Model& model, const std::string& path) {
   }
 }
 
+bool has_model_file(const std::string& path) {
+  std::string backup = dagrad::detail::interrupted_backup(path);
+  std::error_code ec;
+  return fs::exists(fs::path(backup.empty() ? path : backup) / kIndex, ec);
+}
+
 std::unique_ptr<Model> load_model(const std::string& path) {
-  fs::path root(path);
+  // A save killed between the two renames of the fallback leaves the previous model whole in a
+  // backup beside the missing directory (detail::interrupted_backup).
+  std::string backup = dagrad::detail::interrupted_backup(path);
+  fs::path root(backup.empty() ? path : backup);
   std::string index_path = (root / kIndex).string();
   auto fail = [&](const std::string& why) { return FileError("cannot load model '" + path + "': " + why); };
   std::string text = dagrad::detail::read_regular_file(index_path, "cannot read model file '" + index_path + "'");

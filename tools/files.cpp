@@ -1,5 +1,6 @@
 #include "files.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,18 @@ namespace fs = std::filesystem;
   throw FileError("cannot " + action + " '" + path + "': " + why);
 }
 
+// fsync of a file or directory; false (errno set) when it could not be opened or synced. A file
+// system that cannot sync a directory (EINVAL) has nothing to wait for.
+bool sync_path(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int result = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  errno = error;
+  return result == 0 || error == EINVAL;
+}
+
 // A temporary sibling of `target` holding `bytes`; the caller renames it.
 fs::path write_temporary(const fs::path& target, const std::string& bytes,
                          const std::string& action) {
@@ -34,10 +47,12 @@ fs::path write_temporary(const fs::path& target, const std::string& bytes,
   if (!out) fail(action, target.string(), std::strerror(errno));
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) {
+  if (!out || !sync_path(temp)) {
+    std::string why = out ? std::string("cannot sync it to disk: ") + std::strerror(errno)
+                          : std::string("write failed (disk full?)");
     std::error_code ec;
     fs::remove(temp, ec);
-    fail(action, target.string(), "write failed (disk full?)");
+    fail(action, target.string(), why);
   }
   return temp;
 }
@@ -66,6 +81,12 @@ void write_files_atomically(const std::vector<std::pair<std::string, std::string
       remove_temporaries();
       fail(action, moves.front().second.string(), ec.message());
     }
+  }
+  // The renames themselves reach the disk with their directories.
+  for (const auto& [temp, target] : moves) {
+    fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+    if (!sync_path(parent))
+      fail(action, target.string(), std::string("cannot sync its folder: ") + std::strerror(errno));
   }
 }
 

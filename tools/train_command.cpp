@@ -2,8 +2,10 @@
 // Fashion-MNIST with the chapter's optimizers and schedules, then reports the test accuracy and
 // saves the model, the history (CSV) and the learning curves (PNG, SVG).
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -12,6 +14,7 @@
 
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
+#include "files.hpp"
 #include "model_flags.hpp"
 #include "optimizer_choice.hpp"
 #include "plot.hpp"
@@ -31,7 +34,7 @@ struct TrainArgs {
   int epochs = 10, batch_size = 32, threads = 0, early_stopping = 0, verbose = 1;
   std::int64_t limit = 0;
   std::uint64_t seed = 42;
-  std::string save, resume, history, plot, data = nn::kFashionMnistDir, out = "out/train";
+  std::string save, resume, checkpoint, history, plot, data = nn::kFashionMnistDir, out = "out/train";
 };
 
 bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
@@ -57,11 +60,43 @@ void check_args(const TrainArgs& a) {
   const std::vector<std::string>& schedules = schedule_names();
   if (std::find(schedules.begin(), schedules.end(), a.schedule) == schedules.end())
     throw nn::ModelError("unknown --schedule '" + a.schedule + "' (none, power, exponential, piecewise, plateau, 1cycle)");
-  if (!a.resume.empty() && !fs::exists(fs::path(a.resume) / "model.json"))
+  if (!a.resume.empty() && !a.checkpoint.empty())
+    throw nn::ModelError("give --resume or --checkpoint, not both (--checkpoint resumes from its own folder)");
+  if (!a.resume.empty() && !nn::has_model_file(a.resume))
     throw FileError("--resume '" + a.resume + "': not a model file (no model.json there)");
+  if (!a.checkpoint.empty() && !nn::has_model_file(a.checkpoint)) {
+    std::error_code ec;
+    fs::path c(a.checkpoint);
+    if (fs::exists(c, ec) && !(fs::is_directory(c, ec) && fs::is_empty(c, ec)))
+      throw FileError("--checkpoint '" + a.checkpoint +
+                      "': it exists and is not a model file (no model.json there); give a new or empty folder");
+  }
   if (!fs::is_directory(a.data))
     throw FileError("--data '" + a.data + "': no such directory (Fashion-MNIST comes from the Debian package "
                     "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
+}
+
+// Drops the rows of epochs from `first_dropped` on from the history CSV a resumed run appends
+// to: a run killed after logging an epoch but before its checkpoint was saved trains that epoch
+// again. The file is replaced atomically when anything changes.
+void trim_history(const std::string& path, int first_dropped) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // nothing logged yet
+  std::string line, kept;
+  bool changed = false, header = true;
+  while (std::getline(in, line)) {
+    if (!header) {
+      int epoch = 0;
+      auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), epoch);
+      if (error != std::errc() || *end != ',' || epoch >= first_dropped) {
+        changed = true;
+        continue;
+      }
+    }
+    header = false;
+    kept += line + "\n";
+  }
+  if (changed) write_files_atomically({{path, kept}}, "trim the history");
 }
 
 }  // namespace
@@ -88,6 +123,9 @@ void add_train_command(CLI::App& app) {
                                                          "(and restore the best weights)")->check(CLI::Range(1, 100000));
   cmd->add_option("--save", a->save, "Model file to write (default OUT/model)");
   cmd->add_option("--resume", a->resume, "Continue training a saved model up to --epochs (its optimizer and state)");
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "Save the model with its optimizer state to this folder after every epoch (atomically); "
+                  "if it holds one, continue from it (run the same command again after a crash)");
   cmd->add_option("--history", a->history, "CSV of the per-epoch figures (default OUT/history.csv)");
   cmd->add_option("--plot", a->plot, "Learning curves PNG, with an SVG beside it (default OUT/learning_curves.png)");
   cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files (plain or .gz)")->capture_default_str();
@@ -103,7 +141,9 @@ void add_train_command(CLI::App& app) {
     std::unique_ptr<nn::Model> model;
     nn::CallbackPtr epoch_schedule;
     nn::ModelSpec spec;
-    if (a->resume.empty()) {
+    const bool from_checkpoint = !a->checkpoint.empty() && nn::has_model_file(a->checkpoint);
+    const std::string resume = from_checkpoint ? a->checkpoint : a->resume;
+    if (resume.empty()) {
       spec = model_spec(a->model);
       optim::OptimizerPtr optimizer = optimizer_of_flags(*a, steps_per_epoch, epoch_schedule);
       model = nn::make_model(spec, std::make_shared<nn::Backend>(a->seed));
@@ -119,12 +159,14 @@ void add_train_command(CLI::App& app) {
     }
 
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
-    if (!a->resume.empty()) {
-      model = nn::load_model(a->resume);
+    if (!resume.empty()) {
+      model = nn::load_model(resume);
+      const std::string flag = from_checkpoint ? "--checkpoint" : "--resume";
       if (!model->compiled())
-        throw nn::ModelError("--resume '" + a->resume + "': the model was saved without an optimizer");
-      if (model->epoch() >= a->epochs)
-        throw nn::ModelError("--resume: the model has trained " + std::to_string(model->epoch()) +
+        throw nn::ModelError(flag + " '" + resume + "': the model was saved without an optimizer");
+      // A checkpoint of a finished run only lacks the test figures and the saved model.
+      if (model->epoch() >= a->epochs && !(from_checkpoint && model->epoch() == a->epochs))
+        throw nn::ModelError(flag + ": the model has trained " + std::to_string(model->epoch()) +
                              " epochs already; --epochs is the total to reach (give more than that)");
     } else if (spec.standardize) {
       // The selu network's standardized inputs: the Normalization layer adapts to the training set.
@@ -134,7 +176,7 @@ void add_train_command(CLI::App& app) {
     model->summary(std::cout);
     std::cout << "Train on " << data.x_train.shape()[0] << " samples, validate on " << data.x_valid.shape()[0]
               << ", test on " << data.x_test.shape()[0] << "; optimizer " << model->optimizer().name()
-              << (a->resume.empty() ? "" : " (resumed at epoch " + std::to_string(model->epoch()) + ")") << "\n";
+              << (resume.empty() ? "" : " (resumed at epoch " + std::to_string(model->epoch()) + ")") << "\n";
 
     nn::FitOptions fit;
     fit.epochs = a->epochs;
@@ -144,22 +186,29 @@ void add_train_command(CLI::App& app) {
     fit.validation_y = data.y_valid;
     fit.seed = a->seed;
     fit.initial_epoch = model->epoch();
-    fit.callbacks.push_back(nn::CSVLogger(history_csv, !a->resume.empty()));
+    if (!resume.empty()) trim_history(history_csv, model->epoch());
+    fit.callbacks.push_back(nn::CSVLogger(history_csv, !resume.empty()));
     if (epoch_schedule) fit.callbacks.push_back(epoch_schedule);
     if (a->early_stopping > 0)
       fit.callbacks.push_back(nn::EarlyStopping({.patience = a->early_stopping, .restore_best_weights = true}));
+    // Last, after the CSV row is on disk: a checkpoint never runs ahead of its history.
+    if (!a->checkpoint.empty()) fit.callbacks.push_back(nn::ModelCheckpoint(a->checkpoint));
     nn::History history = model->fit(data.x_train, data.y_train, fit);
 
     nn::Logs test = model->evaluate(data.x_test, data.y_test, 256);
     nn::save_model(*model, save);
     std::cout << "saved the model to " << save << ", the history to " << history_csv;
-    try {
-      tools::LearningCurveFiles files = tools::plot_learning_curves(
-          history, plot_png, "Fashion-MNIST, model " + (a->resume.empty() ? a->model.preset : a->resume));
-      std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
-    } catch (const std::exception& e) {
+    if (history.epochs.empty()) {  // a finished checkpoint: nothing new to draw
       std::cout << "\n";
-      std::cerr << "dagrad train: no learning-curve picture: " << e.what() << "\n";
+    } else {
+      try {
+        tools::LearningCurveFiles files = tools::plot_learning_curves(
+            history, plot_png, "Fashion-MNIST, model " + (resume.empty() ? a->model.preset : resume));
+        std::cout << ", the learning curves to " << files.png << " and " << files.svg << "\n";
+      } catch (const std::exception& e) {
+        std::cout << "\n";
+        std::cerr << "dagrad train: no learning-curve picture: " << e.what() << "\n";
+      }
     }
     std::printf("test loss: %.4f\ntest accuracy: %.4f\n", test.at("loss"), test.at("accuracy"));
   });

@@ -1,10 +1,15 @@
 // Checkpoints: values by variable name, restored into a rebuilt graph; atomic saves; restores
 // that check everything before setting anything.
+#include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "dagrad/dagrad.hpp"
@@ -75,6 +80,52 @@ auto names(std::vector<std::string> parts) {
     return true;
   };
 }
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(const std::string& n, const std::string& value) : name(n) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name.c_str()); }
+};
+
+// The names created in or renamed into `dir` while `action` runs (inotify), to see which way a
+// save went.
+std::vector<std::string> names_arriving_in(const fs::path& dir,
+                                           const std::function<void()>& action) {
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO) >= 0);
+  action();
+  std::vector<std::string> names;
+  alignas(inotify_event) char buffer[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    for (char* p = buffer; p < buffer + n;) {
+      auto* e = reinterpret_cast<inotify_event*>(p);
+      if (e->len > 0) names.emplace_back(e->name);
+      p += sizeof(inotify_event) + e->len;
+    }
+  }
+  ::close(fd);
+  return names;
+}
+
+bool starts_with(const std::string& s, const std::string& start) {
+  return s.rfind(start, 0) == 0;
+}
+
+std::vector<std::string> entries_of(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Above the largest pid_max Linux allows (2^22): no process has it.
+constexpr const char* kDeadPid = "4194305";
 
 }  // namespace
 
@@ -213,6 +264,89 @@ BOOST_AUTO_TEST_CASE(a_bad_index_is_refused) {
                         names({"\"variables\" must be an array"}));
   std::ofstream(dir / "checkpoint.json", std::ios::trunc) << "{\"format\": ";
   BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"invalid JSON"}));
+}
+
+// File systems without renameat2(RENAME_EXCHANGE) get two renames: target to a backup, the new
+// directory to target. DAGRAD_TEST_NO_RENAME_EXCHANGE=1 forces that path here.
+BOOST_AUTO_TEST_CASE(the_fallback_without_rename_exchange_swaps_in_the_new_contents) {
+  TempDir tmp("fallback");
+  fs::path dir = tmp.path / "ckpt";
+  Graph g;
+  Vars v = build(g);
+  Session s(g);
+  set_values(s, v, 1, 2, 3);
+  save_checkpoint(s, dir.string());
+  set_values(s, v, 7, 8, 9);
+  std::vector<std::string> arrived;
+  {
+    ScopedEnv force("DAGRAD_TEST_NO_RENAME_EXCHANGE", "1");
+    arrived = names_arriving_in(tmp.path, [&] { save_checkpoint(s, dir.string()); });
+  }
+  // The old checkpoint went to a backup beside it, then the new one took its name.
+  bool backup_made = false;
+  for (const std::string& n : arrived) backup_made = backup_made || starts_with(n, ".ckpt.old-");
+  BOOST_TEST(backup_made);
+  BOOST_TEST(std::count(arrived.begin(), arrived.end(), "ckpt") == 1);
+  Session fresh(g);
+  restore_checkpoint(fresh, dir.string());
+  check_values(fresh, v, 7, 8, 9);
+  BOOST_TEST(entries_of(tmp.path) == std::vector<std::string>{"ckpt"},
+             boost::test_tools::per_element());
+}
+
+// A save killed between the fallback's two renames leaves no `ckpt`, the old checkpoint whole in
+// its backup, and the new one perhaps half written in its temporary: restoring reads the backup
+// (without changing the disk); the next save takes its place and deletes what the killed process
+// left, but not what a live process is writing.
+BOOST_AUTO_TEST_CASE(a_save_killed_between_the_fallbacks_renames_restores_the_old_checkpoint) {
+  TempDir tmp("killed_between");
+  fs::path dir = tmp.path / "ckpt";
+  Graph g;
+  Vars v = build(g);
+  Session s(g);
+  set_values(s, v, 4, 5, 6);
+  save_checkpoint(s, dir.string());
+  std::string backup = std::string(".ckpt.old-") + kDeadPid + "-1";
+  std::string partial = std::string(".ckpt.tmp-") + kDeadPid + "-2";
+  std::string live = ".ckpt.tmp-" + std::to_string(::getppid()) + "-3";
+  fs::rename(dir, tmp.path / backup);
+  fs::create_directories(tmp.path / partial);
+  std::ofstream(tmp.path / partial / "0.npy") << "half";
+  fs::create_directories(tmp.path / live);
+
+  Session restored(g);
+  restore_checkpoint(restored, dir.string());
+  check_values(restored, v, 4, 5, 6);
+  std::vector<std::string> left{backup, live, partial};
+  std::sort(left.begin(), left.end());
+  BOOST_TEST(entries_of(tmp.path) == left, boost::test_tools::per_element());
+
+  // A graph file interrupted the same way loads from its backup too.
+  fs::path graph_dir = tmp.path / "g.dagrad";
+  save_graph(g, graph_dir.string());
+  fs::rename(graph_dir, tmp.path / (std::string(".g.dagrad.old-") + kDeadPid + "-4"));
+  std::unique_ptr<Graph> loaded = load_graph(graph_dir.string(), default_registry());
+  BOOST_TEST(loaded->find_node("layer/kernel") != nullptr);
+  fs::remove_all(tmp.path / (std::string(".g.dagrad.old-") + kDeadPid + "-4"));
+
+  set_values(s, v, -1, -2, -3);
+  save_checkpoint(s, dir.string());
+  Session after(g);
+  restore_checkpoint(after, dir.string());
+  check_values(after, v, -1, -2, -3);
+  BOOST_TEST(entries_of(tmp.path) == (std::vector<std::string>{live, "ckpt"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_checkpoint_without_a_backup_is_a_file_error) {
+  TempDir tmp("missing");
+  Graph g;
+  Vars v = build(g);
+  Session s(g);
+  // Someone else's backup name is not ours: ".ckpt2.old-..." does not stand in for "ckpt".
+  fs::create_directories(tmp.path / (std::string(".ckpt2.old-") + kDeadPid + "-1"));
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, (tmp.path / "ckpt").string()), FileError,
+                        names({"checkpoint.json"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -103,6 +103,32 @@ BOOST_AUTO_TEST_CASE(the_graph_seed_is_kept_so_mc_dropout_repeats) {
   BOOST_TEST(bit_identical(a.stddev, b.stddev));
 }
 
+// A save killed between the two renames of the fallback for file systems without
+// RENAME_EXCHANGE leaves the model's folder missing and the previous model whole in a backup
+// ".m.old-PID-N" beside it: has_model_file sees it and load_model reads it, so `dagrad train
+// --checkpoint` continues; the next save deletes it.
+BOOST_AUTO_TEST_CASE(a_model_whose_save_was_killed_midway_loads_from_its_backup) {
+  ScratchDir dir("interrupted");
+  nn::Sequential model({nn::Dense(2, {.input_shape = Shape{3}})});
+  std::string path = (dir.path / "m").string();
+  BOOST_TEST(!nn::has_model_file(path));
+  nn::save_model(model, path);
+  std::vector<Tensor> saved = model.get_weights();
+  fs::path backup = dir.path / ".m.old-4194305-1";  // a pid above Linux's largest pid_max
+  fs::rename(path, backup);
+  BOOST_TEST(nn::has_model_file(path));
+  std::unique_ptr<nn::Model> loaded = nn::load_model(path);
+  BOOST_TEST(bit_identical(loaded->get_weights().at(0), saved.at(0)));
+  BOOST_TEST(fs::exists(backup));  // loading changes nothing on disk
+  model.set_weights({uniform_tensor({3, 2}, 5), uniform_tensor({2}, 6)});
+  nn::save_model(model, path);
+  BOOST_TEST(!fs::exists(backup));
+  BOOST_TEST(bit_identical(nn::load_model(path)->get_weights().at(0), model.get_weights().at(0)));
+  // Without a backup, a missing model is still a FileError naming model.json.
+  BOOST_CHECK_EXCEPTION(nn::load_model((dir.path / "absent").string()), FileError,
+                        [](const FileError& e) { return contains(e.what(), "model.json"); });
+}
+
 BOOST_AUTO_TEST_CASE(every_layer_type_and_option_round_trips) {
   ScratchDir dir("every");
   auto backend = std::make_shared<nn::Backend>(11);

@@ -238,7 +238,15 @@ std::unique_ptr<Model> clone_model(const Model& model);
 // The graph file holds the model's whole backend graph (training nodes too) with the "serving"
 // signature (x -> y) naming the inference entry point.
 inline constexpr int kModelFileVersion = 1;
+// Every file of a save is synced to disk before the directory is swapped in (one
+// renameat2(RENAME_EXCHANGE), or two renames where the file system lacks it), so a process killed
+// at any moment leaves the old or the new model whole. A save killed between the two renames
+// leaves `path` missing and the old model in a backup ".NAME.old-PID-N" beside it: load_model
+// (and has_model_file) read that backup then, and the next save deletes it.
 void save_model(Model& model, const std::string& path);
 std::unique_ptr<Model> load_model(const std::string& path);
+// Whether load_model(path) finds a model file to read (model.json at path, or the backup of an
+// interrupted save); it does not check the file's contents.
+bool has_model_file(const std::string& path);
 
 }  // namespace dagrad::nn
