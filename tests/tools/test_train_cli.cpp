@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"train --epochs -3", "--epochs"},
       {"train --lr -1", "--lr"},
       {"train --lr nan", "--lr"},
-      {"train --model resnet", "resnet"},
+      {"train --model resnet", "--model: unknown model 'resnet' (presets: plain, "},
       {"train --optimizer sgdd", "sgdd"},
       {"train --schedule cosine", "cosine"},
       {"train --batchnorm sideways", "--batchnorm"},
@@ -49,7 +49,8 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"train --data /nonexistent/fashion", "dataset-fashion-mnist"},
       {"train --resume /nonexistent/model", "not a model file"},
       {"train --batch-size 0", "--batch-size"},
-      {"train --activation swishy", "swishy"},
+      {"train --activation swishy", "--activation: unknown activation 'swishy'"},
+      {"train --init zeroish", "--init: unknown initializer 'zeroish'"},
       {"train --schedule 1cycle --epochs 1 --limit 50", "1cycle needs at least 3 training steps"},
       {"train --seed -1", "--seed: '-1' is not a seed"},
       {"train --seed abc", "--seed: 'abc' is not a seed"},
@@ -160,7 +161,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_leave_the_output_folder_as_it_was) {
   const auto before = snapshot(out);
   for (const char* args : {"--epochs 0", "--epochs -3", "--lr 0", "--lr abc", "--lr 1e400",
                            "--seed -1", "--model resnet", "--optimizer sgdd", "--schedule cosine",
-                           "--batch-size -1", "--threads 0", "--layers 300,x", "--activation swishy",
+                           "--batch-size -1", "--threads 0", "--layers 300,x", "--activation swishy", "--init zeroish",
                            "--data /nonexistent/fashion"}) {
     BOOST_TEST_CONTEXT(args) {
       BOOST_TEST(run(std::string("train ") + args + " --out " + q(out)) != 0);
