@@ -7,6 +7,7 @@
 
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/passes.hpp"
+#include "numerics.hpp"
 #include "variable_order.hpp"
 
 namespace dagrad {
@@ -185,7 +186,17 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   plan->plan_graph_ =
       std::make_unique<PlanGraph>(g, schedule_of(needed), fetch_inputs, target_ids, feed_ids);
   PlanGraph& pg = *plan->plan_graph_;
-  if (optimize) plan->reports_ = run_passes(pg, default_pipeline(), options_);
+  if (optimize) {
+    OptimizerOptions options = options_;
+    if (check_numerics_) {
+      // Each guarded step is then one op of the user's graph, which the error can name
+      // (a fused node would only say that one of a dozen ops it runs overflowed).
+      options.disabled.push_back("elementwise_fusion");
+      options.disabled.push_back("gemm_epilogue");
+    }
+    plan->reports_ = run_passes(pg, default_pipeline(), options);
+  }
+  plan->check_numerics_ = check_numerics_;
 
   plan->schedule_ = pg.topological_order();
   std::vector<int> slot_base(static_cast<std::size_t>(pg.num_nodes()), -1);  // plan node -> slot
@@ -245,6 +256,9 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
                     static_cast<std::uint32_t>(n.output_dtypes.size()),
                     n.op->uses_rng ? &rng_for(pg.origin(id)) : nullptr,
                     Plan::memory_of(n)};
+    // The guard reports a failing step's inputs, so none may be overwritten by its output.
+    if (check_numerics_ && step.memory == Plan::Step::Memory::InPlace)
+      step.memory = Plan::Step::Memory::Fresh;
     for (const auto& in : n.inputs)
       plan->input_slots_.push_back(
           &plan->slots_[static_cast<std::size_t>(slot_of(in.node, in.index))]);
@@ -296,6 +310,15 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
   for (const auto& [fi, slot] : plan->feed_slots_) plan->bound_slots_.push_back(slot);
   for (int v : plan->variables_initialized_)
     plan->initialized_states_.push_back(&variable_state(v));
+  if (check_numerics_)
+    for (std::size_t k = 0; k < plan->steps_.size(); ++k) {
+      const Plan::Step& step = plan->steps_[k];
+      for (int i : written_inputs(*step.node)) {
+        const Tensor& target = *plan->input_slots_[step.first_input + static_cast<std::uint32_t>(i)];
+        plan->saved_writes_.push_back({static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(i),
+                                       Tensor(target.dtype(), target.shape())});
+      }
+    }
   return plan;
 }
 
@@ -375,6 +398,12 @@ void Session::set_optimizer_options(OptimizerOptions options) {
 
 void Session::set_buffer_reuse(Flag on) {
   buffer_reuse_ = on;
+  plans_.clear();
+}
+
+void Session::set_check_numerics(Flag on) {
+  if (check_numerics_ == static_cast<bool>(on)) return;  // keep the plans
+  check_numerics_ = on;
   plans_.clear();
 }
 
@@ -717,19 +746,23 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   for (detail::VariableState* state : written_states_) ++state->version;
   bool fresh = hoisted_valid_;
   for (const auto& [state, seen] : hoisted_reads_) fresh = fresh && state->version == seen;
-  if (!fresh) {
-    // Hoisted steps read only constants, unwritten variables and each other, so they may run
-    // before the others, in schedule order.
-    hoisted_valid_ = false;
-    for (std::size_t k = 0; k < steps_.size(); ++k)
-      if (hoisted_[k]) run_step(k);
-    for (auto& [state, seen] : hoisted_reads_) seen = state->version;
-    hoisted_valid_ = true;
-    ++hoisted_computations_;
-  }
-  for (std::size_t k = 0; k < steps_.size(); ++k) {
-    if (skip_[k] || hoisted_[k]) continue;  // a view of its input, or computed already
-    run_step(k);
+  if (check_numerics_) {
+    run_checked(!fresh);
+  } else {
+    if (!fresh) {
+      // Hoisted steps read only constants, unwritten variables and each other, so they may run
+      // before the others, in schedule order.
+      hoisted_valid_ = false;
+      for (std::size_t k = 0; k < steps_.size(); ++k)
+        if (hoisted_[k]) run_step(k);
+      for (auto& [state, seen] : hoisted_reads_) seen = state->version;
+      hoisted_valid_ = true;
+      ++hoisted_computations_;
+    }
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      if (skip_[k] || hoisted_[k]) continue;  // a view of its input, or computed already
+      run_step(k);
+    }
   }
   for (detail::VariableState* state : initialized_states_) state->initialized = true;
   std::vector<Tensor> out;
@@ -758,6 +791,82 @@ void Plan::run_step(std::size_t k) {
   } catch (const std::exception& e) {
     throw RunError(node_context(*step.node) + " failed: " + e.what());
   }
+}
+
+}  // namespace dagrad
+
+namespace dagrad {
+
+void Plan::run_checked(bool run_hoisted) {
+  if (run_hoisted) {  // they write nothing: a failure leaves them invalid, to be run again
+    hoisted_valid_ = false;
+    for (std::size_t k = 0; k < steps_.size(); ++k)
+      if (hoisted_[k]) {
+        run_step(k);
+        check_step(k);
+      }
+    for (auto& [state, seen] : hoisted_reads_) seen = state->version;
+    hoisted_valid_ = true;
+    ++hoisted_computations_;
+  }
+  std::size_t saved = 0;  // saved_writes_[0, saved) hold values from before this run's writes
+  try {
+    for (std::size_t k = 0; k < steps_.size(); ++k) {
+      if (skip_[k] || hoisted_[k]) continue;
+      for (; saved < saved_writes_.size() && saved_writes_[saved].step == k; ++saved) {
+        SavedWrite& w = saved_writes_[saved];
+        w.before.copy_from(*input_slots_[steps_[k].first_input + w.input]);
+      }
+      run_step(k);
+      check_step(k);
+    }
+  } catch (...) {
+    // Undo the writes latest first, so a variable written twice ends with its first saved value.
+    // The versions stay bumped: other plans recompute what they hoisted from these variables.
+    while (saved > 0) {
+      const SavedWrite& w = saved_writes_[--saved];
+      Tensor target = *input_slots_[steps_[w.step].first_input + w.input];  // shares the buffer
+      target.copy_from(w.before);
+    }
+    throw;
+  }
+}
+
+void Plan::check_step(std::size_t k) const {
+  const Step& step = steps_[k];
+  auto first_write = std::lower_bound(
+      saved_writes_.begin(), saved_writes_.end(), k,
+      [](const SavedWrite& w, std::size_t step) { return w.step < step; });
+  std::string what;
+  for (std::uint32_t o = 0; o < step.num_outputs && what.empty(); ++o)
+    if (!detail::all_finite(*output_slots_[step.first_output + o]))
+      what = "output " + std::to_string(o) + " (" +
+             detail::describe_statistics(*output_slots_[step.first_output + o]) + ")";
+  for (auto w = first_write; w != saved_writes_.end() && w->step == k && what.empty(); ++w) {
+    const Tensor& target = *input_slots_[step.first_input + w->input];
+    if (!detail::all_finite(target))
+      what = "the variable it writes, input " + std::to_string(w->input) + " (" +
+             detail::describe_statistics(target) + ")";
+  }
+  if (what.empty()) return;
+  const Node& n = *step.node;
+  std::ostringstream os;
+  os << "numerics check: " << node_context(n) << " produced NaN or Inf in its " << what
+     << "; its inputs:";
+  for (std::uint32_t i = 0; i < step.num_inputs; ++i) {
+    const Tensor* value = input_slots_[step.first_input + i];
+    const char* note = "";
+    for (auto w = first_write; w != saved_writes_.end() && w->step == k; ++w)
+      if (w->input == i) {
+        value = &w->before;  // the step has overwritten it
+        note = " before the write";
+      }
+    os << (i ? "; " : " ") << i << " '" << plan_graph_->node(n.inputs[i].node).name << "'" << note
+       << ": " << detail::describe_statistics(*value);
+  }
+  if (step.num_inputs == 0) os << " none";
+  os << ". The run was undone: the variables it wrote hold their values from before it";
+  throw NumericsError(os.str());
 }
 
 }  // namespace dagrad

@@ -333,6 +333,14 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   std::ostream& os = o.out ? *o.out : std::cout;
   bool dynamic = detail::is_terminal(os);
 
+  // Switched on for this fit only; the guard's plans are compiled apart (no fusion), so switching
+  // back drops them.
+  struct NumericsScope {
+    Session& session;
+    bool was;
+    ~NumericsScope() { session.set_check_numerics(was); }
+  } numerics{session(), session().check_numerics()};
+  if (o.check_numerics) session().set_check_numerics(true);
   Plan& plan = session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
   std::vector<std::string> names = log_names(t);
   History history;

@@ -9,6 +9,7 @@
 #include "dagrad/dagrad.hpp"
 #include "experiments/experiment.hpp"
 #include "files.hpp"
+#include "number_flags.hpp"
 #include "threads.hpp"
 
 namespace dagrad::tools {
@@ -91,6 +92,7 @@ void add_experiment_command(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Training images used (default: the experiment's)")
       ->check(CLI::Range(1, 55000));
   cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")
+      ->check(seed_validator())
       ->capture_default_str();
   add_threads_option(cmd, a->threads);
   cmd->add_option("--data", a->data, "Folder of the Fashion-MNIST IDX files")

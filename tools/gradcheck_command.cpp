@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "number_flags.hpp"
 #include "dagrad/autodiff/gradient_check.hpp"
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/graph_file.hpp"
@@ -155,7 +156,7 @@ void add_gradcheck_command(CLI::App& app) {
   cmd->add_option("--feed", args->feeds, "With --graph: feed a placeholder from a .npy file, NAME=FILE.npy (repeatable)");
   cmd->add_flag("--fast", args->fast, "Compare random directional derivatives instead of the full Jacobian");
   cmd->add_flag("--float32", args->float32, "Check in float32 (unreliable: finite differences need float64)");
-  cmd->add_option("--seed", args->seed, "Seed of the random inputs");
+  cmd->add_option("--seed", args->seed, "Seed of the random inputs")->check(seed_validator());
   add_plugin_option(cmd, args->plugins);
   cmd->callback([args] {
     std::vector<std::string> plugin_ops = load_plugins(args->plugins);

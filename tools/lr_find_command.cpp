@@ -12,6 +12,7 @@
 #include "dagrad/dagrad.hpp"
 #include "experiments/experiment.hpp"
 #include "model_flags.hpp"
+#include "number_flags.hpp"
 #include "optimizer_choice.hpp"
 #include "threads.hpp"
 
@@ -57,6 +58,7 @@ void add_lr_find_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the model and the batch order")
+      ->check(seed_validator())
       ->capture_default_str();
   cmd->add_option("--limit", a->limit, "Use only the first N training images")
       ->check(CLI::Range(1, 55000));

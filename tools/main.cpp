@@ -23,6 +23,21 @@ int main(int argc, char** argv) {
   dagrad::tools::add_predict_command(app);
   dagrad::tools::add_lr_find_command(app);
   dagrad::tools::add_experiment_command(app);
+  // A first word that names no command would otherwise be read as a stray argument, and the
+  // user told only that a subcommand is required.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string first = argv[1], names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == first;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::cerr << "dagrad: error: unknown command '" << first << "' (commands: " << names
+                << "; see dagrad --help)\n";
+      return static_cast<int>(CLI::ExitCodes::ExtrasError);
+    }
+  }
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

@@ -2,7 +2,9 @@
 
 #include <sstream>
 
+#include "dagrad/nn/activations.hpp"
 #include "dagrad/nn/errors.hpp"
+#include "dagrad/nn/initializers.hpp"
 
 namespace dagrad::tools {
 
@@ -32,7 +34,18 @@ std::vector<std::int64_t> parse_sizes(const std::string& text) {
 }  // namespace
 
 nn::ModelSpec model_spec(const ModelFlags& a) {
-  nn::ModelSpec spec = nn::preset_spec(a.preset, a.depth);
+  // Names are checked here, before any work, and their errors name the flag.
+  auto for_flag = [](const char* flag, const auto& check) {
+    try {
+      check();
+    } catch (const nn::ModelError& e) {
+      throw nn::ModelError(std::string(flag) + ": " + e.what());
+    }
+  };
+  nn::ModelSpec spec;
+  for_flag("--model", [&] { spec = nn::preset_spec(a.preset, a.depth); });
+  if (!a.activation.empty()) for_flag("--activation", [&] { nn::Activation{a.activation}; });
+  if (!a.init.empty()) for_flag("--init", [&] { nn::Initializer{a.init}; });
   if (!a.layers.empty()) spec.hidden = parse_sizes(a.layers);
   if (!a.activation.empty()) spec.activation = a.activation;
   if (!a.init.empty()) spec.initializer = a.init;

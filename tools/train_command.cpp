@@ -16,6 +16,7 @@
 #include "dagrad/dagrad.hpp"
 #include "files.hpp"
 #include "model_flags.hpp"
+#include "number_flags.hpp"
 #include "optimizer_choice.hpp"
 #include "plot.hpp"
 #include "threads.hpp"
@@ -32,6 +33,7 @@ struct TrainArgs {
   double lr = 0, momentum = 0.9, clip_value = 0, clip_norm = 0;
   std::string schedule = "none";
   int epochs = 10, batch_size = 32, threads = 0, early_stopping = 0, verbose = 1;
+  bool check_numerics = false;
   std::int64_t limit = 0;
   std::uint64_t seed = 42;
   std::string save, resume, checkpoint, history, plot, data = nn::kFashionMnistDir, out = "out/train";
@@ -109,14 +111,20 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--optimizer", a->optimizer, "sgd, momentum, nesterov, adagrad, rmsprop, adam, nadam, adamax, adamw")
       ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "nadam", "adamax", "adamw"}))
       ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Learning rate (default 0.01 for the SGD family, 0.001 otherwise)");
+  cmd->add_option("--lr", a->lr, "Learning rate (default 0.01 for the SGD family, 0.001 otherwise)")
+      ->check(positive_finite_validator());
   cmd->add_option("--momentum", a->momentum, "Momentum of momentum and nesterov")->capture_default_str();
   cmd->add_option("--clip-value", a->clip_value, "Clip each gradient element to [-v, v]");
   cmd->add_option("--clip-norm", a->clip_norm, "Clip each variable's gradient to this l2 norm");
   cmd->add_option("--schedule", a->schedule, "none, power, exponential, piecewise, plateau, 1cycle")->capture_default_str();
   cmd->add_option("--epochs", a->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling and dropout")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of initialization, shuffling and dropout")
+      ->check(seed_validator())
+      ->capture_default_str();
+  cmd->add_flag("--check-numerics", a->check_numerics,
+                "Stop at the first op that makes a NaN or Inf (naming it), the weights as before that "
+                "step, the files on disk untouched (slower: no elementwise fusion)");
   add_threads_option(cmd, a->threads);
   cmd->add_option("--limit", a->limit, "Use only the first N of the 55,000 training images")->check(CLI::Range(1, 55000));
   cmd->add_option("--early-stopping", a->early_stopping, "Stop after this many epochs without a better val_loss "
@@ -187,6 +195,7 @@ void add_train_command(CLI::App& app) {
     fit.seed = a->seed;
     fit.initial_epoch = model->epoch();
     if (!resume.empty()) trim_history(history_csv, model->epoch());
+    fit.check_numerics = a->check_numerics;
     fit.callbacks.push_back(nn::CSVLogger(history_csv, !resume.empty()));
     if (epoch_schedule) fit.callbacks.push_back(epoch_schedule);
     if (a->early_stopping > 0)

@@ -398,3 +398,59 @@ BOOST_AUTO_TEST_CASE(nesterov_and_clipping_with_frozen_layers_and_batch_norm) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(numerics_guard)
+
+// Every variable of the model and its optimizer, by value, after each completed step.
+struct StateRecorder : nn::Callback {
+  std::vector<Output> variables;
+  std::vector<Tensor> last;
+  int steps = 0;
+  void record(nn::Model& m) {
+    last.clear();
+    for (const Output& v : variables) last.push_back(m.session().variable_value(v));
+  }
+  void on_train_begin(nn::Model& m) override { record(m); }
+  void on_batch_end(nn::Model& m, int, const nn::Logs&) override {
+    record(m);
+    ++steps;
+  }
+};
+
+// A rate of 1e30 overflows within a few steps: the guard stops the step that makes the first
+// NaN or Inf, with every weight, slot and counter holding the bits of the step before.
+BOOST_AUTO_TEST_CASE(a_diverging_fit_stops_with_the_weights_of_the_last_good_step) {
+  Data d = three_classes(256, 5);
+  auto model = small_model(7);
+  model->compile(optim::SGD({.learning_rate = 1e30, .momentum = 0.9}),
+                 "sparse_categorical_crossentropy", {"accuracy"});
+  auto recorder = std::make_shared<StateRecorder>();
+  recorder->variables = model->weights();
+  for (const Output& v : model->optimizer().state_variables()) recorder->variables.push_back(v);
+  std::ostringstream out;
+  std::string message;
+  try {
+    model->fit(d.x, d.y,
+               {.epochs = 3, .batch_size = 32, .verbose = 0, .callbacks = {recorder}, .out = &out,
+                .check_numerics = true});
+  } catch (const NumericsError& e) {
+    message = e.what();
+  }
+  BOOST_TEST_REQUIRE(!message.empty());  // it diverged, and the guard saw it
+  BOOST_TEST(contains(message, "numerics check: node '"), message);
+  BOOST_TEST(contains(message, "non-finite"), message);
+  BOOST_TEST(recorder->steps < 24);  // stopped before the end of the fit
+  BOOST_TEST_REQUIRE(recorder->last.size() == recorder->variables.size());
+  for (std::size_t i = 0; i < recorder->variables.size(); ++i)
+    BOOST_TEST(bit_identical(model->session().variable_value(recorder->variables[i]), recorder->last[i]),
+               recorder->variables[i].name());
+  BOOST_TEST(!model->session().check_numerics());  // on for that fit only
+  // Without the guard the same fit runs to its end with non-finite weights.
+  auto unguarded = small_model(7);
+  unguarded->compile(optim::SGD({.learning_rate = 1e30, .momentum = 0.9}),
+                     "sparse_categorical_crossentropy", {"accuracy"});
+  nn::History h = unguarded->fit(d.x, d.y, {.epochs = 3, .batch_size = 32, .verbose = 0, .out = &out});
+  BOOST_TEST(!std::isfinite(h["loss"].back()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -828,6 +829,53 @@ BOOST_AUTO_TEST_CASE(state_updates_see_the_weights_before_the_update) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(numerics_guard)
+
+// Momentum's step writes the velocity, then adds it to the weights, which overflows: with the
+// numerics guard the step stops there and the weights, the velocity and the iteration counter
+// keep the bits they had before it (Session::set_check_numerics).
+BOOST_AUTO_TEST_CASE(an_overflowing_update_is_undone) {
+  Graph g;
+  Output w = variable(g, Tensor::from_vector<float>({2}, {3e38f, 1.0f}), "w");
+  Output c = placeholder(g, DType::float32, Shape{2}, "c");
+  Output loss = sum(w * c);
+  auto opt = optim::SGD({.learning_rate = 3e38, .momentum = 0.9});
+  optim::TrainStep step = opt->minimize(loss);
+  Session s(g);
+  s.initialize_variables();
+  s.set_check_numerics(true);
+  // Step 1, gradient (0, 1): velocity (0, -3e38), w (3e38, 1 - 3e38), all finite.
+  s.run_targets({step.train_op}, {{c, Tensor::from_vector<float>({2}, {0.0f, 1.0f})}});
+  std::vector<Output> state = opt->state_variables();
+  state.push_back(w);
+  std::vector<Tensor> before;
+  for (const Output& v : state) before.push_back(s.variable_value(v));
+  BOOST_TEST(s.variable_value(w).to_vector<float>() ==
+             (std::vector<float>{3e38f, 1.0f - 3e38f}));
+  BOOST_TEST(s.variable_value(opt->iterations()).item<std::int64_t>() == 1);
+  // Step 2, gradient (-1, 0): velocity (3e38, -2.7e38) is finite, w + velocity is not.
+  std::string message;
+  try {
+    s.run_targets({step.train_op}, {{c, Tensor::from_vector<float>({2}, {-1.0f, 0.0f})}});
+  } catch (const NumericsError& e) {
+    message = e.what();
+  }
+  BOOST_TEST_REQUIRE(!message.empty());
+  BOOST_TEST(message.find("+inf") != std::string::npos, message);
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    Tensor now = s.variable_value(state[i]);
+    BOOST_TEST((now.nbytes() == before[i].nbytes() &&
+                std::memcmp(now.raw(), before[i].raw(), now.nbytes()) == 0),
+               state[i].name());
+  }
+  // Off, the same step runs and leaves w infinite, as the arithmetic says.
+  s.set_check_numerics(false);
+  s.run_targets({step.train_op}, {{c, Tensor::from_vector<float>({2}, {-1.0f, 0.0f})}});
+  BOOST_TEST(std::isinf(s.variable_value(w).to_vector<float>()[0]));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -86,7 +86,20 @@ BOOST_AUTO_TEST_CASE(missing_arguments_are_usage_errors) {
   BOOST_TEST(err.find("--output") != std::string::npos, err);
   BOOST_TEST(err.find('\n') == err.size() - 1, "one line: " << err);
   BOOST_TEST(run("") != 0);
-  BOOST_TEST(run("frobnicate") != 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_command_is_named_with_the_list_of_commands) {
+  BOOST_TEST(run("frobnicate --out x") != 0);
+  std::string err = read("stderr");
+  BOOST_TEST(err.rfind("dagrad: error: unknown command 'frobnicate' (commands: dot, ops, ", 0) == 0u,
+             err);
+  BOOST_TEST(err.find("train") != std::string::npos, err);
+  BOOST_TEST(err.find("lr-find") != std::string::npos, err);
+  BOOST_TEST(err.find('\n') == err.size() - 1, "one line: " << err);
+  BOOST_TEST(read("stdout").empty());
+  BOOST_TEST(run("gradcheck " + quoted(graph_file) + " --seed -1") != 0);
+  BOOST_TEST(read("stderr").find("--seed: '-1' is not a seed") != std::string::npos,
+             read("stderr"));
 }
 
 BOOST_AUTO_TEST_CASE(help_works) {

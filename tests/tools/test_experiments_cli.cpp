@@ -51,6 +51,9 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"lr-find --min-rate nan", "--min-rate"},
       {"lr-find --steps 1", "--steps"},
       {"lr-find --data /nonexistent/fashion", "dataset-fashion-mnist"},
+      {"lr-find --seed -1", "--seed: '-1' is not a seed"},
+      {"experiment optimizers --seed -1", "--seed: '-1' is not a seed"},
+      {"experiment optimizers --seed 1.5", "--seed: '1.5' is not a seed"},
   };
   for (const auto& [args, part] : cases) {
     BOOST_TEST_CONTEXT(args) {

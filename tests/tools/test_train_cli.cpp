@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <regex>
 
@@ -40,7 +41,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"train --epochs -3", "--epochs"},
       {"train --lr -1", "--lr"},
       {"train --lr nan", "--lr"},
-      {"train --model resnet", "resnet"},
+      {"train --model resnet", "--model: unknown model 'resnet' (presets: plain, "},
       {"train --optimizer sgdd", "sgdd"},
       {"train --schedule cosine", "cosine"},
       {"train --batchnorm sideways", "--batchnorm"},
@@ -48,8 +49,25 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       {"train --data /nonexistent/fashion", "dataset-fashion-mnist"},
       {"train --resume /nonexistent/model", "not a model file"},
       {"train --batch-size 0", "--batch-size"},
-      {"train --activation swishy", "swishy"},
+      {"train --activation swishy", "--activation: unknown activation 'swishy'"},
+      {"train --init zeroish", "--init: unknown initializer 'zeroish'"},
       {"train --schedule 1cycle --epochs 1 --limit 50", "1cycle needs at least 3 training steps"},
+      {"train --seed -1", "--seed: '-1' is not a seed"},
+      {"train --seed abc", "--seed: 'abc' is not a seed"},
+      {"train --seed 18446744073709551616", "--seed: '18446744073709551616' is not a seed"},
+      {"train --lr 0", "--lr: '0' is not a positive finite number"},
+      {"train --lr -1", "--lr: '-1' is not a positive finite number"},
+      {"train --lr nan", "--lr: 'nan' is not a positive finite number"},
+      {"train --lr inf", "--lr: 'inf' is not a positive finite number"},
+      {"train --lr 1e400", "--lr: '1e400' is out of range"},
+      {"train --lr abc", "--lr: 'abc' is not a number"},
+      {"train --batch-size -1", "--batch-size: Value -1 not in range"},
+      {"train --epochs abc", "--epochs: Value abc not in range"},
+      {"train --momentum abc", "--momentum = abc"},
+      {"train --limit many", "--limit: Value many not in range"},
+      {"train --threads 0", "--threads: the thread count must be between 1 and"},
+      {"train --threads -1", "--threads: the thread count must be between 1 and"},
+      {"train --threads abc", "--threads: 'abc' is not a whole number of threads"},
   };
   for (const auto& [args, part] : cases) {
     BOOST_TEST_CONTEXT(args) {
@@ -58,6 +76,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_one_line_errors_before_any_work) {
       BOOST_TEST(contains(err, part), err);
       BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
       BOOST_TEST(!contains(read("stdout"), "Epoch"));  // nothing was trained
+      BOOST_TEST(err.rfind("dagrad: error: ", 0) == 0u, err);
     }
   }
   BOOST_TEST(run("train --help") == 0);
@@ -119,6 +138,64 @@ BOOST_AUTO_TEST_CASE(train_evaluate_predict_resume_and_draw) {
   std::string train = read("train.dot");
   BOOST_TEST(contains(train, "lookahead"));
   BOOST_TEST(contains(train, "gradients"));
+}
+
+// Every file under `root` with its bytes, to compare a folder before and after a command.
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    files[entry.path().string()] =
+        entry.is_directory() ? "<dir>"
+                             : std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return files;
+}
+
+// A bad flag is refused before the output folder is touched: a model saved there stays as it was.
+BOOST_AUTO_TEST_CASE(bad_flags_leave_the_output_folder_as_it_was) {
+  fs::path out = dir / "out";
+  fs::create_directories(out / "model");
+  std::ofstream(out / "model" / "model.json") << "{\"the\": \"old model\"}";
+  std::ofstream(out / "history.csv") << "epoch,loss\n0,1\n";
+  const auto before = snapshot(out);
+  for (const char* args : {"--epochs 0", "--epochs -3", "--lr 0", "--lr abc", "--lr 1e400",
+                           "--seed -1", "--model resnet", "--optimizer sgdd", "--schedule cosine",
+                           "--batch-size -1", "--threads 0", "--layers 300,x", "--activation swishy", "--init zeroish",
+                           "--data /nonexistent/fashion"}) {
+    BOOST_TEST_CONTEXT(args) {
+      BOOST_TEST(run(std::string("train ") + args + " --out " + q(out)) != 0);
+      BOOST_TEST(snapshot(out) == before);
+      BOOST_TEST(!fs::exists(out / "learning_curves.png"));
+    }
+  }
+}
+
+// Training that diverges under --check-numerics stops at the first NaN or Inf with one line
+// naming the node, and saves nothing: the model already in the output folder stays as it was.
+BOOST_AUTO_TEST_CASE(check_numerics_stops_a_diverging_run_and_saves_nothing) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  fs::path out = dir / "out";
+  fs::create_directories(out / "model");
+  std::ofstream(out / "model" / "model.json") << "{\"the\": \"old model\"}";
+  const auto model_before = snapshot(out / "model");
+  BOOST_TEST(run("train --check-numerics --lr 1e30 --optimizer sgd --model plain --limit 256 "
+                 "--epochs 1 --verbose 0 --out " + q(out)) != 0);
+  std::string err = read("stderr");
+  BOOST_TEST(err.rfind("dagrad: error: numerics check: node '", 0) == 0u, err);
+  BOOST_TEST(contains(err, "produced NaN or Inf in its output"), err);
+  BOOST_TEST(contains(err, ", created at "), err);
+  BOOST_TEST(contains(err, "non-finite"), err);
+  BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+  BOOST_TEST(snapshot(out / "model") == model_before);
+  BOOST_TEST(!contains(read("stdout"), "test accuracy"));
+  // Without the guard the same run ends (with a NaN loss), exit status 0.
+  BOOST_TEST(run("train --lr 1e30 --optimizer sgd --model plain --limit 256 --epochs 1 --verbose 0 "
+                 "--out " + q(dir / "unguarded")) == 0, read("stderr"));
+  BOOST_TEST(std::regex_search(read("stdout"), std::regex("test loss: -?nan\\n")), read("stdout"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

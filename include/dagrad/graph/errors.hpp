@@ -23,6 +23,11 @@ struct GraphError : Error {
 struct RunError : Error {
   using Error::Error;
 };
+// With Session::set_check_numerics on, a step produced NaN or Inf: the message names the node,
+// its op, its creation site and its inputs' statistics; the run was undone (variables restored).
+struct NumericsError : RunError {
+  using RunError::RunError;
+};
 // A graph or tensor file cannot be read or written; the message names the file and offset.
 struct FileError : Error {
   using Error::Error;

@@ -88,6 +88,8 @@ class Plan {
   int hoisted_steps() const;
   // How many times the hoisted steps have been computed (at most once per run).
   int hoisted_computations() const { return hoisted_computations_; }
+  // Whether this plan guards its steps (Session::set_check_numerics, as when it was compiled).
+  bool check_numerics() const { return check_numerics_; }
 
  private:
   friend class Session;
@@ -120,6 +122,11 @@ class Plan {
   void bind_shapes(std::span<const Tensor> feeds);
   KernelContext step_context(std::size_t k);  // step k's node, input and output slots
   void run_step(std::size_t k);
+  // The steps of run() with the numerics guard: each step's float outputs (and the variables it
+  // writes) are scanned after it runs; on NaN or Inf, or any failure, every variable written so
+  // far gets back its value from before the run and NumericsError (or the failure) propagates.
+  void run_checked(bool run_hoisted);
+  void check_step(std::size_t k) const;
   static Step::Memory memory_of(const Node& n);
   std::size_t slot_index(const Tensor* slot) const {
     return static_cast<std::size_t>(slot - slots_.data());
@@ -160,6 +167,15 @@ class Plan {
   int active_ = -1;  // index into bindings_ of the binding in slots_
   std::uint64_t runs_ = 0;
   int allocations_ = 0;
+  // The numerics guard: each write a step makes of a variable (steps ascending), with the
+  // variable's value from just before that step, so a failed run can be undone write by write.
+  struct SavedWrite {
+    std::uint32_t step;
+    std::uint32_t input;  // the step's input that is written
+    Tensor before;
+  };
+  bool check_numerics_ = false;
+  std::vector<SavedWrite> saved_writes_;
 };
 
 class Session {
@@ -205,6 +221,17 @@ class Session {
   // cached plans (and Plan references).
   void set_buffer_reuse(Flag on);
   bool buffer_reuse() const { return buffer_reuse_; }
+  // The numerics guard, off by default (and then free: one test per run). On, every step of a
+  // plan, forward, backward and optimizer updates, is checked after its kernel runs: the first
+  // step whose float output (or a variable it writes) holds NaN or Inf stops the run with a
+  // NumericsError naming the node, its op and creation site and each input's dtype, shape, min,
+  // max and count of non-finite values; every variable the run wrote is given back its value
+  // from before the run (as is the case for any other failure while checking). Plans compiled
+  // with it skip elementwise fusion (and gemm_epilogue), so the node named is one of the user's
+  // graph or one a pass made in place of a few (softmax_cross_entropy), with the site of the
+  // node it replaced; buffers are not written in place. Changing it drops the cached plans.
+  void set_check_numerics(Flag on);
+  bool check_numerics() const { return check_numerics_; }
 
   // The generator state of every random node that has drawn (or been compiled into a plan), by
   // node name, as text (std::mt19937_64's stream form): saved with a model, it lets training
@@ -242,6 +269,7 @@ class Session {
   std::map<std::vector<std::int64_t>, std::unique_ptr<Plan>> plans_;
   OptimizerOptions options_;
   bool buffer_reuse_ = true;
+  bool check_numerics_ = false;
   // graph_->variables()[0, initialized_prefix_) were all initialized when last looked at, as of
   // the graph's rollback count prefix_rollbacks_ (a rollback may reuse their indices): building
   // layer after layer then initializes each new variable without visiting every earlier one.

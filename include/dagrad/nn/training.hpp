@@ -116,6 +116,10 @@ struct FitOptions {
   std::vector<CallbackPtr> callbacks = {};
   int initial_epoch = 0;
   std::ostream* out = nullptr;  // progress output; default std::cout
+  // The numerics guard (Session::set_check_numerics) on for this fit, if the session does not
+  // have it on already: the first op making NaN or Inf throws NumericsError with the weights
+  // and optimizer state as they were before that step (callbacks' on_train_end does not run).
+  Flag check_numerics = false;
 };
 
 }  // namespace dagrad::nn
