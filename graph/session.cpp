@@ -46,10 +46,10 @@ Session::VariableState& Session::variable_state(int node) {
     auto state = std::make_unique<VariableState>();
     try {
       state->value = Tensor(n.output_dtypes.at(0), n.output_shapes.at(0));
-    } catch (const std::exception& e) {  // AllocationError: bytes, dtype and shape
+    } catch (const AllocationError& e) {  // it names bytes, dtype and shape
       variables_.erase(n.name);
-      throw RunError("variable '" + n.name + "' (op " + n.op->name + ", created at " +
-                     n.site.to_string() + "): " + e.what());
+      throw AllocationError("variable '" + n.name + "' (op " + n.op->name + ", created at " +
+                            n.site.to_string() + "): " + e.what());
     }
     slot = std::move(state);
   }

@@ -357,15 +357,15 @@ BOOST_AUTO_TEST_CASE(a_variable_too_large_to_allocate_is_named) {
   const std::int64_t n = std::int64_t{1} << 48;
   Output w = variable(fill(g, Shape{n}, 0.0, DType::float32, "w_init"), "big_w");
   Session s(g);
-  BOOST_CHECK_EXCEPTION(s.initialize_variables(), RunError, [](const RunError& e) {
+  BOOST_CHECK_EXCEPTION(s.initialize_variables(), AllocationError, [](const Error& e) {
     BOOST_TEST_MESSAGE(e.what());
     return contains(e.what(), "variable 'big_w'") &&
            contains(e.what(), "cannot allocate 1125899906842624 bytes") &&
            contains(e.what(), "float32 tensor of shape (281474976710656,)");
   });
   // The session is still usable, and the variable was not left half made.
-  BOOST_CHECK_THROW(s.run(w), RunError);
-  BOOST_CHECK_THROW(s.initialize_variables(), RunError);
+  BOOST_CHECK_THROW(s.run(w), AllocationError);
+  BOOST_CHECK_THROW(s.initialize_variables(), AllocationError);
   Output one = scalar(g, 1.0, DType::float32, "one");
   BOOST_TEST(s.run(one).item<float>() == 1.0f);
 }
