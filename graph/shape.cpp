@@ -39,7 +39,8 @@ std::int64_t Shape::known_elements() const {
   for (auto d : dims_) {
     if (d == kUnknown) continue;
     auto product = checked_mul(n, d);
-    if (!product) throw ShapeError("shape " + to_string() + " has more elements than an int64 can count");
+    if (!product)
+      throw ShapeError("shape " + to_string() + " has more elements than an int64 can count");
     n = *product;
   }
   return n;

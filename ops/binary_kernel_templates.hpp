@@ -27,8 +27,7 @@ void check_integer_division(const Tensor& b, const Tensor& out) {
   const T* pb = b.data<T>();
   for (std::int64_t i = 0; i < b.size(); ++i)
     if (pb[i] == 0)
-      throw std::domain_error("integer division by zero (element " + std::to_string(i) +
-                              " of b)");
+      throw std::domain_error("integer division by zero (element " + std::to_string(i) + " of b)");
 }
 
 // Broadcasting other than "same shapes" or "one side a single element": a contiguous loop per
@@ -93,8 +92,7 @@ struct Binary {
     const Tensor& a = c.input(0);
     const Tensor& b = c.input(1);
     Tensor& o = c.output(0);
-    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>)
-      check_integer_division<T>(b, o);
+    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>) check_integer_division<T>(b, o);
     if constexpr (std::is_integral_v<T>) {
       integer_loops<F, T, R>(a, b, o);
     } else if (a.shape() == b.shape()) {

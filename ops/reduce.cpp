@@ -113,7 +113,6 @@ Runs collapse(const Shape& shape, const AxisMask& mask) {
   return r;
 }
 
-
 struct SumOp {
   template <class T>
   static T identity() {

@@ -2,7 +2,8 @@
 // Signed overflow is undefined in C++ (and UBSan reports it), so each operation is done in the
 // unsigned type, where it is defined modulo 2^bits, and converted back (defined since C++20).
 // Division by zero stays an error the kernel reports before dividing; min / -1 wraps to min
-// (there is no modulo op; one would define min % -1 as 0). Reductions and scatter_add follow the same rule (wrap_add).
+// (there is no modulo op; one would define min % -1 as 0). Reductions and scatter_add follow the
+// same rule (wrapping::add).
 #pragma once
 
 #include <limits>

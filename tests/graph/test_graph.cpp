@@ -155,9 +155,9 @@ BOOST_AUTO_TEST_CASE(names_are_capped_in_depth_and_length) {
   const std::string longest(kMaxNameBytes, 'n');
   BOOST_TEST(identity(x, longest).name() == longest);
   const int before = g.num_nodes();
-  BOOST_CHECK_EXCEPTION(identity(x, deep_name(65)), GraphError,
-                        message_has({"op identity", "65 '/'-separated parts, more than 64",
-                                     "'a/a/a/a"}));
+  BOOST_CHECK_EXCEPTION(
+      identity(x, deep_name(65)), GraphError,
+      message_has({"op identity", "65 '/'-separated parts, more than 64", "'a/a/a/a"}));
   BOOST_CHECK_EXCEPTION(identity(x, longest + "n"), GraphError,
                         message_has({"longer than 1024 bytes", "...' (1025 bytes)"}));
   // 20,000 levels: refused at once, and the message quotes 80 bytes of the name, not 40,000.

@@ -380,10 +380,10 @@ void expect_unpaired_min_divides(Shape shape_a, std::vector<T> a, Shape shape_b,
 template <class T>
 void integer_division_overflow_cases() {
   const T min = std::numeric_limits<T>::min();
-  const T half = static_cast<T>(min / 2);  // -2^(bits-2)
-  expect_division_wraps<T>({1, min}, Shape{2}, {-1, -1}, Shape{2}, {-1, min});  // same shape
+  const T half = static_cast<T>(min / 2);                                         // -2^(bits-2)
+  expect_division_wraps<T>({1, min}, Shape{2}, {-1, -1}, Shape{2}, {-1, min});    // same shape
   expect_division_wraps<T>({3, min, 5}, Shape{3}, {-1}, Shape{}, {-3, min, -5});  // scalar b
-  expect_division_wraps<T>({min}, Shape{}, {2, -1}, Shape{2}, {half, min});  // scalar a
+  expect_division_wraps<T>({min}, Shape{}, {2, -1}, Shape{2}, {half, min});       // scalar a
   // (2, 1) with (1, 2): out[i][j] = a[i] / b[j].
   expect_division_wraps<T>({min, 4}, Shape{2, 1}, {1, -1}, Shape{1, 2}, {min, min, 4, -4});
   expect_division_wraps<T>({4, min}, Shape{2}, {2, -1, 3, -1}, Shape{2, 2},
@@ -439,8 +439,8 @@ void expect_wrapping_arithmetic() {
     Output pa = placeholder(g, dtype_of_v<T>, sa, "a");
     Output pb = placeholder(g, dtype_of_v<T>, sb, "b");
     Session s(g);
-    return s.run(op(pa, pb), {{pa, Tensor::from_vector<T>(sa, a)},
-                              {pb, Tensor::from_vector<T>(sb, b)}})
+    return s
+        .run(op(pa, pb), {{pa, Tensor::from_vector<T>(sa, a)}, {pb, Tensor::from_vector<T>(sb, b)}})
         .template to_vector<T>();
   };
   auto plus = [](Output a, Output b) { return add(a, b); };
@@ -473,14 +473,14 @@ BOOST_AUTO_TEST_CASE(integer_arithmetic_wraps_as_twos_complement) {
   Output sum = add_n({a, a, a}, "sum");
   Session s(g);
   const std::int32_t max32 = std::numeric_limits<std::int32_t>::max();
-  auto out = s.run({mul(a, a), sum},
-                   {{a, Tensor::from_vector<std::int32_t>({3}, {65537, max32, -1})}});
+  auto out =
+      s.run({mul(a, a), sum}, {{a, Tensor::from_vector<std::int32_t>({3}, {65537, max32, -1})}});
   BOOST_TEST(out[0].to_vector<std::int32_t>() == (std::vector<std::int32_t>{131073, 1, 1}),
              boost::test_tools::per_element());
   // add_n: 3 * 65537 = 196611; 3 * 2147483647 = 6442450941, less 2^32 = 2147483645.
-  BOOST_TEST(out[1].to_vector<std::int32_t>() ==
-                 (std::vector<std::int32_t>{196611, 2147483645, -3}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      out[1].to_vector<std::int32_t>() == (std::vector<std::int32_t>{196611, 2147483645, -3}),
+      boost::test_tools::per_element());
 }
 
 // ---- broadcasting -----------------------------------------------------------------------------

@@ -211,9 +211,9 @@ BOOST_AUTO_TEST_CASE(unary_integer_overflow_wraps) {
              boost::test_tools::per_element());
   BOOST_TEST(out32[3].to_vector<std::int32_t>() == (V32{-1, 1, 1, -1}),
              boost::test_tools::per_element());
-  auto out64 = sess.run(
-      {neg(x64), dagrad::abs(x64), square(x64)},
-      {{x64, Tensor::from_vector<std::int64_t>({4}, {min64, max64, 3037000500LL, -7})}});
+  auto out64 =
+      sess.run({neg(x64), dagrad::abs(x64), square(x64)},
+               {{x64, Tensor::from_vector<std::int64_t>({4}, {min64, max64, 3037000500LL, -7})}});
   using V64 = std::vector<std::int64_t>;
   BOOST_TEST(out64[0].to_vector<std::int64_t>() == (V64{min64, -max64, -3037000500LL, 7}),
              boost::test_tools::per_element());

@@ -475,17 +475,22 @@ BOOST_AUTO_TEST_CASE(concat_whose_size_overflows_is_a_build_error) {
   const std::int64_t half = std::int64_t{1} << 62;  // 2^62 + 2^62 = 2^63 overflows
   Output a = fill(g, Shape{half}, 0.0, DType::boolean, "a");
   Output b = fill(g, Shape{half}, 0.0, DType::boolean, "b");
-  check_build_error(g, [&] { concat({a, b}, 0, "huge_concat"); },
-                    {"node 'huge_concat'", "(op concat)", "bool (4611686018427387904,)",
-                     "overflows an int64"});
+  check_build_error(
+      g,
+      [&] {
+        concat({a, b}, 0, "huge_concat");
+      },
+      {"node 'huge_concat'", "(op concat)", "bool (4611686018427387904,)", "overflows an int64"});
 }
 
 BOOST_AUTO_TEST_CASE(one_hot_whose_size_overflows_is_a_build_error) {
   Graph g;
   Output indices = placeholder(g, DType::int32, Shape{4}, "indices");
   // 4 * 2^62 elements overflow the count; 2^61 float32 rows of 4 overflow the bytes.
-  check_build_error(g, [&] { one_hot(indices, std::int64_t{1} << 62, DType::float32, 1.0, 0.0, "huge_oh"); },
-                    {"node 'huge_oh'", "(op one_hot)", "int32 (4,)", "more elements than an int64"});
-  check_build_error(g, [&] { one_hot(indices, std::int64_t{1} << 60, DType::float64, 1.0, 0.0, "huge_oh"); },
-                    {"node 'huge_oh'", "(op one_hot)", "more bytes than an int64 can count"});
+  check_build_error(
+      g, [&] { one_hot(indices, std::int64_t{1} << 62, DType::float32, 1.0, 0.0, "huge_oh"); },
+      {"node 'huge_oh'", "(op one_hot)", "int32 (4,)", "more elements than an int64"});
+  check_build_error(
+      g, [&] { one_hot(indices, std::int64_t{1} << 60, DType::float64, 1.0, 0.0, "huge_oh"); },
+      {"node 'huge_oh'", "(op one_hot)", "more bytes than an int64 can count"});
 }

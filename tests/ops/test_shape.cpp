@@ -490,16 +490,25 @@ BOOST_AUTO_TEST_CASE(outputs_whose_size_overflows_are_build_errors) {
   // The same count in bytes (bool) is fine to build.
   BOOST_TEST(fill(g, Shape{e61}, 1.0, DType::boolean, "big_bools").shape() == Shape{e61});
   Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
-  check_build_error(g, [&] { broadcast_to(x, {e61, 2, 3}, "huge_bcast"); },
+  check_build_error(g,
+                    [&] {
+                      broadcast_to(x, {e61, 2, 3}, "huge_bcast");
+                    },
                     {"node 'huge_bcast'", "(op broadcast_to)", "x: float32 (2, 3)",
                      "more elements than an int64"});
   // reshape's product of the target's dimensions: 2^32 * 2^32 wrapped to 0, which then
   // "matched" an empty input.
   Output empty = placeholder(g, DType::float32, Shape{0}, "empty");
   const std::int64_t e32 = std::int64_t{1} << 32;
-  check_build_error(g, [&] { reshape(empty, {e32, e32, 0}, "huge_reshape"); },
+  check_build_error(g,
+                    [&] {
+                      reshape(empty, {e32, e32, 0}, "huge_reshape");
+                    },
                     {"node 'huge_reshape'", "(op reshape)", "float32 (0,)", "overflows an int64"});
-  check_build_error(g, [&] { reshape(empty, {e32, e32, -1}, "huge_reshape"); },
+  check_build_error(g,
+                    [&] {
+                      reshape(empty, {e32, e32, -1}, "huge_reshape");
+                    },
                     {"node 'huge_reshape'", "(op reshape)", "overflows an int64"});
   // Unknown dimensions count as 1 at build time; a run-time shape that overflows is refused by
   // the session's shape check (tests/graph/test_session.cpp).
@@ -508,6 +517,9 @@ BOOST_AUTO_TEST_CASE(outputs_whose_size_overflows_are_build_errors) {
   check_build_error(g, [&] { cast(batch, DType::float64, "huge_cast"); },
                     {"node 'huge_cast'", "(op cast)", "batch: float32 (?, 1152921504606846976)",
                      "more bytes than an int64 can count"});
-  check_build_error(g, [&] { placeholder(g, DType::float64, Shape{-1, e61}, "huge_feed"); },
+  check_build_error(g,
+                    [&] {
+                      placeholder(g, DType::float64, Shape{-1, e61}, "huge_feed");
+                    },
                     {"node 'huge_feed'", "(op placeholder)", "float64 (?, 2305843009213693952)"});
 }
