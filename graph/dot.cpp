@@ -92,20 +92,52 @@ std::string output_label(const Node& producer, int index) {
   return index == 0 ? s : std::to_string(index) + ": " + s;
 }
 
-// Name scopes as a tree; each node sits in the cluster of its innermost scope.
+// Name scopes as a tree; each node sits in the cluster of its innermost scope. Clusters live in
+// one vector and refer to each other by index, and every walk over the tree is a loop with an
+// explicit stack: no recursion over the scope depth (a deep name overflowed the stack), and no
+// per-cluster copy of the full path (deep names made that quadratic in memory).
 struct Cluster {
-  std::string path;  // "model/dense_1"
+  std::string name;  // the last part of the path: "dense_1"
+  int parent = -1;
   std::vector<int> nodes;
-  std::vector<std::unique_ptr<Cluster>> children;  // in order of first appearance
+  std::vector<int> children;  // in order of first appearance
+  std::map<std::string, int, std::less<>> child_index;
+};
 
-  Cluster& child(const std::string& name) {
-    std::string p = path.empty() ? name : path + "/" + name;
-    for (auto& c : children)
-      if (c->path == p) return *c;
-    children.push_back(std::make_unique<Cluster>());
-    children.back()->path = p;
-    return *children.back();
+class ClusterTree {
+ public:
+  ClusterTree() : clusters_(1) {}  // the root: top-level nodes
+  static constexpr int kRoot = 0;
+
+  // The cluster of `path` ("a/b"; "" is the root), created when `create`; -1 when absent.
+  int find(std::string_view path, bool create) {
+    int c = kRoot;
+    for (std::size_t start = 0; !path.empty() && start <= path.size();) {
+      auto slash = path.find('/', start);
+      if (slash == std::string_view::npos) slash = path.size();
+      std::string_view part = path.substr(start, slash - start);
+      start = slash + 1;
+      auto& index = clusters_[static_cast<std::size_t>(c)].child_index;
+      if (auto it = index.find(part); it != index.end()) {
+        c = it->second;
+        continue;
+      }
+      if (!create) return -1;
+      const int added = static_cast<int>(clusters_.size());
+      index.emplace(std::string(part), added);
+      clusters_[static_cast<std::size_t>(c)].children.push_back(added);
+      Cluster child;
+      child.name = std::string(part);
+      child.parent = c;
+      clusters_.push_back(std::move(child));
+      c = added;
+    }
+    return c;
   }
+  Cluster& operator[](int c) { return clusters_[static_cast<std::size_t>(c)]; }
+
+ private:
+  std::vector<Cluster> clusters_;
 };
 
 class DotWriter {
@@ -122,19 +154,44 @@ class DotWriter {
         << ", tooltip=" << dot_string(tooltip) << ", " << node_style(n) << "];\n";
   }
 
-  void cluster(const Cluster& c, const std::string& indent) {
-    std::string id = "cluster_";
-    for (char ch : c.path) id += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-    // "a/b" and "a_b" sanitize alike; the suffix keeps cluster ids distinct.
-    std::string unique = id;
-    for (int k = 2; !cluster_ids_.insert(unique).second; ++k) unique = id + "_" + std::to_string(k);
-    os_ << indent << "subgraph " << unique << " {\n"
-        << indent << "  label=" << dot_string(short_name(c.path)) << ";\n"
-        << indent << "  tooltip=" << dot_string(c.path) << ";\n"
-        << indent << "  style=\"rounded\"; color=\"#9e9e9e\"; fontcolor=\"#616161\";\n";
-    for (int id_ : c.nodes) node(id_, indent + "  ");
-    for (const auto& child : c.children) cluster(*child, indent + "  ");
-    os_ << indent << "}\n";
+  // The root's nodes, then each cluster with its nodes and, nested, its children, depth first.
+  void write(ClusterTree& tree) {
+    for (int id : tree[ClusterTree::kRoot].nodes) node(id, "  ");
+    struct Frame {
+      int cluster;
+      std::size_t next_child;
+    };
+    std::vector<Frame> stack{{ClusterTree::kRoot, 0}};
+    std::string path, indent = "  ";  // of the cluster on top of the stack
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      Cluster& c = tree[top.cluster];
+      if (top.next_child == c.children.size()) {  // done: close it
+        stack.pop_back();
+        if (stack.empty()) break;
+        indent.resize(indent.size() - 2);
+        os_ << indent << "}\n";
+        auto slash = path.rfind('/');
+        path.resize(slash == std::string::npos ? 0 : slash);
+        continue;
+      }
+      const int child = c.children[top.next_child++];
+      const Cluster& open = tree[child];
+      path += path.empty() ? open.name : "/" + open.name;
+      std::string id = "cluster_";
+      for (char ch : path) id += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      // "a/b" and "a_b" sanitize alike; the suffix keeps cluster ids distinct.
+      std::string unique = id;
+      for (int k = 2; !cluster_ids_.insert(unique).second; ++k)
+        unique = id + "_" + std::to_string(k);
+      os_ << indent << "subgraph " << unique << " {\n"
+          << indent << "  label=" << dot_string(open.name) << ";\n"
+          << indent << "  tooltip=" << dot_string(path) << ";\n"
+          << indent << "  style=\"rounded\"; color=\"#9e9e9e\"; fontcolor=\"#616161\";\n";
+      indent += "  ";
+      for (int id_ : open.nodes) node(id_, indent);
+      stack.push_back({child, 0});
+    }
   }
 
  private:
@@ -163,25 +220,15 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
     throw GraphError("to_dot: no node in name scope '" + filter + "'" +
                      (options.show_backward ? "" : " outside the backward part"));
 
+  ClusterTree tree;
+  for (const Node& n : graph.nodes())
+    if (shown[static_cast<std::size_t>(n.id)]) tree.find(n.scope(), true);
   // A variable's initializer is built in a scope named after the variable; drawing the
   // variable inside that cluster keeps the pair together.
-  std::set<std::string> scopes;
-  for (const Node& n : graph.nodes())
-    if (shown[static_cast<std::size_t>(n.id)])
-      for (std::string s = n.scope(); !s.empty(); s = s.substr(0, s.rfind('/')))
-        if (!scopes.insert(s).second || s.find('/') == std::string::npos) break;
-  Cluster root;
   for (const Node& n : graph.nodes()) {
     if (!shown[static_cast<std::size_t>(n.id)]) continue;
-    Cluster* c = &root;
-    std::string scope = scopes.count(n.name) ? n.name : n.scope();
-    for (std::size_t start = 0; !scope.empty() && start <= scope.size();) {
-      auto slash = scope.find('/', start);
-      if (slash == std::string::npos) slash = scope.size();
-      c = &c->child(scope.substr(start, slash - start));
-      start = slash + 1;
-    }
-    c->nodes.push_back(n.id);
+    int own = tree.find(n.name, false);
+    tree[own >= 0 ? own : tree.find(n.scope(), false)].nodes.push_back(n.id);
   }
 
   std::ostringstream os;
@@ -192,9 +239,7 @@ std::string to_dot(const Graph& graph, const DotOptions& options) {
      << "  graph [newrank=true, rankdir=TB, fontname=\"Helvetica\", fontsize=11];\n"
      << "  node [fontname=\"Helvetica\", fontsize=10];\n"
      << "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#616161\"];\n";
-  DotWriter writer(graph, os);
-  for (int id : root.nodes) writer.node(id, "  ");
-  for (const auto& child : root.children) writer.cluster(*child, "  ");
+  DotWriter(graph, os).write(tree);
 
   // Inputs from nodes that are not drawn (outside the filter, or hidden backward nodes).
   std::set<int> external;

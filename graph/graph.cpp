@@ -71,18 +71,35 @@ void Graph::throw_no_node(int id) const {
                    std::to_string(num_nodes()) + " nodes)");
 }
 
+namespace {
+
+// A user's name for an error message: a name past the length limit is cut to its first 80
+// bytes, with its length said (a 2 MB name made 2 MB messages).
+std::string quoted(std::string_view name) {
+  constexpr std::size_t kShown = 80;
+  if (name.size() <= kMaxNameBytes) return "'" + std::string(name) + "'";
+  return "'" + std::string(name.substr(0, kShown)) + "...' (" + std::to_string(name.size()) +
+         " bytes)";
+}
+
+}  // namespace
+
 // Names are '/'-separated paths of non-empty parts without ':' (which separates the output
-// index in "name:1") or control characters. Returns why `name` is not one, or "".
+// index in "name:1") or control characters, at most kMaxNameBytes long and kMaxNameDepth parts
+// deep. Returns why `name` is not one, or "".
 std::string invalid_name_reason(std::string_view name) {
   if (name.empty()) return "the name is empty";
+  if (name.size() > kMaxNameBytes)
+    return quoted(name) + " is longer than " + std::to_string(kMaxNameBytes) + " bytes";
   if (name.front() == '/' || name.back() == '/' || name.find("//") != std::string_view::npos)
-    return "'" + std::string(name) + "' has an empty scope or name part";
+    return quoted(name) + " has an empty scope or name part";
+  if (auto parts = std::count(name.begin(), name.end(), '/') + 1; parts > kMaxNameDepth)
+    return quoted(name) + " has " + std::to_string(parts) + " '/'-separated parts, more than " +
+           std::to_string(kMaxNameDepth);
   for (char c : name) {
     if (c == ':')
-      return "'" + std::string(name) +
-             "' contains ':' (reserved for output indices, as in \"name:1\")";
-    if (static_cast<unsigned char>(c) < 0x20)
-      return "'" + std::string(name) + "' contains a control character";
+      return quoted(name) + " contains ':' (reserved for output indices, as in \"name:1\")";
+    if (static_cast<unsigned char>(c) < 0x20) return quoted(name) + " contains a control character";
   }
   return "";
 }
@@ -118,7 +135,7 @@ std::string Graph::describe_failure(std::string_view op, const std::string& name
                                     const std::vector<Output>& inputs,
                                     const SourceSite& site) const {
   std::ostringstream os;
-  os << "node '" << name << "' (op " << op << ") with inputs [";
+  os << "node " << quoted(name) << " (op " << op << ") with inputs [";
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (i) os << ", ";
     const Output& in = inputs[i];
@@ -140,7 +157,7 @@ std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<
   std::string full = scope_ + base;
   const OpRecord* op = registry_->find(op_name);
   if (!op)
-    throw GraphError("cannot add node '" + full + "': unknown op '" + std::string(op_name) +
+    throw GraphError("cannot add node " + quoted(full) + ": unknown op '" + std::string(op_name) +
                      "' (created at " + site.to_string() + ")");
   auto fail = [&](const std::string& why) -> GraphError {
     return GraphError(describe_failure(op_name, full, inputs, site) + ": " + why);

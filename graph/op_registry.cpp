@@ -21,6 +21,12 @@ void ShapeContext::set_output(int i, DType dtype, Shape shape) {
   if (i < 0 || i >= static_cast<int>(outputs_.size()))
     throw GraphError("shape function set output " + std::to_string(i) + " of an op with " +
                      std::to_string(outputs_.size()) + " outputs");
+  // Every op's output passes here: a size that overflows is refused before any kernel sees it.
+  try {
+    checked_nbytes(dtype, shape);
+  } catch (const ShapeError& e) {
+    throw ShapeError("output " + std::to_string(i) + ": " + e.what());
+  }
   outputs_[static_cast<std::size_t>(i)] = OutputInfo{dtype, std::move(shape), true};
 }
 

@@ -44,8 +44,15 @@ Session::VariableState& Session::variable_state(int node) {
   const Node& n = graph_->node(node);
   auto& slot = variables_[n.name];
   if (!slot) {
-    slot = std::make_unique<VariableState>();
-    slot->value = Tensor(n.output_dtypes.at(0), n.output_shapes.at(0));
+    auto state = std::make_unique<VariableState>();
+    try {
+      state->value = Tensor(n.output_dtypes.at(0), n.output_shapes.at(0));
+    } catch (const AllocationError& e) {  // it names bytes, dtype and shape
+      variables_.erase(n.name);
+      throw AllocationError("variable '" + n.name + "' (op " + n.op->name + ", created at " +
+                            n.site.to_string() + "): " + e.what());
+    }
+    slot = std::move(state);
   }
   return *slot;
 }

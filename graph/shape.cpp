@@ -3,13 +3,16 @@
 #include <ostream>
 #include <stdexcept>
 
+#include "dagrad/graph/checked_int.hpp"
+#include "dagrad/graph/errors.hpp"
+
 namespace dagrad {
 
 static void check_dims(const std::vector<std::int64_t>& dims) {
   for (auto d : dims)
     if (d < Shape::kUnknown)
-      throw std::invalid_argument("Shape: dimension " + std::to_string(d) +
-                                  " is negative (use -1 for unknown)");
+      throw ShapeError("Shape: dimension " + std::to_string(d) +
+                       " is negative (use -1 for unknown)");
 }
 
 Shape::Shape(std::initializer_list<std::int64_t> dims) : dims_(dims) {
@@ -28,11 +31,18 @@ bool Shape::is_fully_defined() const {
 std::int64_t Shape::num_elements() const {
   if (!is_fully_defined())
     throw std::invalid_argument("Shape::num_elements of partially known shape " + to_string());
+  return known_elements();
+}
+
+std::int64_t Shape::known_elements() const {
   std::int64_t n = 1;
-  for (auto d : dims_)
-    if (__builtin_mul_overflow(n, d, &n))
-      throw std::invalid_argument("shape " + to_string() +
-                                  " has more elements than an int64 can count");
+  for (auto d : dims_) {
+    if (d == kUnknown) continue;
+    auto product = checked_mul(n, d);
+    if (!product)
+      throw ShapeError("shape " + to_string() + " has more elements than an int64 can count");
+    n = *product;
+  }
   return n;
 }
 

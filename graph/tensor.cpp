@@ -1,21 +1,43 @@
 #include "dagrad/graph/tensor.hpp"
 
 #include <cstring>
+#include <new>
 #include <sstream>
 
+#include "dagrad/graph/checked_int.hpp"
+#include "dagrad/graph/errors.hpp"
+
 namespace dagrad {
+
+std::int64_t checked_nbytes(DType dtype, const Shape& shape) {
+  std::int64_t n = shape.known_elements();
+  auto bytes = checked_mul(n, static_cast<std::int64_t>(dtype_size(dtype)));
+  if (!bytes || *bytes > kMaxTensorBytes)
+    throw ShapeError(std::string(dtype_name(dtype)) + " " + shape.to_string() + " holds " +
+                     std::to_string(n) + " elements of " + std::to_string(dtype_size(dtype)) +
+                     " bytes: more bytes than an int64 can count");
+  return *bytes;
+}
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   if (!shape_.is_fully_defined())
     throw std::invalid_argument("Tensor: shape " + shape_.to_string() + " is not fully defined");
   size_ = shape_.num_elements();
+  capacity_ = static_cast<std::size_t>(checked_nbytes(dtype_, shape_));
   // Round up so that even empty tensors own a buffer (defined() stays true) and SIMD loads of
   // the last partial vector stay inside it.
-  capacity_ = nbytes();
   std::size_t bytes = capacity_ + 64;
-  buffer_ = std::shared_ptr<std::byte[]>(
-      new (std::align_val_t{64}) std::byte[bytes](),
-      [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
+  // nothrow: a failed allocation becomes an error naming the tensor. (Under AddressSanitizer,
+  // set allocator_may_return_null=1, else ASan aborts on an allocation it cannot serve.)
+  void* memory = ::operator new[](bytes, std::align_val_t{64}, std::nothrow);
+  if (!memory)
+    throw AllocationError("cannot allocate " + std::to_string(capacity_) + " bytes for a " +
+                          std::string(dtype_name(dtype_)) + " tensor of shape " +
+                          shape_.to_string() + ": out of memory");
+  std::memset(memory, 0, bytes);
+  buffer_ = std::shared_ptr<std::byte[]>(static_cast<std::byte*>(memory), [](std::byte* p) {
+    ::operator delete[](p, std::align_val_t{64});
+  });
 }
 
 Tensor Tensor::view(DType dtype, Shape shape) const {
@@ -24,7 +46,7 @@ Tensor Tensor::view(DType dtype, Shape shape) const {
     throw std::invalid_argument("Tensor::view: shape " + shape.to_string() +
                                 " is not fully defined");
   std::int64_t n = shape.num_elements();
-  std::size_t need = static_cast<std::size_t>(n) * dtype_size(dtype);
+  auto need = static_cast<std::size_t>(checked_nbytes(dtype, shape));
   if (need > capacity_)
     throw std::invalid_argument("Tensor::view: " + std::string(dtype_name(dtype)) + " " +
                                 shape.to_string() + " needs " + std::to_string(need) +

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "dagrad/graph/errors.hpp"
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/ops/ops.hpp"
 #include "nn/config_util.hpp"
@@ -144,6 +145,10 @@ void Layer::build(const BackendPtr& backend, const std::vector<Shape>& input_sha
     }
     // Keras initializes a layer's weights when it is built: get_weights works at once.
     backend->session().initialize_uninitialized_variables();
+  } catch (const AllocationError& e) {  // a weight's buffer: it names variable, bytes and shape
+    undo();
+    throw ModelError("layer '" + name_ + "' (" + type() + "): not enough memory for its weights " +
+                     "for input shape " + shapes_text(input_shapes) + ": " + e.what());
   } catch (const std::bad_alloc&) {
     undo();
     throw ModelError("layer '" + name_ + "' (" + type() + "): not enough memory for its weights " +
@@ -155,8 +160,8 @@ void Layer::build(const BackendPtr& backend, const std::vector<Shape>& input_sha
 }
 
 void Layer::check_weight_size(const std::string& name, const Shape& shape) const {
-  // Refused here rather than by the allocator: a count that overflows int64 is an
-  // std::invalid_argument from Shape, and an allocation the machine cannot hold is either
+  // Refused here rather than by the allocator: a count that overflows int64 is a ShapeError
+  // from Shape, and an allocation the machine cannot hold is either
   // std::bad_alloc or, with overcommit, the OOM killer while the weight is zero-filled.
   std::string what = "layer '" + name_ + "' (" + type() + "): weight '" + name + "' of shape " +
                      shape.to_string();

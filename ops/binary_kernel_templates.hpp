@@ -12,39 +12,22 @@
 #include <utility>
 
 #include "kernel_util.hpp"
+#include "wrapping_int.hpp"
 
 namespace dagrad::kernels::binary {
 
 struct Div;
 
-// Integer a / b is undefined for b == 0, and for min / -1 (the quotient overflows; x86 traps).
-// Checks the element pairs the division will meet, in one pass over the output.
+// Integer a / b is undefined for b == 0: checked before dividing. Broadcasting only repeats
+// elements, so a nonempty output meets every element of b. (min / -1, which overflows and traps
+// on x86, wraps to min: wrapping::div.)
 template <class T>
-void check_integer_division(const Tensor& a, const Tensor& b, const Tensor& out) {
-  const T* pa = a.data<T>();
+void check_integer_division(const Tensor& b, const Tensor& out) {
+  if (out.size() == 0) return;
   const T* pb = b.data<T>();
-  auto check = [](T x, T y, std::int64_t b_element) {
-    if (y == 0)
-      throw std::domain_error("integer division by zero (element " + std::to_string(b_element) +
-                              " of b)");
-    if (y == T(-1) && x == std::numeric_limits<T>::min())
-      throw std::domain_error("integer division overflow: " + std::to_string(x) +
-                              " / -1 (element " + std::to_string(b_element) + " of b)");
-  };
-  if (a.shape() == b.shape()) {
-    for (std::int64_t i = 0; i < b.size(); ++i) check(pa[i], pb[i], i);
-  } else if (b.size() == 1 && out.shape() == a.shape()) {
-    // One divisor: zero always fails; -1 fails with any min in a.
-    check(T(1), *pb, 0);
-    if (*pb == T(-1))
-      for (std::int64_t i = 0; i < a.size(); ++i) check(pa[i], *pb, 0);
-  } else if (a.size() == 1 && out.shape() == b.shape()) {
-    for (std::int64_t i = 0; i < b.size(); ++i) check(*pa, pb[i], i);
-  } else {
-    BroadcastWalk<2> walk(out.shape(), {&a.shape(), &b.shape()});
-    for (std::int64_t e = 0; e < out.size(); ++e, walk.next())
-      check(pa[walk.offset(0)], pb[walk.offset(1)], walk.offset(1));
-  }
+  for (std::int64_t i = 0; i < b.size(); ++i)
+    if (pb[i] == 0)
+      throw std::domain_error("integer division by zero (element " + std::to_string(i) + " of b)");
 }
 
 // Broadcasting other than "same shapes" or "one side a single element": a contiguous loop per
@@ -78,6 +61,27 @@ void broadcast_rows(const Tensor& a, const Tensor& b, Tensor& out) {
   }
 }
 
+// Integers: plain loops over F::scalar (whose arithmetic wraps, wrapping_int.hpp), which the
+// compiler vectorizes; xtensor's integer expressions would overflow as undefined behaviour.
+template <class F, class T, class R>
+void integer_loops(const Tensor& a, const Tensor& b, Tensor& out) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  R* po = out.data<R>();
+  const std::int64_t n = out.size();
+  if (a.shape() == b.shape()) {
+    for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<R>(F::scalar(pa[i], pb[i]));
+  } else if (b.size() == 1 && out.shape() == a.shape()) {
+    const T vb = *pb;
+    for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<R>(F::scalar(pa[i], vb));
+  } else if (a.size() == 1 && out.shape() == b.shape()) {
+    const T va = *pa;
+    for (std::int64_t i = 0; i < n; ++i) po[i] = static_cast<R>(F::scalar(va, pb[i]));
+  } else {
+    broadcast_rows<F, T, R>(a, b, out);
+  }
+}
+
 // F::apply(a, b) is an xtensor expression, F::scalar(a, b) the same function of two elements;
 // the output element type is bool for comparisons, else T.
 template <class F, bool Compare>
@@ -88,9 +92,10 @@ struct Binary {
     const Tensor& a = c.input(0);
     const Tensor& b = c.input(1);
     Tensor& o = c.output(0);
-    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>)
-      check_integer_division<T>(a, b, o);
-    if (a.shape() == b.shape()) {
+    if constexpr (std::is_same_v<F, Div> && std::is_integral_v<T>) check_integer_division<T>(b, o);
+    if constexpr (std::is_integral_v<T>) {
+      integer_loops<F, T, R>(a, b, o);
+    } else if (a.shape() == b.shape()) {
       auto vo = flat<R>(o);
       xt::noalias(vo) = F::apply(flat<T>(a), flat<T>(b));
     } else if (b.size() == 1 && o.shape() == a.shape()) {
@@ -116,13 +121,14 @@ struct Binary {
       return SCALAR;                      \
     }                                     \
   };
-DAGRAD_BINARY(Add, a + b, a + b)
-DAGRAD_BINARY(Sub, a - b, a - b)
+// The scalar forms serve the integer loops and broadcasting: they wrap for integers.
+DAGRAD_BINARY(Add, a + b, wrapping::add(a, b))
+DAGRAD_BINARY(Sub, a - b, wrapping::sub(a, b))
 // clang-format reads this product as a pointer declaration (a* b).
 // clang-format off
-DAGRAD_BINARY(Mul, a * b, a * b)
+DAGRAD_BINARY(Mul, a * b, wrapping::mul(a, b))
 // clang-format on
-DAGRAD_BINARY(Div, a / b, a / b)
+DAGRAD_BINARY(Div, a / b, wrapping::div(a, b))
 // Not xt::pow: xsimd 8's batched pow maps every zero base to 0 (so 0^0 = 0, 0^-1 = 0).
 struct PowFn {
   template <class T>

@@ -1,4 +1,5 @@
 // Kernels of equal, where and add_n (see binary_kernels.hpp).
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -47,6 +48,16 @@ struct Where {
 struct AddN {
   template <class T>
   static void run(KernelContext& c) {
+    if constexpr (std::is_integral_v<T>) {  // wraps, as add does
+      T* out = c.output(0).data<T>();
+      const std::int64_t n = c.output(0).size();
+      std::copy_n(c.input(0).data<T>(), n, out);
+      for (std::size_t i = 1; i < c.inputs.size(); ++i) {
+        const T* in = c.input(static_cast<int>(i)).data<T>();
+        for (std::int64_t j = 0; j < n; ++j) out[j] = wrapping::add(out[j], in[j]);
+      }
+      return;
+    }
     auto out = flat<T>(c.output(0));
     xt::noalias(out) = flat<T>(c.input(0));
     for (std::size_t i = 1; i < c.inputs.size(); ++i)

@@ -7,6 +7,7 @@
 #include "elementwise_kernels.hpp"
 #include "kernel_util.hpp"
 #include "vector_math.hpp"
+#include "wrapping_int.hpp"
 
 namespace dagrad::kernels::unary {
 
@@ -22,14 +23,16 @@ struct Vector {
   }
 };
 
-// Integer kernels: F::apply(x) returns an xtensor expression of x (a 1-D adaptor).
+// Integer kernels: F::integer(x) of each element, a plain loop the compiler vectorizes. Integer
+// arithmetic wraps (wrapping_int.hpp): neg and abs of min are min.
 template <class F>
-struct Expression {
+struct Integer {
   template <class T>
   static void run(KernelContext& c) {
-    auto x = flat<T>(c.input(0));
-    auto y = flat<T>(c.output(0));
-    xt::noalias(y) = F::apply(x);
+    const T* x = c.input(0).template data<T>();
+    T* y = c.output(0).template data<T>();
+    const std::int64_t n = c.input(0).size();
+    for (std::int64_t i = 0; i < n; ++i) y[i] = F::integer(x[i]);
   }
 };
 
@@ -37,11 +40,11 @@ template <class F>
 void set_floating(OpRecord& record) {
   set_kernels<Vector<F>, float, double>(record);
 }
-// F has both forms: the batch function for floats and the expression for integers.
+// F has both forms: the batch function for floats and the element function for integers.
 template <class F>
 void set_signed(OpRecord& record) {
   set_kernels<Vector<F>, float, double>(record);
-  set_kernels<Expression<F>, std::int32_t, std::int64_t>(record);
+  set_kernels<Integer<F>, std::int32_t, std::int64_t>(record);
 }
 
 #define DAGRAD_VECTOR_UNARY(NAME, FUNCTION)                                  \
@@ -57,19 +60,16 @@ void set_signed(OpRecord& record) {
     static auto function(const KernelContext&) {                             \
       return [](const vmath::Batch<T>& x) { return vmath::FUNCTION<T>(x); }; \
     }                                                                        \
-    template <class E>                                                       \
-    static auto apply(E&& x) {                                               \
+    template <class T>                                                       \
+    static T integer(T x) {                                                  \
       return EXPR;                                                           \
     }                                                                        \
   };
 
-DAGRAD_SIGNED_UNARY(Neg, neg, -x)
-DAGRAD_SIGNED_UNARY(Abs, abs, xt::abs(x))
-DAGRAD_SIGNED_UNARY(Sign, sign, xt::sign(x))
-// clang-format reads this product as a pointer declaration (x* x).
-// clang-format off
-DAGRAD_SIGNED_UNARY(Square, square, x * x)
-// clang-format on
+DAGRAD_SIGNED_UNARY(Neg, neg, wrapping::neg(x))
+DAGRAD_SIGNED_UNARY(Abs, abs, wrapping::abs(x))
+DAGRAD_SIGNED_UNARY(Sign, sign, static_cast<T>((x > 0) - (x < 0)))
+DAGRAD_SIGNED_UNARY(Square, square, wrapping::mul(x, x))
 DAGRAD_VECTOR_UNARY(Exp, exp)
 DAGRAD_VECTOR_UNARY(Log, log)
 DAGRAD_VECTOR_UNARY(Log1p, log1p)

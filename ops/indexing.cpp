@@ -6,6 +6,7 @@
 #include <string>
 
 #include "shape_util.hpp"
+#include "wrapping_int.hpp"
 
 namespace dagrad {
 
@@ -31,7 +32,9 @@ void concat_shape(ShapeContext& ctx) {
     for (int k = 0; k < rank; ++k) {
       auto& o = out[static_cast<std::size_t>(k)];
       if (k == axis) {
-        o = (o == Shape::kUnknown || s[k] == Shape::kUnknown) ? Shape::kUnknown : o + s[k];
+        o = (o == Shape::kUnknown || s[k] == Shape::kUnknown)
+                ? Shape::kUnknown
+                : add_dims(o, s[k], "the concatenated size along axis " + std::to_string(k));
       } else if (o == Shape::kUnknown) {
         o = s[k];
       } else if (s[k] != Shape::kUnknown && s[k] != o) {
@@ -80,9 +83,12 @@ void slice_shape(ShapeContext& ctx) {
     if (b < 0 || n < -1)
       throw ShapeError("axis " + std::to_string(i) + ": begin " + std::to_string(b) +
                        " must be >= 0 and size " + std::to_string(n) + " must be >= 0 or -1");
-    if (d != Shape::kUnknown && (b > d || (n != -1 && b + n > d)))
+    // The end, checked: begin + size wrapping to a negative number passed the bounds check.
+    const std::int64_t end =
+        n == -1 ? b : add_dims(b, n, "axis " + std::to_string(i) + ": slice end begin + size");
+    if (d != Shape::kUnknown && (b > d || end > d))
       throw ShapeError("axis " + std::to_string(i) + ": slice [" + std::to_string(b) + ", " +
-                       (n == -1 ? std::string("end") : std::to_string(b + n)) +
+                       (n == -1 ? std::string("end") : std::to_string(end)) +
                        ") is out of bounds for dimension " + std::to_string(d));
     out[i] = n != -1 ? n : (d == Shape::kUnknown ? Shape::kUnknown : d - b);
   }
@@ -122,7 +128,10 @@ void pad_shape(ShapeContext& ctx) {
                        std::to_string(before[i]) + " and after " + std::to_string(after[i]) +
                        " must be >= 0");
     auto d = in[static_cast<int>(i)];
-    out[i] = d == Shape::kUnknown ? Shape::kUnknown : before[i] + d + after[i];
+    // Checked: a padding near 2^63 wrapped the dimension to a small size the kernel overran.
+    const std::string what = "axis " + std::to_string(i) + ": padded dimension";
+    const std::int64_t padding = add_dims(before[i], after[i], what);
+    out[i] = d == Shape::kUnknown ? Shape::kUnknown : add_dims(padding, d, what);
   }
   ctx.set_output(0, ctx.input_dtype(0), Shape(std::move(out)));
 }
@@ -240,11 +249,7 @@ struct ScatterAddKernel {
         for (std::int64_t j = 0; j < r.m; ++j, src += r.inner) {
           T* row = out + (o * r.n + static_cast<std::int64_t>(index[j])) * r.inner;
           for (std::int64_t k = 0; k < r.inner; ++k) {
-            if constexpr (std::is_integral_v<T>)  // wraps around instead of overflowing
-              row[k] = static_cast<T>(static_cast<std::make_unsigned_t<T>>(row[k]) +
-                                      static_cast<std::make_unsigned_t<T>>(src[k]));
-            else
-              row[k] += src[k];
+            row[k] = kernels::wrapping::add(row[k], src[k]);  // integers wrap around
           }
         }
     });

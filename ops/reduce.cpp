@@ -23,6 +23,7 @@
 
 #include "kernel_util.hpp"
 #include "op_util.hpp"
+#include "wrapping_int.hpp"
 
 namespace dagrad {
 
@@ -112,17 +113,6 @@ Runs collapse(const Shape& shape, const AxisMask& mask) {
   return r;
 }
 
-// Integer sums wrap around (two's complement) instead of overflowing into undefined behaviour.
-template <class T>
-T wrap_add(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-  } else {
-    return a + b;
-  }
-}
-
 struct SumOp {
   template <class T>
   static T identity() {
@@ -130,7 +120,7 @@ struct SumOp {
   }
   template <class T>
   static T combine(T a, T b) {
-    return wrap_add(a, b);
+    return kernels::wrapping::add(a, b);  // integer sums wrap, as all integer arithmetic
   }
   // Sixteen partial sums (element i goes to partial i mod 16), added in a fixed pairwise tree,
   // plus the tail: independent lanes that the compiler vectorizes, short dependency chains and a

@@ -108,7 +108,7 @@ void reshape_shape(ShapeContext& ctx) {
         throw ShapeError("shape " + ints_to_string(target) + " has more than one -1");
       inferred = static_cast<int>(i);
     } else {
-      known *= d;
+      known = mul_dims(known, d, "shape " + ints_to_string(target) + ": the element count");
     }
   }
   std::vector<std::int64_t> out = target;  // a -1 left unresolved is an unknown dimension
@@ -133,7 +133,7 @@ void reshape_shape(ShapeContext& ctx) {
     // The input holds known_in * (unknown dims) elements, so `known` must be a multiple of it.
     std::int64_t known_in = 1;
     for (auto d : in.dims())
-      if (d != Shape::kUnknown) known_in *= d;
+      if (d != Shape::kUnknown) known_in = mul_dims(known_in, d, "input " + in.to_string());
     if (known_in == 0 ? known != 0 : known % known_in != 0)
       throw ShapeError("cannot reshape " + in.to_string() + " into shape " +
                        ints_to_string(target) + " (" + std::to_string(known) +

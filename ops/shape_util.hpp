@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "dagrad/graph/checked_int.hpp"
 #include "kernel_util.hpp"
 #include "op_util.hpp"
 
@@ -32,6 +33,22 @@ inline void expect_max_rank(const Shape& s, const char* what) {
   if (s.rank() > kMaxRank)
     throw ShapeError(std::string(what) + " has rank " + std::to_string(s.rank()) + " " +
                      s.to_string() + "; this op supports rank up to " + std::to_string(kMaxRank));
+}
+
+// For shape functions: a + b, or a ShapeError saying `what` overflows (never a wrapped size).
+inline std::int64_t add_dims(std::int64_t a, std::int64_t b, const std::string& what) {
+  auto sum = checked_add(a, b);
+  if (!sum)
+    throw ShapeError(what + ": " + std::to_string(a) + " + " + std::to_string(b) +
+                     " overflows an int64");
+  return *sum;
+}
+inline std::int64_t mul_dims(std::int64_t a, std::int64_t b, const std::string& what) {
+  auto product = checked_mul(a, b);
+  if (!product)
+    throw ShapeError(what + ": " + std::to_string(a) + " * " + std::to_string(b) +
+                     " overflows an int64");
+  return *product;
 }
 
 // For kernels (a guard for direct calls; the shape function rejects these first).

@@ -1,9 +1,11 @@
 // State and structure ops: placeholder, constant, variable, assign family, identity,
 // stop_gradient, group.
 #include <cstring>
+#include <type_traits>
 
 #include "kernel_util.hpp"
 #include "op_util.hpp"
+#include "wrapping_int.hpp"
 
 namespace dagrad {
 
@@ -23,20 +25,27 @@ struct AssignKernel {
     std::memcpy(c.input(0).raw(), c.input(1).raw(), c.input(1).nbytes());
   }
 };
-struct AssignAddKernel {
+// Integer updates wrap (wrapping_int.hpp), as add and sub do.
+template <bool Subtract>
+struct AssignUpdateKernel {
   template <class T>
   static void run(KernelContext& c) {
-    auto v = kernels::flat<T>(c.input(0));
-    xt::noalias(v) += kernels::flat<T>(c.input(1));
+    if constexpr (std::is_integral_v<T>) {
+      T* v = c.input(0).data<T>();
+      const T* d = c.input(1).data<T>();
+      for (std::int64_t i = 0; i < c.input(0).size(); ++i)
+        v[i] = Subtract ? kernels::wrapping::sub(v[i], d[i]) : kernels::wrapping::add(v[i], d[i]);
+    } else {
+      auto v = kernels::flat<T>(c.input(0));
+      if constexpr (Subtract)
+        xt::noalias(v) -= kernels::flat<T>(c.input(1));
+      else
+        xt::noalias(v) += kernels::flat<T>(c.input(1));
+    }
   }
 };
-struct AssignSubKernel {
-  template <class T>
-  static void run(KernelContext& c) {
-    auto v = kernels::flat<T>(c.input(0));
-    xt::noalias(v) -= kernels::flat<T>(c.input(1));
-  }
-};
+using AssignAddKernel = AssignUpdateKernel<false>;
+using AssignSubKernel = AssignUpdateKernel<true>;
 
 void assign_shape(ShapeContext& ctx) {
   if (!ctx.input_is_variable(0))

@@ -405,4 +405,37 @@ BOOST_AUTO_TEST_CASE(write_dot_file_picks_the_format_from_the_extension) {
   fs::remove_all(dir);
 }
 
+// Scopes as deep as names may go (kMaxNameDepth parts): one nested cluster per level, written by
+// a loop (the recursive walk overflowed the stack on deep names under ASan) and in memory linear
+// in the names (each cluster held its full path: 20,000 levels took 8.4 GB).
+BOOST_AUTO_TEST_CASE(deepest_scopes_nest_one_cluster_per_level) {
+  Graph g(dot_registry());
+  std::string scope = "s";
+  for (int i = 1; i < kMaxNameDepth - 1; ++i) scope += "/s";  // 63 parts: the node makes 64
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  Output y;
+  Output z;
+  {
+    auto guard = g.absolute_scope(scope);
+    y = neg(x, "deep");
+  }
+  {
+    auto guard = g.absolute_scope("s/s/t");  // a sibling branch under the shared prefix
+    z = neg(y, "side");
+  }
+  const std::string dot = to_dot(g);
+  // 63 clusters on the deep path, plus "s/s/t".
+  BOOST_TEST(count(dot, "subgraph cluster_") == 64u);
+  BOOST_TEST(count(dot, "subgraph cluster_s {") == 1u);
+  BOOST_TEST(count(dot, "subgraph cluster_s_s_t {") == 1u);
+  // Opening and closing braces balance, and the deep node sits inside all 63 clusters: its line
+  // is indented by 2 spaces per level plus the graph's 2.
+  BOOST_TEST(count(dot, "{") == count(dot, "}"));
+  const std::string line = node_line(dot, "deep");
+  BOOST_TEST(line.find_first_not_of(' ') == 2u + 2u * 63u, line);
+  BOOST_TEST(node_line(dot, "side").find_first_not_of(' ') == 2u + 2u * 3u);
+  // The deepest cluster's tooltip is its full path; its label the last part.
+  BOOST_TEST(dot.find("tooltip=\"" + scope + "\";") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

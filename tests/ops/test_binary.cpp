@@ -347,21 +347,19 @@ BOOST_AUTO_TEST_CASE(integer_division_by_zero_throws_run_error) {
   }
 }
 
-// INT_MIN / -1 overflows, and x86 idiv traps (SIGFPE): the kernel raises a RunError naming the
-// node instead, on every kernel path (same shape, scalar divisor, scalar numerator, broadcast).
+// INT_MIN / -1 overflows (and x86 idiv traps with SIGFPE): integer arithmetic wraps, so the
+// quotient is INT_MIN (-INT_MIN = INT_MAX + 1 wraps to INT_MIN), on every kernel path.
 template <class T>
-void expect_division_overflow(std::vector<T> a, Shape shape_a, std::vector<T> b, Shape shape_b) {
+void expect_division_wraps(std::vector<T> a, Shape shape_a, std::vector<T> b, Shape shape_b,
+                           std::vector<T> expected) {
   Graph g;
   Output pa = placeholder(g, dtype_of_v<T>, shape_a, "a");
   Output pb = placeholder(g, dtype_of_v<T>, shape_b, "b");
   Output q = dagrad::div(pa, pb, "quotient");
   Session s(g);
-  BOOST_CHECK_EXCEPTION(
-      s.run(q,
-            {{pa, Tensor::from_vector<T>(shape_a, a)}, {pb, Tensor::from_vector<T>(shape_b, b)}}),
-      RunError,
-      mentions_all<RunError>(
-          {"'quotient'", "overflow", std::to_string(std::numeric_limits<T>::min()) + " / -1"}));
+  Tensor out = s.run(
+      q, {{pa, Tensor::from_vector<T>(shape_a, a)}, {pb, Tensor::from_vector<T>(shape_b, b)}});
+  BOOST_TEST(out.to_vector<T>() == expected, boost::test_tools::per_element());
 }
 
 // The quotients of integer division where min and -1 both occur but never meet: min / 1 = min,
@@ -382,12 +380,14 @@ void expect_unpaired_min_divides(Shape shape_a, std::vector<T> a, Shape shape_b,
 template <class T>
 void integer_division_overflow_cases() {
   const T min = std::numeric_limits<T>::min();
-  expect_division_overflow<T>({1, min}, Shape{2}, {-1, -1}, Shape{2});       // same shape
-  expect_division_overflow<T>({3, min, 5}, Shape{3}, {-1}, Shape{});         // scalar divisor
-  expect_division_overflow<T>({min}, Shape{}, {2, -1}, Shape{2});            // scalar numerator
-  expect_division_overflow<T>({min, 4}, Shape{2, 1}, {1, -1}, Shape{1, 2});  // both broadcast
-  expect_division_overflow<T>({4, min}, Shape{2}, {2, -1, 3, -1},
-                              Shape{2, 2});  // a repeats over rows
+  const T half = static_cast<T>(min / 2);                                         // -2^(bits-2)
+  expect_division_wraps<T>({1, min}, Shape{2}, {-1, -1}, Shape{2}, {-1, min});    // same shape
+  expect_division_wraps<T>({3, min, 5}, Shape{3}, {-1}, Shape{}, {-3, min, -5});  // scalar b
+  expect_division_wraps<T>({min}, Shape{}, {2, -1}, Shape{2}, {half, min});       // scalar a
+  // (2, 1) with (1, 2): out[i][j] = a[i] / b[j].
+  expect_division_wraps<T>({min, 4}, Shape{2, 1}, {1, -1}, Shape{1, 2}, {min, min, 4, -4});
+  expect_division_wraps<T>({4, min}, Shape{2}, {2, -1, 3, -1}, Shape{2, 2},
+                           {2, min, 1, min});  // a repeats over rows
   expect_unpaired_min_divides<T>(Shape{2}, {min, 4}, Shape{2}, {1, -1}, {min, -4});
   expect_unpaired_min_divides<T>(Shape{2, 2}, {min, 6, 8, 10}, Shape{2}, {1, -1},
                                  {min, -6, 8, -10});
@@ -402,13 +402,13 @@ void integer_division_overflow_cases() {
                                  {min, static_cast<T>(-(min / 2))});
 }
 
-BOOST_AUTO_TEST_CASE(integer_division_overflow_checks_element_pairs) {
+BOOST_AUTO_TEST_CASE(integer_division_of_min_by_minus_one_wraps) {
   integer_division_overflow_cases<std::int32_t>();
   integer_division_overflow_cases<std::int64_t>();
 }
 
-// The overflow check is one pass: 2e5 divisions by -1 used to rescan a for min once per -1
-// (about 4e10 comparisons, 10 s); now they take well under a millisecond.
+// The divisor check is one pass: 2e5 divisions by -1 once rescanned a for min once per -1
+// (about 4e10 comparisons, 10 s); they take well under a millisecond.
 BOOST_AUTO_TEST_CASE(integer_division_check_is_linear) {
   const std::int64_t n = 200000;
   Graph g;
@@ -425,6 +425,62 @@ BOOST_AUTO_TEST_CASE(integer_division_check_is_linear) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   BOOST_TEST(seconds < 1.0, "took " << seconds << " s");
   BOOST_TEST(out.data<std::int32_t>()[n - 1] == -(n - 1));
+}
+
+// Integer add, sub and mul wrap as two's complement, on every kernel path (same shape, scalar
+// operand, general broadcast): values by hand modulo 2^32 and 2^64. Regression: they overflowed
+// as signed arithmetic (undefined behaviour under UBSan).
+template <class T>
+void expect_wrapping_arithmetic() {
+  const T min = std::numeric_limits<T>::min(), max = std::numeric_limits<T>::max();
+  using V = std::vector<T>;
+  auto run = [](auto op, V a, Shape sa, V b, Shape sb) {
+    Graph g;
+    Output pa = placeholder(g, dtype_of_v<T>, sa, "a");
+    Output pb = placeholder(g, dtype_of_v<T>, sb, "b");
+    Session s(g);
+    return s
+        .run(op(pa, pb), {{pa, Tensor::from_vector<T>(sa, a)}, {pb, Tensor::from_vector<T>(sb, b)}})
+        .template to_vector<T>();
+  };
+  auto plus = [](Output a, Output b) { return add(a, b); };
+  auto minus = [](Output a, Output b) { return sub(a, b); };
+  auto times = [](Output a, Output b) { return mul(a, b); };
+  // max + 1 = min, min + -1 = max; max - -1 = min, min - 1 = max; max * 2 = -2, min * -1 = min.
+  BOOST_TEST(run(plus, V{max, min}, Shape{2}, V{1, -1}, Shape{2}) == (V{min, max}),
+             boost::test_tools::per_element());
+  BOOST_TEST(run(minus, V{max, min}, Shape{2}, V{-1, 1}, Shape{2}) == (V{min, max}),
+             boost::test_tools::per_element());
+  BOOST_TEST(run(times, V{max, min}, Shape{2}, V{2, -1}, Shape{2}) == (V{-2, min}),
+             boost::test_tools::per_element());
+  // A scalar operand on either side.
+  BOOST_TEST(run(plus, V{max, 5}, Shape{2}, V{1}, Shape{}) == (V{min, 6}),
+             boost::test_tools::per_element());
+  BOOST_TEST(run(minus, V{min}, Shape{}, V{1, -1}, Shape{2}) == (V{max, min + 1}),
+             boost::test_tools::per_element());
+  // (2, 1) with (1, 2): out[i][j] = a[i] * b[j]; max * max = 1 and max * min = min modulo 2^bits.
+  BOOST_TEST(run(times, V{max, 3}, Shape{2, 1}, V{max, min}, Shape{1, 2}) ==
+                 (V{1, min, static_cast<T>(max - 2), min}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(integer_arithmetic_wraps_as_twos_complement) {
+  expect_wrapping_arithmetic<std::int32_t>();
+  expect_wrapping_arithmetic<std::int64_t>();
+  // Hand-checked in int32: 65537^2 = 2^32 + 2^17 + 1, which is 131073 modulo 2^32.
+  Graph g;
+  Output a = placeholder(g, DType::int32, Shape{3}, "a");
+  Output sum = add_n({a, a, a}, "sum");
+  Session s(g);
+  const std::int32_t max32 = std::numeric_limits<std::int32_t>::max();
+  auto out =
+      s.run({mul(a, a), sum}, {{a, Tensor::from_vector<std::int32_t>({3}, {65537, max32, -1})}});
+  BOOST_TEST(out[0].to_vector<std::int32_t>() == (std::vector<std::int32_t>{131073, 1, 1}),
+             boost::test_tools::per_element());
+  // add_n: 3 * 65537 = 196611; 3 * 2147483647 = 6442450941, less 2^32 = 2147483645.
+  BOOST_TEST(
+      out[1].to_vector<std::int32_t>() == (std::vector<std::int32_t>{196611, 2147483645, -3}),
+      boost::test_tools::per_element());
 }
 
 // ---- broadcasting -----------------------------------------------------------------------------

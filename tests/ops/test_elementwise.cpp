@@ -186,6 +186,44 @@ BOOST_AUTO_TEST_CASE(unary_int64_large_values) {
              boost::test_tools::per_element());
 }
 
+// Integer arithmetic wraps as two's complement (docs/adding-an-op.md), without undefined
+// behaviour: values computed by hand modulo 2^32 and 2^64. Regression: neg, abs and square
+// overflowed as signed arithmetic (UBSan: "negation of -2147483648 cannot be represented").
+BOOST_AUTO_TEST_CASE(unary_integer_overflow_wraps) {
+  Graph g;
+  Output x32 = placeholder(g, DType::int32, Shape{4}, "x32");
+  Output x64 = placeholder(g, DType::int64, Shape{4}, "x64");
+  Session sess(g);
+  const std::int32_t min32 = std::numeric_limits<std::int32_t>::min();
+  const std::int32_t max32 = std::numeric_limits<std::int32_t>::max();
+  const std::int64_t min64 = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t max64 = std::numeric_limits<std::int64_t>::max();
+  auto out32 = sess.run({neg(x32), dagrad::abs(x32), square(x32), sign(x32)},
+                        {{x32, Tensor::from_vector<std::int32_t>({4}, {min32, max32, 46341, -5})}});
+  // -min = 2^31 wraps to min; |min| likewise; 46341^2 = 2147488281 = 2^32 - 2147479015.
+  using V32 = std::vector<std::int32_t>;
+  BOOST_TEST(out32[0].to_vector<std::int32_t>() == (V32{min32, -max32, -46341, 5}),
+             boost::test_tools::per_element());
+  BOOST_TEST(out32[1].to_vector<std::int32_t>() == (V32{min32, max32, 46341, 5}),
+             boost::test_tools::per_element());
+  // min^2 = 2^62 and max^2 = 2^62 - 2^32 + 1 are 0 and 1 modulo 2^32.
+  BOOST_TEST(out32[2].to_vector<std::int32_t>() == (V32{0, 1, -2147479015, 25}),
+             boost::test_tools::per_element());
+  BOOST_TEST(out32[3].to_vector<std::int32_t>() == (V32{-1, 1, 1, -1}),
+             boost::test_tools::per_element());
+  auto out64 =
+      sess.run({neg(x64), dagrad::abs(x64), square(x64)},
+               {{x64, Tensor::from_vector<std::int64_t>({4}, {min64, max64, 3037000500LL, -7})}});
+  using V64 = std::vector<std::int64_t>;
+  BOOST_TEST(out64[0].to_vector<std::int64_t>() == (V64{min64, -max64, -3037000500LL, 7}),
+             boost::test_tools::per_element());
+  BOOST_TEST(out64[1].to_vector<std::int64_t>() == (V64{min64, max64, 3037000500LL, 7}),
+             boost::test_tools::per_element());
+  // 3037000500^2 = 9223372037000250000 = 2^64 - 9223372036709301616.
+  BOOST_TEST(out64[2].to_vector<std::int64_t>() == (V64{0, 1, -9223372036709301616LL, 49}),
+             boost::test_tools::per_element());
+}
+
 // A rank-2 input of 35 elements: several SIMD registers plus a partial tail, and the output keeps
 // the input's shape.
 BOOST_AUTO_TEST_CASE(unary_keeps_shape_rank2) {

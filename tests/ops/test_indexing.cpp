@@ -433,3 +433,64 @@ BOOST_AUTO_TEST_CASE(gradients_needing_unknown_sizes_are_clear_errors) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- sizes that overflow int64 ----
+// Regression: these wrapped. pad of 2^63-1 gave a 1-element output the kernel overran (heap
+// corruption), slice [1, 1 + 2^63-1) passed the bounds check as a negative end and segfaulted
+// when run. Each is now a ShapeError at build time naming node, op and input shapes.
+
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+
+BOOST_AUTO_TEST_CASE(pad_whose_size_overflows_is_a_build_error) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{2}, "x");
+  // 2^63-1 + 2 wraps to -2^63 + 1; the total of before and after alone can overflow too.
+  check_build_error(g, [&] { pad(x, {kInt64Max}, {0}, "huge_pad"); },
+                    {"node 'huge_pad'", "(op pad)", "x: float32 (2,)", "overflows an int64"});
+  check_build_error(g, [&] { pad(x, {kInt64Max}, {kInt64Max}, "huge_pad"); },
+                    {"node 'huge_pad'", "(op pad)", "overflows an int64"});
+  // Along an unknown dimension, before + after still must fit.
+  Output batch = placeholder(g, DType::float32, Shape{-1}, "batch");
+  check_build_error(g, [&] { pad(batch, {kInt64Max}, {1}, "huge_pad"); },
+                    {"node 'huge_pad'", "(op pad)", "overflows an int64"});
+  // In range as a count, but more bytes than an int64 holds: 2^62 float32 elements.
+  check_build_error(g, [&] { pad(x, {(std::int64_t{1} << 62) - 2}, {0}, "huge_pad"); },
+                    {"node 'huge_pad'", "(op pad)", "output 0", "float32 (4611686018427387904,)",
+                     "more bytes than an int64 can count"});
+}
+
+BOOST_AUTO_TEST_CASE(slice_whose_end_overflows_is_a_build_error) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{4}, "x");
+  check_build_error(g, [&] { slice(x, {1}, {kInt64Max}, "huge_slice"); },
+                    {"node 'huge_slice'", "(op slice)", "x: float32 (4,)", "overflows an int64"});
+  // With an unknown dimension the bounds are checked at run time, the end at build time.
+  Output batch = placeholder(g, DType::float32, Shape{-1}, "batch");
+  check_build_error(g, [&] { slice(batch, {1}, {kInt64Max}, "huge_slice"); },
+                    {"node 'huge_slice'", "(op slice)", "overflows an int64"});
+}
+
+BOOST_AUTO_TEST_CASE(concat_whose_size_overflows_is_a_build_error) {
+  Graph g;
+  const std::int64_t half = std::int64_t{1} << 62;  // 2^62 + 2^62 = 2^63 overflows
+  Output a = fill(g, Shape{half}, 0.0, DType::boolean, "a");
+  Output b = fill(g, Shape{half}, 0.0, DType::boolean, "b");
+  check_build_error(
+      g,
+      [&] {
+        concat({a, b}, 0, "huge_concat");
+      },
+      {"node 'huge_concat'", "(op concat)", "bool (4611686018427387904,)", "overflows an int64"});
+}
+
+BOOST_AUTO_TEST_CASE(one_hot_whose_size_overflows_is_a_build_error) {
+  Graph g;
+  Output indices = placeholder(g, DType::int32, Shape{4}, "indices");
+  // 4 * 2^62 elements overflow the count; 2^61 float32 rows of 4 overflow the bytes.
+  check_build_error(
+      g, [&] { one_hot(indices, std::int64_t{1} << 62, DType::float32, 1.0, 0.0, "huge_oh"); },
+      {"node 'huge_oh'", "(op one_hot)", "int32 (4,)", "more elements than an int64"});
+  check_build_error(
+      g, [&] { one_hot(indices, std::int64_t{1} << 60, DType::float64, 1.0, 0.0, "huge_oh"); },
+      {"node 'huge_oh'", "(op one_hot)", "more bytes than an int64 can count"});
+}

@@ -476,3 +476,50 @@ BOOST_AUTO_TEST_CASE(reshape_like_and_expand_dims) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- sizes that overflow int64 ----
+// Regression: a float64 fill of 2^61 elements got a 64-byte buffer (2^61 * 8 wrapped to 0) and
+// wrote past it. Every shape function's output size is checked, so these are build errors.
+
+BOOST_AUTO_TEST_CASE(outputs_whose_size_overflows_are_build_errors) {
+  Graph g;
+  const std::int64_t e61 = std::int64_t{1} << 61;
+  check_build_error(g, [&] { fill(g, Shape{e61}, 1.0, DType::float64, "huge_fill"); },
+                    {"node 'huge_fill'", "(op fill)", "float64 (2305843009213693952,)",
+                     "more bytes than an int64 can count"});
+  // The same count in bytes (bool) is fine to build.
+  BOOST_TEST(fill(g, Shape{e61}, 1.0, DType::boolean, "big_bools").shape() == Shape{e61});
+  Output x = placeholder(g, DType::float32, Shape{2, 3}, "x");
+  check_build_error(g,
+                    [&] {
+                      broadcast_to(x, {e61, 2, 3}, "huge_bcast");
+                    },
+                    {"node 'huge_bcast'", "(op broadcast_to)", "x: float32 (2, 3)",
+                     "more elements than an int64"});
+  // reshape's product of the target's dimensions: 2^32 * 2^32 wrapped to 0, which then
+  // "matched" an empty input.
+  Output empty = placeholder(g, DType::float32, Shape{0}, "empty");
+  const std::int64_t e32 = std::int64_t{1} << 32;
+  check_build_error(g,
+                    [&] {
+                      reshape(empty, {e32, e32, 0}, "huge_reshape");
+                    },
+                    {"node 'huge_reshape'", "(op reshape)", "float32 (0,)", "overflows an int64"});
+  check_build_error(g,
+                    [&] {
+                      reshape(empty, {e32, e32, -1}, "huge_reshape");
+                    },
+                    {"node 'huge_reshape'", "(op reshape)", "overflows an int64"});
+  // Unknown dimensions count as 1 at build time; a run-time shape that overflows is refused by
+  // the session's shape check (tests/graph/test_session.cpp).
+  // A placeholder of 2^62 bytes per row is fine; its cast to float64 is not.
+  Output batch = placeholder(g, DType::float32, Shape{-1, e61 / 2}, "batch");
+  check_build_error(g, [&] { cast(batch, DType::float64, "huge_cast"); },
+                    {"node 'huge_cast'", "(op cast)", "batch: float32 (?, 1152921504606846976)",
+                     "more bytes than an int64 can count"});
+  check_build_error(g,
+                    [&] {
+                      placeholder(g, DType::float64, Shape{-1, e61}, "huge_feed");
+                    },
+                    {"node 'huge_feed'", "(op placeholder)", "float64 (?, 2305843009213693952)"});
+}

@@ -15,6 +15,11 @@ struct Error : std::runtime_error {
 struct ShapeError : Error {
   using Error::Error;
 };
+// Memory for a tensor could not be allocated; the message names bytes, dtype and shape (and the
+// node or variable, when a session allocates).
+struct AllocationError : Error {
+  using Error::Error;
+};
 // A graph is malformed: unknown op, wrong arity, missing attribute, cycle, unknown node name.
 struct GraphError : Error {
   using Error::Error;

@@ -35,8 +35,16 @@ struct SourceSite {
   std::string to_string() const;  // "file.cpp:12 (main)" or "unknown site"
 };
 
+// Limits on node and scope names, checked when a name is made (add_node, name scopes) and so
+// also when a graph file is loaded: a name holds at most kMaxNameBytes bytes and kMaxNameDepth
+// '/'-separated parts ("a/b/c" has 3). Deeper names only cost: tools such as DOT draw one
+// nested cluster per scope level.
+inline constexpr std::size_t kMaxNameBytes = 1024;
+inline constexpr int kMaxNameDepth = 64;
+
 // Why `name` cannot name a node or scope ("" when it can): names are '/'-separated paths of
-// non-empty parts without ':' or control characters.
+// non-empty parts without ':' or control characters, within the limits above. The reason
+// quotes a name longer than kMaxNameBytes by its first 80 bytes.
 std::string invalid_name_reason(std::string_view name);
 
 // A handle to output `index` of node `node` of a graph: the symbolic tensor users build with.

@@ -44,6 +44,8 @@ class ShapeContext {
   bool input_is_variable(int i) const { return input(i).is_variable; }
   const AttrMap& attrs() const { return attrs_; }
 
+  // Throws ShapeError when the output's size overflows (checked_nbytes, unknown dimensions
+  // counted as 1).
   void set_output(int i, DType dtype, Shape shape);
   // Convenience checks that throw ShapeError with a message naming the input.
   void expect_dtype(int i, DType dtype) const;

@@ -14,6 +14,7 @@ class Shape {
   static constexpr std::int64_t kUnknown = -1;
 
   Shape() = default;  // a scalar: rank 0
+  // Throw ShapeError for a dimension below -1.
   Shape(std::initializer_list<std::int64_t> dims);
   explicit Shape(std::vector<std::int64_t> dims);
 
@@ -23,8 +24,11 @@ class Shape {
   const std::vector<std::int64_t>& dims() const { return dims_; }
 
   bool is_fully_defined() const;
-  // Product of the dimensions; requires is_fully_defined().
+  // Product of the dimensions; requires is_fully_defined() (else std::invalid_argument). Throws
+  // ShapeError when the product overflows an int64.
   std::int64_t num_elements() const;
+  // Product of the known dimensions (unknown ones count as 1); ShapeError when it overflows.
+  std::int64_t known_elements() const;
   // True when every pair of dimensions is equal or at least one of them is unknown.
   bool compatible_with(const Shape& other) const;
   // "(?, 784)"; a scalar prints as "()".

@@ -15,10 +15,20 @@
 
 namespace dagrad {
 
+// The most bytes a tensor's elements may take: an int64 count, less the 64 bytes of padding
+// every buffer gets.
+inline constexpr std::int64_t kMaxTensorBytes = INT64_MAX - 64;
+// Bytes of the elements of a `dtype` tensor of `shape`, unknown dimensions counted as 1. Throws
+// ShapeError naming dtype and shape when the element count or the byte size exceeds int64
+// (kMaxTensorBytes): shape functions and Tensor both check with it, so no size ever wraps.
+std::int64_t checked_nbytes(DType dtype, const Shape& shape);
+
 class Tensor {
  public:
   Tensor() = default;  // undefined: no dtype, no buffer
-  // Allocates a zero-filled tensor; shape must be fully defined.
+  // Allocates a zero-filled tensor; shape must be fully defined (else std::invalid_argument).
+  // Throws ShapeError when its size overflows (checked_nbytes), AllocationError naming bytes,
+  // dtype and shape when the memory cannot be had.
   Tensor(DType dtype, Shape shape);
 
   template <class T>
