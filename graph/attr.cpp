@@ -208,4 +208,8 @@ void AttrMap::set(std::string name, AttrValue value) {
   items_.emplace_back(std::move(name), std::move(value));
 }
 
+void AttrMap::append(std::string name, AttrValue value) {
+  items_.emplace_back(std::move(name), std::move(value));
+}
+
 }  // namespace dagrad

@@ -9,6 +9,7 @@
 #include "dagrad/graph/errors.hpp"
 #include "dagrad/graph/npy.hpp"
 #include "file_io.hpp"
+#include "json_reader.hpp"
 
 namespace dagrad {
 
@@ -91,10 +92,9 @@ void restore_checkpoint(Session& session, const std::string& dir) {
       detail::read_regular_file(index_path, "cannot read checkpoint index '" + index_path + "'");
   Json doc;
   try {
-    doc = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw fail(std::string(kIndexName) + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
-               e.what());
+    doc = detail::parse_json_document(text, kIndexName);
+  } catch (const FileError& e) {
+    throw fail(e.what());
   }
   if (!doc.is_object() || doc.value("format", Json()) != kFormatName)
     throw fail(std::string(kIndexName) + " is not a dagrad checkpoint index (no \"format\": \"" +

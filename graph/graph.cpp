@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <unordered_set>
 #include <utility>
 
 #include "dagrad/graph/errors.hpp"
@@ -152,7 +153,7 @@ std::string Graph::describe_failure(std::string_view op, const std::string& name
 
 std::vector<Output> Graph::add_node(std::string_view op_name, const std::vector<Output>& inputs,
                                     AttrMap attrs, NodeOptions options, std::source_location loc) {
-  SourceSite site = SourceSite::from(loc);
+  SourceSite site = options.site ? *options.site : SourceSite::from(loc);
   std::string base = options.name.empty() ? std::string(op_name) : options.name;
   std::string full = scope_ + base;
   const OpRecord* op = registry_->find(op_name);
@@ -436,13 +437,12 @@ void Graph::set_signature(const std::string& name, Signature signature) {
   if (std::string why = invalid_name_reason(name); !why.empty()) throw fail(why);
   auto check = [&](const std::vector<std::pair<std::string, Output>>& entries, const char* what,
                    bool placeholder) {
-    std::vector<std::string_view> keys;
+    std::unordered_set<std::string_view> keys;  // a loaded file may hold many
     for (const auto& [key, o] : entries) {
       if (std::string why = invalid_name_reason(key); !why.empty())
         throw fail(std::string(what) + " key: " + why);
-      if (std::find(keys.begin(), keys.end(), key) != keys.end())
+      if (!keys.insert(key).second)
         throw fail(std::string(what) + " key '" + key + "' appears twice");
-      keys.push_back(key);
       if (!o.valid() || o.graph != this || o.node >= num_nodes() || o.index < 0 ||
           o.index >= static_cast<int>(node(o.node).output_dtypes.size()))
         throw fail(std::string(what) + " '" + key + "' is not an output of this graph");

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "dagrad/graph/npy.hpp"
 #include "dagrad/graph/transforms.hpp"
 #include "file_io.hpp"
+#include "json_reader.hpp"
 
 namespace dagrad {
 
@@ -148,6 +150,14 @@ struct LoadContext {
   }
 };
 
+// A user's value in a message: a bounded excerpt, never the whole (possibly huge) value.
+std::string excerpt(const Json& v) {
+  return detail::json_excerpt(v);
+}
+std::string clipped(const std::string& text) {
+  return detail::clip_text(text);
+}
+
 const Json& field(const Json& object, const char* key, const LoadContext& ctx) {
   auto it = object.find(key);
   if (it == object.end()) ctx.file_error(std::string("missing field '") + key + "'");
@@ -158,16 +168,16 @@ std::int64_t json_int(const Json& v, const std::string& what, const LoadContext&
   if (v.is_number_unsigned()) {
     if (v.get<std::uint64_t>() >
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      ctx.file_error(what + " is out of range");
+      ctx.file_error(what + " is " + excerpt(v) + ", out of range (at most 2^63-1)");
     return static_cast<std::int64_t>(v.get<std::uint64_t>());
   }
-  if (!v.is_number_integer()) ctx.file_error(what + " must be an integer, got " + v.dump());
+  if (!v.is_number_integer()) ctx.file_error(what + " must be an integer, got " + excerpt(v));
   return v.get<std::int64_t>();
 }
 
 std::vector<std::int64_t> json_ints(const Json& v, const std::string& what,
                                     const LoadContext& ctx) {
-  if (!v.is_array()) ctx.file_error(what + " must be an array of integers, got " + v.dump());
+  if (!v.is_array()) ctx.file_error(what + " must be an array of integers, got " + excerpt(v));
   std::vector<std::int64_t> out;
   for (const Json& e : v) out.push_back(json_int(e, what, ctx));
   return out;
@@ -183,10 +193,10 @@ AttrValue json_to_attr(const std::string& name, const Json& j, const LoadContext
   int kind = -1;
   for (int k = 0; k <= static_cast<int>(AttrKind::Tensor); ++k)
     if (attr_kind_name(static_cast<AttrKind>(k)) == kind_name) kind = k;
-  if (kind < 0) ctx.file_error(what + ": unknown kind '" + kind_name + "'");
+  if (kind < 0) ctx.file_error(what + ": unknown kind '" + clipped(kind_name) + "'");
   switch (static_cast<AttrKind>(kind)) {
     case AttrKind::Bool:
-      if (!v.is_boolean()) ctx.file_error(what + " must be true or false, got " + v.dump());
+      if (!v.is_boolean()) ctx.file_error(what + " must be true or false, got " + excerpt(v));
       return v.get<bool>();
     case AttrKind::Int:
       return json_int(v, what, ctx);
@@ -194,18 +204,18 @@ AttrValue json_to_attr(const std::string& name, const Json& j, const LoadContext
       // The saver writes every float with a fraction or exponent ("2.0"); an integer here was
       // edited in or written by another tool, and would hide an int/float mix-up.
       if (v.is_number_integer())
-        ctx.file_error(what + " is a float but the file holds the integer " + v.dump() +
-                       " (write it as " + v.dump() + ".0)");
+        ctx.file_error(what + " is a float but the file holds the integer " + excerpt(v) +
+                       " (write it as " + excerpt(v) + ".0)");
       if (v.is_number()) return v.get<double>();
       if (v == "nan") return std::numeric_limits<double>::quiet_NaN();
       if (v == "inf") return std::numeric_limits<double>::infinity();
       if (v == "-inf") return -std::numeric_limits<double>::infinity();
-      ctx.file_error(what + " must be a number, \"nan\", \"inf\" or \"-inf\", got " + v.dump());
+      ctx.file_error(what + " must be a number, \"nan\", \"inf\" or \"-inf\", got " + excerpt(v));
     case AttrKind::String:
-      if (!v.is_string()) ctx.file_error(what + " must be a string, got " + v.dump());
+      if (!v.is_string()) ctx.file_error(what + " must be a string, got " + excerpt(v));
       return v.get<std::string>();
     case AttrKind::DType:
-      if (!v.is_string()) ctx.file_error(what + " must be a dtype name, got " + v.dump());
+      if (!v.is_string()) ctx.file_error(what + " must be a dtype name, got " + excerpt(v));
       try {
         return dtype_from_name(v.get<std::string>());
       } catch (const std::invalid_argument& e) {
@@ -229,7 +239,8 @@ AttrValue json_to_attr(const std::string& name, const Json& j, const LoadContext
       // Tensors live inside the graph directory; a path elsewhere means a tampered file.
       if (file.empty() || file.find('/') != std::string::npos ||
           file.find('\\') != std::string::npos || file == "." || file == "..")
-        ctx.file_error(what + ": '" + file + "' is not a file name inside the graph directory");
+        ctx.file_error(what + ": '" + clipped(file) +
+                       "' is not a file name inside the graph directory");
       Tensor t;
       try {
         t = read_npy((ctx.dir / file).string());
@@ -239,11 +250,11 @@ AttrValue json_to_attr(const std::string& name, const Json& j, const LoadContext
       // The dtype and shape next to the file name must agree with the .npy header.
       if (auto d = v.find("dtype");
           d != v.end() && (!d->is_string() || d->get<std::string>() != dtype_name(t.dtype())))
-        ctx.file_error(what + ": graph.json says dtype " + d->dump() + " but '" + file +
+        ctx.file_error(what + ": graph.json says dtype " + excerpt(*d) + " but '" + file +
                        "' holds " + std::string(dtype_name(t.dtype())));
       if (auto s = v.find("shape");
           s != v.end() && Shape(json_ints(*s, what + " shape", ctx)) != t.shape())
-        ctx.file_error(what + ": graph.json says shape " + s->dump() + " but '" + file +
+        ctx.file_error(what + ": graph.json says shape " + excerpt(*s) + " but '" + file +
                        "' holds " + t.shape().to_string());
       return t;
     }
@@ -259,15 +270,21 @@ Output resolve(Graph& g, const Json& ref, int current, const std::string& what,
   int index = 0;
   std::string shown;
   if (ref.is_number_integer()) {
-    std::int64_t value = json_int(ref, what, ctx);
-    if (value < 0 || value >= current)
-      ctx.graph_error(what + " refers to node " + std::to_string(value) +
-                      ", which is not an earlier node");
-    id = static_cast<int>(value);
+    // Compared as the file holds it, so that an id past 2^63 is reported as itself.
+    bool earlier = ref.is_number_unsigned()
+                       ? ref.get<std::uint64_t>() < static_cast<std::uint64_t>(current)
+                       : ref.get<std::int64_t>() >= 0 && ref.get<std::int64_t>() < current;
+    if (!earlier)
+      ctx.graph_error(what + " refers to node " + excerpt(ref) +
+                      ", which is not an earlier node (" +
+                      (current == 0 ? std::string("no node comes before it")
+                                    : "node ids here are 0 to " + std::to_string(current - 1)) +
+                      ")");
+    id = ref.get<int>();
     shown = "node " + std::to_string(id);
   } else {
     if (!ref.is_string())
-      ctx.file_error(what + " must be \"NODE:INDEX\" or a node id, got " + ref.dump());
+      ctx.file_error(what + " must be \"NODE:INDEX\" or a node id, got " + excerpt(ref));
     std::string s = ref.get<std::string>();
     std::string base = s;
     auto colon = s.rfind(':');
@@ -297,12 +314,12 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
   if (!name_json.is_string() || name_json.get<std::string>().empty())
     ctx.file_error("field 'name' must be a non-empty string");
   std::string name = name_json.get<std::string>();
-  ctx.where += " '" + name + "'";
+  ctx.where += " '" + clipped(name) + "'";
   const Json& op_json = field(j, "op", ctx);
   if (!op_json.is_string()) ctx.file_error("field 'op' must be a string");
   std::string op = op_json.get<std::string>();
   if (!g.registry().find(op))
-    ctx.graph_error("unknown op '" + op + "' (not in the registry; is a plugin missing?)");
+    ctx.graph_error("unknown op '" + clipped(op) + "' (not in the registry; is a plugin missing?)");
   if (g.find_node(name)) ctx.graph_error("duplicate node name");
 
   const Json& inputs_json = field(j, "inputs", ctx);
@@ -322,12 +339,17 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
   if (!attrs_json.is_object()) ctx.file_error("field 'attrs' must be an object");
   const OpRecord& record = *g.registry().find(op);
   for (const auto& [key, value] : attrs_json.items()) {
+    // Checked against the op's schema first: an unknown name is refused at once, so that a
+    // file with thousands of them costs no more than one.
+    auto a = std::find_if(record.attrs.begin(), record.attrs.end(),
+                          [&](const AttrSpec& spec) { return spec.name == key; });
+    if (a == record.attrs.end())
+      ctx.graph_error("op " + op + " has no attribute '" + clipped(key) + "'");
     AttrValue attr = json_to_attr(key, value, ctx);
-    for (const AttrSpec& a : record.attrs)
-      if (a.name == key && a.kind != attr_kind_of(attr))
-        ctx.graph_error("attribute '" + key + "' of op " + op + " is " +
-                        std::string(attr_kind_name(a.kind)) + ", but the file stores " +
-                        std::string(attr_kind_name(attr_kind_of(attr))));
+    if (a->kind != attr_kind_of(attr))
+      ctx.graph_error("attribute '" + key + "' of op " + op + " is " +
+                      std::string(attr_kind_name(a->kind)) + ", but the file stores " +
+                      std::string(attr_kind_name(attr_kind_of(attr))));
     spec.attrs.set(key, std::move(attr));
   }
   // Files store every attribute: a missing one would silently take today's default, which may
@@ -360,6 +382,96 @@ void load_node(Graph& g, const Json& j, int i, LoadContext& ctx) {
   }
   if (g.node(id).name != name)
     ctx.graph_error("the graph renamed the node to '" + g.node(id).name + "'");
+}
+
+// The document, once parsed: every field checked before it is read.
+std::unique_ptr<Graph> load_document(const Json& doc, const OpRegistry& registry,
+                                     LoadContext& ctx) {
+  if (!doc.is_object()) ctx.file_error("the document must be a JSON object");
+  const Json& format = field(doc, "format", ctx);
+  if (format != kFormatName)
+    ctx.file_error("field 'format' is " + excerpt(format) + ", not \"" + kFormatName + "\"");
+  std::int64_t version = json_int(field(doc, "version", ctx), "field 'version'", ctx);
+  if (version < 1 || version > kGraphFileVersion)
+    ctx.file_error("unsupported version " + std::to_string(version) +
+                   " (this dagrad reads versions 1 to " + std::to_string(kGraphFileVersion) + ")");
+  // Version 1 files predate trainable flags, collections and signatures.
+  const bool has_state_fields = version >= 2;
+
+  auto graph = std::make_unique<Graph>(registry);
+  if (auto s = doc.find("seed"); s != doc.end()) {
+    if (!s->is_number_unsigned()) ctx.file_error("field 'seed' must be a non-negative integer");
+    graph->set_seed(s->get<std::uint64_t>());
+  }
+  const Json& nodes = field(doc, "nodes", ctx);
+  if (!nodes.is_array()) ctx.file_error("field 'nodes' must be an array");
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    load_node(*graph, nodes[i], static_cast<int>(i), ctx);
+
+  ctx.where.clear();
+  const Json& variables = field(doc, "variables", ctx);
+  if (!variables.is_array()) ctx.file_error("field 'variables' must be an array");
+  int n = graph->num_nodes();
+  for (std::size_t k = 0; k < variables.size(); ++k) {
+    ctx.where = "variable " + std::to_string(k);
+    const Json& v = variables[k];
+    if (!v.is_object())
+      ctx.file_error("must be an object {\"variable\": ..., \"initializer\": ...}");
+    int var = resolve(*graph, field(v, "variable", ctx), n, "variable", ctx, true).node;
+    int init = resolve(*graph, field(v, "initializer", ctx), n, "initializer", ctx, true).node;
+    ctx.where += " '" + graph->node(var).name + "'";
+    VariableOptions options;
+    if (has_state_fields) {
+      const Json& trainable = field(v, "trainable", ctx);
+      if (!trainable.is_boolean())
+        ctx.file_error("field 'trainable' must be true or false, got " + excerpt(trainable));
+      options.trainable = trainable.get<bool>();
+      const Json& tags = field(v, "collections", ctx);
+      if (!tags.is_array()) ctx.file_error("field 'collections' must be an array of strings");
+      for (const Json& t : tags) {
+        if (!t.is_string())
+          ctx.file_error("field 'collections' holds " + excerpt(t) + ", not a string");
+        options.collections.push_back(t.get<std::string>());
+      }
+    }
+    // register_variable rejects a second registration, an initializer that is not an assign
+    // to this variable and bad collection names; the context adds the file and the entry.
+    try {
+      graph->register_variable(var, init, std::move(options));
+    } catch (const GraphError& e) {
+      ctx.graph_error(e.what());
+    }
+  }
+  if (has_state_fields) {
+    const Json& signatures = field(doc, "signatures", ctx);
+    if (!signatures.is_object()) ctx.file_error("field 'signatures' must be an object");
+    for (const auto& [name, sig] : signatures.items()) {
+      ctx.where = "signature '" + name + "'";
+      if (!sig.is_object())
+        ctx.file_error("must be an object {\"inputs\": {...}, \"outputs\": {...}}");
+      Graph::Signature signature;
+      for (auto [key, list] :
+           {std::pair{"inputs", &signature.inputs}, std::pair{"outputs", &signature.outputs}}) {
+        const Json& entries = field(sig, key, ctx);
+        if (!entries.is_object())
+          ctx.file_error("field '" + std::string(key) + "' must be an object");
+        for (const auto& [k, ref] : entries.items())
+          list->emplace_back(k, resolve(*graph, ref, n, std::string(key) + " '" + k + "'", ctx));
+      }
+      try {
+        graph->set_signature(name, std::move(signature));
+      } catch (const GraphError& e) {
+        ctx.graph_error(e.what());
+      }
+    }
+  }
+  ctx.where.clear();
+  try {
+    graph->verify();
+  } catch (const GraphError& e) {
+    ctx.graph_error(e.what());
+  }
+  return graph;
 }
 
 }  // namespace
@@ -451,97 +563,12 @@ std::unique_ptr<Graph> load_graph(const std::string& path, const OpRegistry& reg
     throw FileError(std::string(e.what()) +
                     " (expected a graph directory or the graph.json inside it)");
   }
-  Json doc;
+  Json doc = detail::parse_json_document(text, ctx.file);
   try {
-    doc = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    ctx.file_error("invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    return load_document(doc, registry, ctx);
+  } catch (const Json::exception& e) {  // each access is checked first, so none should come
+    ctx.file_error(std::string("unexpected JSON value: ") + e.what());
   }
-  if (!doc.is_object()) ctx.file_error("the document must be a JSON object");
-  const Json& format = field(doc, "format", ctx);
-  if (format != kFormatName)
-    ctx.file_error("field 'format' is " + format.dump() + ", not \"" + kFormatName + "\"");
-  std::int64_t version = json_int(field(doc, "version", ctx), "field 'version'", ctx);
-  if (version < 1 || version > kGraphFileVersion)
-    ctx.file_error("unsupported version " + std::to_string(version) +
-                   " (this dagrad reads versions 1 to " + std::to_string(kGraphFileVersion) + ")");
-  // Version 1 files predate trainable flags, collections and signatures.
-  const bool has_state_fields = version >= 2;
-
-  auto graph = std::make_unique<Graph>(registry);
-  if (auto s = doc.find("seed"); s != doc.end()) {
-    if (!s->is_number_unsigned()) ctx.file_error("field 'seed' must be a non-negative integer");
-    graph->set_seed(s->get<std::uint64_t>());
-  }
-  const Json& nodes = field(doc, "nodes", ctx);
-  if (!nodes.is_array()) ctx.file_error("field 'nodes' must be an array");
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    load_node(*graph, nodes[i], static_cast<int>(i), ctx);
-
-  ctx.where.clear();
-  const Json& variables = field(doc, "variables", ctx);
-  if (!variables.is_array()) ctx.file_error("field 'variables' must be an array");
-  int n = graph->num_nodes();
-  for (std::size_t k = 0; k < variables.size(); ++k) {
-    ctx.where = "variable " + std::to_string(k);
-    const Json& v = variables[k];
-    if (!v.is_object())
-      ctx.file_error("must be an object {\"variable\": ..., \"initializer\": ...}");
-    int var = resolve(*graph, field(v, "variable", ctx), n, "variable", ctx, true).node;
-    int init = resolve(*graph, field(v, "initializer", ctx), n, "initializer", ctx, true).node;
-    ctx.where += " '" + graph->node(var).name + "'";
-    VariableOptions options;
-    if (has_state_fields) {
-      const Json& trainable = field(v, "trainable", ctx);
-      if (!trainable.is_boolean())
-        ctx.file_error("field 'trainable' must be true or false, got " + trainable.dump());
-      options.trainable = trainable.get<bool>();
-      const Json& tags = field(v, "collections", ctx);
-      if (!tags.is_array()) ctx.file_error("field 'collections' must be an array of strings");
-      for (const Json& t : tags) {
-        if (!t.is_string())
-          ctx.file_error("field 'collections' holds " + t.dump() + ", not a string");
-        options.collections.push_back(t.get<std::string>());
-      }
-    }
-    // register_variable rejects a second registration, an initializer that is not an assign
-    // to this variable and bad collection names; the context adds the file and the entry.
-    try {
-      graph->register_variable(var, init, std::move(options));
-    } catch (const GraphError& e) {
-      ctx.graph_error(e.what());
-    }
-  }
-  if (has_state_fields) {
-    const Json& signatures = field(doc, "signatures", ctx);
-    if (!signatures.is_object()) ctx.file_error("field 'signatures' must be an object");
-    for (const auto& [name, sig] : signatures.items()) {
-      ctx.where = "signature '" + name + "'";
-      if (!sig.is_object())
-        ctx.file_error("must be an object {\"inputs\": {...}, \"outputs\": {...}}");
-      Graph::Signature signature;
-      for (auto [key, list] :
-           {std::pair{"inputs", &signature.inputs}, std::pair{"outputs", &signature.outputs}}) {
-        const Json& entries = field(sig, key, ctx);
-        if (!entries.is_object())
-          ctx.file_error("field '" + std::string(key) + "' must be an object");
-        for (const auto& [k, ref] : entries.items())
-          list->emplace_back(k, resolve(*graph, ref, n, std::string(key) + " '" + k + "'", ctx));
-      }
-      try {
-        graph->set_signature(name, std::move(signature));
-      } catch (const GraphError& e) {
-        ctx.graph_error(e.what());
-      }
-    }
-  }
-  ctx.where.clear();
-  try {
-    graph->verify();
-  } catch (const GraphError& e) {
-    ctx.graph_error(e.what());
-  }
-  return graph;
 }
 
 }  // namespace dagrad

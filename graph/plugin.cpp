@@ -22,7 +22,17 @@ std::vector<std::string> load_plugin(const std::string& path, OpRegistry& regist
     throw FileError("plugin '" + path +
                     "' has no dagrad_register_plugin entry point (define it with DAGRAD_PLUGIN)");
   std::vector<std::string> before = registry.names();
-  entry(registry);
+  // The plugin's own code runs here: whatever it throws names the file and the entry point.
+  const std::string where = "plugin '" + path + "': its entry point dagrad_register_plugin ";
+  try {
+    entry(registry);
+  } catch (const GraphError& e) {  // OpRegistry::add refused a record
+    throw GraphError(where + "failed: " + e.what());
+  } catch (const std::exception& e) {
+    throw FileError(where + "threw: " + e.what());
+  } catch (...) {
+    throw FileError(where + "threw an exception that is not a std::exception");
+  }
   std::vector<std::string> added;
   for (const std::string& name : registry.names())
     if (!std::binary_search(before.begin(), before.end(), name)) added.push_back(name);

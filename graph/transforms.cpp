@@ -85,7 +85,7 @@ bool writes_variable(const Node& n) {
 
 int replay_node(Graph& graph, const NodeSpec& spec) {
   auto top = graph.absolute_scope("");
-  NodeOptions options{spec.name, spec.control_inputs};
+  NodeOptions options{spec.name, spec.control_inputs, spec.site};
   graph.add_node(spec.op, spec.inputs, spec.attrs, std::move(options));
   int id = graph.num_nodes() - 1;
   graph.annotate(id, spec.site, spec.backward);

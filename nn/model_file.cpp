@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "dagrad/nn/model.hpp"
 #include "dagrad/optim/optimizers.hpp"
 #include "graph/file_io.hpp"
+#include "graph/json_reader.hpp"
 
 namespace dagrad::nn {
 
@@ -63,13 +65,39 @@ Json attrs_to_json(const AttrMap& attrs, const std::string& layer) {
   return out;
 }
 
+// A user's value in a message: a bounded excerpt, never the whole (possibly huge) value.
+std::string excerpt(const Json& v) {
+  return dagrad::detail::json_excerpt(v);
+}
+
+std::int64_t int_of(const Json& j, const std::string& what) {
+  // An unsigned number past 2^63 would wrap to a negative one in get<int64_t>.
+  if (!j.is_number_integer() ||
+      (j.is_number_unsigned() &&
+       j.get<std::uint64_t>() >
+           static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
+    throw std::runtime_error(what + " must be an integer of at most 2^63-1, got " + excerpt(j));
+  return j.get<std::int64_t>();
+}
+
+// Whether `j` is an integer in [0, count), compared as the file holds it (2^64-1 stays itself).
+bool is_index_below(const Json& j, std::size_t count) {
+  if (j.is_number_unsigned()) return j.get<std::uint64_t>() < count;
+  return j.is_number_integer() && j.get<std::int64_t>() >= 0 &&
+         static_cast<std::uint64_t>(j.get<std::int64_t>()) < count;
+}
+
+// "0 to 4", for messages about an index that is not below `count`.
+std::string valid_indices(std::size_t count, const char* what) {
+  return count == 0 ? std::string("there are no ") + what
+                    : std::string(what) + " are 0 to " + std::to_string(count - 1);
+}
+
 std::vector<std::int64_t> ints_of(const Json& j, const std::string& what) {
-  if (!j.is_array()) throw std::runtime_error(what + " must be a list of integers");
+  if (!j.is_array())
+    throw std::runtime_error(what + " must be a list of integers, got " + excerpt(j));
   std::vector<std::int64_t> out;
-  for (const Json& e : j) {
-    if (!e.is_number_integer()) throw std::runtime_error(what + " must be a list of integers");
-    out.push_back(e.get<std::int64_t>());
-  }
+  for (const Json& e : j) out.push_back(int_of(e, what));
   return out;
 }
 
@@ -78,23 +106,29 @@ AttrMap json_to_attrs(const Json& j, const std::string& what) {
   AttrMap out;
   for (const auto& [name, v] : j.items()) {
     std::string field = what + ": option '" + name + "'";
-    if (v.is_boolean()) out.set(name, v.get<bool>());
-    else if (v.is_number_integer()) out.set(name, v.get<std::int64_t>());
-    else if (v.is_number_float()) out.set(name, v.get<double>());
-    else if (v.is_string()) out.set(name, v.get<std::string>());
+    // The parser refused duplicate keys, so every name is new: append, in constant time.
+    if (v.is_boolean())
+      out.append(name, v.get<bool>());
+    else if (v.is_number_integer())
+      out.append(name, int_of(v, field));
+    else if (v.is_number_float())
+      out.append(name, v.get<double>());
+    else if (v.is_string())
+      out.append(name, v.get<std::string>());
     else if (v.is_object() && v.size() == 1 && v.contains("shape"))
-      out.set(name, Shape(ints_of(v["shape"], field)));
+      out.append(name, Shape(ints_of(v["shape"], field)));
     else if (v.is_object() && v.size() == 1 && v.contains("ints"))
-      out.set(name, ints_of(v["ints"], field));
+      out.append(name, ints_of(v["ints"], field));
     else if (v.is_object() && v.size() == 1 && v.contains("doubles") && v["doubles"].is_array()) {
       std::vector<double> values;
       for (const Json& e : v["doubles"]) {
         if (!e.is_number()) throw std::runtime_error(field + " must be a list of numbers");
         values.push_back(e.get<double>());
       }
-      out.set(name, Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(values.size())}, values));
-    }
-    else throw std::runtime_error(field + " has a value of no known kind: " + v.dump());
+      out.append(name, Tensor::from_vector<double>(Shape{static_cast<std::int64_t>(values.size())},
+                                                   values));
+    } else
+      throw std::runtime_error(field + " has a value of no known kind: " + excerpt(v));
   }
   return out;
 }
@@ -215,18 +249,18 @@ std::unique_ptr<Model> load_model(const std::string& path) {
   std::string text = dagrad::detail::read_regular_file(index_path, "cannot read model file '" + index_path + "'");
   Json doc;
   try {
-    doc = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw fail(std::string(kIndex) + ": invalid JSON at byte " + std::to_string(e.byte) +
-               " (a truncated or damaged file?)");
+    doc = dagrad::detail::parse_json_document(text, kIndex);
+  } catch (const FileError& e) {
+    throw fail(std::string(e.what()) + " (a truncated or damaged file?)");
   }
   if (!doc.is_object() || doc.value("format", Json()) != kFormat)
     throw fail(std::string(kIndex) + " is not a dagrad model file (no \"format\": \"" + kFormat + "\")");
   if (!doc.contains("version") || !doc["version"].is_number_integer() ||
       doc["version"].get<std::int64_t>() != kModelFileVersion)
     throw fail(std::string(kIndex) + ": format version " +
-               (doc.contains("version") ? doc["version"].dump() : std::string("(none)")) +
-               " is not supported (this build reads version " + std::to_string(kModelFileVersion) + ")");
+               (doc.contains("version") ? excerpt(doc["version"]) : std::string("(none)")) +
+               " is not supported (this build reads version " + std::to_string(kModelFileVersion) +
+               ")");
   std::unique_ptr<Model> model;
   try {
     std::string type = field(doc, "type", kIndex).get<std::string>();
@@ -249,7 +283,12 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       const Json& t = field(l, "type", what);
       if (!t.is_string()) throw std::runtime_error(what + ": \"type\" must be a string");
       AttrMap config = json_to_attrs(field(l, "config", what), what);
-      LayerPtr layer = layer_from_config(t.get<std::string>(), config);
+      LayerPtr layer;
+      try {
+        layer = layer_from_config(t.get<std::string>(), config);
+      } catch (const std::exception& e) {  // an unknown type, an option out of range
+        throw std::runtime_error(what + ": " + e.what());
+      }
       // A layer's config() holds every option it has, so an option it lacks is one the type
       // does not read (a misspelt "kernel_regularizer.l2" would otherwise be dropped silently).
       AttrMap known = layer->config();
@@ -272,15 +311,20 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       for (std::size_t i = 0; i < nodes.size(); ++i) {
         std::string what = std::string(kIndex) + " node " + std::to_string(i);
         const Json& li = field(nodes[i], "layer", what);
-        if (!li.is_number_integer() || li.get<std::int64_t>() < 0 ||
-            li.get<std::int64_t>() >= static_cast<std::int64_t>(layers.size()))
-          throw std::runtime_error(what + ": \"layer\" is not an index into \"layers\"");
-        LayerPtr layer = layers[static_cast<std::size_t>(li.get<std::int64_t>())];
+        if (!is_index_below(li, layers.size()))
+          throw std::runtime_error(what + ": \"layer\" is " + excerpt(li) +
+                                   ", not an index into \"layers\" (" +
+                                   valid_indices(layers.size(), "layer indices") + ")");
+        LayerPtr layer = layers[li.get<std::size_t>()];
         std::vector<Symbol> ins;
-        for (std::int64_t k : ints_of(field(nodes[i], "inputs", what), what + " inputs")) {
-          if (k < 0 || k >= static_cast<std::int64_t>(symbols.size()))
-            throw std::runtime_error(what + ": input " + std::to_string(k) + " is not an earlier node");
-          ins.push_back(symbols[static_cast<std::size_t>(k)]);
+        const Json& inputs = field(nodes[i], "inputs", what);
+        if (!inputs.is_array())
+          throw std::runtime_error(what + ": \"inputs\" must be a list, got " + excerpt(inputs));
+        for (const Json& k : inputs) {
+          if (!is_index_below(k, symbols.size()))
+            throw std::runtime_error(what + ": input " + excerpt(k) + " is not an earlier node (" +
+                                     valid_indices(symbols.size(), "earlier nodes") + ")");
+          ins.push_back(symbols[k.get<std::size_t>()]);
         }
         if (layer->type() == "InputLayer") {
           if (!layer->input_shape()) throw std::runtime_error(what + ": an InputLayer without input_shape");
@@ -291,11 +335,16 @@ std::unique_ptr<Model> load_model(const std::string& path) {
       }
       auto pick = [&](const char* key) {
         std::vector<Symbol> out;
-        for (std::int64_t k : ints_of(field(doc, key, kIndex), std::string("\"") + key + "\"")) {
-          if (k < 0 || k >= static_cast<std::int64_t>(symbols.size()))
-            throw std::runtime_error(std::string("\"") + key + "\" names node " + std::to_string(k) +
-                                     ", which does not exist");
-          out.push_back(symbols[static_cast<std::size_t>(k)]);
+        const Json& list = field(doc, key, kIndex);
+        if (!list.is_array())
+          throw std::runtime_error(std::string("\"") + key + "\" must be a list, got " +
+                                   excerpt(list));
+        for (const Json& k : list) {
+          if (!is_index_below(k, symbols.size()))
+            throw std::runtime_error(std::string("\"") + key + "\" names node " + excerpt(k) +
+                                     ", which does not exist (" +
+                                     valid_indices(symbols.size(), "nodes") + ")");
+          out.push_back(symbols[k.get<std::size_t>()]);
         }
         return out;
       };

@@ -264,6 +264,14 @@ BOOST_AUTO_TEST_CASE(a_bad_index_is_refused) {
                         names({"\"variables\" must be an array"}));
   std::ofstream(dir / "checkpoint.json", std::ios::trunc) << "{\"format\": ";
   BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError, names({"invalid JSON"}));
+  // A number no double holds escaped as nlohmann's out_of_range; deep nesting overflowed.
+  std::ofstream(dir / "checkpoint.json", std::ios::trunc) << "{\"format\": 1e309}";
+  BOOST_CHECK_EXCEPTION(
+      restore_checkpoint(s, dir.string()), FileError,
+      names({dir.string(), "checkpoint.json", "invalid JSON at byte 16", "1e309"}));
+  std::ofstream(dir / "checkpoint.json", std::ios::trunc) << std::string(100000, '[');
+  BOOST_CHECK_EXCEPTION(restore_checkpoint(s, dir.string()), FileError,
+                        names({dir.string(), "checkpoint.json", "nested deeper than 64 levels"}));
 }
 
 // File systems without renameat2(RENAME_EXCHANGE) get two renames: target to a backup, the new

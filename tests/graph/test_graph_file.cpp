@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "dagrad/dagrad.hpp"
@@ -41,6 +42,19 @@ void edit_json(const fs::path& dir, const std::string& from, const std::string& 
   std::string text = read_text(dir / "graph.json");
   auto at = text.find(from);
   BOOST_TEST_REQUIRE(at != std::string::npos, "graph.json has no '" << from << "'");
+  text.replace(at, from.size(), to);
+  write_text(dir / "graph.json", text);
+}
+
+// Replaces the first occurrence of `from` after `anchor` in graph.json (to edit one node's line).
+void edit_json_after(const fs::path& dir, const std::string& anchor, const std::string& from,
+                     const std::string& to) {
+  std::string text = read_text(dir / "graph.json");
+  auto at = text.find(from, text.find(anchor));
+  BOOST_TEST_REQUIRE(text.find(anchor) != std::string::npos,
+                     "graph.json has no '" << anchor << "'");
+  BOOST_TEST_REQUIRE(at != std::string::npos,
+                     "graph.json has no '" << from << "' after " << anchor);
   text.replace(at, from.size(), to);
   write_text(dir / "graph.json", text);
 }
@@ -520,6 +534,260 @@ BOOST_AUTO_TEST_CASE(save_refuses_to_replace_other_files) {
   fs::create_directories(dir.path / "empty");
   save_graph(*small_network(), (dir.path / "empty").string());
   BOOST_TEST(fs::exists(dir.path / "empty" / "graph.json"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files: each must end in a clear error naming graph.json, never a crash or a hang.
+
+// A document `text` with `extra` inserted right after its '{'.
+std::string with_extra_fields(const std::string& text, const std::string& extra) {
+  BOOST_TEST_REQUIRE(text.front() == '{');
+  return "{" + extra + text.substr(1);
+}
+
+std::string repeat(const std::string& s, std::size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (std::size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// 100,000 nested arrays or objects used to overflow the stack (the error message dumped the
+// value recursively, and ordered_json copied it).
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_with_the_depth_limit) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  const std::string original = read_text(dir.path / "g" / "graph.json");
+  const std::size_t deep = 100000;
+  for (auto [open, close] : {std::pair<std::string, std::string>{"[", "]"},
+                             std::pair<std::string, std::string>{"{\"a\":", "}"}}) {
+    BOOST_TEST_CONTEXT("nesting with " << open) {
+      write_text(dir.path / "g" / "graph.json",
+                 with_extra_fields(original, "\"extra\":" + repeat(open, deep) + "1" +
+                                                 repeat(close, deep) + ","));
+      expect_load_error<FileError>(dir.path / "g", {"graph.json", "nested deeper than 64 levels"});
+      // Unclosed, as a truncated file would be.
+      write_text(dir.path / "g" / "graph.json", repeat(open, deep));
+      expect_load_error<FileError>(dir.path / "g", {"graph.json", "nested deeper than 64 levels"});
+    }
+  }
+  // The limit counts the document itself: 64 levels parse (the seed is then refused as a value),
+  // 65 do not.
+  write_text(dir.path / "g" / "graph.json",
+             "{\"format\": \"dagrad-graph\", \"version\": 2, \"seed\": " + repeat("[", 63) +
+                 repeat("]", 63) + "}");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "field 'seed'"});
+  write_text(dir.path / "g" / "graph.json",
+             "{\"format\": \"dagrad-graph\", \"version\": 2, \"seed\": " + repeat("[", 64) +
+                 repeat("]", 64) + "}");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "nested deeper than 64 levels"});
+}
+
+// 200,000 keys in one object took 35 s to parse (ordered_json looks up each key in a list).
+BOOST_AUTO_TEST_CASE(objects_with_200000_keys) {
+  TempDir dir;
+  auto g = small_network();
+  g->set_signature("predict", {{{"x", g->output("x")}}, {{"y", g->output("head/out")}}});
+  save_graph(*g, (dir.path / "g").string());
+  const int keys = 200000;
+  // Fields the loader does not read are ignored: the graph loads.
+  std::string extra;
+  for (int k = 0; k < keys; ++k) extra += "\"unread_" + std::to_string(k) + "\":0,";
+  std::string original = read_text(dir.path / "g" / "graph.json");
+  write_text(dir.path / "g" / "graph.json", with_extra_fields(original, extra));
+  expect_same_graph(*g, *load_graph((dir.path / "g").string(), test_registry()));
+
+  // A signature with 200,000 inputs keeps them in file order.
+  std::string inputs;
+  for (int k = 0; k < keys; ++k)
+    inputs += (k ? "," : "") + ("\"x" + std::to_string(k) + "\":\"x\"");
+  write_text(dir.path / "g" / "graph.json", original);
+  edit_json(dir.path / "g", "\"inputs\":{\"x\":\"x\"}", "\"inputs\":{" + inputs + "}");
+  auto loaded = load_graph((dir.path / "g").string(), test_registry());
+  const Graph::Signature* predict = loaded->signature("predict");
+  BOOST_TEST_REQUIRE(predict);
+  BOOST_TEST_REQUIRE(predict->inputs.size() == static_cast<std::size_t>(keys));
+  BOOST_TEST(predict->inputs[0].first == "x0");
+  BOOST_TEST(predict->inputs[keys - 1].first == "x" + std::to_string(keys - 1));
+
+  // 200,000 attributes the op does not have: refused at the first.
+  std::string attrs;
+  for (int k = 0; k < keys; ++k)
+    attrs += "\"bogus_" + std::to_string(k) + "\":{\"kind\":\"int\",\"value\":1},";
+  write_text(dir.path / "g" / "graph.json", original);
+  edit_json(dir.path / "g", "\"attrs\":{\"alpha\":", "\"attrs\":{" + attrs + "\"alpha\":");
+  expect_load_error<GraphError>(
+      dir.path / "g", {"graph.json", "'head/out'", "op leaky_relu has no attribute 'bogus_0'"});
+}
+
+// 1e309 is valid JSON syntax but no double: it escaped as a raw nlohmann out_of_range.
+BOOST_AUTO_TEST_CASE(a_number_out_of_range_is_a_file_error_with_its_offset) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  for (std::string number : std::vector<std::string>{"1e309", "-1e309"}) {
+    edit_json(dir.path / "g", "\"alpha\":{\"kind\":\"float\",\"value\":0.1}",
+              "\"alpha\":{\"kind\":\"float\",\"value\":" + number + "}");
+    std::string text = read_text(dir.path / "g" / "graph.json");
+    // nlohmann counts the bytes read up to the end of the offending token.
+    std::size_t end = text.find(number) + number.size();
+    expect_load_error<FileError>(
+        dir.path / "g", {"graph.json", "invalid JSON at byte " + std::to_string(end), number});
+    edit_json(dir.path / "g", "\"value\":" + number + "}", "\"value\":0.1}");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_key_twice_in_one_object_is_refused) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"op\":\"relu\"", "\"op\":\"relu\",\"op\":\"tanh\"");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "\"op\" appears twice"});
+}
+
+// Messages quote at most about 80 characters of a value, however large or deep it is.
+BOOST_AUTO_TEST_CASE(errors_quote_a_bounded_excerpt_of_the_value) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  std::string huge = "[" + repeat("[1,{\"k\":\"v\"}],", 100000) + "0]";
+  edit_json(dir.path / "g", "\"value\":\"float32\"", "\"value\":" + huge);
+  try {
+    load_graph((dir.path / "g").string(), test_registry());
+    BOOST_FAIL("expected a FileError");
+  } catch (const FileError& e) {
+    std::string message = e.what();
+    BOOST_TEST(
+        message.find("must be a dtype name, got [[1,{\"k\":\"v\"}],[1,") != std::string::npos,
+        message);
+    BOOST_TEST(message.find("...") != std::string::npos, message);
+    BOOST_TEST(message.size() < 400u, message);
+  }
+  // A long string as the op name.
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"op\":\"relu\"", "\"op\":\"" + repeat("relu", 250000) + "\"");
+  try {
+    load_graph((dir.path / "g").string(), test_registry());
+    BOOST_FAIL("expected a GraphError");
+  } catch (const GraphError& e) {
+    std::string message = e.what();
+    BOOST_TEST(message.find("unknown op 'relurelu") != std::string::npos, message);
+    BOOST_TEST(message.size() < 400u, message);
+  }
+}
+
+// The shape error of a loaded node used to say "created at graph/transforms.cpp" (the loader).
+BOOST_AUTO_TEST_CASE(load_time_shape_errors_quote_the_site_stored_in_the_file) {
+  TempDir dir;
+  auto g = small_network();
+  save_graph(*g, (dir.path / "g").string());
+  const Node* mul = g->find_node("layer1/mul");
+  BOOST_TEST_REQUIRE(mul);
+  std::string stored =
+      "\"site\":{\"file\":\"" + mul->site.file + "\",\"line\":" + std::to_string(mul->site.line);
+  std::string text = read_text(dir.path / "g" / "graph.json");
+  std::size_t line = text.find("\"name\":\"layer1/mul\"");
+  BOOST_TEST_REQUIRE(line != std::string::npos);
+  std::size_t site = text.find(stored, line);
+  BOOST_TEST_REQUIRE(site != std::string::npos);
+  text.replace(site, stored.size(), "\"site\":{\"file\":\"builder.cpp\",\"line\":77");
+  write_text(dir.path / "g" / "graph.json", text);
+  edit_json(dir.path / "g", "\"value\":\"float32\"", "\"value\":\"int32\"");
+  expect_load_error<ShapeError>(dir.path / "g",
+                                {"graph.json", "layer1/mul", "int32", "created at builder.cpp:77"});
+  try {
+    load_graph((dir.path / "g").string(), test_registry());
+  } catch (const ShapeError& e) {
+    BOOST_TEST(std::string(e.what()).find("transforms.cpp") == std::string::npos, e.what());
+  }
+}
+
+// A huge id said only "input 0 is out of range".
+BOOST_AUTO_TEST_CASE(a_node_id_out_of_range_is_named_with_the_valid_ids) {
+  TempDir dir;
+  auto g = small_network();
+  const Node* mul = g->find_node("layer1/mul");
+  BOOST_TEST_REQUIRE(mul);
+  std::string range = "node ids here are 0 to " + std::to_string(mul->id - 1);
+  save_graph(*g, (dir.path / "g").string());
+  std::string original = read_text(dir.path / "g" / "graph.json");
+  for (std::string id : std::vector<std::string>{"4611686018427387904", "18446744073709551615",
+                                                 "-3", std::to_string(mul->id)}) {
+    BOOST_TEST_CONTEXT("id " << id) {
+      write_text(dir.path / "g" / "graph.json", original);
+      edit_json_after(dir.path / "g", "\"name\":\"layer1/mul\"", "\"layer1/w:0\"", id);
+      expect_load_error<GraphError>(
+          dir.path / "g", {"graph.json", "'layer1/mul'", "input 1 refers to node " + id, range});
+    }
+  }
+}
+
+// Inputs must name earlier nodes, so no file can hold a cycle: a later node or the node itself
+// is refused.
+BOOST_AUTO_TEST_CASE(a_cycle_is_refused) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  std::string original = read_text(dir.path / "g" / "graph.json");
+  for (std::string target : std::vector<std::string>{"head/out", "layer1/mul"}) {
+    write_text(dir.path / "g" / "graph.json", original);
+    edit_json_after(dir.path / "g", "\"name\":\"layer1/mul\"", "\"layer1/w:0\"",
+                    "\"" + target + ":0\"");
+    expect_load_error<GraphError>(dir.path / "g", {"graph.json", "'layer1/mul'", "input 1",
+                                                   "'" + target + ":0'", "not an earlier node"});
+  }
+  write_text(dir.path / "g" / "graph.json", original);
+  edit_json(dir.path / "g", "\"control_inputs\":[\"done\"]", "\"control_inputs\":[\"after_done\"]");
+  expect_load_error<GraphError>(
+      dir.path / "g", {"graph.json", "'after_done'", "control input 0", "not an earlier node"});
+}
+
+// The dtype and shape written next to a tensor's file name must be those of the .npy header.
+BOOST_AUTO_TEST_CASE(a_tensor_header_that_disagrees_with_graph_json) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  std::string original = read_text(dir.path / "g" / "graph.json");
+  edit_json(dir.path / "g", "\"dtype\":\"float32\",\"shape\":[3]}",
+            "\"dtype\":\"float32\",\"shape\":[4]}");
+  expect_load_error<FileError>(
+      dir.path / "g", {"graph.json", "'layer1/w/initial_value'", "says shape [4]", "holds (3,)"});
+  write_text(dir.path / "g" / "graph.json", original);
+  edit_json(dir.path / "g", "\"dtype\":\"float32\",\"shape\":[3]}",
+            "\"dtype\":\"float64\",\"shape\":[3]}");
+  expect_load_error<FileError>(dir.path / "g", {"graph.json", "'layer1/w/initial_value'",
+                                                "says dtype \"float64\"", "float32"});
+  // A .npy header claiming far more data than the file holds: refused before allocating it.
+  write_text(dir.path / "g" / "graph.json", original);
+  auto g = small_network();
+  const Node* init = g->find_node("layer1/w/initial_value");
+  BOOST_TEST_REQUIRE(init);
+  fs::path npy = dir.path / "g" / (std::to_string(init->id) + "_layer1_w_initial_value.value.npy");
+  BOOST_TEST_REQUIRE(fs::exists(npy));
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }";
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(dict.size());
+  bytes += '\0';
+  write_text(npy, bytes + dict + std::string(12, '\0'));
+  expect_load_error<FileError>(dir.path / "g",
+                               {"graph.json", "'layer1/w/initial_value'", npy.filename().string(),
+                                "truncated data", "needs 4398046511104 data bytes"});
+}
+
+// Loading only reads: after failed loads of every kind the directory is byte for byte the same.
+BOOST_AUTO_TEST_CASE(a_failed_load_leaves_the_files_as_they_were) {
+  TempDir dir;
+  save_graph(*small_network(), (dir.path / "g").string());
+  edit_json(dir.path / "g", "\"op\":\"relu\"", "\"op\":\"no_such_op\"");
+  auto snapshot = [&] {
+    std::map<std::string, std::pair<std::string, fs::file_time_type>> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir.path))
+      files[e.path().string()] = {e.is_regular_file() ? read_text(e.path()) : "<dir>",
+                                  fs::last_write_time(e.path())};
+    return files;
+  };
+  auto before = snapshot();
+  BOOST_CHECK_THROW(load_graph((dir.path / "g").string(), test_registry()), GraphError);
+  BOOST_CHECK_THROW(load_graph((dir.path / "g" / "graph.json").string(), test_registry()),
+                    GraphError);
+  BOOST_CHECK_THROW(load_graph((dir.path / "missing").string(), test_registry()), FileError);
+  BOOST_TEST((snapshot() == before));
+  BOOST_TEST(!fs::exists(dir.path / "missing"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

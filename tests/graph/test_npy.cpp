@@ -211,6 +211,16 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_name_the_offset) {
   expect_error_at(bools, bools.size() - 1, "not 0 or 1");
 }
 
+// A header claiming 2^40 floats over 12 bytes of data fails on the claim, before any tensor is
+// allocated for it.
+BOOST_AUTO_TEST_CASE(absurd_claimed_sizes_fail_before_allocating) {
+  std::string huge =
+      with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }",
+                  std::string(12, '\0'));
+  expect_error_at(huge, huge.size(), "truncated data");
+  expect_error_at(huge, huge.size(), "needs 4398046511104 data bytes");
+}
+
 BOOST_AUTO_TEST_CASE(encode_rejects_undefined_tensor) {
   BOOST_CHECK_THROW(encode_npy(Tensor()), std::invalid_argument);
 }

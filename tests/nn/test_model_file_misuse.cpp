@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
@@ -203,6 +205,135 @@ BOOST_AUTO_TEST_CASE(every_layer_type_and_option_round_trips) {
     other->summary(b);
     BOOST_TEST(a.str() == b.str());
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile model.json files: each ends in a FileError naming the model, never a crash or a hang.
+
+namespace {
+
+void expect_model_error(const std::string& path, const std::vector<std::string>& parts) {
+  try {
+    nn::load_model(path);
+    BOOST_FAIL("expected a FileError");
+  } catch (const FileError& e) {
+    BOOST_TEST(contains(e.what(), path), e.what());
+    for (const std::string& p : parts)
+      BOOST_TEST(contains(e.what(), p), e.what() << " lacks " << p);
+  }
+}
+
+std::string repeat(const std::string& s, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hostile_model_json_files_are_file_errors) {
+  ScratchDir dir("hostile");
+  nn::Sequential model({nn::Dense(3, {.input_shape = Shape{2}})});
+  std::string path = (dir.path / "m").string();
+  nn::save_model(model, path);
+  fs::path index = dir.path / "m" / "model.json";
+  const std::string text = read_text(index);
+  BOOST_TEST_REQUIRE(text.front() == '{');
+  auto with_field = [&](const std::string& field) { return "{" + field + "," + text.substr(1); };
+
+  // 100,000 levels of arrays or objects.
+  write_text(index, with_field("\"deep\": " + repeat("[", 100000) + repeat("]", 100000)));
+  expect_model_error(path, {"model.json", "nested deeper than 64 levels"});
+  write_text(index,
+             with_field("\"deep\": " + repeat("{\"a\":", 100000) + "1" + repeat("}", 100000)));
+  expect_model_error(path, {"model.json", "nested deeper than 64 levels"});
+  // A number no double holds.
+  write_text(index, with_field("\"extra\": 1e309"));
+  expect_model_error(path, {"model.json", "invalid JSON at byte", "1e309"});
+  // A key twice.
+  write_text(index, with_field("\"format\": \"dagrad-model\""));
+  expect_model_error(path, {"model.json", "\"format\" appears twice"});
+  // Another format, an unknown layer type.
+  std::string other = text;
+  other.replace(other.find("dagrad-model"), 12, "dagrad-graph");
+  write_text(index, other);
+  expect_model_error(path, {"model.json", "not a dagrad model file"});
+  std::string unknown_type = text;
+  unknown_type.replace(unknown_type.find("\"Dense\""), 7, "\"Dense2\"");
+  write_text(index, unknown_type);
+  expect_model_error(path, {"model.json", "layer 0", "Dense2"});
+  // 200,000 options in one layer's config: refused (as unknown) in linear time.
+  std::string options;
+  for (int k = 0; k < 200000; ++k) options += "\"bogus_" + std::to_string(k) + "\": 1, ";
+  std::string many = text;
+  const std::string config = "\"config\": {";
+  BOOST_TEST_REQUIRE(contains(many, config));
+  many.insert(many.find(config) + config.size(), options);
+  write_text(index, many);
+  expect_model_error(path, {"model.json", "layer 0", "unknown option 'bogus_0'"});
+}
+
+// Node references of a functional model past 2^63 wrapped to negative numbers; every bad index
+// is now quoted with the valid ones.
+BOOST_AUTO_TEST_CASE(functional_references_out_of_range_are_named) {
+  ScratchDir dir("functional_refs");
+  auto backend = std::make_shared<nn::Backend>(1);
+  nn::Symbol x = nn::Input(Shape{2}, "x", backend);
+  nn::Model model({x}, {nn::call(nn::Dense(3), x)}, "f");
+  std::string path = (dir.path / "m").string();
+  nn::save_model(model, path);
+  fs::path index = dir.path / "m" / "model.json";
+  const auto doc = nlohmann::ordered_json::parse(read_text(index));
+  BOOST_TEST_REQUIRE(doc["nodes"].size() == 2u);
+  // 1 is node 1 itself (not an earlier node) but a valid layer and output: 2 is past both.
+  for (auto [big, past] : std::vector<std::pair<nlohmann::ordered_json, nlohmann::ordered_json>>{
+           {18446744073709551615ull, 18446744073709551615ull},
+           {4611686018427387904ll, 4611686018427387904ll},
+           {-1, -1},
+           {1, 2}}) {
+    BOOST_TEST_CONTEXT("index " << big.dump()) {
+      auto edited = doc;
+      edited["nodes"][1]["inputs"][0] = big;
+      write_text(index, edited.dump());
+      expect_model_error(path, {"node 1", "input " + big.dump(), "earlier nodes are 0 to 0"});
+      edited = doc;
+      edited["nodes"][1]["layer"] = past;
+      write_text(index, edited.dump());
+      expect_model_error(path,
+                         {"node 1", "\"layer\" is " + past.dump(), "layer indices are 0 to 1"});
+      edited = doc;
+      edited["outputs"][0] = past;
+      write_text(index, edited.dump());
+      expect_model_error(path, {"\"outputs\" names node " + past.dump(), "nodes are 0 to 1"});
+    }
+  }
+}
+
+// Loading only reads: after failed loads the model directory is byte for byte the same.
+BOOST_AUTO_TEST_CASE(a_failed_model_load_leaves_the_files_as_they_were) {
+  ScratchDir dir("failed_load");
+  nn::Sequential model({nn::Dense(3, {.input_shape = Shape{2}})});
+  model.compile(optim::SGD(), "mse");
+  std::string path = (dir.path / "m").string();
+  nn::save_model(model, path);
+  fs::path index = dir.path / "m" / "model.json";
+  std::string text = read_text(index);
+  text.replace(text.find("\"units\": 3"), 10, "\"units\": 4");  // the weights no longer fit
+  write_text(index, text);
+  auto snapshot = [&] {
+    std::map<std::string, std::pair<std::string, fs::file_time_type>> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir.path))
+      files[e.path().string()] = {e.is_regular_file() ? read_text(e.path()) : "<dir>",
+                                  fs::last_write_time(e.path())};
+    return files;
+  };
+  auto before = snapshot();
+  expect_model_error(path, {"dense/kernel"});
+  BOOST_TEST((snapshot() == before));
+  write_text(index, text.substr(0, text.size() / 2));
+  before = snapshot();
+  expect_model_error(path, {"invalid JSON"});
+  BOOST_TEST((snapshot() == before));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

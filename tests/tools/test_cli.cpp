@@ -16,6 +16,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+}
+
 struct CliFixture : test::CliRun {
   fs::path graph_file;
   CliFixture() : CliRun("cli") {
@@ -292,6 +300,70 @@ BOOST_AUTO_TEST_CASE(bad_requests_fail_with_one_line) {
   BOOST_TEST(read("stderr").find("no_such_op") != std::string::npos);
   BOOST_TEST(run("gradcheck --op relu --plugin /nonexistent/lib.so") != 0);
   BOOST_TEST(read("stderr").find("/nonexistent/lib.so") != std::string::npos);
+}
+
+// Broken graph and model files end with one line "dagrad: error: ..." naming the file and a
+// non-zero status, from every command that loads them.
+BOOST_AUTO_TEST_CASE(broken_files_fail_with_one_line) {
+  fs::path json = graph_file / "graph.json";
+  std::string text = read_file(json);
+  auto expect_one_line = [&](const std::string& args, const std::vector<std::string>& parts) {
+    BOOST_TEST_CONTEXT(args) {
+      BOOST_TEST(run(args) != 0);
+      std::string err = read("stderr");
+      BOOST_TEST(err.rfind("dagrad: error: ", 0) == 0u, err);
+      BOOST_TEST(err.find('\n') == err.size() - 1, "one line: " << err);
+      for (const std::string& part : parts) BOOST_TEST(err.find(part) != std::string::npos, err);
+    }
+  };
+  auto graph_commands = [&](const std::vector<std::string>& parts) {
+    expect_one_line("gradcheck --graph " + quoted(graph_file), parts);
+    expect_one_line("dot " + quoted(graph_file) + " -o " + quoted(dir / "g.dot"), parts);
+    BOOST_TEST(!fs::exists(dir / "g.dot"));
+  };
+  write_file(json, text.substr(0, text.size() / 2));
+  graph_commands({json.string(), "invalid JSON at byte " + std::to_string(text.size() / 2 + 1)});
+  write_file(json, "{\"format\": \"dagrad-graph\", \"version\": 2, \"seed\": 1e309}");
+  graph_commands({json.string(), "invalid JSON at byte", "1e309"});
+  write_file(json, std::string(100000, '['));
+  graph_commands({json.string(), "nested deeper than 64 levels"});
+  std::string edited = text;
+  edited.replace(edited.find("\"version\": 2"), 12, "\"version\": 9");
+  write_file(json, edited);
+  graph_commands({json.string(), "unsupported version 9"});
+  edited = text;
+  edited.replace(edited.find("\"dagrad-graph\""), 14, "\"dagrad-model\"");
+  write_file(json, edited);
+  graph_commands({json.string(), "field 'format'"});
+  edited = text;
+  edited.replace(edited.find("\"op\":\"relu\""), 11, "\"op\":\"relu9\"");
+  write_file(json, edited);
+  graph_commands({json.string(), "unknown op 'relu9'"});
+
+  auto model = nn::make_preset("plain");
+  fs::path model_dir = dir / "m";
+  nn::save_model(*model, model_dir.string());
+  fs::path index = model_dir / "model.json";
+  std::string model_text = read_file(index);
+  write_file(index, model_text.substr(0, model_text.size() / 3));
+  expect_one_line("summary " + quoted(model_dir), {model_dir.string(), "invalid JSON at byte"});
+  write_file(index, "{\"format\": \"dagrad-model\", \"version\": 1e309}");
+  expect_one_line("summary " + quoted(model_dir), {model_dir.string(), "1e309"});
+  write_file(index, "{\"format\": \"dagrad-graph\"}");
+  expect_one_line("summary " + quoted(model_dir), {model_dir.string(), "not a dagrad model file"});
+  write_file(index, "{\"format\": \"dagrad-model\", \"version\": 99}");
+  expect_one_line("summary " + quoted(model_dir), {model_dir.string(), "version 99"});
+}
+
+// A plugin path that is not a shared library.
+BOOST_AUTO_TEST_CASE(a_plugin_that_is_not_a_library_fails_with_one_line) {
+  fs::path notes = dir / "notes.so";
+  write_file(notes, "not a library\n");
+  BOOST_TEST(run("gradcheck --op relu --plugin " + quoted(notes)) != 0);
+  std::string err = read("stderr");
+  BOOST_TEST(err.rfind("dagrad: error: cannot load plugin", 0) == 0u, err);
+  BOOST_TEST(err.find(notes.string()) != std::string::npos, err);
+  BOOST_TEST(err.find('\n') == err.size() - 1, "one line: " << err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,6 +54,8 @@ class AttrMap {
   const AttrValue* find(std::string_view name) const;
   const AttrValue& at(std::string_view name) const;  // throws GraphError naming the attribute
   void set(std::string name, AttrValue value);
+  // set for a name known to be absent (checked by the caller): constant time, for loaders.
+  void append(std::string name, AttrValue value);
 
   // Typed access; throws GraphError naming the attribute, the wanted and the actual kind when
   // the kinds differ (and when the attribute is missing).

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -125,6 +126,9 @@ struct Node {
 struct NodeOptions {
   std::string name;                 // base name; default the op name. Made unique in scope.
   std::vector<int> control_inputs;  // extra ordering edges
+  // Where the node was created, when not the caller's location: the site a graph file stores,
+  // so that a loaded node's errors point at the program that built it.
+  std::optional<SourceSite> site;
 };
 
 class Graph {

@@ -24,8 +24,10 @@ namespace dagrad {
 
 // Loads the shared library at `path` and calls its dagrad_register_plugin on `registry`.
 // Returns the names of the ops it added. Throws FileError naming the file and the loader's
-// message when the library cannot be loaded or has no entry point; an invalid record is the
-// GraphError of OpRegistry::add. The library stays loaded for the life of the process
+// message when the library cannot be loaded or has no entry point, and naming the file, the
+// entry point and what it threw when the entry point throws; an invalid record is the
+// GraphError of OpRegistry::add, with the file and entry point in front. Ops registered before
+// the entry point threw stay registered. The library stays loaded for the life of the process
 // (its records point into it).
 std::vector<std::string> load_plugin(const std::string& path, OpRegistry& registry);
 

@@ -25,9 +25,10 @@ struct NodeSpec {
 };
 
 // Adds `spec` to `graph` through Graph::add_node (attribute schema, arity and shape function
-// checked again; errors as add_node's) and gives it spec's site and backward tag; returns the new
-// node's id. Its name is spec.name unless the graph must make it unique (callers that need the
-// exact name check it). Nodes still get the graph's active control_dependencies.
+// checked again; errors as add_node's, naming spec's site) and gives it spec's site and
+// backward tag; returns the new node's id. Its name is spec.name unless the graph must make it
+// unique (callers that need the exact name check it). Nodes still get the graph's active
+// control_dependencies.
 int replay_node(Graph& graph, const NodeSpec& spec);
 
 // What clone does with an assign, assign_add or assign_sub that would be copied while the
