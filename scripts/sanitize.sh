@@ -3,7 +3,8 @@
 #  1. builds everything with clang 16 under AddressSanitizer and UndefinedBehaviorSanitizer (any
 #     finding stops the program) in build-sanitize/, with the libFuzzer targets of fuzz/;
 #  2. runs the whole CTest suite there (which also replays every fuzz seed and past crash);
-#  3. fuzzes each loader for DAGRAD_FUZZ_SECONDS (default 60) from its seeds.
+#  3. fuzzes each loader for DAGRAD_FUZZ_SECONDS (default 60) from its seeds, with libFuzzer's
+#     seed DAGRAD_FUZZ_SEED (default 1).
 # Usage: scripts/sanitize.sh [--no-fuzz]. A crash leaves its input in build-sanitize/fuzz-out/;
 # copy it to fuzz/regressions/<target>/ with the fix.
 set -euo pipefail
@@ -12,6 +13,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${DAGRAD_SANITIZE_BUILD_DIR:-$root/build-sanitize}
 jobs=${DAGRAD_JOBS:-$(nproc)}
 seconds=${DAGRAD_FUZZ_SECONDS:-60}
+# A fixed libFuzzer seed makes the CI stage repeatable: the same run explores the same inputs.
+# Give another (DAGRAD_FUZZ_SEED=0 draws one) to explore further.
+fuzz_seed=${DAGRAD_FUZZ_SEED:-1}
 
 # -O1 keeps the build short (the sanitizers' checks, not the optimizer, are what this build is for);
 # oneDNN is left out (clang would need libomp), so every product goes through OpenBLAS here.
@@ -32,7 +36,7 @@ for target in fuzz_graph_file fuzz_model_file fuzz_npy fuzz_idx; do
   out="$build_dir/fuzz-out/$target"
   mkdir -p "$corpus" "$out"
   echo "sanitize: fuzzing $target for ${seconds}s"
-  "$build_dir/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  "$build_dir/fuzz/$target" -max_total_time="$seconds" -seed="$fuzz_seed" -timeout=10 -rss_limit_mb=4096 \
     -artifact_prefix="$out/" -print_final_stats=1 \
     "$corpus" "$root/fuzz/seeds/$target" "$root/fuzz/regressions/$target" 2>"$out/log" || {
     tail -n 60 "$out/log"
