@@ -20,6 +20,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                         nn::BatchNormalization(), nn::Dropout(0.25), nn::Dense(2)});
   model.compile(optim::Nadam(), "sparse_categorical_crossentropy", {"accuracy"});
   nn::save_model(model, model_dir().string());
+  // The model.json this saves is the target's seed (fuzz/seeds/fuzz_model_file/model.json);
+  // DAGRAD_FUZZ_WRITE_SEED=PATH writes it there after a change to the model above.
+  if (const char* seed = std::getenv("DAGRAD_FUZZ_WRITE_SEED"))
+    std::filesystem::copy_file(model_dir() / "model.json", seed,
+                               std::filesystem::copy_options::overwrite_existing);
   return 0;
 }
 

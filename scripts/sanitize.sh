@@ -28,6 +28,9 @@ cmake --build "$build_dir" -j "$jobs"
 # in a normal build, instead of ASan's report. The subprocesses the tests start inherit these.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v llvm-symbolizer >/dev/null; then
+  export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer)  # stack traces with file and line
+fi
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
 
 if [ "${1:-}" = "--no-fuzz" ]; then exit 0; fi

@@ -339,6 +339,17 @@ BOOST_AUTO_TEST_CASE(huge_claims_fail_after_reading_the_real_data, *utf::timeout
 
   // The control: the cap is real. A file that really holds 128 MiB of data cannot be read
   // under it (the data alone is over the headroom), so the passes above did not just have room.
+  // Under AddressSanitizer an operator new that finds no memory ends the process (it cannot
+  // throw std::bad_alloc), so the control runs in the plain build only.
+#if defined(__SANITIZE_ADDRESS__)
+  BOOST_TEST_MESSAGE("AddressSanitizer build: the control of the memory cap is left out");
+  return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  BOOST_TEST_MESSAGE("AddressSanitizer build: the control of the memory cap is left out");
+  return;
+#endif
+#endif
   const std::uint32_t big = 128u << 20;
   {
     gzFile f = gzopen(dir.file("real_big.gz").c_str(), "wb1");
