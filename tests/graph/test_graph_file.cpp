@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "common/dir_snapshot.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
@@ -774,13 +775,7 @@ BOOST_AUTO_TEST_CASE(a_failed_load_leaves_the_files_as_they_were) {
   TempDir dir;
   save_graph(*small_network(), (dir.path / "g").string());
   edit_json(dir.path / "g", "\"op\":\"relu\"", "\"op\":\"no_such_op\"");
-  auto snapshot = [&] {
-    std::map<std::string, std::pair<std::string, fs::file_time_type>> files;
-    for (const auto& e : fs::recursive_directory_iterator(dir.path))
-      files[e.path().string()] = {e.is_regular_file() ? read_text(e.path()) : "<dir>",
-                                  fs::last_write_time(e.path())};
-    return files;
-  };
+  auto snapshot = [&] { return dagrad::testing::directory_snapshot(dir.path); };
   auto before = snapshot();
   BOOST_CHECK_THROW(load_graph((dir.path / "g").string(), test_registry()), GraphError);
   BOOST_CHECK_THROW(load_graph((dir.path / "g" / "graph.json").string(), test_registry()),

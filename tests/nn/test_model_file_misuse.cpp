@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/dir_snapshot.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
@@ -320,13 +321,7 @@ BOOST_AUTO_TEST_CASE(a_failed_model_load_leaves_the_files_as_they_were) {
   std::string text = read_text(index);
   text.replace(text.find("\"units\": 3"), 10, "\"units\": 4");  // the weights no longer fit
   write_text(index, text);
-  auto snapshot = [&] {
-    std::map<std::string, std::pair<std::string, fs::file_time_type>> files;
-    for (const auto& e : fs::recursive_directory_iterator(dir.path))
-      files[e.path().string()] = {e.is_regular_file() ? read_text(e.path()) : "<dir>",
-                                  fs::last_write_time(e.path())};
-    return files;
-  };
+  auto snapshot = [&] { return dagrad::testing::directory_snapshot(dir.path); };
   auto before = snapshot();
   expect_model_error(path, {"dense/kernel"});
   BOOST_TEST((snapshot() == before));
