@@ -800,10 +800,6 @@ void Plan::run_step(std::size_t k) {
   }
 }
 
-}  // namespace dagrad
-
-namespace dagrad {
-
 void Plan::run_checked(bool run_hoisted) {
   if (run_hoisted) {  // they write nothing: a failure leaves them invalid, to be run again
     hoisted_valid_ = false;

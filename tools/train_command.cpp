@@ -39,8 +39,6 @@ struct TrainArgs {
   std::string save, resume, checkpoint, history, plot, data = nn::kFashionMnistDir, out = "out/train";
 };
 
-bool positive_finite(double v) { return std::isfinite(v) && v > 0; }
-
 // The optimizer of the flags; steps_per_epoch sizes the step-based schedules. A schedule that
 // works by epoch (plateau, and any for the legacy Nadam) comes back as a callback.
 optim::OptimizerPtr optimizer_of_flags(const TrainArgs& a, std::int64_t steps_per_epoch, nn::CallbackPtr& epoch_schedule) {
@@ -55,7 +53,6 @@ optim::OptimizerPtr optimizer_of_flags(const TrainArgs& a, std::int64_t steps_pe
 }
 
 void check_args(const TrainArgs& a) {
-  if (!(a.lr == 0 || positive_finite(a.lr))) throw nn::ModelError("--lr must be a positive finite number");
   if (!(a.momentum >= 0 && a.momentum <= 1)) throw nn::ModelError("--momentum must be in [0, 1]");
   if (a.clip_value < 0 || !std::isfinite(a.clip_value) || a.clip_norm < 0 || !std::isfinite(a.clip_norm))
     throw nn::ModelError("--clip-value and --clip-norm must be positive finite numbers");
