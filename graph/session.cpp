@@ -753,19 +753,10 @@ std::vector<Tensor> Plan::run(std::span<const Tensor> feeds) {
   for (detail::VariableState* state : written_states_) ++state->version;
   bool fresh = hoisted_valid_;
   for (const auto& [state, seen] : hoisted_reads_) fresh = fresh && state->version == seen;
+  if (!fresh) run_hoisted();
   if (check_numerics_) {
-    run_checked(!fresh);
+    run_checked();
   } else {
-    if (!fresh) {
-      // Hoisted steps read only constants, unwritten variables and each other, so they may run
-      // before the others, in schedule order.
-      hoisted_valid_ = false;
-      for (std::size_t k = 0; k < steps_.size(); ++k)
-        if (hoisted_[k]) run_step(k);
-      for (auto& [state, seen] : hoisted_reads_) seen = state->version;
-      hoisted_valid_ = true;
-      ++hoisted_computations_;
-    }
     for (std::size_t k = 0; k < steps_.size(); ++k) {
       if (skip_[k] || hoisted_[k]) continue;  // a view of its input, or computed already
       run_step(k);
@@ -800,18 +791,22 @@ void Plan::run_step(std::size_t k) {
   }
 }
 
-void Plan::run_checked(bool run_hoisted) {
-  if (run_hoisted) {  // they write nothing: a failure leaves them invalid, to be run again
-    hoisted_valid_ = false;
-    for (std::size_t k = 0; k < steps_.size(); ++k)
-      if (hoisted_[k]) {
-        run_step(k);
-        check_step(k);
-      }
-    for (auto& [state, seen] : hoisted_reads_) seen = state->version;
-    hoisted_valid_ = true;
-    ++hoisted_computations_;
-  }
+void Plan::run_hoisted() {
+  // Hoisted steps read only constants, unwritten variables and each other, so they may run
+  // before the others, in schedule order. They write nothing: a failure (the numerics guard's
+  // too) leaves them invalid, to be run again.
+  hoisted_valid_ = false;
+  for (std::size_t k = 0; k < steps_.size(); ++k)
+    if (hoisted_[k]) {
+      run_step(k);
+      if (check_numerics_) check_step(k);
+    }
+  for (auto& [state, seen] : hoisted_reads_) seen = state->version;
+  hoisted_valid_ = true;
+  ++hoisted_computations_;
+}
+
+void Plan::run_checked() {
   std::size_t saved = 0;  // saved_writes_[0, saved) hold values from before this run's writes
   try {
     for (std::size_t k = 0; k < steps_.size(); ++k) {

@@ -122,10 +122,13 @@ class Plan {
   void bind_shapes(std::span<const Tensor> feeds);
   KernelContext step_context(std::size_t k);  // step k's node, input and output slots
   void run_step(std::size_t k);
-  // The steps of run() with the numerics guard: each step's float outputs (and the variables it
-  // writes) are scanned after it runs; on NaN or Inf, or any failure, every variable written so
-  // far gets back its value from before the run and NumericsError (or the failure) propagates.
-  void run_checked(bool run_hoisted);
+  // Runs the hoisted steps (those computed once per version of the variables they read).
+  void run_hoisted();
+  // The other steps of run() with the numerics guard: each step's float outputs (and the
+  // variables it writes) are scanned after it runs; on NaN or Inf, or any failure, every variable
+  // written so far gets back its value from before the run and NumericsError (or the failure)
+  // propagates.
+  void run_checked();
   void check_step(std::size_t k) const;
   static Step::Memory memory_of(const Node& n);
   std::size_t slot_index(const Tensor* slot) const {
