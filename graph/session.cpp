@@ -66,9 +66,18 @@ std::mt19937_64& Session::rng_for(int node) {
     std::uint64_t stream =
         op_seed != 0 ? splitmix64(op_seed)
                      : splitmix64(static_cast<std::uint64_t>(node)) ^ 0xD1B54A32D192ED03ull;
+    if (stream_offset_ != 0) stream ^= splitmix64(stream_offset_ ^ 0x9E3779B97F4A7C15ull);
     slot = std::make_unique<std::mt19937_64>(splitmix64(graph_->seed() ^ stream));
   }
   return *slot;
+}
+
+void Session::set_stream_offset(std::uint64_t offset) {
+  if (offset == stream_offset_) return;
+  stream_offset_ = offset;
+  // In place: compiled plans hold pointers to these generators.
+  for (auto& [node, engine] : rngs_)
+    engine->seed(splitmix64((*engine)() ^ splitmix64(offset ^ 0x9E3779B97F4A7C15ull)));
 }
 
 std::map<std::string, std::string> Session::random_states() const {

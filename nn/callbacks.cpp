@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "dagrad/graph/errors.hpp"
+#include "dagrad/graph/distributed.hpp"
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/nn/model.hpp"
 #include "dagrad/nn/training.hpp"
@@ -82,6 +83,9 @@ class EarlyStoppingImpl : public Callback {
   int stopped_epoch_ = 0;
 };
 
+// In a data-parallel job only rank 0 writes files; the other ranks hold the same weights and logs.
+bool writes_files(const Model& model) { return !model.distributed() || distributed::rank() == 0; }
+
 class ModelCheckpointImpl : public Callback {
  public:
   ModelCheckpointImpl(std::string path, ModelCheckpointOptions o) : path_(std::move(path)), o_(std::move(o)) {
@@ -95,7 +99,7 @@ class ModelCheckpointImpl : public Callback {
       if (!(max_ ? current > best_ : current < best_)) return;
       best_ = current;
     }
-    save_model(model, path_);
+    if (writes_files(model)) save_model(model, path_);
   }
 
  private:
@@ -169,7 +173,9 @@ class ReduceLROnPlateauImpl : public Callback {
 class CSVLoggerImpl : public Callback {
  public:
   CSVLoggerImpl(std::string path, bool append) : path_(std::move(path)), append_(append) {}
-  void on_train_begin(Model&) override {
+  void on_train_begin(Model& model) override {
+    writes_ = writes_files(model);
+    if (!writes_) return;
     bool has_content = false;
     if (append_) {
       std::ifstream in(path_);
@@ -180,6 +186,7 @@ class CSVLoggerImpl : public Callback {
     header_written_ = has_content;
   }
   void on_epoch_end(Model&, int epoch, Logs& logs) override {
+    if (!writes_) return;
     if (!header_written_) {
       out_ << "epoch";
       for (const auto& [k, v] : logs.items()) out_ << "," << k;
@@ -202,6 +209,7 @@ class CSVLoggerImpl : public Callback {
   bool append_;
   std::ofstream out_;
   bool header_written_ = false;
+  bool writes_ = true;
 };
 
 }  // namespace

@@ -10,7 +10,9 @@
 #include "dagrad/nn/model.hpp"
 #include "dagrad/ops/ops.hpp"
 #include "dagrad/optim/optimizers.hpp"
+#include "dagrad/graph/distributed.hpp"
 #include "nn/data_util.hpp"
+#include "nn/distributed_util.hpp"
 #include "nn/progress.hpp"
 #include "nn/training_state.hpp"
 
@@ -82,6 +84,11 @@ detail::Training& Model::training() const {
 bool Model::compiled() const { return training_ != nullptr; }
 
 void Model::compile(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics) {
+  build_training(std::move(optimizer), std::move(loss), std::move(metrics), nullptr);
+}
+
+void Model::build_training(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics,
+                           const DistributedOptions* distributed) {
   if (!optimizer) throw ModelError("compile: no optimizer");
   if (!built())
     throw ModelError("model '" + name_ + "' is not built: give its first layer an input shape or call build()");
@@ -113,6 +120,21 @@ void Model::compile(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::s
     optim::StepRequest request;
     for (const std::string& m : metrics) request.outputs.push_back(mean(metric_values(m, t->labels, train.outputs[0])));
     request.updates = train.updates;
+    if (distributed) {
+      t->distributed = true;
+      t->distributed_options = *distributed;
+      VariableOptions weight_options;
+      weight_options.trainable = false;
+      t->replica_weight = variable(fill(g, Shape{}, 1.0, total.dtype(), "replica_weight_initial"), weight_options,
+                                   "replica_weight");
+      request.allreduce = optim::GradientAllreduce{distributed->bucket_bytes, t->replica_weight};
+      for (const Operation& u : train.updates) {
+        const NodeInput& target = g.node(u.node).inputs.at(0);
+        Output v = g.output_of(target.node, target.index);
+        if (std::find(t->synced_state.begin(), t->synced_state.end(), v) == t->synced_state.end())
+          t->synced_state.push_back(v);
+      }
+    }
     optim::TrainStep step = t->optimizer->minimize(total, train.trainable_variables, request);
     std::vector<Operation> targets{step.train_op};
     for (const Operation& c : constraint_updates({step.train_op})) targets.push_back(c);
@@ -212,7 +234,7 @@ struct RunningMeans {
   std::vector<double> sums;
   double count = 0;
   void add(const std::vector<Tensor>& values, std::int64_t batch) {
-    if (sums.empty()) sums.assign(values.size(), 0.0);
+    if (sums.size() != values.size()) sums.assign(values.size(), 0.0);
     for (std::size_t i = 0; i < values.size(); ++i) sums[i] += values[i].value_as_double(0) * static_cast<double>(batch);
     count += static_cast<double>(batch);
   }
@@ -246,17 +268,28 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, std::int64_t batch_size, 
   if (n == 0) throw ModelError("evaluate: no samples");
   Tensor labels = labels_for(t, name_, y, n, "evaluate");
   std::ostream& os = out ? *out : std::cout;
-  std::int64_t steps = (n + batch_size - 1) / batch_size;
+  // Data-parallel: each rank evaluates its slice of the samples; the sums are added up.
+  detail::Slice mine{0, n};
+  if (t.distributed) {
+    detail::check_same_on_every_rank({{"the number of samples", static_cast<double>(n)},
+                                      {"batch_size", static_cast<double>(batch_size)}},
+                                     "evaluate");
+    mine = detail::slice_of(0, n, distributed::rank(), distributed::size());
+    if (distributed::rank() != 0) verbose = 0;
+  }
+  std::int64_t steps = (mine.end - mine.begin + batch_size - 1) / batch_size;
   detail::ProgressBar bar(os, steps, verbose, detail::is_terminal(os));
   Plan& plan = session().compile(t.eval_fetches, {}, {t.x, t.labels});
   RunningMeans means;
   std::vector<std::string> names = log_names(t);
+  means.sums.assign(names.size(), 0.0);
   for (std::int64_t s = 0; s < steps; ++s) {
-    std::int64_t begin = s * batch_size, end = std::min(n, begin + batch_size);
+    std::int64_t begin = mine.begin + s * batch_size, end = std::min(mine.end, begin + batch_size);
     Tensor feeds[2] = {detail::rows(x, begin, end), detail::rows(labels, begin, end)};
     means.add(plan.run(feeds), end - begin);
     bar.update(s + 1, means.logs(names));
   }
+  if (t.distributed) detail::sum_over_ranks(means.sums, means.count);
   Logs logs = means.logs(names);
   bar.finish(logs);
   return logs;
@@ -289,6 +322,7 @@ Logs Model::train_on_batch(const Tensor& x, const Tensor& y) {
   std::int64_t n = x.shape()[0];
   if (n == 0) throw ModelError("train_on_batch: no samples");
   Tensor feeds[2] = {x, labels_for(t, name_, y, n, "train_on_batch")};
+  if (t.distributed) detail::set_replica_weight(*this, t, 1.0);  // every rank's batch counts alike
   Plan& plan = session().compile(t.train_fetches, {t.train_target}, {t.x, t.labels});
   RunningMeans means;
   means.add(plan.run(feeds), n);
@@ -328,8 +362,31 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) {
   }
   std::int64_t n = train_x.shape()[0];
   if (n == 0) throw ModelError("fit: no training samples");
-  std::int64_t steps = (n + o.batch_size - 1) / o.batch_size;
   std::uint64_t seed = o.seed != 0 ? o.seed : graph().seed();
+  // Data-parallel: a global batch of batch_size * ranks rows, one slice per rank; a last global
+  // batch with fewer rows than ranks is dropped (a rank with no row would have no gradient).
+  const int rank = t.distributed ? distributed::rank() : 0;
+  const int ranks = t.distributed ? distributed::size() : 1;
+  const std::int64_t global_batch = o.batch_size * ranks;
+  std::int64_t steps = (n + global_batch - 1) / global_batch;
+  if (ranks > 1 && n % global_batch != 0 && n % global_batch < ranks) --steps;
+  if (steps == 0)
+    throw ModelError("fit: " + std::to_string(n) + " training samples are fewer than the " + std::to_string(ranks) +
+                     " ranks of the job");
+  if (t.distributed) {
+    detail::check_same_on_every_rank(
+        {{"the number of training samples", static_cast<double>(n)},
+         {"batch_size", static_cast<double>(o.batch_size)},
+         {"epochs", static_cast<double>(o.epochs)},
+         {"initial_epoch", static_cast<double>(o.initial_epoch)},
+         {"shuffle", o.shuffle ? 1.0 : 0.0},
+         {"the shuffling seed (low 32 bits)", static_cast<double>(seed & 0xFFFFFFFFu)},
+         {"the shuffling seed (high 32 bits)", static_cast<double>(seed >> 32)},
+         {"the number of validation samples", val_x.defined() ? static_cast<double>(val_x.shape()[0]) : -1.0}},
+        "fit");
+    if (rank != 0) o.verbose = 0;
+    broadcast_variables();  // every rank starts from rank 0's weights and optimizer state
+  }
   std::ostream& os = o.out ? *o.out : std::cout;
   bool dynamic = detail::is_terminal(os);
 
@@ -360,7 +417,15 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) {
     detail::ProgressBar bar(os, steps, o.verbose, dynamic);
     RunningMeans means;
     for (std::int64_t s = 0; s < steps; ++s) {
-      std::int64_t begin = s * o.batch_size, end = std::min(n, begin + o.batch_size);
+      std::int64_t begin = s * global_batch, end = std::min(n, begin + global_batch);
+      if (t.distributed) {
+        const detail::Slice mine = detail::slice_of(begin, end, rank, ranks);
+        // mean over ranks of weight * gradient = the gradient of the whole global batch.
+        detail::set_replica_weight(*this, t,
+                                   static_cast<double>(ranks * (mine.end - mine.begin)) / static_cast<double>(end - begin));
+        begin = mine.begin;
+        end = mine.end;
+      }
       detail::gather_rows(train_x, order, begin, end, batch_x);
       detail::gather_rows(train_y, order, begin, end, batch_y);
       Tensor feeds[2] = {batch_x, batch_y};
@@ -368,6 +433,10 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions o) {
       Logs running = means.logs(names);
       bar.update(s + 1, running);
       for (const CallbackPtr& c : o.callbacks) c->on_batch_end(*this, static_cast<int>(s), running);
+    }
+    if (t.distributed) {
+      detail::sum_over_ranks(means.sums, means.count);
+      detail::average_synced_state(*this, t);
     }
     Logs logs = means.logs(names);
     if (val_x.defined()) {

@@ -6,6 +6,7 @@
 
 #include "dagrad/graph/graph.hpp"
 #include "dagrad/nn/losses.hpp"
+#include "dagrad/nn/training.hpp"
 #include "dagrad/optim/optimizers.hpp"
 
 namespace dagrad::nn::detail {
@@ -23,6 +24,15 @@ struct Training {
   bool sparse = false;
   std::int64_t classes = 0;  // sparse labels lie in [0, classes)
   int epoch = 0;             // epochs completed
+  // Data-parallel (Model::distribute): the step averages its gradients over the ranks.
+  bool distributed = false;
+  DistributedOptions distributed_options;
+  Output replica_weight;        // float scalar variable: ranks * this rank's share of the batch
+  double replica_weight_value = 1.0;
+  std::vector<Output> synced_state;  // variables the forward pass updates (BN's statistics)
+  Operation broadcast_target;        // assign(v, broadcast(v)) for every variable, when built
+  std::size_t broadcast_count = 0;   // how many variables broadcast_target covers
+  Operation sync_target;             // assign(v, allreduce mean(v)) for synced_state
 };
 
 }  // namespace dagrad::nn::detail

@@ -18,6 +18,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_shape_ops(registry);
   register_nn_ops(registry);
   register_random_ops(registry);
+  register_collective_ops(registry);
   register_fused_ops(registry);
   register_matmul_epilogue_ops(registry);
   register_softmax_cross_entropy_ops(registry);

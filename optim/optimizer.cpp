@@ -158,6 +158,7 @@ TrainStep Optimizer::minimize(Output loss, std::vector<Output> var_list,
       state_updates.emplace_back(forward[i]);
 
     std::vector<Output> grads = gradients(step.loss, var_list);
+    if (request.allreduce) grads = allreduce_gradients(grads, *request.allreduce);
     grads = clip_gradients(grads, clipping_);
     // What the step evaluates before it writes: the gradients, the loss and outputs it reports
     // and the forward pass's state updates. An output or a state update may read a variable

@@ -11,6 +11,7 @@ PACKAGES=(
   graphviz libgraphviz-dev
   gnuplot-nox
   zlib1g-dev nlohmann-json3-dev libcli11-dev
+  libopenmpi-dev openmpi-bin
   dataset-fashion-mnist
 )
 # `--sanitizers`: also what scripts/sanitize.sh needs (clang 16 with libFuzzer and the sanitizer

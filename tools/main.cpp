@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "dagrad/graph/distributed.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"dagrad: build, inspect and run static deep-learning graphs", "dagrad"};
@@ -45,8 +46,13 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');
+    // In an MPI job the other ranks would wait for this one in their next collective: end the
+    // whole job (mpirun stops every rank and reports this one's exit).
+    if (dagrad::distributed::initialized())
+      dagrad::distributed::abort_job("dagrad: error (" + dagrad::distributed::describe() + "): " + message, 1);
     std::cerr << "dagrad: error: " << message << "\n";
     return 1;
   }
+  dagrad::distributed::finalize();
   return 0;
 }

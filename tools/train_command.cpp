@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <cstdlib>
+#include <thread>
 
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
@@ -33,7 +35,7 @@ struct TrainArgs {
   double lr = 0, momentum = 0.9, clip_value = 0, clip_norm = 0;
   std::string schedule = "none";
   int epochs = 10, batch_size = 32, threads = 0, early_stopping = 0, verbose = 1;
-  bool check_numerics = false;
+  bool check_numerics = false, distributed = false;
   std::int64_t limit = 0;
   std::uint64_t seed = 42;
   std::string save, resume, checkpoint, history, plot, data = nn::kFashionMnistDir, out = "out/train";
@@ -98,6 +100,15 @@ void trim_history(const std::string& path, int first_dropped) {
   if (changed) write_files_atomically({{path, kept}}, "trim the history");
 }
 
+// With --distributed and no --threads: the host's cores shared among its ranks (Open MPI tells
+// how many ranks run on this host), so that ranks do not oversubscribe the cores.
+int default_threads_per_rank() {
+  int local = 1;
+  if (const char* text = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(text));
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, (cores > 0 ? cores : 1) / local);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -123,6 +134,10 @@ void add_train_command(CLI::App& app) {
                 "Stop at the first op that makes a NaN or Inf (naming it), the weights as before that "
                 "step, the files on disk untouched (slower: no elementwise fusion)");
   add_threads_option(cmd, a->threads);
+  cmd->add_flag("--distributed", a->distributed,
+                "Data-parallel training over the ranks of an MPI job: mpirun -np N dagrad train --distributed ... "
+                "(--batch-size is per rank; rank 0 prints and writes the files; threads default to the "
+                "cores divided by the ranks on this host)");
   cmd->add_option("--limit", a->limit, "Use only the first N of the 55,000 training images")->check(CLI::Range(1, 55000));
   cmd->add_option("--early-stopping", a->early_stopping, "Stop after this many epochs without a better val_loss "
                                                          "(and restore the best weights)")->check(CLI::Range(1, 100000));
@@ -140,9 +155,17 @@ void add_train_command(CLI::App& app) {
   cmd->callback([a] {
     // Everything the flags decide is checked before any data is read.
     check_args(*a);
+    if (a->distributed) {
+      distributed::initialize();
+      if (a->threads == 0) a->threads = default_threads_per_rank();
+    }
     apply_threads_option(a->threads);
+    const bool root = distributed::rank() == 0;  // prints and writes; 0 outside a job
+    std::ostringstream discard;
+    std::ostream& say = root ? std::cout : discard;
     const std::int64_t n_train = a->limit > 0 ? a->limit : 55000;
-    const std::int64_t steps_per_epoch = (n_train + a->batch_size - 1) / a->batch_size;
+    const std::int64_t global_batch = std::int64_t{a->batch_size} * distributed::size();
+    const std::int64_t steps_per_epoch = (n_train + global_batch - 1) / global_batch;
     std::unique_ptr<nn::Model> model;
     nn::CallbackPtr epoch_schedule;
     nn::ModelSpec spec;
@@ -160,7 +183,7 @@ void add_train_command(CLI::App& app) {
     std::string plot_png = a->plot.empty() ? (out / "learning_curves.png").string() : a->plot;
     for (const std::string& p : {save, history_csv, plot_png}) {
       fs::path parent = fs::path(p).parent_path();
-      if (!parent.empty()) fs::create_directories(parent);
+      if (!parent.empty() && root) fs::create_directories(parent);
     }
 
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
@@ -178,8 +201,12 @@ void add_train_command(CLI::App& app) {
       for (const nn::LayerPtr& l : model->layers())
         if (auto norm = std::dynamic_pointer_cast<nn::NormalizationLayer>(l)) norm->adapt(data.x_train);
     }
-    model->summary(std::cout);
-    std::cout << "Train on " << data.x_train.shape()[0] << " samples, validate on " << data.x_valid.shape()[0]
+    if (a->distributed) model->distribute();
+    model->summary(say);
+    if (a->distributed)
+      say << "Data-parallel over " << distributed::size() << " ranks: batches of " << a->batch_size
+          << " per rank (" << global_batch << " per step), " << num_threads() << " thread(s) per rank\n";
+    say << "Train on " << data.x_train.shape()[0] << " samples, validate on " << data.x_valid.shape()[0]
               << ", test on " << data.x_test.shape()[0] << "; optimizer " << model->optimizer().name()
               << (resume.empty() ? "" : " (resumed at epoch " + std::to_string(model->epoch()) + ")") << "\n";
 
@@ -191,7 +218,7 @@ void add_train_command(CLI::App& app) {
     fit.validation_y = data.y_valid;
     fit.seed = a->seed;
     fit.initial_epoch = model->epoch();
-    if (!resume.empty()) trim_history(history_csv, model->epoch());
+    if (!resume.empty() && root) trim_history(history_csv, model->epoch());
     fit.check_numerics = a->check_numerics;
     fit.callbacks.push_back(nn::CSVLogger(history_csv, !resume.empty()));
     if (epoch_schedule) fit.callbacks.push_back(epoch_schedule);
@@ -202,6 +229,7 @@ void add_train_command(CLI::App& app) {
     nn::History history = model->fit(data.x_train, data.y_train, fit);
 
     nn::Logs test = model->evaluate(data.x_test, data.y_test, 256);
+    if (!root) return;  // the other ranks hold the same model and figures
     nn::save_model(*model, save);
     std::cout << "saved the model to " << save << ", the history to " << history_csv;
     if (history.epochs.empty()) {  // a finished checkpoint: nothing new to draw

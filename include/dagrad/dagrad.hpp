@@ -4,6 +4,7 @@
 #include "graph/attr.hpp"
 #include "graph/checkpoint.hpp"
 #include "graph/dot.hpp"
+#include "graph/distributed.hpp"
 #include "graph/dtype.hpp"
 #include "graph/errors.hpp"
 #include "graph/graph.hpp"

@@ -244,6 +244,11 @@ class Session {
   // node when a name is not a random node of this graph or its state does not parse (and then
   // changes nothing).
   void set_random_states(const std::map<std::string, std::string>& states);
+  // Makes the random nodes' streams depend also on `offset` (0, the default, changes nothing):
+  // the ranks of a data-parallel job use their rank, so that their dropout masks differ. A
+  // generator that exists already (restored by set_random_states) is reseeded from its state
+  // and the offset, in place, so a resumed rank draws again a stream of its own.
+  void set_stream_offset(std::uint64_t offset);
 
   // Moves the session onto `other` (e.g. a reloaded or transformed copy of its graph): cached
   // plans (and Plan references) and random streams are dropped; variable values are kept by name. A
@@ -273,6 +278,7 @@ class Session {
   OptimizerOptions options_;
   bool buffer_reuse_ = true;
   bool check_numerics_ = false;
+  std::uint64_t stream_offset_ = 0;
   // graph_->variables()[0, initialized_prefix_) were all initialized when last looked at, as of
   // the graph's rollback count prefix_rollbacks_ (a rollback may reuse their indices): building
   // layer after layer then initializes each new variable without visiting every earlier one.

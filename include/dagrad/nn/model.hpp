@@ -139,6 +139,24 @@ class Model {
   // flag afterwards requires compile() again (as in Keras); fit refuses to run until then.
   void compile(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics = {});
   bool compiled() const;
+  // Makes a compiled model train data-parallel over the ranks of an MPI job (started with
+  // mpirun; distributed::initialize() is called here), as Horovod's DistributedOptimizer and
+  // tf.distribute's MirroredStrategy do. Every rank runs the same program, and from here on the
+  // same calls. Rebuilds the training step (the optimizer keeps its state) so that it averages
+  // the gradients over the ranks (optim::allreduce_gradients) before clipping and the updates.
+  // Then fit, each epoch: starts from rank 0's weights and optimizer state (broadcast); cuts
+  // each global batch of batch_size * ranks samples (one shuffle, the same on every rank) into
+  // one slice per rank; drops a last global batch smaller than the number of ranks; averages
+  // BatchNormalization's moving statistics over the ranks; reduces the epoch's figures and the
+  // validation figures over the ranks, so every rank sees the same logs and callbacks decide
+  // alike. Progress is printed by rank 0 only; CSVLogger and ModelCheckpoint write on rank 0
+  // only. evaluate splits its samples between the ranks and reduces the figures. Random nodes
+  // draw a stream of their own on each rank (Session::set_stream_offset). Throws ModelError
+  // unless compiled, distributed::Error in a build without MPI.
+  void distribute(DistributedOptions options = {});
+  bool distributed() const;
+  // Sets every rank's weights and optimizer state to rank 0's (each rank must call it).
+  void broadcast_variables();
   // Trains for epochs [initial_epoch, epochs) in batches (the last one may be smaller); returns
   // every epoch's logs. x float32 (n, input shape...), y n labels.
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
@@ -189,6 +207,8 @@ class Model {
   struct Impl;
   ModelGraph build_graph(int mode);  // 0 inference, 1 training, 2 MC dropout
   detail::Training& training() const;
+  void build_training(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics,
+                      const DistributedOptions* distributed);
   std::unique_ptr<Impl> impl_;
   std::shared_ptr<detail::Training> training_;
 };

@@ -122,4 +122,11 @@ struct FitOptions {
   Flag check_numerics = false;
 };
 
+// Data-parallel training over the ranks of an MPI job (Model::distribute).
+struct DistributedOptions {
+  // Gradients smaller than this many bytes share one allreduce per bucket of this size
+  // (optim::GradientAllreduce).
+  std::int64_t bucket_bytes = std::int64_t{4} << 20;
+};
+
 }  // namespace dagrad::nn

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../graph/distributed.hpp"
 #include "../graph/flag.hpp"
 #include "../graph/graph.hpp"
 #include "../graph/op_registry.hpp"
@@ -33,6 +34,7 @@ void register_shape_ops(OpRegistry& registry);
 void register_indexing_ops(OpRegistry& registry);
 void register_nn_ops(OpRegistry& registry);
 void register_random_ops(OpRegistry& registry);
+void register_collective_ops(OpRegistry& registry);
 
 // The optional base name of the node a builder adds, and the caller's source location
 // (captured implicitly where the builder is called).
@@ -206,5 +208,16 @@ Output operator+(double a, Operand b);
 Output operator-(double a, Operand b);
 Output operator*(double a, Operand b);
 Output operator/(double a, Operand b);
+
+// ---- collectives over the ranks of a data-parallel job (ops/collective.cpp) ----
+// Each is the identity in a process that did not call distributed::initialize(); every rank
+// must run the same collectives in the same order (one graph, built the same way on each).
+// The sum (or mean: floats only) of x over every rank, on every rank. Gradient: the same
+// allreduce of dy.
+Output allreduce(Output x, distributed::Reduction reduction, OpName name = {});
+// Rank `root`'s x on every rank (x has the same shape everywhere). Gradient: reduce_to_root(dy).
+Output broadcast(Output x, int root = 0, OpName name = {});
+// On rank `root`, x summed over every rank; zeros on the others. Gradient: broadcast(dy).
+Output reduce_to_root(Output x, int root = 0, OpName name = {});
 
 }  // namespace dagrad

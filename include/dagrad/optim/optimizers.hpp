@@ -28,6 +28,9 @@ struct StepRequest {
   // State updates of the forward pass (BatchNormalization's moving statistics), run with the step
   // (copied into the lookahead pass when there is one).
   std::vector<Operation> updates;
+  // Data-parallel training: the gradients are averaged over the job's ranks (allreduce_gradients)
+  // before clipping and the updates.
+  std::optional<GradientAllreduce> allreduce = std::nullopt;
 };
 
 struct TrainStep {

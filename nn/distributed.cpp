@@ -1,0 +1,107 @@
+// Data-parallel training: Model::distribute, the broadcast of rank 0's variables, the averaging
+// of the forward pass's statistics and the reductions of fit's and evaluate's figures.
+#include <algorithm>
+
+#include "dagrad/graph/distributed.hpp"
+#include "dagrad/nn/errors.hpp"
+#include "dagrad/nn/model.hpp"
+#include "dagrad/ops/ops.hpp"
+#include "nn/distributed_util.hpp"
+
+namespace dagrad::nn {
+
+void Model::distribute(DistributedOptions options) {
+  detail::Training& t = training();
+  if (options.bucket_bytes <= 0)
+    throw ModelError("distribute: bucket_bytes must be > 0, got " + std::to_string(options.bucket_bytes));
+  distributed::initialize();
+  build_training(t.optimizer, t.loss, t.metric_names, &options);
+  session().set_stream_offset(static_cast<std::uint64_t>(distributed::rank()));
+}
+
+bool Model::distributed() const { return training_ && training_->distributed; }
+
+void Model::broadcast_variables() {
+  detail::Training& t = training();
+  std::vector<Output> vars = weights();
+  for (const Output& v : optimizer().state_variables()) vars.push_back(v);
+  if (!t.broadcast_target.valid() || t.broadcast_count != vars.size()) {
+    Graph& g = graph();
+    auto checkpoint = g.checkpoint();
+    try {
+      auto top = g.absolute_scope("");
+      auto scope = g.name_scope(name_ + "/broadcast_variables", true);
+      std::vector<Operation> assigns;
+      for (const Output& v : vars) assigns.emplace_back(assign(v, broadcast(v, 0)));
+      t.broadcast_target = group(g, assigns, "all");
+      t.broadcast_count = vars.size();
+    } catch (...) {
+      g.rollback(checkpoint);
+      throw;
+    }
+  }
+  session().compile({}, {t.broadcast_target}, {}).run({});
+}
+
+namespace detail {
+
+void check_same_on_every_rank(const std::vector<std::pair<std::string, double>>& settings,
+                              const std::string& what) {
+  std::vector<double> mine, root;
+  for (const auto& [name, value] : settings) mine.push_back(value);
+  root = mine;
+  distributed::broadcast(root.data(), static_cast<std::int64_t>(root.size()), DType::float64, 0, what);
+  std::int64_t differs = root != mine ? 1 : 0;
+  distributed::allreduce(&differs, 1, DType::int64, distributed::Reduction::Sum, what);
+  if (differs == 0) return;
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    if (mine[i] != root[i])
+      throw ModelError(what + ": the ranks disagree on " + settings[i].first + " (rank 0: " +
+                       std::to_string(root[i]) + ", " + distributed::describe() + ": " +
+                       std::to_string(mine[i]) + "); every rank must run the same program on the same data");
+  throw ModelError(what + ": the ranks disagree on their settings (" + std::to_string(differs) +
+                   " rank(s) differ from rank 0); every rank must run the same program on the same data");
+}
+
+void sum_over_ranks(std::vector<double>& sums, double& count) {
+  std::vector<double> all = sums;
+  all.push_back(count);
+  distributed::allreduce(all.data(), static_cast<std::int64_t>(all.size()), DType::float64,
+                         distributed::Reduction::Sum, "the epoch's figures");
+  count = all.back();
+  all.pop_back();
+  sums = all;
+}
+
+void set_replica_weight(Model& model, Training& t, double weight) {
+  if (weight == t.replica_weight_value) return;
+  Tensor value(t.replica_weight.dtype(), Shape{});
+  if (value.dtype() == DType::float64) *value.data<double>() = weight;
+  else *value.data<float>() = static_cast<float>(weight);
+  model.session().set_variable_value(t.replica_weight, value);
+  t.replica_weight_value = weight;
+}
+
+void average_synced_state(Model& model, Training& t) {
+  if (t.synced_state.empty()) return;
+  if (!t.sync_target.valid()) {
+    Graph& g = model.graph();
+    auto checkpoint = g.checkpoint();
+    try {
+      auto top = g.absolute_scope("");
+      auto scope = g.name_scope(model.name() + "/average_statistics", true);
+      std::vector<Operation> assigns;
+      for (const Output& v : t.synced_state)
+        if (is_floating(v.dtype()))
+          assigns.emplace_back(assign(v, allreduce(v, distributed::Reduction::Mean)));
+      t.sync_target = group(g, assigns, "all");
+    } catch (...) {
+      g.rollback(checkpoint);
+      throw;
+    }
+  }
+  model.session().compile({}, {t.sync_target}, {}).run({});
+}
+
+}  // namespace detail
+}  // namespace dagrad::nn
