@@ -947,3 +947,32 @@ BOOST_FIXTURE_TEST_CASE(a_plan_that_writes_a_variable_does_not_hoist_its_reads, 
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Session::set_stream_offset: the ranks of a data-parallel job draw streams of their own.
+BOOST_AUTO_TEST_SUITE(stream_offset)
+
+BOOST_AUTO_TEST_CASE(offset_zero_changes_nothing_and_others_draw_other_streams) {
+  Graph g;
+  g.set_seed(5);
+  Output r = random_uniform(g, Shape{8});
+  auto draw = [&](std::uint64_t offset, bool set_before_first_draw) {
+    Session s(g);
+    if (set_before_first_draw) s.set_stream_offset(offset);
+    Tensor first = s.run(r);
+    if (!set_before_first_draw) s.set_stream_offset(offset);
+    Tensor second = s.run(r);
+    return std::make_pair(first.to_vector<float>(), second.to_vector<float>());
+  };
+  auto plain = draw(0, true);
+  BOOST_TEST((draw(0, false) == plain));
+  auto rank1 = draw(1, true), rank2 = draw(2, true);
+  BOOST_TEST((rank1.first != plain.first));
+  BOOST_TEST((rank2.first != rank1.first));
+  BOOST_TEST((draw(1, true) == rank1));  // repeatable
+  // Set after a draw (a generator restored from a checkpoint): the next draw leaves the stream.
+  auto late = draw(1, false);
+  BOOST_TEST((late.first == plain.first));
+  BOOST_TEST((late.second != plain.second));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -333,3 +333,100 @@ BOOST_AUTO_TEST_CASE(random_masks_do_not_depend_on_the_lookahead) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// allreduce_gradients in one process (a group of one, where allreduce is the identity): the
+// buckets' structure, the values cut back into shapes, the weight, the refusals. The 2-rank
+// values are in tests/distributed.
+BOOST_AUTO_TEST_SUITE(gradient_allreduce)
+
+namespace {
+int count_op(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (int id = 0; id < g.num_nodes(); ++id) n += g.node(id).op->name == op;
+  return n;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(small_gradients_share_a_bucket_and_come_back_in_their_shapes) {
+  Gradients t;  // g1: 3 doubles (24 bytes), g2: 2 x 2 doubles (32 bytes)
+  std::vector<Output> out = optim::allreduce_gradients(t.grads, {.bucket_bytes = 64});
+  BOOST_TEST(count_op(t.g, "allreduce") == 1);  // 24 + 32 <= 64: one call
+  BOOST_TEST(count_op(t.g, "concat") == 1);
+  BOOST_TEST(!out[1].valid());
+  BOOST_TEST(out[2].shape() == Shape({2, 2}));
+  BOOST_TEST(out[0].shape() == Shape({3}));
+  Session s(t.g);
+  std::vector<Tensor> r = s.run({out[0], out[2]});
+  check_equal(values(r[0]), kG1);
+  check_equal(values(r[1]), kG2);
+}
+
+BOOST_AUTO_TEST_CASE(a_gradient_of_the_bucket_size_goes_alone) {
+  Gradients t;
+  // g2 (32 bytes) reaches the bucket size: alone; g1 (24) alone in its bucket: no concat at all.
+  std::vector<Output> out = optim::allreduce_gradients(t.grads, {.bucket_bytes = 32});
+  BOOST_TEST(count_op(t.g, "allreduce") == 2);
+  BOOST_TEST(count_op(t.g, "concat") == 0);
+  Session s(t.g);
+  check_equal(values(s.run(out[2])), kG2);
+}
+
+BOOST_AUTO_TEST_CASE(the_weight_multiplies_each_gradient_before_the_mean) {
+  Gradients t;
+  Output w = constant(t.g, Tensor::scalar<double>(0.75), "weight");
+  std::vector<Output> out = optim::allreduce_gradients(t.grads, {.bucket_bytes = 1024, .weight = w});
+  Session s(t.g);
+  check_equal(values(s.run(out[0])), scaled(kG1, 0.75));
+  check_equal(values(s.run(out[2])), scaled(kG2, 0.75));
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_are_refused) {
+  Gradients t;
+  BOOST_CHECK_THROW(optim::allreduce_gradients(t.grads, {.bucket_bytes = 0}), OptimizerError);
+  Output w32 = constant(t.g, Tensor::scalar<float>(1.0f), "w32");
+  BOOST_CHECK_EXCEPTION(optim::allreduce_gradients(t.grads, {.weight = w32}), OptimizerError,
+                        [](const OptimizerError& e) {
+                          return std::string(e.what()).find("scalar of the gradients' dtype (float64)") !=
+                                 std::string::npos;
+                        });
+}
+
+// In an optimizer the allreduce sits between the gradients and the clipping: the clipped
+// gradient reads the allreduce's output.
+BOOST_AUTO_TEST_CASE(the_allreduce_comes_before_clipping_in_minimize) {
+  Graph g;
+  Output v = variable(g, Tensor::from_vector<double>({4}, kW0), "w");
+  Output loss = sum(square(v));
+  optim::StepRequest request;
+  request.allreduce = optim::GradientAllreduce{};
+  auto opt = optim::SGD({.learning_rate = 0.1, .clipnorm = 1.0});
+  optim::TrainStep step = opt->minimize(loss, {v}, request);
+  int allreduce = -1, norm = -1;
+  for (int id = 0; id < g.num_nodes(); ++id) {
+    if (g.node(id).op->name == "allreduce") allreduce = id;
+    if (g.node(id).name.find("clip_gradients/norm") != std::string::npos) norm = id;
+  }
+  BOOST_REQUIRE(allreduce >= 0);
+  BOOST_REQUIRE(norm >= 0);
+  // The norm is computed from the reduced gradient: the allreduce is among its ancestors.
+  std::vector<int> stack{norm};
+  std::vector<char> seen(static_cast<std::size_t>(g.num_nodes()), 0);
+  bool found = false;
+  while (!stack.empty() && !found) {
+    int id = stack.back();
+    stack.pop_back();
+    if (seen[static_cast<std::size_t>(id)]++) continue;
+    found = id == allreduce;
+    for (const NodeInput& in : g.node(id).inputs) stack.push_back(in.node);
+  }
+  BOOST_TEST(found);
+  // One process: the step is the plain clipped step. g = 2w = (2, -1, 4, -3), ||g|| = sqrt(30).
+  Session s(g);
+  s.initialize_variables();
+  s.run_targets({step.train_op});
+  Vec want = kW0;
+  for (double& w : want) w -= 0.1 * (2 * w) / std::sqrt(30.0);
+  check_equal(values(s.variable_value(v)), want);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
