@@ -45,6 +45,13 @@ void Model::broadcast_variables() {
 
 namespace detail {
 
+namespace {
+std::string number(double v) {
+  if (v == static_cast<double>(static_cast<long long>(v))) return std::to_string(static_cast<long long>(v));
+  return std::to_string(v);
+}
+}  // namespace
+
 void check_same_on_every_rank(const std::vector<std::pair<std::string, double>>& settings,
                               const std::string& what) {
   std::vector<double> mine, root;
@@ -57,10 +64,10 @@ void check_same_on_every_rank(const std::vector<std::pair<std::string, double>>&
   for (std::size_t i = 0; i < mine.size(); ++i)
     if (mine[i] != root[i])
       throw ModelError(what + ": the ranks disagree on " + settings[i].first + " (rank 0: " +
-                       std::to_string(root[i]) + ", " + distributed::describe() + ": " +
-                       std::to_string(mine[i]) + "); every rank must run the same program on the same data");
-  throw ModelError(what + ": the ranks disagree on their settings (" + std::to_string(differs) +
-                   " rank(s) differ from rank 0); every rank must run the same program on the same data");
+                       number(root[i]) + ", " + distributed::describe() + ": " + number(mine[i]) + "); every rank must run the same program on the same data");
+  throw ModelError(what + ": " + std::to_string(differs) + " other rank(s) of the job were given other settings "
+                   "than this rank 0 (their messages name the setting); every rank must run the same program on "
+                   "the same data");
 }
 
 void sum_over_ranks(std::vector<double>& sums, double& count) {
