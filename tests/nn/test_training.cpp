@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/three_classes.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
@@ -35,25 +36,8 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-// Three classes by the value of a linear function of four standard normal features.
-struct Data {
-  Tensor x, y;
-};
-Data three_classes(int n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  Data d{Tensor(DType::float32, Shape{n, 4}), Tensor(DType::int32, Shape{n})};
-  for (int i = 0; i < n; ++i) {
-    float s = 0;
-    for (int j = 0; j < 4; ++j) {
-      float v = normal(rng);
-      d.x.data<float>()[i * 4 + j] = v;
-      s += v * static_cast<float>(j + 1);
-    }
-    d.y.data<std::int32_t>()[i] = s > 1.5f ? 2 : (s > -1.5f ? 1 : 0);
-  }
-  return d;
-}
+using dagrad::testing::Data;
+using dagrad::testing::three_classes;
 
 std::unique_ptr<nn::Sequential> small_model(std::uint64_t seed, double dropout = 0.0) {
   std::vector<nn::LayerPtr> layers{

@@ -20,31 +20,15 @@
 #include <string>
 #include <thread>
 
+#include "common/three_classes.hpp"
 #include "dagrad/dagrad.hpp"
 
 using namespace dagrad;
 
 namespace {
 
-struct Data {
-  Tensor x, y;
-};
-// Three classes by the value of a linear function of four standard normal features.
-Data three_classes(int n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  Data d{Tensor(DType::float32, Shape{n, 4}), Tensor(DType::int32, Shape{n})};
-  for (int i = 0; i < n; ++i) {
-    float s = 0;
-    for (int j = 0; j < 4; ++j) {
-      float v = normal(rng);
-      d.x.data<float>()[i * 4 + j] = v;
-      s += v * static_cast<float>(j + 1);
-    }
-    d.y.data<std::int32_t>()[i] = s > 1.5f ? 2 : (s > -1.5f ? 1 : 0);
-  }
-  return d;
-}
+using dagrad::testing::Data;
+using dagrad::testing::three_classes;
 
 // No BatchNormalization or dropout: the step of the union of the ranks' batches is the
 // 1-process step exactly (up to rounding). Adam with global clipping that is active: both see
