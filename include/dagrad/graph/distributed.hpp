@@ -11,7 +11,7 @@
 
 namespace dagrad::distributed {
 
-// A collective that could not complete: another rank died, hung past the timeout, or MPI failed.
+// A collective that MPI reported as failed.
 struct CollectiveError : Error {
   using Error::Error;
 };
@@ -30,9 +30,10 @@ int size();
 // "rank 1 of 2", for messages.
 std::string describe();
 
-// A collective waits at most this long (seconds) for the other ranks, then throws
-// CollectiveError; 0 waits forever. Default 600, or DAGRAD_COLLECTIVE_TIMEOUT from the
-// environment at initialize().
+// A collective waits at most this long (seconds) for the other ranks; then this rank prints which
+// collective waited (node, rank, seconds) and exits with status 3, so that mpirun ends the job (the
+// calling thread is inside MPI and cannot be unwound). 0 waits forever. Default 600, or
+// DAGRAD_COLLECTIVE_TIMEOUT from the environment at initialize().
 void set_collective_timeout(double seconds);
 double collective_timeout();
 
