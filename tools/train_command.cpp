@@ -188,6 +188,9 @@ void add_train_command(CLI::App& app) {
 
     nn::FashionMnist data = nn::load_fashion_mnist(a->data, a->limit);
     if (!resume.empty()) {
+      // The optimizer and any step schedule come from the file; a schedule that works by epoch
+      // (plateau, and the legacy Nadam's) is a callback, made again from the flags.
+      optimizer_of_flags(*a, steps_per_epoch, epoch_schedule);
       model = nn::load_model(resume);
       const std::string flag = from_checkpoint ? "--checkpoint" : "--resume";
       if (!model->compiled())

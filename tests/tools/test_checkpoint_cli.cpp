@@ -20,6 +20,7 @@
 #include "fixtures.hpp"
 
 namespace fs = std::filesystem;
+namespace tt = boost::test_tools;
 
 namespace {
 
@@ -221,6 +222,25 @@ BOOST_AUTO_TEST_CASE(history_rows_the_checkpoint_lacks_are_dropped_on_resume) {
   BOOST_TEST(!contains(csv, "\n3,"), csv);
   BOOST_TEST(std::count(csv.begin(), csv.end(), '\n') == 4, csv);
   BOOST_TEST(nn::load_model((dir / "ck").string())->epoch() == 3);
+}
+
+// A schedule that works by epoch is a callback, not optimizer state: a resumed run makes it
+// again from the flags. The legacy Nadam's piecewise schedule sets the rate at each epoch's
+// start: 0.001 for epochs 0-4, 0.0005 from epoch 5 (tools/optimizer_choice.cpp). Before the fix a
+// run resumed at epoch 5 kept 0.001.
+BOOST_AUTO_TEST_CASE(a_resumed_run_keeps_its_per_epoch_schedule) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  const std::string command = "train --model plain --limit 100 --verbose 0 --optimizer nadam --schedule piecewise"
+                              " --checkpoint " + quoted(dir / "ck") + " --out " + quoted(dir / "out");
+  BOOST_TEST_REQUIRE(run(command + " --epochs 5") == 0, read("stderr"));
+  BOOST_TEST(dagrad::nn::load_model((dir / "ck").string())->learning_rate() == 0.001, tt::tolerance(1e-6));
+  BOOST_TEST_REQUIRE(run(command + " --epochs 6") == 0, read("stderr"));
+  auto model = dagrad::nn::load_model((dir / "ck").string());
+  BOOST_TEST(model->epoch() == 6);
+  BOOST_TEST(model->learning_rate() == 0.0005, tt::tolerance(1e-6));
 }
 
 // Same seed, same thread count: the same bits. At batch 256 the first layer's products
