@@ -78,8 +78,11 @@ void check(int rc, const char* collective, const std::string& what) {
 // The watchdog: a collective stores its start time (steady clock, ns; 0 when none runs) and what
 // it is; a thread wakes a few times per timeout and ends the rank when one has run too long.
 // Ending the rank (not throwing: the calling thread is inside MPI) makes mpirun stop the job.
+// The text alternates between two buffers and the index is published with the start time, so the
+// watchdog (which prints only while a call is stuck) never reads a buffer being written.
 std::atomic<std::int64_t> g_collective_start{0};
-char g_collective_what[192] = "";
+std::atomic<int> g_collective_slot{0};
+char g_collective_what[2][192] = {"", ""};
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -100,7 +103,8 @@ void watchdog() {
                  "dagrad (%s): %s waited %lld s for the other ranks: one of them is hung or died "
                  "(the limit is DAGRAD_COLLECTIVE_TIMEOUT, in seconds); this rank stops, and mpirun "
                  "ends the job\n",
-                 describe().c_str(), g_collective_what, static_cast<long long>(waited));
+                 describe().c_str(), g_collective_what[g_collective_slot.load(std::memory_order_acquire)],
+                 static_cast<long long>(waited));
     std::fflush(stderr);
     std::_Exit(3);
   }
@@ -109,7 +113,10 @@ void watchdog() {
 // Runs one blocking collective under the watchdog.
 template <class Call>
 void watched(const char* collective, const std::string& what, Call call) {
-  std::snprintf(g_collective_what, sizeof g_collective_what, "%s (%s)", collective, what.c_str());
+  const int slot = 1 - g_collective_slot.load(std::memory_order_relaxed);
+  std::snprintf(g_collective_what[slot], sizeof g_collective_what[slot], "%s (%s)", collective,
+                what.c_str());
+  g_collective_slot.store(slot, std::memory_order_release);
   g_collective_start.store(now_ns(), std::memory_order_release);
   int rc = call();
   g_collective_start.store(0, std::memory_order_release);
@@ -152,6 +159,10 @@ void initialize() {
     int provided = 0;
     if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
       throw Error("MPI_Init_thread failed: is this process started by mpirun?");
+    // Only the thread that started MPI calls it (the watchdog never does): "funneled" suffices.
+    if (provided < MPI_THREAD_FUNNELED)
+      throw Error("this MPI gives thread level " + std::to_string(provided) +
+                  "; dagrad needs MPI_THREAD_FUNNELED or more");
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
@@ -159,8 +170,8 @@ void initialize() {
   g_timeout = timeout;
   g_initialized = true;
   std::snprintf(g_sigterm_message, sizeof g_sigterm_message,
-                "dagrad (%s): stopped by SIGTERM, which mpirun sends when another rank of the "
-                "job ended; mpirun's message names that rank\n",
+                "dagrad (%s): stopped by SIGTERM (mpirun ends the whole job when a rank ends "
+                "or when it is interrupted; its message says which)\n",
                 describe().c_str());
   std::signal(SIGTERM, on_sigterm);
   std::thread(watchdog).detach();  // sleeps; never touches MPI

@@ -69,6 +69,11 @@ LrFinderResult find_learning_rate(Model& model, const Tensor& x, const Tensor& y
   check(o);
   if (!model.compiled())
     throw ModelError("find_learning_rate: model '" + model.name() + "' is not compiled");
+  // Its stopping rule reads each step's loss, which is a rank's own in a data-parallel model:
+  // ranks could stop at different steps and wait for each other forever.
+  if (model.distributed())
+    throw ModelError("find_learning_rate: model '" + model.name() +
+                     "' is distributed; run the finder in one process (its rates suit the global batch)");
   if (model.optimizer().has_schedule())
     throw ModelError(
         "find_learning_rate: the optimizer of model '" + model.name() +

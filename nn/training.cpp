@@ -84,7 +84,11 @@ detail::Training& Model::training() const {
 bool Model::compiled() const { return training_ != nullptr; }
 
 void Model::compile(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics) {
-  build_training(std::move(optimizer), std::move(loss), std::move(metrics), nullptr);
+  // A distributed model stays distributed (compile again after changing a trainable flag).
+  std::optional<DistributedOptions> distributed;
+  if (training_ && training_->distributed) distributed = training_->distributed_options;
+  build_training(std::move(optimizer), std::move(loss), std::move(metrics),
+                 distributed ? &*distributed : nullptr);
 }
 
 void Model::build_training(optim::OptimizerPtr optimizer, Loss loss, std::vector<std::string> metrics,

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <sched.h>
+
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
 #include "files.hpp"
@@ -102,11 +104,17 @@ void trim_history(const std::string& path, int first_dropped) {
 
 // With --distributed and no --threads: the host's cores shared among its ranks (Open MPI tells
 // how many ranks run on this host), so that ranks do not oversubscribe the cores.
+// mpirun binds each rank to cores by default (to one core when it starts 2 ranks or fewer): then
+// the rank's cores are the ones it may run on; unbound, the host's cores are shared.
 int default_threads_per_rank() {
   int local = 1;
   if (const char* text = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(text));
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, (cores > 0 ? cores : 1) / local);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int usable = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
+  if (usable < cores) return std::max(1, usable);  // bound: the cores it was given
+  return std::max(1, cores / local);
 }
 
 }  // namespace
@@ -160,12 +168,19 @@ void add_train_command(CLI::App& app) {
       if (a->threads == 0) a->threads = default_threads_per_rank();
     }
     apply_threads_option(a->threads);
+    if (!a->distributed)
+      if (const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE"); ranks && std::atoi(ranks) > 1)
+        std::cerr << "dagrad train: warning: started by mpirun with " << ranks
+                  << " ranks but without --distributed: each rank trains alone and writes the same files\n";
     const bool root = distributed::rank() == 0;  // prints and writes; 0 outside a job
     std::ostringstream discard;
     std::ostream& say = root ? std::cout : discard;
     const std::int64_t n_train = a->limit > 0 ? a->limit : 55000;
     const std::int64_t global_batch = std::int64_t{a->batch_size} * distributed::size();
-    const std::int64_t steps_per_epoch = (n_train + global_batch - 1) / global_batch;
+    // As fit counts them: a last global batch with fewer rows than ranks is dropped.
+    std::int64_t steps_per_epoch = (n_train + global_batch - 1) / global_batch;
+    const std::int64_t ranks = distributed::size();
+    if (ranks > 1 && n_train % global_batch != 0 && n_train % global_batch < ranks) --steps_per_epoch;
     std::unique_ptr<nn::Model> model;
     nn::CallbackPtr epoch_schedule;
     nn::ModelSpec spec;

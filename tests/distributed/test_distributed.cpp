@@ -179,6 +179,21 @@ BOOST_AUTO_TEST_CASE(dagrad_train_distributed_prints_and_writes_on_rank_0_only) 
   while (std::getline(history, line)) ++lines;
   BOOST_TEST(lines == 3);  // header and one row per epoch, written once
 }
+
+// Two different command lines in one job (MPMD): the error names the rank and the setting, and
+// the job ends.
+BOOST_AUTO_TEST_CASE(dagrad_train_ranks_with_different_limits_end_with_the_rank_named) {
+  TempDir dir("cli_mpmd");
+  const std::string common = " train --distributed --model plain --epochs 1 --verbose 0 --out " + dir.path.string();
+  std::string root = ::geteuid() == 0 ? " --allow-run-as-root" : "";
+  std::string vars;
+  if (const char* asan = std::getenv("ASAN_OPTIONS")) vars = "env ASAN_OPTIONS=" + std::string(asan) + ":detect_leaks=0 ";
+  Run r = shell(vars + DAGRAD_MPIEXEC " --oversubscribe" + root + " -np 1 " DAGRAD_CLI + common + " --limit 1000 : -np 1 " +
+                DAGRAD_CLI + common + " --limit 900");
+  BOOST_TEST(r.status == 1);
+  BOOST_TEST(contains(r.output, "dagrad: error (rank 1 of 2): fit: the ranks disagree on the number of training samples "
+                                "(rank 0: 1000, rank 1 of 2: 900)"));
+}
 #endif
 
 BOOST_AUTO_TEST_SUITE_END()

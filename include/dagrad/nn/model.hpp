@@ -144,15 +144,18 @@ class Model {
   // tf.distribute's MirroredStrategy do. Every rank runs the same program, and from here on the
   // same calls. Rebuilds the training step (the optimizer keeps its state) so that it averages
   // the gradients over the ranks (optim::allreduce_gradients) before clipping and the updates.
-  // Then fit, each epoch: starts from rank 0's weights and optimizer state (broadcast); cuts
+  // Then fit starts from rank 0's weights and optimizer state (broadcast), and each epoch cuts
   // each global batch of batch_size * ranks samples (one shuffle, the same on every rank) into
   // one slice per rank; drops a last global batch smaller than the number of ranks; averages
   // BatchNormalization's moving statistics over the ranks; reduces the epoch's figures and the
   // validation figures over the ranks, so every rank sees the same logs and callbacks decide
   // alike. Progress is printed by rank 0 only; CSVLogger and ModelCheckpoint write on rank 0
   // only. evaluate splits its samples between the ranks and reduces the figures. Random nodes
-  // draw a stream of their own on each rank (Session::set_stream_offset). Throws ModelError
-  // unless compiled, distributed::Error in a build without MPI.
+  // draw a stream of their own on each rank (Session::set_stream_offset). The figures of a batch
+  // (train_on_batch, on_batch_end's logs) are the rank's own: a callback that stops training
+  // from them must decide alike on every rank (use the epoch's logs, which are reduced). compile()
+  // again keeps the model distributed. Throws ModelError unless compiled, distributed::Error in
+  // a build without MPI.
   void distribute(DistributedOptions options = {});
   bool distributed() const;
   // Sets every rank's weights and optimizer state to rank 0's (each rank must call it).

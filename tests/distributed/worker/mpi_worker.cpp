@@ -33,13 +33,15 @@ using dagrad::testing::three_classes;
 // No BatchNormalization or dropout: the step of the union of the ranks' batches is the
 // 1-process step exactly (up to rounding). Adam with global clipping that is active: both see
 // the averaged gradient only if the allreduce comes before them.
+optim::OptimizerPtr model_optimizer;
+
 std::unique_ptr<nn::Sequential> model_for_test() {
   std::vector<nn::LayerPtr> layers{
       nn::Dense(16, {.activation = "elu", .kernel_initializer = "he_normal", .input_shape = Shape{4}}),
       nn::Dense(8, {.activation = "tanh"}), nn::Dense(3, {.activation = "softmax"})};
   auto model = std::make_unique<nn::Sequential>(layers, "", std::make_shared<nn::Backend>(11));
-  model->compile(optim::Adam({.learning_rate = 0.01, .global_clipnorm = 0.3}),
-                 "sparse_categorical_crossentropy", {"accuracy"});
+  model_optimizer = optim::Adam({.learning_rate = 0.01, .global_clipnorm = 0.3});
+  model->compile(model_optimizer, "sparse_categorical_crossentropy", {"accuracy"});
   return model;
 }
 
@@ -74,6 +76,9 @@ int train(const std::string& mode, int argc, char** argv) {
   if (mode == "train-ranks") {
     if (argc < 4) throw Error("train-ranks needs OUT and BUCKET");
     model->distribute({.bucket_bytes = std::stoll(argv[3])});
+    // compile() again (as after changing a trainable flag) must keep the model distributed.
+    model->compile(model_optimizer, "sparse_categorical_crossentropy", {"accuracy"});
+    if (!model->distributed()) throw Error("compile() after distribute() made the model local");
     fit.batch_size = 32;
     if (distributed::rank() == 1) {  // other weights, which fit's broadcast must replace
       std::vector<Tensor> w = model->get_weights();
@@ -93,6 +98,15 @@ int train(const std::string& mode, int argc, char** argv) {
   std::vector<Tensor> initial = model->get_weights();
   nn::History h = model->fit(train_data.x, train_data.y, fit);
   if (distributed::rank() == 0 && argc >= 3) write_result(argv[2], *model, h, initial);
+  if (model->distributed()) {  // the learning-rate finder refuses it (its stop rule is per rank)
+    bool refused = false;
+    try {
+      nn::find_learning_rate(*model, train_data.x, train_data.y);
+    } catch (const nn::ModelError& e) {
+      refused = std::string(e.what()).find("is distributed; run the finder in one process") != std::string::npos;
+    }
+    if (!refused) throw Error("find_learning_rate accepted a distributed model");
+  }
   return 0;
 }
 
