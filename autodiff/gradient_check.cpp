@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <sstream>
 
@@ -270,10 +271,22 @@ GradCheckResult check_graph_gradients(Session& session, Output y, const std::vec
 namespace {
 
 // Draws a float input: uniform in [low, high], away from kinks. With distinct_inputs the
-// two inputs come from interleaved grids spaced 2*margin apart, so they never tie.
+// two inputs come from interleaved grids spaced 2*margin apart, so they never tie; with
+// distinct_elements no two elements of one input tie.
 Tensor draw_input(const GradCheckSpec& spec, DType dtype, const Shape& shape, int input,
                   std::mt19937_64& rng) {
   Tensor t(dtype, shape);
+  if (spec.distinct_elements) {
+    // A random permutation of evenly spaced values: neighbours are (high - low) / size apart,
+    // far beyond eps, so finite differences never change which element is largest.
+    std::vector<std::int64_t> order(static_cast<std::size_t>(t.size()));
+    std::iota(order.begin(), order.end(), std::int64_t{0});
+    std::shuffle(order.begin(), order.end(), rng);
+    double step = (spec.high - spec.low) / static_cast<double>(std::max<std::int64_t>(t.size(), 1));
+    for (std::int64_t e = 0; e < t.size(); ++e)
+      set(t, e, spec.low + (static_cast<double>(order[static_cast<std::size_t>(e)]) + 0.5) * step);
+    return t;
+  }
   std::uniform_real_distribution<double> uniform(spec.low, spec.high);
   for (std::int64_t e = 0; e < t.size(); ++e) {
     double v;

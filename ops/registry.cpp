@@ -17,6 +17,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_linalg_ops(registry);
   register_shape_ops(registry);
   register_nn_ops(registry);
+  register_pool_ops(registry);
   register_random_ops(registry);
   register_collective_ops(registry);
   register_fused_ops(registry);

@@ -1,5 +1,6 @@
 // The gradient checker itself: it must catch a wrong rule and refuse the classic false pass
 // where both gradients are zero everywhere.
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <iostream>
 #include <sstream>
@@ -250,6 +251,39 @@ BOOST_AUTO_TEST_CASE(samples_choose_their_run_time_shapes) {
   }
   BOOST_TEST(fives > 0);
   BOOST_TEST(threes > 0);
+}
+
+// distinct_elements: each input is a permutation of evenly spaced values in [low, high], so no
+// two elements tie (a window's max stays unique under finite differences).
+BOOST_AUTO_TEST_CASE(distinct_elements_draws_evenly_spaced_distinct_values) {
+  static std::vector<double> first;
+  OpRegistry registry;
+  register_builtin_ops(registry);
+  OpRecord r = square_like(
+      "distinct_square",
+      [](Graph& g, const Node& n, std::span<const Output> dy, const std::vector<bool>&) {
+        return std::vector<Output>{dy[0] * (2.0 * g.output_of(n.inputs[0].node))};
+      });
+  r.kernels[static_cast<std::size_t>(DType::float64)] = [](KernelContext& c) {
+    if (first.empty()) first = c.input(0).to_vector<double>();  // the unperturbed draw
+    CopySquare::run(c);
+  };
+  r.gradcheck.distinct_elements = true;
+  r.gradcheck.low = -1.0;
+  r.gradcheck.high = 3.0;
+  r.gradcheck.samples = {{{Shape{4, 5}}, {}, {}, "matrix"}};
+  registry.add(std::move(r));
+  auto results = check_op_gradients(registry, "distinct_square");
+  BOOST_REQUIRE_EQUAL(results.size(), 1u);
+  BOOST_TEST(results[0].passed, results[0].message);
+  BOOST_REQUIRE_EQUAL(first.size(), 20u);
+  std::vector<double> sorted = first;
+  std::sort(sorted.begin(), sorted.end());
+  // 20 values 4/20 = 0.2 apart: -0.9, -0.7, ..., 2.9, in some order other than sorted.
+  for (std::size_t i = 0; i < sorted.size(); ++i)
+    BOOST_TEST(sorted[i] == -0.9 + 0.2 * static_cast<double>(i),
+               boost::test_tools::tolerance(1e-12));
+  BOOST_TEST((first != sorted));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

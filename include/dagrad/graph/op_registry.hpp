@@ -123,6 +123,9 @@ struct GradCheckSpec {
   std::vector<double> kinks;      // ... at least kink_margin away from each kink
   double kink_margin = 0.05;
   bool distinct_inputs = false;  // redraw until |input0 - input1| > kink_margin (maximum, minimum)
+  // Each float input's elements are a random permutation of size evenly spaced values in
+  // [low, high], so no two tie (max_pool2d: a window's max must be unique to be differentiable).
+  bool distinct_elements = false;
   double rtol = 1e-6, atol = 1e-9, eps = 1e-6;
   bool zero_gradient_expected = false;  // sign: zero everywhere is the right answer
   std::vector<GradCheckSample> samples;

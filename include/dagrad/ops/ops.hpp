@@ -35,6 +35,7 @@ void register_indexing_ops(OpRegistry& registry);
 void register_nn_ops(OpRegistry& registry);
 void register_random_ops(OpRegistry& registry);
 void register_collective_ops(OpRegistry& registry);
+void register_pool_ops(OpRegistry& registry);
 
 // The optional base name of the node a builder adds, and the caller's source location
 // (captured implicitly where the builder is called).
@@ -171,6 +172,36 @@ Output fill(Graph& g, Shape shape, double value, DType dtype = DType::float32, O
 Output softmax(Output x, std::int64_t axis = -1, OpName name = {});
 Output log_softmax(Output x, std::int64_t axis = -1, OpName name = {});
 Output clip_by_value(Output x, double clip_min, double clip_max, OpName name = {});
+
+// ---- 2-D pooling over NHWC tensors (ops/pool.cpp), with TensorFlow's geometry ----
+// x is (N, H, W, C); pool_size [kh, kw]. Valid padding: OH = floor((H - kh) / sh) + 1 (the window
+// must fit); same: OH = ceil(H / sh), padded by max((OH - 1) sh + kh - H, 0), the smaller half on
+// top (and left). Sizes and strides must be positive; another padding is a ShapeError naming it.
+struct Pool2DOptions {
+  std::vector<std::int64_t> strides = {};  // [sh, sw]; empty = pool_size (Keras)
+  std::string padding = "valid";           // "valid" or "same"
+};
+// The window's largest real cell: padded cells never win.
+Output max_pool2d(Output x, std::vector<std::int64_t> pool_size, Pool2DOptions options = {},
+                  OpName name = {});
+// The mean of the window's real cells: with same padding, padded cells are not counted (TF).
+// Global average pooling is mean(x, {1, 2}).
+Output avg_pool2d(Output x, std::vector<std::int64_t> pool_size, Pool2DOptions options = {},
+                  OpName name = {});
+// max_pool2d's gradient (TF's MaxPoolGrad): zeros of x's shape with each dy added at its
+// window's argmax in x, the first in row-major window order on ties (as TF's CPU kernel).
+// y = max_pool2d(x) fixes the pooled shape; its values are not read (argmaxes come from x).
+Output max_pool2d_grad(Output x, Output y, Output dy, std::vector<std::int64_t> pool_size,
+                       Pool2DOptions options = {}, OpName name = {});
+// The gradient of max_pool2d_grad in dy (TF's MaxPoolGradGrad): g, of x's shape, read at each
+// window's argmax in x, giving y's shape.
+Output max_pool2d_grad_grad(Output x, Output y, Output g, std::vector<std::int64_t> pool_size,
+                            Pool2DOptions options = {}, OpName name = {});
+// avg_pool2d's gradient: each dy spread equally over its window's real cells, into a tensor of
+// like's run-time shape (like is avg_pool2d's input; its values are not read), so an unknown
+// batch dimension works.
+Output avg_pool2d_grad(Output dy, Output like, std::vector<std::int64_t> pool_size,
+                       Pool2DOptions options = {}, OpName name = {});
 
 // ---- random (ops/random.cpp): seed 0 = derived from the graph seed and the node ----
 // Each takes either a fully defined `shape` or, with the *_like forms, the shape of `like`
