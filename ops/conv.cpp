@@ -134,9 +134,8 @@ void check_channels(const Shape& x, const Shape& kernel, const std::string& shap
 void check_output_matches(const Shape& dy, std::int64_t batch, std::int64_t oh, std::int64_t ow,
                           std::int64_t cout, const std::string& shapes) {
   if (differ(dy[0], batch) || differ(dy[1], oh) || differ(dy[2], ow) || differ(dy[3], cout))
-    throw ShapeError("dy " + dy.to_string() + " is not the shape of the convolution's output (" +
-                     std::to_string(batch) + ", " + std::to_string(oh) + ", " + std::to_string(ow) +
-                     ", " + std::to_string(cout) + ") (" + shapes + ")");
+    throw ShapeError("dy " + dy.to_string() + " is not the shape of the convolution's output " +
+                     Shape{batch, oh, ow, cout}.to_string() + " (" + shapes + ")");
 }
 
 void conv2d_shape(ShapeContext& ctx) {
