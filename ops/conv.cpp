@@ -205,14 +205,16 @@ Conv2DOptions options_of(const Node& node) {
           node.attrs.get_ints("dilations")};
 }
 
-// The build-time shape a gradient op needs as an attribute: all but the batch known.
-Shape static_shape(const Output& t, const char* what, bool batch_may_be_unknown) {
+// The build-time shape a gradient op needs as an attribute (the batch may be unknown: the op
+// takes it from dy at run time). Autodiff passes a rule's error on as is, so it names the node.
+Shape static_shape(const Node& node, const Output& t, const char* what, bool batch_may_be_unknown) {
   const Shape& s = t.shape();
   for (int i = batch_may_be_unknown ? 1 : 0; i < s.rank(); ++i)
     if (!known(s[i]))
-      throw ShapeError(std::string("the gradient needs ") + what + "'s shape known when the " +
-                       "graph is built" + (batch_may_be_unknown ? " (but for the batch)" : "") +
-                       ", got " + s.to_string());
+      throw ShapeError(
+          "the gradient of node '" + node.name + "' (op " + node.op->name + ", created at " +
+          node.site.to_string() + ") needs " + what + "'s shape known when the graph is built" +
+          (batch_may_be_unknown ? " (but for the batch)" : "") + ", got " + s.to_string());
   return s;
 }
 
@@ -223,8 +225,9 @@ std::vector<Output> conv2d_gradient(Graph& g, const Node& node, std::span<const 
   Output x = detail::input_of(g, node, 0), kernel = detail::input_of(g, node, 1), dy = dys[0];
   Conv2DOptions o = options_of(node);
   Output dx, dk;
-  if (needs[0]) dx = conv2d_backprop_input(dy, kernel, static_shape(x, "x", true), o);
-  if (needs[1]) dk = conv2d_backprop_filter(x, dy, static_shape(kernel, "the kernel", false), o);
+  if (needs[0]) dx = conv2d_backprop_input(dy, kernel, static_shape(node, x, "x", true), o);
+  if (needs[1])
+    dk = conv2d_backprop_filter(x, dy, static_shape(node, kernel, "the kernel", false), o);
   return {dx, dk};
 }
 
@@ -237,7 +240,8 @@ std::vector<Output> conv2d_backprop_input_gradient(Graph& g, const Node& node,
   Conv2DOptions o = options_of(node);
   Output d_dy, dk;
   if (needs[0]) d_dy = conv2d(grad, kernel, o);
-  if (needs[1]) dk = conv2d_backprop_filter(grad, dy, static_shape(kernel, "the kernel", false), o);
+  if (needs[1])
+    dk = conv2d_backprop_filter(grad, dy, static_shape(node, kernel, "the kernel", false), o);
   return {d_dy, dk};
 }
 
@@ -249,7 +253,7 @@ std::vector<Output> conv2d_backprop_filter_gradient(Graph& g, const Node& node,
   Output x = detail::input_of(g, node, 0), dy = detail::input_of(g, node, 1), grad = gs[0];
   Conv2DOptions o = options_of(node);
   Output dx, d_dy;
-  if (needs[0]) dx = conv2d_backprop_input(dy, grad, static_shape(x, "x", true), o);
+  if (needs[0]) dx = conv2d_backprop_input(dy, grad, static_shape(node, x, "x", true), o);
   if (needs[1]) d_dy = conv2d(x, grad, o);
   return {dx, d_dy};
 }

@@ -254,6 +254,28 @@ BOOST_AUTO_TEST_CASE(shape_errors) {
   BOOST_TEST(conv2d_backprop_filter(x, dy, Shape{3, 3, 3, 4}).shape() == (Shape{3, 3, 3, 4}));
 }
 
+// Unknown height and width propagate through conv2d ("same" keeps them unknown); its gradient
+// with respect to x needs them (input_shape), so asking for it is an error that says so, while
+// the kernel's gradient, whose shape is known, works.
+BOOST_AUTO_TEST_CASE(unknown_spatial_dimensions) {
+  Graph g;
+  Output x = placeholder(g, DType::float64, Shape{-1, -1, -1, 2}, "x");
+  Output k = placeholder(g, DType::float64, Shape{3, 3, 2, 1}, "k");
+  Output y = conv2d(x, k, {.padding = "same"});
+  BOOST_TEST(y.shape() == (Shape{-1, -1, -1, 1}));
+  BOOST_CHECK_EXCEPTION(gradients(sum(y), {x}), Error,
+                        mentions_all<Error>({"node 'conv2d'", "x's shape known", "(?, ?, ?, 2)"}));
+  Output dk = gradients(sum(y), {k})[0];
+  Session s(g);
+  // A 1x1 image: only the kernel's centre tap meets it, so d sum(y) / dk is x at the centre.
+  Tensor out = s.run(dk, {{x, Tensor::from_vector<double>({1, 1, 1, 2}, {0.5, -2})},
+                          {k, Tensor::from_vector<double>({3, 3, 2, 1}, std::vector<double>(18))}});
+  std::vector<double> want(18, 0.0);
+  want[8] = 0.5;
+  want[9] = -2;
+  BOOST_TEST(out.to_vector<double>() == want, tt::per_element());
+}
+
 // The second derivative checked numerically: the gradient graph (conv2d_backprop_input and
 // _filter nodes) is itself gradient-checked, which runs the backprop ops' own gradient rules.
 BOOST_AUTO_TEST_CASE(gradient_graph_passes_the_gradient_check) {
