@@ -173,7 +173,7 @@ void conv2d_backprop_input_kernel(KernelContext& c) {
   T* out = dx.data<T>();
   const int64_t k = window_size(g), pixels = g.oh * g.ow;
   if (dx.size() == 0) return;
-  if (pixels == 0 || g.cout == 0) {  // no window, or an empty sum over output channels
+  if (pixels == 0 || g.cout == 0 || k == 0) {  // no window, an empty sum, or an empty kernel
     std::fill(out, out + dx.size(), T(0));
     return;
   }

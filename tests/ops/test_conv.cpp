@@ -276,6 +276,32 @@ BOOST_AUTO_TEST_CASE(unknown_spatial_dimensions) {
   BOOST_TEST(out.to_vector<double>() == want, tt::per_element());
 }
 
+// Empty sums are zeros: a kernel of height 0 ("same" keeps the output size), and no input
+// channels. Shapes with a zero dimension never reach BLAS (which rejects zero leading dimensions).
+BOOST_AUTO_TEST_CASE(empty_kernels_and_channels) {
+  Graph g;
+  Output x = constant(g, Tensor::from_vector<double>({1, 3, 3, 1}, std::vector<double>(9, 1.0)));
+  Output flat_kernel = constant(g, Tensor::from_vector<double>({0, 2, 1, 2}, {}));
+  Output no_channels = constant(g, Tensor::from_vector<double>({1, 3, 3, 0}, {}));
+  Output kernel_0in = constant(g, Tensor::from_vector<double>({2, 2, 0, 2}, {}));
+  Output dy = constant(g, Tensor::from_vector<double>({1, 3, 3, 2}, std::vector<double>(18, 1.0)));
+  Conv2DOptions same{.padding = "same"};
+  Output y = conv2d(x, flat_kernel, same);
+  Output dx = conv2d_backprop_input(dy, flat_kernel, Shape{1, 3, 3, 1}, same);
+  Output dk = conv2d_backprop_filter(x, dy, Shape{0, 2, 1, 2}, same);
+  Output y0 = conv2d(no_channels, kernel_0in, same);
+  Output dx0 = conv2d_backprop_input(dy, kernel_0in, Shape{1, 3, 3, 0}, same);
+  Session s(g);
+  auto out = s.run({y, dx, dk, y0, dx0}, {});
+  BOOST_TEST(out[0].shape() == (Shape{1, 3, 3, 2}));
+  BOOST_TEST(out[0].to_vector<double>() == std::vector<double>(18, 0.0), tt::per_element());
+  BOOST_TEST(out[1].to_vector<double>() == std::vector<double>(9, 0.0), tt::per_element());
+  BOOST_TEST(out[2].size() == 0);
+  BOOST_TEST(out[3].shape() == (Shape{1, 3, 3, 2}));
+  BOOST_TEST(out[3].to_vector<double>() == std::vector<double>(18, 0.0), tt::per_element());
+  BOOST_TEST(out[4].size() == 0);
+}
+
 // The second derivative checked numerically: the gradient graph (conv2d_backprop_input and
 // _filter nodes) is itself gradient-checked, which runs the backprop ops' own gradient rules.
 BOOST_AUTO_TEST_CASE(gradient_graph_passes_the_gradient_check) {
