@@ -15,6 +15,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_binary_ops(registry);
   register_reduce_ops(registry);
   register_linalg_ops(registry);
+  register_conv_ops(registry);
   register_shape_ops(registry);
   register_nn_ops(registry);
   register_pool_ops(registry);

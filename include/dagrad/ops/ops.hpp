@@ -36,6 +36,7 @@ void register_nn_ops(OpRegistry& registry);
 void register_random_ops(OpRegistry& registry);
 void register_collective_ops(OpRegistry& registry);
 void register_pool_ops(OpRegistry& registry);
+void register_conv_ops(OpRegistry& registry);
 
 // The optional base name of the node a builder adds, and the caller's source location
 // (captured implicitly where the builder is called).
@@ -130,6 +131,27 @@ Output argmax(Output x, std::int64_t axis = -1, OpName name = {});
 // rank-2) leading dimensions. BLAS gemm writes into the preallocated output.
 Output matmul(Output a, Output b, Flag transpose_a = false, Flag transpose_b = false,
               OpName name = {});
+
+// ---- convolution (ops/conv.cpp): NHWC inputs, HWIO kernels, as Keras and TensorFlow ----
+// Strides and dilations are [height, width]; padding "valid" (windows inside the input:
+// OH = (H - ((KH-1)*dh+1)) / sh + 1) or "same" (OH = ceil(H / sh), zeros around the input, the
+// odd one at the bottom and right). Strides and dilations may both exceed 1.
+struct Conv2DOptions {
+  std::vector<std::int64_t> strides{1, 1};
+  std::string padding = "valid";
+  std::vector<std::int64_t> dilations{1, 1};
+};
+// x (N, H, W, C_in), kernel (KH, KW, C_in, C_out) -> (N, OH, OW, C_out): cross-correlation,
+// as Keras's Conv2D (no kernel flip).
+Output conv2d(Output x, Output kernel, Conv2DOptions options = {}, OpName name = {});
+// conv2d's gradient with respect to x: dy (N, OH, OW, C_out), kernel -> (N, H, W, C_in).
+// input_shape gives x's H, W and C_in (a stride makes them ambiguous from dy); its batch may be
+// -1: the output's batch is dy's, at build time and at each run.
+Output conv2d_backprop_input(Output dy, Output kernel, Shape input_shape,
+                             Conv2DOptions options = {}, OpName name = {});
+// conv2d's gradient with respect to the kernel: x, dy -> kernel_shape (fully defined).
+Output conv2d_backprop_filter(Output x, Output dy, Shape kernel_shape, Conv2DOptions options = {},
+                              OpName name = {});
 
 // ---- shape and indexing (ops/shape.cpp) ----
 // perm empty = reverse the axes.
