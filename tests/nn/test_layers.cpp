@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(every_layer_type_rebuilds_from_its_config) {
       BOOST_TEST((copy->config() == c));
     }
   }
-  BOOST_CHECK_THROW(nn::layer_from_config("Conv2D", {}), nn::ModelError);
+  BOOST_CHECK_THROW(nn::layer_from_config("Conv3D", {}), nn::ModelError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
