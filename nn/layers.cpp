@@ -308,8 +308,17 @@ class BatchNormalizationLayer : public Layer {
       const double decay = 1.0 - options_.momentum;
       ctx.updates.emplace_back(assign_sub(moving_mean_, (moving_mean_ - stop_gradient(mu)) * decay,
                                           "update_moving_mean"));
+      Output batch_var = stop_gradient(var);
+      // Keras runs a rank-4 input (Conv2D's NHWC) through TF's fused kernel, which normalizes
+      // with the biased variance but averages the unbiased one, n / (n - 1) times it with
+      // n = N H W (keras-semantics.md 3.3); other ranks average the biased one.
+      if (x.shape().rank() == 4) {
+        Output n = cast(size(x), x.dtype()) * (1.0 / static_cast<double>(x.shape()[3]));
+        Output one = fill(*x.graph, Shape{}, 1.0, x.dtype());
+        batch_var = batch_var * (n / maximum(n - 1.0, one));
+      }
       ctx.updates.emplace_back(assign_sub(moving_variance_,
-                                          (moving_variance_ - stop_gradient(var)) * decay,
+                                          (moving_variance_ - batch_var) * decay,
                                           "update_moving_variance"));
       if (options_.scale) y = y * gamma_;
       if (options_.center) y = y + beta_;
