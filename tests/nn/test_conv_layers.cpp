@@ -357,3 +357,53 @@ BOOST_AUTO_TEST_CASE(configs_rebuild_identical_layers) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(conv_gradient_check)
+
+// Every new layer (and BatchNormalization over an image) in one model, its training loss checked
+// in float64 against central differences. Random inputs keep max pooling away from ties.
+BOOST_AUTO_TEST_CASE(a_small_cnn_in_float64) {
+  auto model = sequential(
+      {nn::Reshape({6, 6, 1}, Shape{36}),
+       nn::Conv2D(3, {3, 3}, {.padding = "same", .activation = "tanh",
+                              .bias_initializer = nn::Initializer::constant(0.1),
+                              .kernel_regularizer = nn::Regularizer::L2(0.01)}),
+       nn::BatchNormalization(),
+       nn::Conv2D(2, {2, 2}, {.strides = {2, 1}, .dilation_rate = {1, 1}, .activation = "elu"}),
+       nn::MaxPool2D({2, 2}, {.strides = {1, 1}}), nn::AvgPool2D({2}, {.padding = "same"}),
+       nn::GlobalAveragePooling2D(), nn::Dense(3, {.activation = "softmax"})},
+      Shape{}, 11);
+  BOOST_TEST(model->output_shapes().at(0) == (Shape{-1, 3}));
+  Graph& g = model->graph();
+  const nn::ModelGraph& mg = model->training_graph();
+  Output labels = placeholder(g, DType::int32, Shape{-1}, "labels");
+  std::vector<Output> terms{nn::Loss("sparse_categorical_crossentropy")(labels, mg.outputs[0])};
+  for (const Output& r : mg.regularization_losses) terms.push_back(r);
+  BOOST_TEST(terms.size() == 2u);
+  Output loss = add_n(terms, "total_loss");
+
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Tensor x(DType::float32, Shape{4, 36});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = static_cast<float>(u(rng));
+  std::unique_ptr<Graph> g64 = promote_to_float64(g);
+  Session s64(*g64);
+  std::vector<Output> xs;
+  for (const Output& v : model->trainable_weights()) {
+    Output v64 = g64->output(v.name());
+    s64.set_variable_value(v64, widen_to_float64(model->session().variable_value(v)));
+    xs.push_back(v64);
+  }
+  for (const Output& v : model->non_trainable_weights())
+    s64.set_variable_value(g64->output(v.name()), widen_to_float64(model->session().variable_value(v)));
+  BOOST_TEST(xs.size() == 8u);  // two conv kernels and biases, gamma, beta, dense kernel and bias
+  std::vector<Feed> feeds64{{g64->output(mg.inputs[0].name()), widen_to_float64(x)},
+                            {g64->output(labels.name()),
+                             Tensor::from_vector<std::int32_t>({4}, {0, 2, 1, 2})}};
+  GradCheckResult r = check_graph_gradients(s64, g64->output(loss.name()), xs, feeds64);
+  BOOST_TEST_MESSAGE("cnn gradient check: max abs " << r.max_abs_error << ", max rel " << r.max_rel_error);
+  BOOST_TEST(!r.skipped);
+  BOOST_TEST(r.passed, r.message << " max abs " << r.max_abs_error << " max rel " << r.max_rel_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
