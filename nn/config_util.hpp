@@ -36,7 +36,8 @@ inline void put_regularizer(AttrMap& c, const std::string& prefix, const Regular
   c.set(prefix + ".l2", r.l2);
 }
 
-inline Initializer initializer_from(const AttrMap& c, const std::string& prefix, const char* fallback) {
+inline Initializer initializer_from(const AttrMap& c, const std::string& prefix,
+                                    const char* fallback) {
   AttrMap sub = get_prefixed(c, prefix);
   return sub.items().empty() ? Initializer(fallback) : Initializer::from_config(sub);
 }

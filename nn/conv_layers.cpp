@@ -46,8 +46,10 @@ std::string check_padding(const std::string& layer_type, const std::string& padd
 // (batch, H, W, C) with C known, as every layer here needs.
 void check_image(const Layer& layer, const Shape& s) {
   if (s.rank() != 4)
-    throw ModelError(describe(layer) + " needs inputs of shape (batch, height, width, channels), "
-                     "given " + s.to_string());
+    throw ModelError(describe(layer) +
+                     " needs inputs of shape (batch, height, width, channels), "
+                     "given " +
+                     s.to_string());
   if (s[3] == Shape::kUnknown)
     throw ModelError(describe(layer) + " needs a known channel count, given " + s.to_string());
 }
@@ -55,16 +57,17 @@ void check_image(const Layer& layer, const Shape& s) {
 // One spatial output size (Keras's conv_output_length): valid keeps the windows that fit,
 // same gives ceil(size / stride). Unknown stays unknown.
 std::int64_t output_length(const Layer& layer, const Shape& input, int axis, std::int64_t window,
-                           const std::string& padding, std::int64_t stride,
-                           std::int64_t dilation) {
+                           const std::string& padding, std::int64_t stride, std::int64_t dilation) {
   std::int64_t size = input[axis];
   if (size == Shape::kUnknown) return Shape::kUnknown;
   if (padding == "same") return (size + stride - 1) / stride;
   std::int64_t span = (window - 1) * dilation + 1;
   if (size < span)
-    throw ModelError(describe(layer) + ": its " + std::to_string(span) + "-wide (dilated) window "
-                     "does not fit the " + (axis == 1 ? "height" : "width") + " of input " +
-                     input.to_string() + " with valid padding");
+    throw ModelError(describe(layer) + ": its " + std::to_string(span) +
+                     "-wide (dilated) window "
+                     "does not fit the " +
+                     (axis == 1 ? "height" : "width") + " of input " + input.to_string() +
+                     " with valid padding");
   return (size - span) / stride + 1;
 }
 
@@ -77,7 +80,8 @@ class Conv2DLayer : public Layer {
       : filters_(filters),
         kernel_size_(pair_of("Conv2D", "kernel_size", std::move(kernel_size))),
         options_(std::move(options)) {
-    if (filters <= 0) throw ModelError("Conv2D: filters must be > 0, got " + std::to_string(filters));
+    if (filters <= 0)
+      throw ModelError("Conv2D: filters must be > 0, got " + std::to_string(filters));
     options_.strides = pair_of("Conv2D", "strides", options_.strides);
     options_.dilation_rate = pair_of("Conv2D", "dilation_rate", options_.dilation_rate);
     check_padding("Conv2D", options_.padding);
@@ -159,8 +163,8 @@ class Pool2DLayer : public Layer {
       : max_(max),
         pool_size_(pair_of(type(), "pool_size", std::move(pool_size))),
         options_(std::move(options)) {
-    options_.strides = options_.strides.empty() ? pool_size_
-                                                : pair_of(type(), "strides", options_.strides);
+    options_.strides =
+        options_.strides.empty() ? pool_size_ : pair_of(type(), "strides", options_.strides);
     check_padding(type(), options_.padding);
   }
   std::string type() const override { return max_ ? "MaxPooling2D" : "AveragePooling2D"; }
@@ -168,10 +172,9 @@ class Pool2DLayer : public Layer {
   Shape output_shape(const std::vector<Shape>& in) const override {
     const Shape& s = in.at(0);
     check_image(*this, s);
-    return Shape{s[0],
-                 output_length(*this, s, 1, pool_size_[0], options_.padding, options_.strides[0], 1),
-                 output_length(*this, s, 2, pool_size_[1], options_.padding, options_.strides[1], 1),
-                 s[3]};
+    return Shape{
+        s[0], output_length(*this, s, 1, pool_size_[0], options_.padding, options_.strides[0], 1),
+        output_length(*this, s, 2, pool_size_[1], options_.padding, options_.strides[1], 1), s[3]};
   }
 
   Output call(const std::vector<Output>& in, CallContext&) override {
@@ -228,21 +231,26 @@ class ReshapeLayer : public Layer {
     bool known = true;
     std::int64_t size = 1;
     for (int i = 1; i < s.rank(); ++i) {
-      if (s[i] == Shape::kUnknown) known = false;
-      else size *= s[i];
+      if (s[i] == Shape::kUnknown)
+        known = false;
+      else
+        size *= s[i];
     }
     std::int64_t target_size = 1;
     int unknown_at = -1;
     for (std::size_t i = 0; i < target_.size(); ++i) {
-      if (target_[i] == -1) unknown_at = static_cast<int>(i);
-      else target_size *= target_[i];
+      if (target_[i] == -1)
+        unknown_at = static_cast<int>(i);
+      else
+        target_size *= target_[i];
     }
     std::vector<std::int64_t> dims{s[0]};
     dims.insert(dims.end(), target_.begin(), target_.end());
     if (unknown_at >= 0 && !known)
-      throw ModelError(describe(*this) + " needs every input dimension but the batch known to "
-                       "infer the -1 of target_shape " + dims_text(target_) + ", given " +
-                       s.to_string());
+      throw ModelError(describe(*this) +
+                       " needs every input dimension but the batch known to "
+                       "infer the -1 of target_shape " +
+                       dims_text(target_) + ", given " + s.to_string());
     if (known && (unknown_at >= 0 ? size % target_size != 0 : size != target_size))
       throw ModelError(describe(*this) + ": input " + s.to_string() + " of " +
                        std::to_string(size) + " elements per example cannot take target_shape " +
@@ -290,8 +298,8 @@ std::shared_ptr<Layer> Conv2D(std::int64_t filters, std::vector<std::int64_t> ke
 std::shared_ptr<Layer> MaxPool2D(std::vector<std::int64_t> pool_size, Pool2DLayerOptions options) {
   std::string name = options.name;
   std::optional<Shape> input_shape = options.input_shape;
-  return finish(std::make_shared<Pool2DLayer>(true, std::move(pool_size), std::move(options)),
-                name, input_shape);
+  return finish(std::make_shared<Pool2DLayer>(true, std::move(pool_size), std::move(options)), name,
+                input_shape);
 }
 
 std::shared_ptr<Layer> AvgPool2D(std::vector<std::int64_t> pool_size, Pool2DLayerOptions options) {
@@ -324,9 +332,9 @@ void detail::register_conv_layer_types() {
     o.bias_initializer = detail::initializer_from(c, "bias_initializer", "zeros");
     o.kernel_regularizer = detail::regularizer_from(c, "kernel_regularizer");
     o.bias_regularizer = detail::regularizer_from(c, "bias_regularizer");
-    return with_base(
-        std::make_shared<Conv2DLayer>(c.get_int("filters"), c.get_ints("kernel_size"), std::move(o)),
-        c);
+    return with_base(std::make_shared<Conv2DLayer>(c.get_int("filters"), c.get_ints("kernel_size"),
+                                                   std::move(o)),
+                     c);
   });
   register_layer_type("MaxPooling2D", [](const AttrMap& c) { return pool_from_config(true, c); });
   register_layer_type("AveragePooling2D",

@@ -20,18 +20,27 @@ namespace tt = boost::test_tools;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-Tensor filled(Shape shape, const std::vector<float>& values) { return Tensor::from_vector<float>(shape, values); }
-
-std::vector<float> values_of(const Tensor& t) { return {t.data<float>(), t.data<float>() + t.size()}; }
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
 }
 
-std::unique_ptr<nn::Sequential> sequential(std::vector<nn::LayerPtr> layers, Shape input, std::uint64_t seed = 1) {
-  auto m = std::make_unique<nn::Sequential>(std::move(layers), "", std::make_shared<nn::Backend>(seed));
+Tensor filled(Shape shape, const std::vector<float>& values) {
+  return Tensor::from_vector<float>(shape, values);
+}
+
+std::vector<float> values_of(const Tensor& t) {
+  return {t.data<float>(), t.data<float>() + t.size()};
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
+
+std::unique_ptr<nn::Sequential> sequential(std::vector<nn::LayerPtr> layers, Shape input,
+                                           std::uint64_t seed = 1) {
+  auto m =
+      std::make_unique<nn::Sequential>(std::move(layers), "", std::make_shared<nn::Backend>(seed));
   if (input.rank() > 0) m->build(input);
   return m;
 }
@@ -49,7 +58,8 @@ std::string build_error(nn::LayerPtr layer, Shape input) {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("dagrad_conv_" + tag + "_" + std::to_string(::getpid()))) {
+      : path(fs::temp_directory_path() /
+             ("dagrad_conv_" + tag + "_" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -57,7 +67,9 @@ struct TempDir {
 };
 
 // x = [[1 2 3] [4 5 6] [7 8 9]], one example, one channel.
-Tensor three_by_three() { return filled({1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9}); }
+Tensor three_by_three() {
+  return filled({1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+}
 
 // HWIO kernel (2, 2, 1, 2): filter 0 = [[1 0] [0 -1]], filter 1 = all ones.
 Tensor two_filters() {
@@ -115,8 +127,9 @@ BOOST_AUTO_TEST_CASE(kernel_initializers_use_keras_conv_fans) {
   BOOST_TEST(fans.fan_out == 72);
   // glorot_uniform: limit sqrt(6 / (36 + 72)); he_normal: stddev sqrt(2 / 36).
   const double limit = std::sqrt(6.0 / 108.0);
-  BOOST_TEST(nn::Initializer("glorot_uniform").target_stddev(Shape{3, 3, 4, 8}) ==
-             limit / std::sqrt(3.0), tt::tolerance(1e-12));
+  BOOST_TEST(
+      nn::Initializer("glorot_uniform").target_stddev(Shape{3, 3, 4, 8}) == limit / std::sqrt(3.0),
+      tt::tolerance(1e-12));
   BOOST_TEST(nn::Initializer("he_normal").target_stddev(Shape{3, 3, 4, 8}) == std::sqrt(2.0 / 36.0),
              tt::tolerance(1e-12));
 
@@ -139,18 +152,25 @@ BOOST_AUTO_TEST_CASE(kernel_initializers_use_keras_conv_fans) {
 }
 
 BOOST_AUTO_TEST_CASE(output_shapes_follow_keras) {
-  auto shape_of = [](nn::LayerPtr l, Shape in) { return sequential({l}, in)->output_shapes().at(0); };
+  auto shape_of = [](nn::LayerPtr l, Shape in) {
+    return sequential({l}, in)->output_shapes().at(0);
+  };
   BOOST_TEST(shape_of(nn::Conv2D(5, {3, 3}), Shape{28, 28, 1}) == (Shape{-1, 26, 26, 5}));
-  BOOST_TEST(shape_of(nn::Conv2D(5, {3}, {.padding = "same"}), Shape{28, 28, 1}) == (Shape{-1, 28, 28, 5}));
+  BOOST_TEST(shape_of(nn::Conv2D(5, {3}, {.padding = "same"}), Shape{28, 28, 1}) ==
+             (Shape{-1, 28, 28, 5}));
   // valid, stride 2: (28 - 3) / 2 + 1 = 13; same, stride 3: ceil(28 / 3) = 10
-  BOOST_TEST(shape_of(nn::Conv2D(5, {3}, {.strides = {2}}), Shape{28, 28, 1}) == (Shape{-1, 13, 13, 5}));
+  BOOST_TEST(shape_of(nn::Conv2D(5, {3}, {.strides = {2}}), Shape{28, 28, 1}) ==
+             (Shape{-1, 13, 13, 5}));
   BOOST_TEST(shape_of(nn::Conv2D(5, {3}, {.strides = {3}, .padding = "same"}), Shape{28, 28, 1}) ==
              (Shape{-1, 10, 10, 5}));
   // dilation 2 on a 3-kernel: span 5, (7 - 5) + 1 = 3; on the width 1x1 kernel: 9
-  BOOST_TEST(shape_of(nn::Conv2D(2, {3, 1}, {.dilation_rate = {2, 1}}), Shape{7, 9, 3}) == (Shape{-1, 3, 9, 2}));
+  BOOST_TEST(shape_of(nn::Conv2D(2, {3, 1}, {.dilation_rate = {2, 1}}), Shape{7, 9, 3}) ==
+             (Shape{-1, 3, 9, 2}));
   BOOST_TEST(shape_of(nn::MaxPool2D(), Shape{7, 7, 3}) == (Shape{-1, 3, 3, 3}));
-  BOOST_TEST(shape_of(nn::MaxPool2D({2}, {.padding = "same"}), Shape{7, 7, 3}) == (Shape{-1, 4, 4, 3}));
-  BOOST_TEST(shape_of(nn::AvgPool2D({3, 3}, {.strides = {1, 2}}), Shape{7, 7, 3}) == (Shape{-1, 5, 3, 3}));
+  BOOST_TEST(shape_of(nn::MaxPool2D({2}, {.padding = "same"}), Shape{7, 7, 3}) ==
+             (Shape{-1, 4, 4, 3}));
+  BOOST_TEST(shape_of(nn::AvgPool2D({3, 3}, {.strides = {1, 2}}), Shape{7, 7, 3}) ==
+             (Shape{-1, 5, 3, 3}));
   BOOST_TEST(shape_of(nn::GlobalAveragePooling2D(), Shape{7, 7, 3}) == (Shape{-1, 3}));
   BOOST_TEST(shape_of(nn::Reshape({28, 28, 1}), Shape{784}) == (Shape{-1, 28, 28, 1}));
   BOOST_TEST(shape_of(nn::Reshape({-1, 4}), Shape{2, 3, 2}) == (Shape{-1, 3, 4}));
@@ -203,19 +223,23 @@ BOOST_AUTO_TEST_CASE(max_and_average_pooling_values) {
   for (int i = 0; i < 16; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(i + 1);
   Tensor x = filled({1, 4, 4, 1}, v);
   BOOST_TEST(values_of(sequential({nn::MaxPool2D()}, Shape{4, 4, 1})->predict(x)) ==
-                 (std::vector<float>{6, 8, 14, 16}), tt::per_element());
+                 (std::vector<float>{6, 8, 14, 16}),
+             tt::per_element());
   BOOST_TEST(values_of(sequential({nn::AvgPool2D()}, Shape{4, 4, 1})->predict(x)) ==
-                 (std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f}), tt::per_element());
+                 (std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f}),
+             tt::per_element());
   // 3x3 same, stride 2: OH = 2, pad max((2-1)*2+3-4, 0) = 1: 0 on top, 1 at the bottom.
   // Windows rows {0,1,2} and {2,3}, same for columns; the mean counts real cells only.
-  // (0,0): rows 0-2 cols 0-2: mean of {1,2,3,5,6,7,9,10,11} = 6; (0,1): cols 2-3: {3,4,7,8,11,12} = 7.5
-  // (1,0): rows 2-3: {9,10,11,13,14,15} = 12; (1,1): {11,12,15,16} = 13.5
+  // (0,0): rows 0-2 cols 0-2: mean of {1,2,3,5,6,7,9,10,11} = 6; (0,1): cols 2-3: {3,4,7,8,11,12}
+  // = 7.5 (1,0): rows 2-3: {9,10,11,13,14,15} = 12; (1,1): {11,12,15,16} = 13.5
   BOOST_TEST(values_of(sequential({nn::AvgPool2D({3}, {.strides = {2}, .padding = "same"})},
-                                  Shape{4, 4, 1})->predict(x)) ==
-                 (std::vector<float>{6, 7.5f, 12, 13.5f}), tt::per_element());
+                                  Shape{4, 4, 1})
+                           ->predict(x)) == (std::vector<float>{6, 7.5f, 12, 13.5f}),
+             tt::per_element());
   BOOST_TEST(values_of(sequential({nn::MaxPool2D({3}, {.strides = {2}, .padding = "same"})},
-                                  Shape{4, 4, 1})->predict(x)) ==
-                 (std::vector<float>{11, 12, 15, 16}), tt::per_element());
+                                  Shape{4, 4, 1})
+                           ->predict(x)) == (std::vector<float>{11, 12, 15, 16}),
+             tt::per_element());
 }
 
 // Per channel means over H and W: channel 0 holds 1..4, channel 1 holds 10, 20, 30, 40.
@@ -262,10 +286,11 @@ Bars bars(std::int64_t n, std::uint32_t seed) {
 }
 
 std::unique_ptr<nn::Sequential> small_cnn(std::uint64_t seed) {
-  return sequential({nn::Reshape({8, 8, 1}, Shape{64}), nn::Conv2D(4, {3, 3}, {.padding = "same"}),
-                     nn::BatchNormalization({.momentum = 0.9}), nn::ActivationLayer("relu"), nn::MaxPool2D(),
-                     nn::GlobalAveragePooling2D(), nn::Dense(3, {.activation = "softmax"})},
-                    Shape{}, seed);
+  return sequential(
+      {nn::Reshape({8, 8, 1}, Shape{64}), nn::Conv2D(4, {3, 3}, {.padding = "same"}),
+       nn::BatchNormalization({.momentum = 0.9}), nn::ActivationLayer("relu"), nn::MaxPool2D(),
+       nn::GlobalAveragePooling2D(), nn::Dense(3, {.activation = "softmax"})},
+      Shape{}, seed);
 }
 
 }  // namespace
@@ -301,7 +326,8 @@ BOOST_AUTO_TEST_CASE(summary_prints_keras_rows) {
   BOOST_TEST(out.str() == expected);
   std::ostringstream avg;
   sequential({nn::AvgPool2D({2}, {.input_shape = Shape{4, 4, 2}})}, Shape{})->summary(avg);
-  BOOST_TEST(contains(avg.str(), "average_pooling2d (AveragePo (None, 2, 2, 2)           0\n"), avg.str());
+  BOOST_TEST(contains(avg.str(), "average_pooling2d (AveragePo (None, 2, 2, 2)           0\n"),
+             avg.str());
 }
 
 // BN's momentum is 0.9 so that its moving statistics, which evaluate uses, follow the batches
@@ -309,7 +335,8 @@ BOOST_AUTO_TEST_CASE(summary_prints_keras_rows) {
 BOOST_AUTO_TEST_CASE(compiles_fits_and_lowers_its_loss) {
   Bars d = bars(96, 5);
   auto model = small_cnn(3);
-  model->compile(optim::Adam({.learning_rate = 0.02}), "sparse_categorical_crossentropy", {"accuracy"});
+  model->compile(optim::Adam({.learning_rate = 0.02}), "sparse_categorical_crossentropy",
+                 {"accuracy"});
   double before = model->evaluate(d.x, d.y).at("loss");
   nn::History h = model->fit(d.x, d.y, {.epochs = 6, .batch_size = 16, .verbose = 0});
   double after = model->evaluate(d.x, d.y).at("loss");
@@ -323,7 +350,8 @@ BOOST_AUTO_TEST_CASE(model_file_round_trip) {
   TempDir dir("cnn");
   Bars d = bars(48, 9);
   auto model = small_cnn(4);
-  model->compile(optim::SGD({.learning_rate = 0.05}), "sparse_categorical_crossentropy", {"accuracy"});
+  model->compile(optim::SGD({.learning_rate = 0.05}), "sparse_categorical_crossentropy",
+                 {"accuracy"});
   model->fit(d.x, d.y, {.epochs = 1, .batch_size = 16, .verbose = 0});  // moves BN's moving stats
   Tensor expected = model->predict(d.x);
   std::string path = (dir.path / "cnn").string();
@@ -338,14 +366,21 @@ BOOST_AUTO_TEST_CASE(model_file_round_trip) {
 
 BOOST_AUTO_TEST_CASE(configs_rebuild_identical_layers) {
   std::vector<nn::LayerPtr> layers{
-      nn::Conv2D(6, {3, 5}, {.strides = {2, 1}, .padding = "same", .dilation_rate = {1, 1},
-                             .activation = "elu", .use_bias = false,
-                             .kernel_initializer = "he_normal",
-                             .kernel_regularizer = nn::Regularizer::L2(0.01),
-                             .input_shape = Shape{9, 9, 2}}),
-      nn::Conv2D(2, {1}, {.dilation_rate = {2}, .bias_initializer = nn::Initializer::constant(0.1)}),
-      nn::MaxPool2D({3, 2}, {.strides = {1, 1}, .padding = "same"}), nn::AvgPool2D({2}),
-      nn::GlobalAveragePooling2D("gap"), nn::Reshape({-1, 2}, Shape{4})};
+      nn::Conv2D(6, {3, 5},
+                 {.strides = {2, 1},
+                  .padding = "same",
+                  .dilation_rate = {1, 1},
+                  .activation = "elu",
+                  .use_bias = false,
+                  .kernel_initializer = "he_normal",
+                  .kernel_regularizer = nn::Regularizer::L2(0.01),
+                  .input_shape = Shape{9, 9, 2}}),
+      nn::Conv2D(2, {1},
+                 {.dilation_rate = {2}, .bias_initializer = nn::Initializer::constant(0.1)}),
+      nn::MaxPool2D({3, 2}, {.strides = {1, 1}, .padding = "same"}),
+      nn::AvgPool2D({2}),
+      nn::GlobalAveragePooling2D("gap"),
+      nn::Reshape({-1, 2}, Shape{4})};
   for (const nn::LayerPtr& l : layers) {
     BOOST_TEST_CONTEXT(l->type()) {
       AttrMap c = l->config();
@@ -365,9 +400,11 @@ BOOST_AUTO_TEST_SUITE(conv_gradient_check)
 BOOST_AUTO_TEST_CASE(a_small_cnn_in_float64) {
   auto model = sequential(
       {nn::Reshape({6, 6, 1}, Shape{36}),
-       nn::Conv2D(3, {3, 3}, {.padding = "same", .activation = "tanh",
-                              .bias_initializer = nn::Initializer::constant(0.1),
-                              .kernel_regularizer = nn::Regularizer::L2(0.01)}),
+       nn::Conv2D(3, {3, 3},
+                  {.padding = "same",
+                   .activation = "tanh",
+                   .bias_initializer = nn::Initializer::constant(0.1),
+                   .kernel_regularizer = nn::Regularizer::L2(0.01)}),
        nn::BatchNormalization(),
        nn::Conv2D(2, {2, 2}, {.strides = {2, 1}, .dilation_rate = {1, 1}, .activation = "elu"}),
        nn::MaxPool2D({2, 2}, {.strides = {1, 1}}), nn::AvgPool2D({2}, {.padding = "same"}),
@@ -395,15 +432,18 @@ BOOST_AUTO_TEST_CASE(a_small_cnn_in_float64) {
     xs.push_back(v64);
   }
   for (const Output& v : model->non_trainable_weights())
-    s64.set_variable_value(g64->output(v.name()), widen_to_float64(model->session().variable_value(v)));
+    s64.set_variable_value(g64->output(v.name()),
+                           widen_to_float64(model->session().variable_value(v)));
   BOOST_TEST(xs.size() == 8u);  // two conv kernels and biases, gamma, beta, dense kernel and bias
-  std::vector<Feed> feeds64{{g64->output(mg.inputs[0].name()), widen_to_float64(x)},
-                            {g64->output(labels.name()),
-                             Tensor::from_vector<std::int32_t>({4}, {0, 2, 1, 2})}};
+  std::vector<Feed> feeds64{
+      {g64->output(mg.inputs[0].name()), widen_to_float64(x)},
+      {g64->output(labels.name()), Tensor::from_vector<std::int32_t>({4}, {0, 2, 1, 2})}};
   GradCheckResult r = check_graph_gradients(s64, g64->output(loss.name()), xs, feeds64);
-  BOOST_TEST_MESSAGE("cnn gradient check: max abs " << r.max_abs_error << ", max rel " << r.max_rel_error);
+  BOOST_TEST_MESSAGE("cnn gradient check: max abs " << r.max_abs_error << ", max rel "
+                                                    << r.max_rel_error);
   BOOST_TEST(!r.skipped);
-  BOOST_TEST(r.passed, r.message << " max abs " << r.max_abs_error << " max rel " << r.max_rel_error);
+  BOOST_TEST(r.passed,
+             r.message << " max abs " << r.max_abs_error << " max rel " << r.max_rel_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
