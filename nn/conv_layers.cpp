@@ -85,6 +85,13 @@ class Conv2DLayer : public Layer {
     options_.strides = pair_of("Conv2D", "strides", options_.strides);
     options_.dilation_rate = pair_of("Conv2D", "dilation_rate", options_.dilation_rate);
     check_padding("Conv2D", options_.padding);
+    // As Keras's Conv2D (through tf.nn.convolution), though the conv2d op allows both.
+    bool strided = options_.strides[0] > 1 || options_.strides[1] > 1;
+    bool dilated = options_.dilation_rate[0] > 1 || options_.dilation_rate[1] > 1;
+    if (strided && dilated)
+      throw ModelError(
+          "Conv2D: strides > 1 are not supported with dilation_rate > 1, given strides " +
+          dims_text(options_.strides) + " and dilation_rate " + dims_text(options_.dilation_rate));
     for (const auto& [which, r] : {std::pair{"kernel_regularizer", options_.kernel_regularizer},
                                    std::pair{"bias_regularizer", options_.bias_regularizer}})
       if (!std::isfinite(r.l1) || !std::isfinite(r.l2))

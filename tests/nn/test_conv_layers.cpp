@@ -206,6 +206,10 @@ BOOST_AUTO_TEST_CASE(errors_name_the_layer_and_the_shapes) {
   BOOST_CHECK_THROW(nn::Conv2D(4, {0, 3}), nn::ModelError);
   BOOST_CHECK_THROW(nn::Conv2D(4, {3}, {.strides = {0}}), nn::ModelError);
   BOOST_CHECK_THROW(nn::Conv2D(4, {3}, {.padding = "causal"}), nn::ModelError);
+  // Keras refuses strides > 1 with dilation_rate > 1 ("not supported in conjunction").
+  BOOST_CHECK_THROW(nn::Conv2D(4, {3}, {.strides = {1, 2}, .dilation_rate = {2, 1}}),
+                    nn::ModelError);
+  BOOST_CHECK_NO_THROW(nn::Conv2D(4, {3}, {.strides = {1, 2}, .dilation_rate = {1, 1}}));
   BOOST_CHECK_THROW(nn::Conv2D(4, {3}, {.kernel_regularizer = {NAN, 0.0}}), nn::ModelError);
   BOOST_CHECK_THROW(nn::MaxPool2D({}), nn::ModelError);
   BOOST_CHECK_THROW(nn::AvgPool2D({2}, {.padding = "full"}), nn::ModelError);

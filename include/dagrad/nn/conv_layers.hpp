@@ -33,8 +33,9 @@ struct Conv2DLayerOptions {
 };
 // y = activation(conv2d(x, kernel) + bias): x (batch, H, W, C_in), kernel (kh, kw, C_in, filters)
 // (HWIO, initialized with Keras's conv fans: fan_in = kh kw C_in, fan_out = kh kw filters).
-// Bad sizes throw ModelError; an input that is not (batch, H, W, C) with known C, or a valid
-// window larger than the (dilated) input, throws ModelError naming the layer and the shape.
+// Bad sizes, and strides > 1 with dilation_rate > 1 (as Keras), throw ModelError; an input that
+// is not (batch, H, W, C) with known C, or a valid window larger than the (dilated) input, throws
+// ModelError naming the layer and the shape.
 std::shared_ptr<Layer> Conv2D(std::int64_t filters, std::vector<std::int64_t> kernel_size,
                               Conv2DLayerOptions options = {});
 
