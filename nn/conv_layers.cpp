@@ -63,9 +63,8 @@ std::int64_t output_length(const Layer& layer, const Shape& input, int axis, std
   if (padding == "same") return (size + stride - 1) / stride;
   std::int64_t span = (window - 1) * dilation + 1;
   if (size < span)
-    throw ModelError(describe(layer) + ": its " + std::to_string(span) +
-                     "-wide (dilated) window "
-                     "does not fit the " +
+    throw ModelError(describe(layer) + ": its window spans " + std::to_string(span) +
+                     " cells (dilation included), more than the " +
                      (axis == 1 ? "height" : "width") + " of input " + input.to_string() +
                      " with valid padding");
   return (size - span) / stride + 1;
