@@ -8,21 +8,22 @@
 #include "dagrad/nn/errors.hpp"
 #include "dagrad/ops/ops.hpp"
 #include "nn/config_util.hpp"
+#include "nn/layer_util.hpp"
 
 namespace dagrad::nn {
+
+using detail::describe;
+using detail::finish;
+using detail::initializer_from;
+using detail::put_regularizer;
+using detail::regularizer_from;
+using detail::with_base;
 
 namespace {
 
 // SELU's constants (keras-semantics.md section 2), for AlphaDropout.
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
-
-// A layer is named when it is built, after its input shapes are checked: errors about an
-// unnamed layer name its type.
-std::string describe(const Layer& layer) {
-  if (layer.name().empty()) return "a " + layer.type() + " layer";
-  return "layer '" + layer.name() + "' (" + layer.type() + ")";
-}
 
 // The last dimension of a layer's input, which sizes its weights: it must be known.
 std::int64_t features_of(const Layer& layer, const Shape& shape) {
@@ -38,15 +39,6 @@ std::int64_t features_of(const Layer& layer, const Shape& shape) {
 void check_rate(const std::string& layer_type, double rate) {
   if (!(rate >= 0.0 && rate < 1.0))
     throw ModelError(layer_type + ": rate must be in [0, 1), got " + std::to_string(rate));
-}
-
-// Layer options shared by every layer: name and (for the first layer) the input shape.
-template <class L>
-std::shared_ptr<L> finish(std::shared_ptr<L> layer, const std::string& name,
-                          const std::optional<Shape>& input_shape) {
-  if (!name.empty()) layer->set_name(name);
-  if (input_shape) layer->set_input_shape(*input_shape);
-  return layer;
 }
 
 // A layer whose computation needs no weights and no mode: y = f(x).
@@ -316,8 +308,17 @@ class BatchNormalizationLayer : public Layer {
       const double decay = 1.0 - options_.momentum;
       ctx.updates.emplace_back(assign_sub(moving_mean_, (moving_mean_ - stop_gradient(mu)) * decay,
                                           "update_moving_mean"));
+      Output batch_var = stop_gradient(var);
+      // Keras runs a rank-4 input (Conv2D's NHWC) through TF's fused kernel, which normalizes
+      // with the biased variance but averages the unbiased one, n / (n - 1) times it with
+      // n = N H W (keras-semantics.md 3.3); other ranks average the biased one.
+      if (x.shape().rank() == 4) {
+        Output n = cast(size(x), x.dtype()) * (1.0 / static_cast<double>(x.shape()[3]));
+        Output one = fill(*x.graph, Shape{}, 1.0, x.dtype());
+        batch_var = batch_var * (n / maximum(n - 1.0, one));
+      }
       ctx.updates.emplace_back(assign_sub(moving_variance_,
-                                          (moving_variance_ - stop_gradient(var)) * decay,
+                                          (moving_variance_ - batch_var) * decay,
                                           "update_moving_variance"));
       if (options_.scale) y = y * gamma_;
       if (options_.center) y = y + beta_;
@@ -419,29 +420,6 @@ class AddLayer : public Layer {
 
 // ---------------------------------------------------------------------------------------------
 
-Regularizer regularizer_from(const AttrMap& c, const std::string& prefix) {
-  Regularizer r;
-  if (c.has(prefix + ".l1")) r.l1 = c.get_float(prefix + ".l1");
-  if (c.has(prefix + ".l2")) r.l2 = c.get_float(prefix + ".l2");
-  return r;
-}
-
-// Written also when inactive (zeros), so that every option a config may hold is in it: a model
-// file's option the rebuilt layer's config lacks is then a mistake (load_model refuses it).
-void put_regularizer(AttrMap& c, const std::string& prefix, const Regularizer& r) {
-  c.set(prefix + ".l1", r.l1);
-  c.set(prefix + ".l2", r.l2);
-}
-
-Initializer initializer_from(const AttrMap& c, const std::string& prefix, const char* fallback) {
-  AttrMap sub = detail::get_prefixed(c, prefix);
-  return sub.items().empty() ? Initializer(fallback) : Initializer::from_config(sub);
-}
-
-LayerPtr with_base(LayerPtr layer, const AttrMap& c) {
-  layer->apply_base_config(c);
-  return layer;
-}
 
 }  // namespace
 
@@ -606,6 +584,7 @@ std::shared_ptr<Layer> Add(std::string name) {
 // ---- rebuilding from configs (model files, clone_model) ------------------------------------
 
 void register_builtin_layer_types() {
+  detail::register_conv_layer_types();
   register_layer_type("Dense", [](const AttrMap& c) -> LayerPtr {
     DenseOptions o;
     o.activation = Activation(c.get_string("activation"));

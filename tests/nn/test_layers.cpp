@@ -94,6 +94,43 @@ BOOST_AUTO_TEST_CASE(training_mode_uses_batch_statistics_and_updates_the_moving_
   BOOST_TEST(bn.model->get_weights()[2].data<float>()[0] == after[2].data<float>()[0]);
 }
 
+// An NHWC input (2, 2, 2, 2): statistics per channel over the 8 values of N, H and W, computed
+// here in float64; the moving variance averages the unbiased variance (times 8 / 7), as
+// Keras's fused kernel does for rank-4 inputs.
+BOOST_AUTO_TEST_CASE(images_are_normalized_per_channel_over_batch_height_and_width) {
+  OneLayer bn(nn::BatchNormalization({.momentum = 0.9, .epsilon = 0.01}), Shape{2, 2, 2});
+  BOOST_TEST(bn.layer->weights()[0].shape() == (Shape{2}));
+  std::vector<Tensor> w = bn.model->get_weights();
+  w[0] = filled({2}, {2.0f, 0.5f});
+  w[1] = filled({2}, {1.0f, -1.0f});
+  bn.model->set_weights(w);
+  // channel 0: 1..8; channel 1: squares 1, 4, ..., 64.
+  std::vector<float> xs(16);
+  for (int i = 0; i < 8; ++i) {
+    xs[static_cast<std::size_t>(2 * i)] = static_cast<float>(i + 1);
+    xs[static_cast<std::size_t>(2 * i + 1)] = static_cast<float>((i + 1) * (i + 1));
+  }
+  Tensor x = filled({2, 2, 2, 2}, xs);
+  Tensor y = bn.train_and_update(x);
+  const double gamma[2] = {2.0, 0.5}, beta[2] = {1.0, -1.0};
+  for (int c = 0; c < 2; ++c) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 8; ++i) mean += xs[static_cast<std::size_t>(2 * i + c)] / 8.0;
+    for (int i = 0; i < 8; ++i) var += std::pow(xs[static_cast<std::size_t>(2 * i + c)] - mean, 2) / 8.0;
+    if (c == 0) {
+      BOOST_TEST(mean == 4.5);
+      BOOST_TEST(var == 5.25);  // (1..8): (49 + 25 + 9 + 1) * 2 / 4 / 8 = 21 / 4
+    }
+    for (int i = 0; i < 8; ++i)
+      BOOST_TEST(y.data<float>()[2 * i + c] ==
+                     gamma[c] * (xs[static_cast<std::size_t>(2 * i + c)] - mean) / std::sqrt(var + 0.01) + beta[c],
+                 tt::tolerance(1e-5));
+    std::vector<Tensor> after = bn.model->get_weights();
+    BOOST_TEST(after[2].data<float>()[c] == 0.1 * mean, tt::tolerance(1e-6));
+    BOOST_TEST(after[3].data<float>()[c] == 0.9 + 0.1 * var * 8.0 / 7.0, tt::tolerance(1e-6));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(inference_mode_uses_the_moving_statistics) {
   OneLayer bn(nn::BatchNormalization(), Shape{3});
   std::vector<Tensor> w = bn.model->get_weights();
@@ -382,7 +419,7 @@ BOOST_AUTO_TEST_CASE(every_layer_type_rebuilds_from_its_config) {
       BOOST_TEST((copy->config() == c));
     }
   }
-  BOOST_CHECK_THROW(nn::layer_from_config("Conv2D", {}), nn::ModelError);
+  BOOST_CHECK_THROW(nn::layer_from_config("Conv3D", {}), nn::ModelError);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

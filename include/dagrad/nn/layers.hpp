@@ -79,8 +79,10 @@ struct BatchNormalizationOptions {
   std::string name = "";
   std::optional<Shape> input_shape = std::nullopt;
 };
-// Over the last axis. Training: batch mean and biased variance, and moving statistics updated by
-// assign ops (m <- m * momentum + batch * (1 - momentum)) that run with every training step.
+// Over the last axis (channels of an NHWC image: statistics over N, H and W). Training: batch mean
+// and biased variance, and moving statistics updated by assign ops (m <- m * momentum + batch *
+// (1 - momentum)) that run with every training step; for a rank-4 input the variance averaged is
+// the unbiased one, n / (n - 1) times the biased (n = N H W), as Keras's fused path.
 // Inference, or a frozen layer: the moving statistics.
 std::shared_ptr<Layer> BatchNormalization(BatchNormalizationOptions options = {});
 

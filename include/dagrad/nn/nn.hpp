@@ -3,6 +3,7 @@
 #pragma once
 
 #include "activations.hpp"
+#include "conv_layers.hpp"
 #include "datasets.hpp"
 #include "errors.hpp"
 #include "initializers.hpp"
