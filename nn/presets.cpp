@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "dagrad/nn/errors.hpp"
+#include "dagrad/nn/conv_layers.hpp"
 #include "dagrad/nn/layers.hpp"
 
 namespace dagrad::nn {
@@ -17,6 +18,9 @@ std::vector<std::pair<std::string, std::string>> preset_models() {
       {"selu",
        "self-normalizing: standardized inputs, 300 then 100-unit selu layers, lecun_normal (100 deep)"},
       {"dropout", "Dropout(0.2) before each Dense of the plain model (elu, he_normal)"},
+      {"cnn",
+       "Conv(32)-BN-ReLU-MaxPool, Conv(64)-BN-ReLU-MaxPool (3x3 kernels), Dense 128 relu, Dense 10 "
+       "(he_normal)"},
   };
 }
 
@@ -44,6 +48,13 @@ ModelSpec preset_spec(const std::string& name, int depth) {
     s.dropout = 0.2;
     return s;
   }
+  if (name == "cnn") {
+    s.conv_filters = {32, 64};
+    s.hidden = {128};
+    s.activation = "relu";
+    s.batchnorm = "before";
+    return s;
+  }
   std::string known;
   for (const auto& [preset, what] : preset_models()) known += (known.empty() ? "" : ", ") + preset;
   throw ModelError("unknown model '" + name + "' (presets: " + known + ")");
@@ -60,15 +71,43 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, BackendPtr backend
     throw ModelError("max_norm must be a finite number >= 0 (0: none)");
   for (std::int64_t units : spec.hidden)
     if (units < 1) throw ModelError("hidden layer sizes must be >= 1, got " + std::to_string(units));
+  for (std::int64_t filters : spec.conv_filters)
+    if (filters < 1) throw ModelError("convolution filter counts must be >= 1, got " + std::to_string(filters));
+  // Each block halves the image (valid 2x2 pooling floors): 28 -> 14 -> 7 -> 3 -> 1.
+  if (spec.conv_filters.size() > 4)
+    throw ModelError("at most 4 convolution blocks fit a 28x28 image (each halves it), got " +
+                     std::to_string(spec.conv_filters.size()));
+  if (!spec.conv_filters.empty() && spec.standardize)
+    throw ModelError("standardize applies to perceptrons only, not to a convolutional spec");
   Activation activation(spec.activation);  // ModelError for an unknown name
   Initializer initializer(spec.initializer);
   Regularizer penalty{spec.l1, spec.l2};
   std::optional<MaxNorm> constraint;
   if (spec.max_norm > 0) constraint = MaxNorm{spec.max_norm, 0};
 
-  std::vector<LayerPtr> layers{Flatten(Shape{28, 28})};
+  std::vector<LayerPtr> layers;
+  if (spec.conv_filters.empty()) {
+    layers.push_back(Flatten(Shape{28, 28}));
+  } else {
+    layers.push_back(Reshape({28, 28, 1}, Shape{28, 28}));
+    for (std::int64_t filters : spec.conv_filters) {
+      const bool bn = spec.batchnorm != "none";
+      layers.push_back(Conv2D(filters, {3, 3},
+                              {.padding = "same",
+                               .activation = bn ? Activation("linear") : activation,
+                               .use_bias = !bn,
+                               .kernel_initializer = initializer,
+                               .kernel_regularizer = penalty}));
+      if (bn) {
+        layers.push_back(BatchNormalization());
+        layers.push_back(ActivationLayer(activation));
+      }
+      layers.push_back(MaxPool2D({2, 2}));
+    }
+    layers.push_back(Flatten());
+  }
   if (spec.standardize) layers.push_back(Normalization());
-  if (spec.batchnorm != "none") layers.push_back(BatchNormalization());
+  if (spec.batchnorm != "none" && spec.conv_filters.empty()) layers.push_back(BatchNormalization());
   for (std::int64_t units : spec.hidden) {
     if (spec.dropout > 0) layers.push_back(spec.alpha_dropout ? AlphaDropout(spec.dropout) : Dropout(spec.dropout));
     if (spec.batchnorm == "before") {

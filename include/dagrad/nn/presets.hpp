@@ -13,9 +13,16 @@
 
 namespace dagrad::nn {
 
-// A multilayer perceptron for 28x28 images: Flatten, [Normalization], then per hidden size
-// [Dropout] Dense [BatchNormalization] [activation], and [Dropout] Dense(10, softmax).
+// A network for 28x28 images. A multilayer perceptron: Flatten, [Normalization], then per hidden
+// size [Dropout] Dense [BatchNormalization] [activation], and [Dropout] Dense(10, softmax).
+// With conv_filters, a convolutional network: Reshape to (28, 28, 1), then per filter count a
+// block Conv2D(3x3, same) [BatchNormalization] activation MaxPool2D(2), then Flatten and the
+// perceptron's hidden and output layers as above.
 struct ModelSpec {
+  // Filters of each convolution block (empty: a perceptron). With batchnorm "before" or "after"
+  // the convolutions have no bias and BatchNormalization sits between each and its activation
+  // (the chapter's Conv-BN-ReLU); with "none" each Conv2D adds its bias and applies the activation.
+  std::vector<std::int64_t> conv_filters = {};
   std::vector<std::int64_t> hidden = {300, 100};
   std::string activation = "elu";
   std::string initializer = "he_normal";
@@ -32,7 +39,7 @@ struct ModelSpec {
   bool standardize = false;
 };
 
-// "plain", "bn", "bn-before", "selu", "dropout", with a one-line description each.
+// "plain", "bn", "bn-before", "selu", "dropout", "cnn", with a one-line description each.
 std::vector<std::pair<std::string, std::string>> preset_models();
 // The preset's spec; selu has `depth` hidden layers (the first of 300 units, the others of 100).
 // An unknown name or a depth < 1 throws ModelError listing the presets.
