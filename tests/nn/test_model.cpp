@@ -181,6 +181,41 @@ BOOST_AUTO_TEST_CASE(parameter_counts_of_the_presets) {
   BOOST_CHECK_THROW(nn::make_preset("resnet"), nn::ModelError);
 }
 
+BOOST_AUTO_TEST_CASE(the_cnn_preset_is_two_conv_bn_relu_pool_blocks_and_a_dense_head) {
+  // 3x3 kernels without bias (BatchNormalization follows): 3*3*1*32 and 3*3*32*64; two 2x2
+  // poolings take 28x28 to 7x7, so the Dense(128, no bias) reads 7*7*64 = 3136 features;
+  // Dropout(0.4) before each Dense.
+  auto model = nn::make_preset("cnn");
+  const std::int64_t conv = 3 * 3 * 1 * 32 + 3 * 3 * 32 * 64;
+  const std::int64_t bn = 4 * 32 + 4 * 64 + 4 * 128;
+  BOOST_TEST(model->count_params() == conv + bn + dense_params(3136, 128, false) + dense_params(128, 10));
+  BOOST_TEST(model->count_params() == 422314);
+  std::int64_t non_trainable = 0;
+  for (const Output& w : model->non_trainable_weights()) non_trainable += w.shape().num_elements();
+  BOOST_TEST(non_trainable == 2 * (32 + 64 + 128));
+  std::vector<std::string> types;
+  for (const auto& layer : model->layers()) types.push_back(layer->type());
+  const std::vector<std::string> expected = {
+      "Reshape", "Conv2D",  "BatchNormalization", "Activation", "MaxPooling2D",
+      "Conv2D",  "BatchNormalization", "Activation", "MaxPooling2D", "Flatten",
+      "Dropout", "Dense",   "BatchNormalization", "Activation", "Dropout",
+      "Dense"};
+  BOOST_TEST(types == expected, boost::test_tools::per_element());
+  BOOST_TEST((model->output_shapes()[0] == Shape{-1, 10}));
+
+  // Without BatchNormalization the convolutions carry their bias and activation.
+  nn::ModelSpec spec = nn::preset_spec("cnn");
+  spec.batchnorm = "none";
+  auto plain = nn::make_model(spec);
+  BOOST_TEST(plain->layers().size() == 1u + 2 * 2 + 1 + 2 * 2);  // Conv2D, MaxPool2D; Dropout, Dense
+  BOOST_TEST(plain->count_params() == conv + 32 + 64 + dense_params(3136, 128) + dense_params(128, 10));
+
+  spec.conv_filters = {8, 8, 8, 8, 8};  // 28 -> 14 -> 7 -> 3 -> 1 -> nothing
+  BOOST_CHECK_THROW(nn::make_model(spec), nn::ModelError);
+  spec.conv_filters = {8, 0};
+  BOOST_CHECK_THROW(nn::make_model(spec), nn::ModelError);
+}
+
 BOOST_AUTO_TEST_CASE(summary_prints_the_books_table) {
   auto model = nn::make_preset("bn");
   std::ostringstream out;

@@ -141,6 +141,34 @@ BOOST_AUTO_TEST_CASE(all_goes_on_past_an_experiment_that_cannot_run) {
   BOOST_TEST(!fs::exists(out / "transfer.csv"));
 }
 
+// --model cnn runs the transfer experiment with the dense and the convolutional network, in one
+// table (a network column, 4 rows each) and files of their own; experiments that have no cnn
+// version refuse it, naming the experiment.
+BOOST_AUTO_TEST_CASE(transfer_with_model_cnn_puts_both_networks_in_one_table) {
+  if (!have_data()) {
+    BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");
+    return;
+  }
+  fs::path out = dir / "transfer_cnn";
+  BOOST_TEST(run("experiment transfer --model cnn --limit 2000 --epochs 1 --seeds 1 --verbose 0 "
+                 "--out '" + out.string() + "'") == 0,
+             read("stderr"));
+  std::string csv = read(out / "transfer_cnn.csv");
+  BOOST_TEST(lines(csv) == 9u, csv);
+  BOOST_TEST(csv.rfind("network,model,", 0) == 0u, csv);
+  BOOST_TEST(contains(csv, "\ncnn,B_on_A as the notebook,"), csv);
+  BOOST_TEST(contains(csv, "\ndense,B from scratch,"), csv);
+  BOOST_TEST(!fs::exists(out / "transfer.csv"));  // the dense-only run's files are not touched
+  BOOST_TEST(contains(read(out / "transfer_cnn.md"), "`dagrad experiment transfer --model cnn "));
+
+  BOOST_TEST(run("experiment regularization --model cnn --limit 100 --out '" + out.string() + "'") != 0);
+  BOOST_TEST(contains(read("stderr"), "--model 'cnn': experiment regularization takes dense"),
+             read("stderr"));
+  BOOST_TEST(run("experiment transfer --model resnet --limit 100 --out '" + out.string() + "'") != 0);
+  BOOST_TEST(contains(read("stderr"), "--model 'resnet': experiment transfer takes dense, cnn"),
+             read("stderr"));
+}
+
 BOOST_AUTO_TEST_CASE(lr_find_suggests_a_rate_below_where_the_loss_climbs) {
   if (!have_data()) {
     BOOST_TEST_MESSAGE("skipped: Fashion-MNIST is not installed (scripts/install-deps.sh)");

@@ -23,6 +23,7 @@ struct Options {
   int seeds = 0;
   std::int64_t limit = 0;       // training images used (of 55,000)
   std::uint64_t seed = 42;      // the k-th seed of a variant is seed + k
+  std::string model = "dense";  // the network family, for experiments with several (`models`)
   int verbose = 0;              // 0 quiet, 1 one line per run, 2 also the fit's per-epoch lines
   std::ostream* log = nullptr;  // where runs are reported (std::cerr when null)
   std::uint64_t seed_of(int k) const { return seed + static_cast<std::uint64_t>(k); }
@@ -60,6 +61,8 @@ struct Experiment {
   int epochs = 10, seeds = 3;
   std::int64_t limit = 10000;
   std::function<Report(const Options&, const nn::FashionMnist&)> run;
+  // The values --model takes (the first is the default); other experiments have only "dense".
+  std::vector<std::string> models = {"dense"};
 };
 
 // Every experiment, in the chapter's order.

@@ -54,7 +54,8 @@ const std::vector<Experiment>& all() {
        .epochs = 20,
        .seeds = 5,
        .limit = 55000,
-       .run = transfer},
+       .run = transfer,
+       .models = {"dense", "cnn"}},
       {.name = "pretraining",
        .claim = "with few labels, an autoencoder trained on the unlabelled images gives lower "
                 "layers that help a classifier trained on the labelled ones",
