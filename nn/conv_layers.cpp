@@ -13,6 +13,7 @@
 namespace dagrad::nn {
 
 using detail::describe;
+using detail::require_batch_dimension;
 using detail::finish;
 using detail::with_base;
 
@@ -231,9 +232,7 @@ class ReshapeLayer : public Layer {
 
   Shape output_shape(const std::vector<Shape>& in) const override {
     const Shape& s = in.at(0);
-    if (s.rank() < 1)
-      throw ModelError(describe(*this) + " needs inputs with a batch dimension, given " +
-                       s.to_string());
+    require_batch_dimension(*this, s);
     bool known = true;
     std::int64_t size = 1;
     for (int i = 1; i < s.rank(); ++i) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "dagrad/nn/errors.hpp"
 #include "dagrad/nn/layer.hpp"
 
 namespace dagrad::nn::detail {
@@ -14,6 +15,13 @@ namespace dagrad::nn::detail {
 inline std::string describe(const Layer& layer) {
   if (layer.name().empty()) return "a " + layer.type() + " layer";
   return "layer '" + layer.name() + "' (" + layer.type() + ")";
+}
+
+// Throws ModelError naming the layer when `input` has no batch dimension (rank 0).
+inline void require_batch_dimension(const Layer& layer, const Shape& input) {
+  if (input.rank() < 1)
+    throw ModelError(describe(layer) + " needs inputs with a batch dimension, given " +
+                     input.to_string());
 }
 
 // Layer options shared by every layer: name and (for the first layer) the input shape.

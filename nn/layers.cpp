@@ -13,6 +13,7 @@
 namespace dagrad::nn {
 
 using detail::describe;
+using detail::require_batch_dimension;
 using detail::finish;
 using detail::initializer_from;
 using detail::put_regularizer;
@@ -56,9 +57,7 @@ class FlattenLayer : public Layer {
   std::string type() const override { return "Flatten"; }
   Shape output_shape(const std::vector<Shape>& in) const override {
     const Shape& s = in.at(0);
-    if (s.rank() < 1)
-      throw ModelError(describe(*this) + " needs inputs with a batch dimension, given " +
-                       s.to_string());
+    require_batch_dimension(*this, s);
     std::int64_t n = 1;
     for (int i = 1; i < s.rank(); ++i) {
       if (s[i] == Shape::kUnknown)
