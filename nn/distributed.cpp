@@ -1,6 +1,9 @@
 // Data-parallel training: Model::distribute, the broadcast of rank 0's variables, the averaging
 // of the forward pass's statistics and the reductions of fit's and evaluate's figures.
 #include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "dagrad/graph/distributed.hpp"
 #include "dagrad/nn/errors.hpp"
@@ -9,6 +12,27 @@
 #include "nn/distributed_util.hpp"
 
 namespace dagrad::nn {
+
+namespace {
+
+// One node running assign(v, value_of(v)) for every variable of `vars`, built at the graph's top
+// under `scope`; a failure leaves the graph as it was.
+Operation assign_all(Graph& g, const std::string& scope, const std::vector<Output>& vars,
+                     const std::function<Output(const Output&)>& value_of) {
+  auto checkpoint = g.checkpoint();
+  try {
+    auto top = g.absolute_scope("");
+    auto named = g.name_scope(scope, true);
+    std::vector<Operation> assigns;
+    for (const Output& v : vars) assigns.emplace_back(assign(v, value_of(v)));
+    return group(g, assigns, "all");
+  } catch (...) {
+    g.rollback(checkpoint);
+    throw;
+  }
+}
+
+}  // namespace
 
 void Model::distribute(DistributedOptions options) {
   detail::Training& t = training();
@@ -26,19 +50,9 @@ void Model::broadcast_variables() {
   std::vector<Output> vars = weights();
   for (const Output& v : optimizer().state_variables()) vars.push_back(v);
   if (!t.broadcast_target.valid() || t.broadcast_count != vars.size()) {
-    Graph& g = graph();
-    auto checkpoint = g.checkpoint();
-    try {
-      auto top = g.absolute_scope("");
-      auto scope = g.name_scope(name_ + "/broadcast_variables", true);
-      std::vector<Operation> assigns;
-      for (const Output& v : vars) assigns.emplace_back(assign(v, broadcast(v, 0)));
-      t.broadcast_target = group(g, assigns, "all");
-      t.broadcast_count = vars.size();
-    } catch (...) {
-      g.rollback(checkpoint);
-      throw;
-    }
+    t.broadcast_target = assign_all(graph(), name_ + "/broadcast_variables", vars,
+                                    [](const Output& v) { return broadcast(v, 0); });
+    t.broadcast_count = vars.size();
   }
   session().compile({}, {t.broadcast_target}, {}).run({});
 }
@@ -92,20 +106,11 @@ void set_replica_weight(Model& model, Training& t, double weight) {
 void average_synced_state(Model& model, Training& t) {
   if (t.synced_state.empty()) return;
   if (!t.sync_target.valid()) {
-    Graph& g = model.graph();
-    auto checkpoint = g.checkpoint();
-    try {
-      auto top = g.absolute_scope("");
-      auto scope = g.name_scope(model.name() + "/average_statistics", true);
-      std::vector<Operation> assigns;
-      for (const Output& v : t.synced_state)
-        if (is_floating(v.dtype()))
-          assigns.emplace_back(assign(v, allreduce(v, distributed::Reduction::Mean)));
-      t.sync_target = group(g, assigns, "all");
-    } catch (...) {
-      g.rollback(checkpoint);
-      throw;
-    }
+    std::vector<Output> floating;
+    for (const Output& v : t.synced_state)
+      if (is_floating(v.dtype())) floating.push_back(v);
+    t.sync_target = assign_all(model.graph(), model.name() + "/average_statistics", floating,
+                               [](const Output& v) { return allreduce(v, distributed::Reduction::Mean); });
   }
   model.session().compile({}, {t.sync_target}, {}).run({});
 }
