@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -297,11 +298,21 @@ Tensor decode_npy(std::string_view bytes, std::string_view source) {
 
 void write_npy(const std::string& path, const Tensor& tensor) {
   std::string bytes = encode_npy(tensor);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw FileError("cannot write '" + path + "': " + std::strerror(errno));
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw FileError("cannot write '" + path + "': write failed (disk full?)");
+  // A temporary sibling renamed over `path`: a failed or killed write leaves any older file whole.
+  const std::filesystem::path target(path);
+  const std::string temp =
+      (target.parent_path() / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix()))
+          .string();
+  try {
+    detail::write_file_synced(temp, bytes);
+    std::error_code ec;
+    std::filesystem::rename(temp, path, ec);
+    if (ec) throw FileError("cannot write '" + path + "': " + ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    throw;
+  }
 }
 
 Tensor read_npy(const std::string& path) {

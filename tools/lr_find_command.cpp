@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "dagrad/dagrad.hpp"
 #include "experiments/experiment.hpp"
+#include "files.hpp"
 #include "model_flags.hpp"
 #include "number_flags.hpp"
 #include "optimizer_choice.hpp"
@@ -104,7 +105,7 @@ void add_lr_find_command(CLI::App& app) {
       all.add(row);
     }
     std::cout << "\n" << shown.text();
-    std::ofstream(out / "lr_find.csv") << all.csv();
+    write_files_atomically({{(out / "lr_find.csv").string(), all.csv()}}, "write the sweep");
     std::cout << (r.diverged
                       ? "The loss shot up at rate " + experiments::fixed(r.rates.back(), 4) +
                             " after " + std::to_string(n) + " steps; the sweep stopped there.\n"

@@ -141,6 +141,30 @@ BOOST_AUTO_TEST_CASE(file_round_trip_and_missing_file) {
   BOOST_CHECK_THROW(write_npy((path / "no" / "dir.npy").string(), t), FileError);
 }
 
+// A write that cannot complete (here: a directory holds the name) is a FileError naming the path,
+// leaves what was there, and leaves no temporary behind; a write over an older file replaces it.
+BOOST_AUTO_TEST_CASE(writes_replace_the_file_whole_or_not_at_all) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("dagrad_npy_atomic_" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir / "taken.npy" / "inside");
+  Tensor t = sample(DType::float32, Shape{3});
+  try {
+    write_npy((dir / "taken.npy").string(), t);
+    BOOST_FAIL("expected FileError");
+  } catch (const FileError& e) {
+    BOOST_TEST(std::string(e.what()).find((dir / "taken.npy").string()) != std::string::npos,
+               e.what());
+  }
+  BOOST_TEST(fs::is_directory(dir / "taken.npy" / "inside"));
+  write_npy((dir / "x.npy").string(), sample(DType::float64, Shape{2, 2}));
+  write_npy((dir / "x.npy").string(), t);
+  BOOST_TEST(same_tensor(read_npy((dir / "x.npy").string()), t));
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  BOOST_TEST(entries == 2u);  // taken.npy and x.npy: no temporary left
+  fs::remove_all(dir);
+}
+
 // A path that is not a regular file is a FileError naming it, not a leaked
 // "basic_filebuf::underflow error reading the file: Is a directory".
 BOOST_AUTO_TEST_CASE(directory_or_device_instead_of_a_file) {
