@@ -61,8 +61,8 @@ void epilogue_shape(ShapeContext& ctx, const ShapeFn& conv_shape, const ShapeFn&
     fused_shape(program);
   } catch (const std::exception& e) {
     throw ShapeError("the epilogue program (its input 0 is the convolution " +
-                     convolution.to_string() + ", its input k >= 1 the node's input k + 1): " +
-                     e.what());
+                     convolution.to_string() +
+                     ", its input k >= 1 the node's input k + 1): " + e.what());
   }
   for (int o = 0; o < num_outputs; ++o) {
     const auto& out = program.outputs()[static_cast<std::size_t>(o)];
@@ -93,16 +93,16 @@ void run(KernelContext& c) {
   // The shape conv2d's record gives (x and the kernel are fully defined at run time).
   const Shape& xs = x.shape();
   const Shape& ks = kernel.shape();
-  detail::ConvGeometry g =
-      detail::conv_geometry(xs, ks, detail::read_conv_attrs(c.attrs()));
+  detail::ConvGeometry g = detail::conv_geometry(xs, ks, detail::read_conv_attrs(c.attrs()));
   const Shape shape{g.n, g.oh, g.ow, g.cout};
   Tensor* convolution = nullptr;
   // Output 0 is a fresh buffer (no input shares it), so the convolution may go there and the
   // program run over it in place when it has the convolution's shape (no broadcast beyond it).
   if (!c.outputs.empty() && c.output(0).shape() == shape) convolution = c.outputs[0];
   if (!convolution) {
-    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(shape.num_elements(), 1)) *
-                              dtype_size(dtype);
+    const std::size_t bytes =
+        static_cast<std::size_t>(std::max<std::int64_t>(shape.num_elements(), 1)) *
+        dtype_size(dtype);
     if (!s.storage.defined() || s.storage.capacity() < bytes)
       s.storage = Tensor(dtype, Shape{std::max<std::int64_t>(shape.num_elements(), 1)});
     if (!s.convolution.defined() || s.convolution.raw() != s.storage.raw() ||

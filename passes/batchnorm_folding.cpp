@@ -324,12 +324,11 @@ class Folder {
       if (scale.node >= 0) {
         // Column j of W (row j of W^T), output channel j of K (HWIO), times S_j.
         const std::int64_t s = elements(shape_of(scale));
-        NodeInput row =
-            conv ? reshaped(scale, {1, 1, 1, s}, base + "/scale_channels", last)
-                 : reshaped(scale,
-                            transpose_b ? std::vector<std::int64_t>{s, 1}
-                                        : std::vector<std::int64_t>{1, s},
-                            base + "/scale_" + (transpose_b ? "column" : "row"), last);
+        NodeInput row = conv ? reshaped(scale, {1, 1, 1, s}, base + "/scale_channels", last)
+                             : reshaped(scale,
+                                        transpose_b ? std::vector<std::int64_t>{s, 1}
+                                                    : std::vector<std::int64_t>{1, s},
+                                        base + "/scale_" + (transpose_b ? "column" : "row"), last);
         kernel = binary("mul", w, row, base + "/kernel", last);
       }
       NodeInput out{id, 0};
@@ -351,8 +350,8 @@ class Folder {
       made_.clear();
       g_.replace_uses({last, 0}, out);
       g_.redirect_control(last, out.node);
-      report_.note("'" + m.name + "' (" + m.op->name + "): folded " +
-                   std::to_string(links.size()) + " per-feature op(s) on its output (to '" + end.name + "') into " +
+      report_.note("'" + m.name + "' (" + m.op->name + "): folded " + std::to_string(links.size()) +
+                   " per-feature op(s) on its output (to '" + end.name + "') into " +
                    (scale.node >= 0 ? "its kernel and a bias" : "one bias"));
     } catch (const Error&) {
       abandon();

@@ -155,8 +155,8 @@ void fuse_epilogues(PlanGraph& g, PassReport& report, const EpilogueRule& rule) 
     g.redirect_control(fid, node);
     g.redirect_control(id, node);
     report.note("merged '" + g.node(id).name + "' and '" + fused_name + "' into '" + name + "' (" +
-                rule.epilogue_op + ", " + std::to_string(g.node(node).inputs.size()) +
-                " inputs, " + std::to_string(num_outputs) + " outputs)");
+                rule.epilogue_op + ", " + std::to_string(g.node(node).inputs.size()) + " inputs, " +
+                std::to_string(num_outputs) + " outputs)");
     g.kill(fid);
     g.kill(id);
     analyse();

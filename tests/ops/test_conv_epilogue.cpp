@@ -111,8 +111,8 @@ BOOST_AUTO_TEST_CASE(a_small_case_by_hand) {
   // -12, -14. Plus bias [-7, 20]: [-1, 14], [1, 12], [5, 8], [7, 6]; relu: [0, 14], [1, 12],
   // [5, 8], [7, 6].
   Graph g;
-  Output x = constant(g, Tensor::from_vector<float>(Shape{1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9}),
-                      "x");
+  Output x =
+      constant(g, Tensor::from_vector<float>(Shape{1, 3, 3, 1}, {1, 2, 3, 4, 5, 6, 7, 8, 9}), "x");
   // HWIO: element (ky, kx, 0, co) at (ky * 2 + kx) * 2 + co.
   Output kernel =
       constant(g, Tensor::from_vector<float>(Shape{2, 2, 1, 2}, {1, 0, 0, -1, 0, -1, 1, 0}), "k");

@@ -95,7 +95,8 @@ BOOST_AUTO_TEST_CASE(bias_and_activation_merge_with_their_convolution) {
       for (std::int64_t batch : {1, 3}) {
         Shape shape = c.x;
         std::vector<std::int64_t> dims = {batch, c.x[1], c.x[2], c.x[3]};
-        BOOST_TEST(check_same_epilogues(g, {y}, {{x, random_tensor(dtype, Shape(dims), rng)}}) == 1);
+        BOOST_TEST(check_same_epilogues(g, {y}, {{x, random_tensor(dtype, Shape(dims), rng)}}) ==
+                   1);
       }
     }
 }
@@ -138,8 +139,8 @@ BOOST_AUTO_TEST_CASE(a_control_path_from_the_convolution_to_its_reader_stays_apa
     y = relu(add(z, b), "y");
   }
   std::mt19937_64 rng(25);
-  BOOST_TEST(check_same_epilogues(g, {y}, {{x, random_tensor(DType::float32, Shape{2, 5, 5, 2},
-                                                             rng)}}) == 0);
+  BOOST_TEST(check_same_epilogues(
+                 g, {y}, {{x, random_tensor(DType::float32, Shape{2, 5, 5, 2}, rng)}}) == 0);
 }
 
 // The cnn model's prediction: batchnorm_folding turns each Conv2D + BatchNormalization into a
