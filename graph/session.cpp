@@ -209,6 +209,7 @@ std::unique_ptr<Plan> Session::build_plan(const std::vector<Output>& fetches,
       // (a fused node would only say that one of a dozen ops it runs overflowed).
       options.disabled.push_back("elementwise_fusion");
       options.disabled.push_back("gemm_epilogue");
+      options.disabled.push_back("conv_epilogue");
     }
     plan->reports_ = run_passes(pg, default_pipeline(), options);
   }

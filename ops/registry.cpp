@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "dagrad/graph/graph.hpp"
+#include "dagrad/ops/conv_epilogue.hpp"
 #include "dagrad/ops/fused.hpp"
 #include "dagrad/ops/matmul_epilogue.hpp"
 #include "dagrad/ops/ops.hpp"
@@ -23,6 +24,7 @@ void register_builtin_ops(OpRegistry& registry) {
   register_collective_ops(registry);
   register_fused_ops(registry);
   register_matmul_epilogue_ops(registry);
+  register_conv_epilogue_ops(registry);
   register_softmax_cross_entropy_ops(registry);
 }
 

@@ -3,7 +3,12 @@
 // into the product's weights. An inference-mode BatchNormalization is y = x * inv + shift with
 // inv = rsqrt(moving_variance + eps) * gamma and shift = beta - moving_mean * inv: on the input
 // of a Dense (the bn model) matmul(x S + T, W) = matmul(x, S[:,None] W) + T W, on its output
-// (bn-before) (matmul(x, W) + b) S + T = matmul(x, W S[None,:]) + (b S + T). The rule matches
+// (bn-before) (matmul(x, W) + b) S + T = matmul(x, W S[None,:]) + (b S + T); on the output of a
+// conv2d (Conv2D without bias, then BatchNormalization: the cnn model) with S and T per output
+// channel (x's last axis, the HWIO kernel's last axis)
+// (conv2d(x, K) + b) S + T = conv2d(x, K S[None,None,None,:]) + (b S + T). A map on a
+// convolution's input is not folded: with "same" padding the border windows read zeros that the
+// map would have turned into T, so conv2d(x S + T, K) is not conv2d(x, K') + b'. The rule matches
 // the arithmetic, not layer names: chains of mul, div, add, sub and neg whose other operand is
 // invariant and broadcasts along the last axis only (so Normalization's (x - mean) / scale folds
 // too). Training plans write the variables (and BatchNormalization uses batch statistics there),
@@ -31,10 +36,13 @@ class Folder {
   bool sweep() {
     analyze();
     for (int id : g_.topological_order()) {
-      if (!g_.live(id) || g_.node(id).op->name != "matmul") continue;
-      if (fold_following(id) || fold_preceding(id)) {
+      if (!g_.live(id)) continue;
+      const std::string& op = g_.node(id).op->name;
+      // A convolution folds only the map that follows it: one on its input does not commute
+      // with "same" padding (the padded zeros are not scaled and shifted as the pixels are).
+      if ((op == "matmul" && (fold_following(id) || fold_preceding(id))) ||
+          (op == "conv2d" && fold_preceding(id)))
         return true;  // the analysis is stale: start over
-      }
     }
     return false;
   }
@@ -278,12 +286,16 @@ class Folder {
     return true;
   }
 
-  // chain(matmul(x, W)): the product's only use starts the chain.
+  // chain(matmul(x, W)) or chain(conv2d(x, K)): the product's only use starts the chain. The
+  // output's last axis is the kernel's last axis (W's columns, K's output channels), so a
+  // per-feature scale multiplies the kernel along it.
   bool fold_preceding(int id) {
     const Node& m = g_.node(id);
+    const bool conv = m.op->name == "conv2d";
+    const int rank = conv ? 4 : 2;
     const NodeInput w = m.inputs[1];
     if (!m.control_inputs.empty() || !invariant(w) || invariant({id, 0}) ||
-        shape_of(w).rank() != 2 || m.output_shapes[0].rank() != 2 ||
+        shape_of(w).rank() != rank || m.output_shapes[0].rank() != rank ||
         !floating(m.output_dtypes[0]) || uses(id) != 1)
       return false;
     std::vector<Link> links;  // innermost first
@@ -302,7 +314,7 @@ class Folder {
       return l.kind == Kind::Mul || l.kind == Kind::Div || l.kind == Kind::Neg;
     });
     if (links.empty() || (!has_scale && links.size() < 2)) return false;
-    const bool transpose_b = m.attrs.get_bool("transpose_b");
+    const bool transpose_b = !conv && m.attrs.get_bool("transpose_b");
     const int last = links.back().node;
     const std::string base = m.name + "/folded";
     NodeInput scale, shift;
@@ -310,17 +322,24 @@ class Folder {
       compose(links, scale, shift, base, last);
       NodeInput kernel = w;
       if (scale.node >= 0) {
-        // Column j of W (row j of W^T) times S_j.
+        // Column j of W (row j of W^T), output channel j of K (HWIO), times S_j.
         const std::int64_t s = elements(shape_of(scale));
-        NodeInput row = reshaped(
-            scale, transpose_b ? std::vector<std::int64_t>{s, 1} : std::vector<std::int64_t>{1, s},
-            base + "/scale_" + (transpose_b ? "column" : "row"), last);
+        NodeInput row = conv ? reshaped(scale, {1, 1, 1, s}, base + "/scale_channels", last)
+                             : reshaped(scale,
+                                        transpose_b ? std::vector<std::int64_t>{s, 1}
+                                                    : std::vector<std::int64_t>{1, s},
+                                        base + "/scale_" + (transpose_b ? "column" : "row"), last);
         kernel = binary("mul", w, row, base + "/kernel", last);
       }
       NodeInput out{id, 0};
-      if (scale.node >= 0)
+      if (scale.node >= 0 && conv) {
+        AttrMap attrs;
+        for (const char* a : {"strides", "padding", "dilations"}) attrs.set(a, m.attrs.at(a));
+        out = make("conv2d", {m.inputs[0], kernel}, std::move(attrs), base + "/conv2d", last);
+      } else if (scale.node >= 0) {
         out = matmul(m.inputs[0], kernel, m.attrs.get_bool("transpose_a"), transpose_b,
                      base + "/matmul", last);
+      }
       if (shift.node >= 0) out = binary("add", out, shift, base + "/add_bias", last);
       const Node& end = g_.node(last);
       if (!same_shape(shape_of(out), end.output_shapes[0]) ||
@@ -331,7 +350,7 @@ class Folder {
       made_.clear();
       g_.replace_uses({last, 0}, out);
       g_.redirect_control(last, out.node);
-      report_.note("'" + m.name + "' (matmul): folded " + std::to_string(links.size()) +
+      report_.note("'" + m.name + "' (" + m.op->name + "): folded " + std::to_string(links.size()) +
                    " per-feature op(s) on its output (to '" + end.name + "') into " +
                    (scale.node >= 0 ? "its kernel and a bias" : "one bias"));
     } catch (const Error&) {

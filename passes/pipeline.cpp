@@ -17,6 +17,7 @@ const PassPipeline& default_pipeline() {
       prune_pass(),                     // what the rewrites left unused
       elementwise_fusion_pass(),        // groups of elementwise nodes and optimizer updates
       gemm_epilogue_pass(),             // opt-in: a matmul and the fused node reading it
+      conv_epilogue_pass(),             // a conv2d and the fused node reading it
       prune_pass(),                     // constants the fused programs took in as numbers
   };
   return pipeline;

@@ -16,9 +16,10 @@ Pass algebraic_simplification_pass();
 
 // batchnorm_folding: a chain of mul, div, add, sub and neg by invariant per-feature operands
 // (constants and variables the plan never writes: an inference BatchNormalization, a
-// Normalization) on the input or the output of a 2-D matmul by an invariant kernel folds into
-// that kernel and one bias (passes/batchnorm_folding.cpp). Reassociates: results differ from the
-// unfolded plan by rounding.
+// Normalization) on the input or the output of a 2-D matmul by an invariant kernel, or on the
+// output of a conv2d by an invariant kernel (per output channel), folds into that kernel and one
+// bias (passes/batchnorm_folding.cpp). Reassociates: results differ from the unfolded plan by
+// rounding.
 Pass batchnorm_folding_pass();
 
 // softmax_cross_entropy: -sum(t * log_softmax(z), -1) and the gradient chain autodiff builds
@@ -34,5 +35,10 @@ Pass elementwise_fusion_pass();
 // gemm_epilogue: a 2-D matmul read only by one fused_elementwise node of the product's shape
 // becomes one matmul_epilogue node, the GEMM followed by the program (passes/gemm_epilogue.cpp).
 Pass gemm_epilogue_pass();
+
+// conv_epilogue: a conv2d read only by one fused_elementwise node of the convolution's shape
+// becomes one conv2d_epilogue node, the convolution followed by the program
+// (passes/conv_epilogue.cpp).
+Pass conv_epilogue_pass();
 
 }  // namespace dagrad

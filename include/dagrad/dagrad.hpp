@@ -18,6 +18,7 @@
 #include "graph/tensor.hpp"
 #include "graph/threads.hpp"
 #include "graph/transforms.hpp"
+#include "ops/conv_epilogue.hpp"
 #include "ops/fused.hpp"
 #include "ops/matmul_epilogue.hpp"
 #include "ops/ops.hpp"

@@ -1,6 +1,7 @@
 // batchnorm_folding: inference BatchNormalization (built as the layer builds it) and
-// Normalization on the input or output of a matmul fold into its kernel and bias. Values are
-// checked against float64 computed by hand from the formulas, and against the unfolded plan.
+// Normalization on the input or output of a matmul, and BatchNormalization on the output of a
+// conv2d, fold into its kernel and bias. Values are checked against float64 computed by hand
+// from the formulas (a convolution loop of its own here), and against the unfolded plan.
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <random>
@@ -98,6 +99,45 @@ std::vector<std::string> readers_of_feed(const Plan& plan) {
 
 double tolerance(DType dtype) {
   return dtype == DType::float32 ? 1e-5 : 1e-12;
+}
+
+// A convolution's geometry: x (n, h, w, cin), kernel (kh, kw, cin, cout), stride s both ways,
+// "same" (TensorFlow's padding: out = ceil(in / s), the smaller half of the padding first) or
+// "valid", no dilation.
+struct ConvCase {
+  std::int64_t n, h, w, cin, kh, kw, cout, s;
+  bool same;
+  std::int64_t out(std::int64_t in, std::int64_t k) const {
+    return same ? (in + s - 1) / s : (in - k) / s + 1;
+  }
+  std::int64_t pad(std::int64_t in, std::int64_t k) const {
+    return same ? std::max<std::int64_t>((out(in, k) - 1) * s + k - in, 0) / 2 : 0;
+  }
+  std::int64_t oh() const { return out(h, kh); }
+  std::int64_t ow() const { return out(w, kw); }
+  Conv2DOptions options() const { return {{s, s}, same ? "same" : "valid", {1, 1}}; }
+};
+
+// conv2d(x, k) + b in float64, NHWC and HWIO, zeros outside the image.
+std::vector<double> convolve(const ConvCase& c, const Tensor& x, const Tensor& k, const Tensor* b) {
+  const std::int64_t oh = c.oh(), ow = c.ow(), top = c.pad(c.h, c.kh), left = c.pad(c.w, c.kw);
+  std::vector<double> y(static_cast<std::size_t>(c.n * oh * ow * c.cout));
+  for (std::int64_t n = 0; n < c.n; ++n)
+    for (std::int64_t oy = 0; oy < oh; ++oy)
+      for (std::int64_t ox = 0; ox < ow; ++ox)
+        for (std::int64_t co = 0; co < c.cout; ++co) {
+          double acc = b ? b->value_as_double(co) : 0.0;
+          for (std::int64_t ky = 0; ky < c.kh; ++ky)
+            for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+              const std::int64_t iy = oy * c.s + ky - top, ix = ox * c.s + kx - left;
+              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+              for (std::int64_t ci = 0; ci < c.cin; ++ci)
+                acc += x.value_as_double(((n * c.h + iy) * c.w + ix) * c.cin + ci) *
+                       k.value_as_double(((ky * c.kw + kx) * c.cin + ci) * c.cout + co);
+            }
+          y[static_cast<std::size_t>(((n * oh + oy) * ow + ox) * c.cout + co)] = acc;
+        }
+  return y;
 }
 
 }  // namespace
@@ -210,6 +250,81 @@ BOOST_AUTO_TEST_CASE(normalization_before_a_transposed_kernel_folds) {
       }
     check_close(plan.run({&x, 1}).at(0), want, tolerance(dtype));
   }
+}
+
+// The cnn model's pattern: Conv2D (with and without bias), then BatchNormalization over the
+// output channels, then relu: conv2d(x, K S[None,None,None,:]) + (b S + T), and x goes straight
+// into the one convolution, followed by one add and the relu.
+BOOST_AUTO_TEST_CASE(batch_normalization_after_a_conv2d_folds_into_its_kernel) {
+  const std::vector<ConvCase> cases = {{2, 6, 5, 3, 3, 3, 4, 1, true},
+                                       {3, 7, 7, 2, 3, 2, 5, 2, false},
+                                       {1, 5, 6, 3, 2, 2, 3, 2, true}};
+  std::uint64_t seed = 40;
+  for (const ConvCase& c : cases)
+    for (bool bias : {false, true})
+      for (DType dtype : {DType::float32, DType::float64}) {
+        std::mt19937_64 rng(++seed);
+        BatchNorm bn(dtype, c.cout, rng);
+        Tensor k = random_tensor(dtype, Shape{c.kh, c.kw, c.cin, c.cout}, rng);
+        Tensor b = random_tensor(dtype, Shape{c.cout}, rng);
+        Tensor x = random_tensor(dtype, Shape{c.n, c.h, c.w, c.cin}, rng);
+        Graph g;
+        Output xp = placeholder(g, dtype, Shape{-1, c.h, c.w, c.cin}, "x");
+        Output z = conv2d(xp, variable(g, k, "k"), c.options());
+        if (bias) z = z + variable(g, b, "b");
+        Output y = relu(variables_of(g, bn, "bn").apply(z));
+        Session s(g);
+        Plan& plan = compile_verified(s, y, xp);
+        BOOST_TEST(report_of(plan, "batchnorm_folding")->changes == 1);
+        BOOST_TEST(readers_of_feed(plan) == std::vector<std::string>{"conv2d"},
+                   boost::test_tools::per_element());
+        const PlanGraph& pg = plan.plan_graph();
+        const int conv = pg.consumers()[static_cast<std::size_t>(pg.feeds()[0])].at(0);
+        auto consumers = pg.consumers();
+        BOOST_TEST_REQUIRE(consumers[static_cast<std::size_t>(conv)].size() == 1u);
+        int add = consumers[static_cast<std::size_t>(conv)][0];
+        BOOST_TEST(pg.node(add).op->name == "add");
+        BOOST_TEST(pg.node(consumers[static_cast<std::size_t>(add)].at(0)).op->name == "relu");
+
+        std::vector<double> want = convolve(c, x, k, bias ? &b : nullptr);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          double& v = want[i];
+          v = std::max(bn.apply(v, static_cast<std::int64_t>(i) % c.cout), 0.0);
+        }
+        check_close(plan.run({&x, 1}).at(0), want, tolerance(dtype));
+      }
+}
+
+// BatchNormalization (or any per-channel map) on a convolution's input stays: with "same"
+// padding the border windows read zeros the map would have shifted, so no kernel and bias
+// compute it. The plan still computes the formula.
+BOOST_AUTO_TEST_CASE(batch_normalization_before_a_conv2d_does_not_fold) {
+  const ConvCase c{2, 5, 5, 3, 3, 3, 2, 1, true};
+  std::mt19937_64 rng(50);
+  BatchNorm bn(DType::float64, c.cin, rng);
+  Tensor k = random_tensor(DType::float64, Shape{c.kh, c.kw, c.cin, c.cout}, rng);
+  Tensor x = random_tensor(DType::float64, Shape{c.n, c.h, c.w, c.cin}, rng);
+  Graph g;
+  Output xp = placeholder(g, DType::float64, Shape{-1, c.h, c.w, c.cin}, "x");
+  Output y = conv2d(variables_of(g, bn, "bn").apply(xp), variable(g, k, "k"), c.options());
+  Session s(g);
+  Plan& plan = compile_verified(s, y, xp);
+  BOOST_TEST(report_of(plan, "batchnorm_folding")->changes == 0);
+  Tensor normalized(DType::float64, x.shape());
+  for (std::int64_t i = 0; i < x.size(); ++i)
+    normalized.data<double>()[i] = bn.apply(x.value_as_double(i), i % c.cin);
+  check_close(plan.run({&x, 1}).at(0), convolve(c, normalized, k, nullptr), 1e-12);
+}
+
+// A training plan of a Conv2D + BatchNormalization: batch statistics, and the kernel and the
+// moving statistics written by the updates: nothing is invariant, nothing folds.
+BOOST_AUTO_TEST_CASE(a_conv_batchnorm_training_plan_does_not_fold) {
+  nn::ModelSpec spec = nn::preset_spec("cnn");
+  auto model = nn::make_model(spec);
+  model->session().set_optimizer_options(verified());
+  model->compile(optim::SGD({.learning_rate = 0.01}), "sparse_categorical_crossentropy");
+  BOOST_TEST(report_of(model->training_plan(), "batchnorm_folding")->changes == 0);
+  BOOST_TEST(report_of(model->prediction_plan(), "batchnorm_folding")->changes == 3);
 }
 
 // Batch statistics (training mode) depend on the feed: not a fold.
