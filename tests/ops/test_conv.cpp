@@ -1,6 +1,8 @@
 // conv2d, conv2d_backprop_input and conv2d_backprop_filter: values against a naive float64 loop
 // written here (its own padding arithmetic) and a case by hand, shapes with an unknown batch,
 // shape errors, and the second derivative (the gradient graph is itself gradient-checked).
+// float32 runs through oneDNN when the build has it; CTest runs this suite a second time with
+// DAGRAD_ONEDNN=0 (test "ops_conv_without_onednn"), so im2col's float32 path stays checked too.
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -98,6 +100,13 @@ const std::vector<Config> kConfigs = {
     {3, 4, 5, 4, 1, 1, 5, 1, 1, "same", 1, 1},    // 1x1 kernel: no unrolling
     {2, 5, 5, 2, 1, 1, 3, 2, 2, "valid", 1, 1},   // 1x1 kernel at stride 2
     {1, 3, 3, 2, 5, 5, 2, 1, 1, "same", 1, 1},    // kernel larger than the input
+    // Channel counts of the cnn preset, where float32 takes oneDNN's vectorized primitives (and
+    // their kernel layouts) when the build has oneDNN: batch 1, odd sizes, strides, dilations.
+    {1, 7, 9, 32, 3, 3, 64, 1, 1, "same", 1, 1},
+    {2, 11, 13, 1, 3, 3, 32, 1, 1, "same", 1, 1},
+    {3, 9, 7, 16, 3, 3, 8, 2, 2, "valid", 1, 1},
+    {2, 10, 9, 8, 3, 3, 16, 1, 1, "same", 2, 2},
+    {1, 12, 11, 16, 5, 3, 16, 2, 3, "same", 1, 1},
 };
 
 std::string label(const Config& c) {
