@@ -1,13 +1,16 @@
-// oneDNN behind dagrad's float32 convolutions (conv_dnnl.hpp). Each thread keeps its own engine,
-// stream and, per pass and geometry, a convolution primitive whose activations are the caller's
-// NHWC buffers as they stand (no reorder); the kernel is HWIO in dagrad and reordered to and
-// from the layout the primitive prefers when that differs (a small tensor).
+// oneDNN behind dagrad's float32 convolutions (conv_dnnl.hpp). The batch is split into one part
+// per thread (worker_pool.hpp), each run by a one-thread primitive: OpenMP's own threads would
+// spin while idle. Each thread keeps its own engine, stream and, per pass and geometry, a
+// convolution primitive whose activations are the caller's NHWC buffers as they stand (no
+// reorder); the kernel is HWIO in dagrad and reordered to and from the layout the primitive
+// prefers when that differs (a small tensor). The weight gradient's parts are summed in order.
 #include "conv_dnnl.hpp"
 
 #if DAGRAD_HAVE_DNNL
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +18,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "worker_pool.hpp"
 
 namespace dagrad::kernels {
 
@@ -38,7 +44,7 @@ struct ThreadState {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<Key, Conv> convs;
-  int threads = 0;  // the OpenMP thread count last set on this thread
+  bool one_thread = false;  // whether omp_set_num_threads(1) was called on this thread
 };
 
 Key key_of(ConvPass pass, const ConvGeometry& g) {
@@ -121,16 +127,8 @@ Conv make_conv(const dnnl::engine& engine, ConvPass pass, const ConvGeometry& g)
   return c;
 }
 
-}  // namespace
-
-bool dnnl_conv2d(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, float* out,
-                 int threads) {
-  // DAGRAD_ONEDNN=0 in the environment sends every convolution to im2col and BLAS (comparisons).
-  static const bool off = [] {
-    const char* v = std::getenv("DAGRAD_ONEDNN");
-    return v && std::string(v) == "0";
-  }();
-  if (off) return false;
+// One part on the calling thread, one OpenMP thread.
+bool run_one(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, float* out) {
   thread_local ThreadState state;
   const Key key = key_of(pass, g);
   auto it = state.convs.find(key);
@@ -145,9 +143,9 @@ bool dnnl_conv2d(ConvPass pass, const ConvGeometry& g, const float* a, const flo
   c.a.set_data_handle(const_cast<float*>(a));
   c.b.set_data_handle(const_cast<float*>(b));
   c.out.set_data_handle(out);
-  if (state.threads != threads) {
-    omp_set_num_threads(threads);
-    state.threads = threads;
+  if (!state.one_thread) {
+    omp_set_num_threads(1);
+    state.one_thread = true;
   }
   if (pass == ConvPass::BackwardWeights) {
     dnnl::memory& kernel = c.kernel_internal ? *c.kernel_internal : c.out;
@@ -159,6 +157,56 @@ bool dnnl_conv2d(ConvPass pass, const ConvGeometry& g, const float* a, const flo
     c.primitive.execute(state.stream, {{c.arg_a, c.a}, {c.arg_b, kernel}, {c.arg_out, c.out}});
   }
   state.stream.wait();
+  return true;
+}
+
+}  // namespace
+
+bool dnnl_conv2d(ConvPass pass, const ConvGeometry& g, const float* a, const float* b, float* out,
+                 int threads) {
+  // DAGRAD_ONEDNN=0 in the environment sends every convolution to im2col and BLAS (comparisons).
+  static const bool off = [] {
+    const char* v = std::getenv("DAGRAD_ONEDNN");
+    return v && std::string(v) == "0";
+  }();
+  if (off) return false;
+  const int parts = static_cast<int>(std::min<std::int64_t>(std::max(threads, 1), g.n));
+  if (parts <= 1) return run_one(pass, g, a, b, out);
+  const std::int64_t in_image = g.h * g.w * g.cin, out_image = g.oh * g.ow * g.cout;
+  const std::int64_t kernel_size = g.kh * g.kw * g.cin * g.cout;
+  thread_local std::vector<float> partial;  // the weight gradients of parts 1, 2, ...
+  if (pass == ConvPass::BackwardWeights)
+    partial.resize(static_cast<std::size_t>((parts - 1) * kernel_size));
+  // The parts run on other threads, whose thread_local `partial` is another vector.
+  float* const partials = partial.data();
+  std::vector<char> ok(static_cast<std::size_t>(parts), 0);
+  run_parts(parts, [&](int p) {
+    const std::int64_t base = g.n / parts, extra = g.n % parts;
+    const std::int64_t start = p * base + std::min<std::int64_t>(p, extra);
+    ConvGeometry part = g;
+    part.n = base + (p < extra ? 1 : 0);
+    bool done = false;
+    switch (pass) {
+      case ConvPass::Forward:
+        done = run_one(pass, part, a + start * in_image, b, out + start * out_image);
+        break;
+      case ConvPass::BackwardData:
+        done = run_one(pass, part, a + start * out_image, b, out + start * in_image);
+        break;
+      case ConvPass::BackwardWeights:
+        done = run_one(pass, part, a + start * in_image, b + start * out_image,
+                       p == 0 ? out : partials + (p - 1) * kernel_size);
+        break;
+    }
+    ok[static_cast<std::size_t>(p)] = done;
+  });
+  for (char done : ok)
+    if (!done) return false;  // the caller's path recomputes the whole output
+  if (pass == ConvPass::BackwardWeights)
+    for (int p = 1; p < parts; ++p) {
+      const float* from = partials + (p - 1) * kernel_size;
+      for (std::int64_t i = 0; i < kernel_size; ++i) out[i] += from[i];
+    }
   return true;
 }
 
