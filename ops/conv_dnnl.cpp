@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -27,7 +28,7 @@ namespace dagrad::kernels {
 namespace {
 
 using detail::ConvGeometry;
-using Key = std::array<std::int64_t, 17>;
+using Key = std::array<std::int64_t, 16>;  // the pass, then the geometry
 
 struct Conv {
   dnnl::primitive primitive;
@@ -48,8 +49,11 @@ struct ThreadState {
 };
 
 Key key_of(ConvPass pass, const ConvGeometry& g) {
-  return {static_cast<std::int64_t>(pass), g.n, g.h, g.w, g.cin, g.kh, g.kw, g.cout, g.oh, g.ow,
-          g.sh, g.sw, g.dh, g.dw, g.pad_top, g.pad_left, 0};
+  const std::int64_t sizes[] = {g.n,  g.h,  g.w,  g.cin, g.kh, g.kw,      g.cout,    g.oh,
+                                g.ow, g.sh, g.sw, g.dh,  g.dw, g.pad_top, g.pad_left};
+  Key key{static_cast<std::int64_t>(pass)};
+  std::copy(std::begin(sizes), std::end(sizes), key.begin() + 1);
+  return key;
 }
 
 // The padding after the input on one axis: what makes oneDNN's output size formula,
@@ -105,8 +109,8 @@ Conv make_conv(const dnnl::engine& engine, ConvPass pass, const ConvGeometry& g)
     }
     case ConvPass::BackwardWeights: {
       dnnl::convolution_backward_weights::primitive_desc pd(
-          dnnl::convolution_backward_weights::desc(direct, input_md, kernel_any, output_md,
-                                                   strides, dilates, before, after),
+          dnnl::convolution_backward_weights::desc(direct, input_md, kernel_any, output_md, strides,
+                                                   dilates, before, after),
           engine, forward);
       c.primitive = dnnl::convolution_backward_weights(pd);
       kernel_wanted = pd.diff_weights_desc();

@@ -18,9 +18,9 @@ enum class ConvPass {
 };
 
 // Runs `pass` of the convolution of geometry g (NHWC activations, HWIO kernel, all dense
-// row-major) on `threads` threads (the batch split between them), overwriting out. Returns false (and touches nothing) without
-// oneDNN, or when oneDNN has no primitive for the geometry. Primitives are made once per
-// geometry and thread and kept (thread-local).
+// row-major) on `threads` threads (the batch split between them), overwriting out. Returns false
+// (and touches nothing) without oneDNN, or when oneDNN has no primitive for the geometry.
+// Primitives are made once per geometry and thread and kept (thread-local).
 bool dnnl_conv2d(ConvPass pass, const detail::ConvGeometry& g, const float* a, const float* b,
                  float* out, int threads);
 

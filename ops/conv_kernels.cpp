@@ -1,12 +1,10 @@
 // The conv2d family's kernels: float32 through oneDNN's convolution primitives when the build has
-// oneDNN (conv_dnnl.hpp); otherwise, and for float64, im2col into BLAS gemm. A chunk of whole images is unrolled into
-// a (rows, KH*KW*C_in) matrix of input windows (rows = images * OH * OW), whose product with the
-// HWIO kernel read as a (KH*KW*C_in, C_out) matrix is the NHWC output; the two backprop kernels
-// are the transposed products, with col2im adding the window gradients back into the input.
-// A 1x1 kernel at stride 1 needs no unrolling: the input already is that matrix.
+// oneDNN (conv_dnnl.hpp); otherwise, and for float64, im2col into BLAS gemm. A chunk of whole
+// images is unrolled into a (rows, KH*KW*C_in) matrix of input windows (rows = images * OH * OW),
+// whose product with the HWIO kernel read as a (KH*KW*C_in, C_out) matrix is the NHWC output; the
+// two backprop kernels are the transposed products, with col2im adding the window gradients back
+// into the input. A 1x1 kernel at stride 1 needs no unrolling: the input already is that matrix.
 #include "conv_kernels.hpp"
-
-#include "conv_dnnl.hpp"
 
 #include <cblas.h>
 
@@ -18,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "conv_dnnl.hpp"
 #include "dagrad/graph/graph.hpp"
 #include "graph/blas_threads.hpp"
 

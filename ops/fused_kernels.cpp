@@ -39,7 +39,7 @@ struct Scratch {
   // Packed: rows shorter than half a block (a channel axis, as batch normalization over NHWC
   // broadcasts against) run several to a block, so the per-block work is not paid per short row.
   bool packed = false;
-  std::vector<std::int64_t> filled_at;   // per input slot: offset of the rows it holds, or -1
+  std::vector<std::int64_t> filled_at;  // per input slot: offset of the rows it holds, or -1
   std::vector<std::size_t> filled_len;  // and how many elements of them
   std::vector<std::int64_t> offset;  // per input: offset of the current row
   std::vector<int> last_use;         // per register: last instruction reading it
@@ -260,7 +260,8 @@ int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& progra
   int num_slots = 0;
   for (std::size_t k = 0; k < num_inputs; ++k) {
     // Packed blocks span rows: in place only if the next row follows in memory.
-    bool in_place = c.inputs[k]->dtype() == dtype_of_v<T> && s.stride[k * s.width + rank - 1] == 1 &&
+    bool in_place = c.inputs[k]->dtype() == dtype_of_v<T> &&
+                    s.stride[k * s.width + rank - 1] == 1 &&
                     (!s.packed || s.stride[k * s.width + rank - 2] == s.dims[rank - 1]);
     s.slot_of[k] = s.last_use[k] < 0 || in_place ? -1 : num_slots++;
   }
@@ -439,7 +440,8 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
     // input steps by one stride per row). The outputs and reductions see the same elements in
     // the same order as row by row.
     const std::int64_t inner = s.dims[rank - 2];
-    const std::int64_t group = std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>) / n, inner);
+    const std::int64_t group =
+        std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>) / n, inner);
     Scratch<T>::fit(s.filled_at, num_inputs);
     Scratch<T>::fit(s.filled_len, num_inputs);
     std::fill_n(s.filled_at.begin(), num_inputs, -1);

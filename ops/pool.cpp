@@ -175,8 +175,10 @@ struct MaxPoolGradKernel {
     const T* dy = c.input(2).data<T>();
     T* dx = c.output(0).data<T>();
     std::fill(dx, dx + c.output(0).size(), T(0));
-    for_each_argmax(g, x, [&](std::int64_t image, std::int64_t out, std::int64_t ch,
-                              std::int64_t at) { dx[image + at] += dy[out + ch]; });
+    for_each_argmax(g, x,
+                    [&](std::int64_t image, std::int64_t out, std::int64_t ch, std::int64_t at) {
+                      dx[image + at] += dy[out + ch];
+                    });
   }
 };
 
@@ -188,8 +190,10 @@ struct MaxPoolGradGradKernel {
     const T* x = c.input(0).data<T>();
     const T* grad = c.input(2).data<T>();
     T* z = c.output(0).data<T>();
-    for_each_argmax(g, x, [&](std::int64_t image, std::int64_t out, std::int64_t ch,
-                              std::int64_t at) { z[out + ch] = grad[image + at]; });
+    for_each_argmax(g, x,
+                    [&](std::int64_t image, std::int64_t out, std::int64_t ch, std::int64_t at) {
+                      z[out + ch] = grad[image + at];
+                    });
   }
 };
 

@@ -186,7 +186,6 @@ BOOST_AUTO_TEST_CASE(by_hand) {
   BOOST_TEST(out[1].to_vector<float>() == (std::vector<float>{37, 21, 23, 9}), tt::per_element());
 }
 
-
 BOOST_AUTO_TEST_CASE(against_a_naive_loop) {
   std::mt19937_64 rng(14);
   for (const Config& c : kConfigs) check_against_naive_loop(c, rng);
@@ -203,7 +202,6 @@ BOOST_AUTO_TEST_CASE(large_convolutions_on_two_threads) {
     check_against_naive_loop(c, rng);
   set_num_threads(before);
 }
-
 
 // A batch unknown when the graph is built: the shapes propagate it, and each run takes the
 // batch it is fed; conv2d_backprop_input takes its batch from dy.
