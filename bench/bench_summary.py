@@ -75,6 +75,7 @@ def main():
         "dagrad GEMM-only | peak RSS dagrad / PyTorch (MiB) |")
     say("|---|---|---|---|---|---|---|")
     checks = []
+    pair_ratios = []
     for job in jobs:
         _, model, batch = job.split("_")
         d_sps, t_sps, ratios, fractions, roofs, d_rss, t_rss = [], [], [], [], [], [], []
@@ -93,6 +94,8 @@ def main():
                 roofs.append(dg["samples_per_s"])
             d_rss.append(rss.get(("dagrad", job, i)))
             t_rss.append(rss.get(("torch", job, i)))
+        pair_ratios.append(f"- {model}, batch {batch}: dagrad/PyTorch per pair "
+                           + ", ".join(f"{r:.2f}" for r in ratios))
         say(f"| training samples/s, {model}, batch {batch} | {fmt(med(d_sps))} | {fmt(med(t_sps))} | "
             f"**{fmt(med(ratios), 2)}** ({spread(ratios)}) | {fmt(med(fractions), 2)} | "
             f"{fmt(med(roofs))} | {fmt(med(d_rss))} / {fmt(med(t_rss))} |")
@@ -103,12 +106,15 @@ def main():
             dg, tg = pick(d, "gemm"), pick(t, "gemm")
             same_data = dt["label_counts"] == tt["label_counts"]
             same_gemms = dg and tg and dg["mnk_ta_tb"] == tg["mnk_ta_tb"]
+            # The cnn model's convolutions are not matrix products of the graph: no roofline.
+            gemm_text = ("same GEMMs: " + ("yes" if same_gemms else "NO")
+                         + (f" ({dg['gemms']})" if dg else "")) if dg or tg else "no GEMM roofline"
+            layout = f"; PyTorch memory format {tt['memory_format']}" if "memory_format" in tt else ""
             checks.append(
                 f"- {model}, batch {batch}, {dt['total_steps']} steps: loss {dt['initial_loss']:.3f} -> "
                 f"{dt['final_loss']:.3f} (dagrad), {tt['initial_loss']:.3f} -> {tt['final_loss']:.3f} "
                 f"(PyTorch); both decreased: {'yes' if dt['loss_decreased'] and tt['loss_decreased'] else 'NO'}; "
-                f"same labels: {'yes' if same_data else 'NO'}; same GEMMs: {'yes' if same_gemms else 'NO'}"
-                + (f" ({dg['gemms']})" if dg else ""))
+                f"same labels: {'yes' if same_data else 'NO'}; {gemm_text}{layout}")
 
     lat_d, lat_t, lat_r = [], [], []
     for i in pairs:
@@ -134,6 +140,8 @@ def main():
         say(f"- {name} {threads}, OpenBLAS core {core}")
     for c in checks:
         say(c)
+    for r in pair_ratios:
+        say(r)
 
     builds = {}
     for i in pairs:

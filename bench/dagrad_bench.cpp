@@ -5,7 +5,7 @@
 // PyTorch side (same data generator, models, optimizer and JSON records); bench/run_bench.sh runs
 // both in turn.
 //
-//   dagrad_bench [--only train,gemm,latency,build] [--model plain|bn|all] [--batch 32,256]
+//   dagrad_bench [--only train,gemm,latency,build] [--model plain|bn|cnn|all] [--batch 32,256]
 //                [--steps N] [--repeats R] [--warmup N] [--samples N] [--threads N]
 //                [--latency-runs N] [--depths 100,200,400] [--seed S] [--format table|json|both]
 #include <cblas.h>
@@ -72,7 +72,8 @@ struct Options {
 const char* kUsage =
     "usage: dagrad_bench [options]\n"
     "  --only LIST        figures, comma-separated: train, gemm, latency, build (default all)\n"
-    "  --model M          plain, bn or all (default all)\n"
+    "  --model M          plain, bn, cnn or all (default all: plain and bn; cnn is the cnn\n"
+    "                     preset, whose GEMM roofline is not measured)\n"
     "  --batch LIST       training batch sizes (default 32,256)\n"
     "  --steps N          training steps per timed repeat (default: one epoch, samples/batch)\n"
     "  --warmup N         untimed training steps first (default: one epoch)\n"
@@ -142,10 +143,10 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--model") {
       if (v == "all")
         o.models = {"plain", "bn"};
-      else if (v == "plain" || v == "bn")
+      else if (v == "plain" || v == "bn" || v == "cnn")
         o.models = {v};
       else
-        usage_error("--model takes plain, bn or all, got '" + v + "'");
+        usage_error("--model takes plain, bn, cnn or all, got '" + v + "'");
     } else if (flag == "--batch") {
       o.batches = to_ints(flag, v);
     } else if (flag == "--steps") {
@@ -357,6 +358,14 @@ std::unique_ptr<nn::Sequential> make_mlp(const std::string& model, std::uint64_t
   }
   layers.push_back(nn::Dense(kClasses, {.activation = "softmax"}));
   return std::make_unique<nn::Sequential>(layers, model, std::make_shared<nn::Backend>(seed));
+}
+
+// The benchmark's models: the MLPs above, or "cnn", the preset of that name (nn/presets.cpp:
+// Conv(32)-BN-ReLU-MaxPool, Conv(64)-BN-ReLU-MaxPool, Dense 128-BN-ReLU, Dense 10 softmax) as
+// `dagrad train --model cnn` trains it.
+std::unique_ptr<nn::Sequential> make_bench_model(const std::string& model, std::uint64_t seed) {
+  if (model == "cnn") return nn::make_preset("cnn", {}, std::make_shared<nn::Backend>(seed));
+  return make_mlp(model, seed);
 }
 
 // The training step as a user builds it with the public API (what Model::compile does): the
@@ -589,7 +598,7 @@ GemmTiming time_gemms(const std::vector<Gemm>& gemms, std::int64_t steps, int re
 // ---- figures ------------------------------------------------------------------------------
 
 void train_figures(const Options& o, Report& report, const Data& data) {
-  bool timing = o.only.count("train") > 0, roofline = o.only.count("gemm") > 0;
+  bool timing = o.only.count("train") > 0;
   if (report.tabulate)
     report.table << "training, median of " << o.repeats << " repeats\n"
                  << "  model  batch    samples/s  gemm-only samples/s  of roofline  gemms  loss "
@@ -599,13 +608,16 @@ void train_figures(const Options& o, Report& report, const Data& data) {
       std::int64_t per_epoch = data.x.shape()[0] / batch;
       std::int64_t steps = o.steps > 0 ? o.steps : per_epoch;
       std::int64_t warmup = o.warmup >= 0 ? o.warmup : per_epoch;
-      std::unique_ptr<nn::Sequential> model = make_mlp(model_name, o.seed);
+      // The roofline counts matmul nodes only: a convolution's products are not among them.
+      bool roofline = o.only.count("gemm") > 0 && model_name != "cnn";
+      std::unique_ptr<nn::Sequential> model = make_bench_model(model_name, o.seed);
       TrainStep step = build_train_step(*model, sgd(0.01, 0.9, true));
       model->session().set_buffer_reuse(o.buffer_reuse);
       model->session().set_optimizer_options({.disabled = o.skipped_passes, .enabled = {}});
       model->session().initialize_variables();
-      std::vector<Gemm> gemms =
-          step_gemms(model->graph(), {step.loss.node, step.train_op.node}, batch);
+      std::vector<Gemm> gemms;
+      if (model_name != "cnn")
+        gemms = step_gemms(model->graph(), {step.loss.node, step.train_op.node}, batch);
 
       double train_sps = std::nan(""), gemm_sps = std::nan(""), first = std::nan(""),
              last = std::nan("");

@@ -17,7 +17,12 @@
 #   FIGURES           any of: train latency build onednn (default train latency build); onednn
 #                     builds and runs bench/onednn_matmul once (dagrad's products and epilogues
 #                     against oneDNN's matmul primitive, 1 and 2 threads), its table into OUT
-#   MODELS, BATCHES   training configurations (default "plain bn", "32 256")
+#   MODELS, BATCHES   training configurations (default "plain bn", "32 256"; also "cnn", the cnn
+#                     preset, which has no GEMM roofline)
+#   TORCH_ENV, DAGRAD_ENV  more VAR=value settings for one program's environment, e.g.
+#                     TORCH_ENV="OMP_WAIT_POLICY=passive" (with TORCH_OMP=2)
+#   TORCH_ARGS        more flags for the PyTorch program alone, e.g. "--memory-format
+#                     channels_last" (the cnn model's storage)
 #   BENCH_ARGS        more flags for both programs, e.g. "--steps 20 --warmup 10 --latency-runs 200"
 #                     for a smoke test (flags both take: --steps --warmup --samples --seed
 #                     --latency-runs)
@@ -85,14 +90,18 @@ fi
 
 # ---- the runs -----------------------------------------------------------------------------
 read -r -a extra_args <<<"${BENCH_ARGS:-}"
+read -r -a torch_args <<<"${TORCH_ARGS:-}"
+read -r -a torch_env <<<"${TORCH_ENV:-}"
+read -r -a dagrad_env <<<"${DAGRAD_ENV:-}"
 blas_env=()
 [[ $blas_core == auto ]] && blas_env=(-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
 [[ $blas_core == env || $blas_core == auto ]] ||
   { echo "run_bench: BLAS_CORE is env or auto, not '$blas_core'" >&2; exit 2; }
-dagrad_cmd=(env "${blas_env[@]}" OPENBLAS_NUM_THREADS="$dagrad_blas" "$bench" --threads "$dagrad_blas"
+dagrad_cmd=(env "${blas_env[@]}" "${dagrad_env[@]}" OPENBLAS_NUM_THREADS="$dagrad_blas" "$bench" --threads "$dagrad_blas"
             --repeats "$repeats" --format json "${extra_args[@]}")
-torch_cmd=(env "${blas_env[@]}" OMP_NUM_THREADS="$torch_omp" OPENBLAS_NUM_THREADS="$torch_blas"
-           /usr/bin/python3 bench/torch_reference.py --repeats "$repeats" --format json "${extra_args[@]}")
+torch_cmd=(env "${blas_env[@]}" "${torch_env[@]}" OMP_NUM_THREADS="$torch_omp" OPENBLAS_NUM_THREADS="$torch_blas"
+           /usr/bin/python3 bench/torch_reference.py --repeats "$repeats" --format json "${extra_args[@]}"
+           "${torch_args[@]}")
 
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"

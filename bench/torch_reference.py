@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 # The whole-job reference's Keras-like initializers and BatchNormalization (same folder).
-from fashion_mnist_torch import init_like_keras, keras_batchnorm
+from fashion_mnist_torch import TRUNC_STD, init_like_keras, keras_batchnorm
 
 INPUTS, CLASSES = 784, 10
 MASK = (1 << 64) - 1
@@ -79,6 +79,36 @@ def make_model(kind):
     layers.append(nn.Linear(100, CLASSES))
     model = nn.Sequential(*layers)
     return init_like_keras(model)
+
+
+def make_cnn(memory_format):
+    """dagrad's cnn preset (nn/presets.cpp): Conv(32, 3x3 same, no bias)-BN-ReLU-MaxPool(2),
+    Conv(64)-BN-ReLU-MaxPool(2), Flatten, Dense(128, no bias)-BN-ReLU, Dense(10) (logits), in
+    PyTorch's NCHW layout (or channels_last storage). Truncated he_normal kernels with Keras's
+    fan_in (kh * kw * in_channels), glorot_uniform output, BatchNorm eps 1e-3 momentum 0.01 (Keras
+    0.99). PyTorch flattens (C, H, W) where dagrad flattens (H, W, C): a fixed permutation of the
+    Dense kernel's rows, the same work."""
+    model = nn.Sequential(
+        nn.Unflatten(1, (1, 28)),
+        nn.Conv2d(1, 32, 3, padding=1, bias=False),
+        nn.BatchNorm2d(32, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False),
+        nn.BatchNorm2d(64, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128, bias=False), keras_batchnorm(128), nn.ReLU(),
+        nn.Linear(128, CLASSES),
+    )
+    with torch.no_grad():
+        for m in model:
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and m is not model[-1]:
+                fan_in = m.weight[0].numel()
+                std = math.sqrt(2.0 / fan_in) / TRUNC_STD
+                nn.init.trunc_normal_(m.weight, mean=0.0, std=std, a=-2.0 * std, b=2.0 * std)
+        nn.init.xavier_uniform_(model[-1].weight)
+        nn.init.zeros_(model[-1].bias)
+    if memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def step_gemms(kind, batch):
@@ -191,7 +221,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="train,gemm,latency",
                    help="figures, comma-separated: train, gemm, latency (build is dagrad's alone)")
-    p.add_argument("--model", default="all", choices=["plain", "bn", "all"])
+    p.add_argument("--model", default="all", choices=["plain", "bn", "cnn", "all"],
+                   help="all: plain and bn; cnn (no GEMM roofline) only when asked")
+    p.add_argument("--memory-format", default="contiguous", choices=["contiguous", "channels_last"],
+                   help="the cnn model's parameters' storage (torch.channels_last or NCHW)")
     p.add_argument("--batch", default="32,256", help="training batch sizes, comma-separated")
     p.add_argument("--steps", type=int, default=0, help="steps per timed repeat (default: one epoch)")
     p.add_argument("--warmup", type=int, default=-1, help="untimed steps first (default: one epoch)")
@@ -237,8 +270,10 @@ def main():
                 warmup = args.warmup if args.warmup >= 0 else per_epoch
                 train_sps = gemm_sps = first = last = float("nan")
                 common = {"impl": "torch", "model": kind, "batch": batch}
+                if kind == "cnn":
+                    common["memory_format"] = args.memory_format
                 if "train" in only:
-                    model = make_model(kind)
+                    model = make_cnn(args.memory_format) if kind == "cnn" else make_model(kind)
                     runs, losses = train(model, x, y, batch, steps, warmup, args.repeats, args.seed)
                     train_sps = float(np.median(runs))
                     window = min(10, len(losses))
@@ -249,8 +284,8 @@ def main():
                           "samples": args.samples, "total_steps": len(losses),
                           "initial_loss": first, "final_loss": last, "loss_decreased": last < first,
                           "label_counts": counts}, json_out, threads, core)
-                gemms = step_gemms(kind, batch)
-                if "gemm" in only:
+                gemms = step_gemms(kind, batch) if kind != "cnn" else []
+                if "gemm" in only and kind != "cnn":
                     gemm_sps = batch / float(np.median(time_gemms(gemms, steps, args.repeats)))
                     flops = sum(2.0 * m * n_ * k for m, n_, k, _, _ in gemms)
                     record = {**common, "figure": "gemm", "samples_per_s": gemm_sps,

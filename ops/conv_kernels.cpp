@@ -1,8 +1,9 @@
-// The conv2d family's kernels: im2col into BLAS gemm. A chunk of whole images is unrolled into
-// a (rows, KH*KW*C_in) matrix of input windows (rows = images * OH * OW), whose product with the
-// HWIO kernel read as a (KH*KW*C_in, C_out) matrix is the NHWC output; the two backprop kernels
-// are the transposed products, with col2im adding the window gradients back into the input.
-// A 1x1 kernel at stride 1 needs no unrolling: the input already is that matrix.
+// The conv2d family's kernels: float32 through oneDNN's convolution primitives when the build has
+// oneDNN (conv_dnnl.hpp); otherwise, and for float64, im2col into BLAS gemm. A chunk of whole
+// images is unrolled into a (rows, KH*KW*C_in) matrix of input windows (rows = images * OH * OW),
+// whose product with the HWIO kernel read as a (KH*KW*C_in, C_out) matrix is the NHWC output; the
+// two backprop kernels are the transposed products, with col2im adding the window gradients back
+// into the input. A 1x1 kernel at stride 1 needs no unrolling: the input already is that matrix.
 #include "conv_kernels.hpp"
 
 #include <cblas.h>
@@ -12,8 +13,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "conv_dnnl.hpp"
 #include "dagrad/graph/graph.hpp"
 #include "graph/blas_threads.hpp"
 
@@ -146,6 +149,10 @@ void conv2d_kernel(KernelContext& c) {
     std::fill(out, out + y.size(), T(0));
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (dnnl_conv2d(ConvPass::Forward, g, x.data<T>(), kernel.data<T>(), out,
+                    blas_threads_for(multiply_adds(g))))
+      return;
   detail::use_blas_threads_for(multiply_adds(g));
   if (no_unrolling(g)) {
     gemm(false, false, g.n * pixels, g.cout, k, x.data<T>(), k, kernel.data<T>(), g.cout, T(0), out,
@@ -177,6 +184,10 @@ void conv2d_backprop_input_kernel(KernelContext& c) {
     std::fill(out, out + dx.size(), T(0));
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (dnnl_conv2d(ConvPass::BackwardData, g, dy.data<T>(), kernel.data<T>(), out,
+                    blas_threads_for(multiply_adds(g))))
+      return;
   detail::use_blas_threads_for(multiply_adds(g));
   if (no_unrolling(g)) {
     gemm(false, true, g.n * pixels, k, g.cout, dy.data<T>(), g.cout, kernel.data<T>(), g.cout, T(0),
@@ -208,6 +219,10 @@ void conv2d_backprop_filter_kernel(KernelContext& c) {
     std::fill(out, out + dk.size(), T(0));
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (dnnl_conv2d(ConvPass::BackwardWeights, g, x.data<T>(), dy.data<T>(), out,
+                    blas_threads_for(multiply_adds(g))))
+      return;
   detail::use_blas_threads_for(multiply_adds(g));
   if (no_unrolling(g)) {
     gemm(true, false, k, g.cout, g.n * pixels, x.data<T>(), k, dy.data<T>(), g.cout, T(0), out,

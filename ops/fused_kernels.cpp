@@ -36,6 +36,11 @@ struct Scratch {
   std::vector<std::int64_t> stride;      // input k, collapsed dim j at k * width + j
   std::size_t width = 0;
   std::vector<std::int64_t> index;   // odometer over the collapsed outer dims
+  // Packed: rows shorter than half a block (a channel axis, as batch normalization over NHWC
+  // broadcasts against) run several to a block, so the per-block work is not paid per short row.
+  bool packed = false;
+  std::vector<std::int64_t> filled_at;  // per input slot: offset of the rows it holds, or -1
+  std::vector<std::size_t> filled_len;  // and how many elements of them
   std::vector<std::int64_t> offset;  // per input: offset of the current row
   std::vector<int> last_use;         // per register: last instruction reading it
   std::vector<int> slot_of;          // per register: its slot, or -1 (read in place)
@@ -254,7 +259,10 @@ int assign_slots(const KernelContext& c, const std::vector<std::int64_t>& progra
 
   int num_slots = 0;
   for (std::size_t k = 0; k < num_inputs; ++k) {
-    bool in_place = c.inputs[k]->dtype() == dtype_of_v<T> && s.stride[k * s.width + rank - 1] == 1;
+    // Packed blocks span rows: in place only if the next row follows in memory.
+    bool in_place = c.inputs[k]->dtype() == dtype_of_v<T> &&
+                    s.stride[k * s.width + rank - 1] == 1 &&
+                    (!s.packed || s.stride[k * s.width + rank - 2] == s.dims[rank - 1]);
     s.slot_of[k] = s.last_use[k] < 0 || in_place ? -1 : num_slots++;
   }
   s.free_slots.clear();
@@ -307,6 +315,10 @@ void lay_out(const KernelContext& c, Layout<T>& l) {
   const std::vector<std::int64_t>& reductions = *l.reductions;
   const std::size_t num_reductions = reductions.size() / 4;
   l.total = collapse(c, s);
+  {
+    const std::size_t rank = s.index.size();
+    s.packed = rank >= 2 && 2 * static_cast<std::size_t>(s.dims[rank - 1]) <= kBlock<T>;
+  }
   // Reductions: running sums of each one's kept size (the full shape after its leading axes).
   Scratch<T>::fit(s.kept, num_reductions);
   Scratch<T>::fit(s.first, num_reductions);
@@ -372,6 +384,108 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
   std::fill(s.index.begin(), s.index.end(), 0);
 
   std::fill_n(s.offset.begin(), num_inputs, 0);
+  // Compute one block of len elements whose inputs' registers are set, then write its outputs
+  // (flat position at), stores and reductions.
+  auto compute_and_write = [&](std::int64_t at, std::size_t len) {
+    for (std::size_t i = 0; i < num_instructions; ++i) {
+      const std::int64_t* ins = &program[4 * i];
+      auto operand = [&](std::size_t k) -> const T* {
+        return is_register_field(static_cast<FusedOpcode>(ins[0]), k) && ins[k] >= 0
+                   ? s.reg[static_cast<std::size_t>(ins[k])]
+                   : nullptr;
+      };
+      execute<T>(ins, constants, slot(num_inputs + i), len, operand(1), operand(2), operand(3));
+    }
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+      const T* v = s.reg[static_cast<std::size_t>(outputs[o])];
+      std::copy(v, v + len, c.outputs[o]->data<T>() + at);
+    }
+    for (std::size_t j = 0; j < stores.size(); j += 2) {
+      const T* v = s.reg[static_cast<std::size_t>(stores[j])];
+      std::copy(v, v + len, c.inputs[static_cast<std::size_t>(stores[j + 1])]->data<T>() + at);
+    }
+    for (std::size_t r = 0; r < num_reductions; ++r) {
+      const T* v = s.reg[static_cast<std::size_t>(reductions[4 * r])];
+      T* sums = s.sums.data() + s.first[r];
+      const std::size_t kept = s.kept[r];
+      const std::size_t column = static_cast<std::size_t>(at) % kept;
+      std::size_t j = 0;
+      if (column != 0) {  // the rest of the row the block starts in
+        j = std::min(len, kept - column);
+        add_into(sums + column, v, j);
+      }
+      for (; len - j >= 4 * kept; j += 4 * kept) add_four_rows(sums, v + j, kept);
+      for (; len - j >= kept; j += kept) add_into(sums, v + j, kept);
+      if (j < len) add_into(sums, v + j, len - j);  // the start of the row it ends in
+    }
+  };
+  // Advance the odometer over dims [0, from] by `by` steps of dim `from`.
+  auto advance = [&](std::size_t from, std::int64_t by) {
+    for (std::size_t k = 0; k < num_inputs; ++k) s.offset[k] += s.stride[k * s.width + from] * by;
+    s.index[from] += by;
+    if (s.index[from] < s.dims[from]) return;
+    for (std::size_t k = 0; k < num_inputs; ++k)
+      s.offset[k] -= s.stride[k * s.width + from] * s.dims[from];
+    s.index[from] = 0;
+    for (std::size_t d = from; d-- > 0;) {
+      for (std::size_t k = 0; k < num_inputs; ++k) s.offset[k] += s.stride[k * s.width + d];
+      if (++s.index[d] < s.dims[d]) return;
+      for (std::size_t k = 0; k < num_inputs; ++k)
+        s.offset[k] -= s.stride[k * s.width + d] * s.dims[d];
+      s.index[d] = 0;
+    }
+  };
+  if (s.packed) {
+    // Blocks of up to kBlock / n whole rows along the second-last dim (never across it, so each
+    // input steps by one stride per row). The outputs and reductions see the same elements in
+    // the same order as row by row.
+    const std::int64_t inner = s.dims[rank - 2];
+    const std::int64_t group =
+        std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>) / n, inner);
+    Scratch<T>::fit(s.filled_at, num_inputs);
+    Scratch<T>::fit(s.filled_len, num_inputs);
+    std::fill_n(s.filled_at.begin(), num_inputs, -1);
+    for (std::int64_t at = 0; at < total;) {
+      const std::int64_t rows_here = std::min(group, inner - s.index[rank - 2]);
+      const auto len = static_cast<std::size_t>(rows_here * n);
+      for (std::size_t k = 0; k < num_inputs; ++k) {
+        if (s.last_use[k] < 0) continue;
+        const Tensor& t = *c.inputs[k];
+        if (s.slot_of[k] < 0) {
+          s.reg[k] = t.data<T>() + s.offset[k];
+          continue;
+        }
+        T* y = slot(k);
+        s.reg[k] = y;
+        const std::int64_t row_step = s.stride[k * s.width + rank - 2];
+        const bool broadcast = s.stride[k * s.width + rank - 1] == 0;
+        // Rows that repeat (no step between them) stay valid while the offset does.
+        if (row_step == 0 && s.filled_at[k] == s.offset[k] && s.filled_len[k] >= len) continue;
+        for (std::int64_t i = 0; i < rows_here; ++i) {
+          const std::int64_t from = s.offset[k] + i * row_step;
+          T* dst = y + i * n;
+          if (t.dtype() == DType::boolean) {
+            const bool* p = t.data<bool>() + from;
+            if (broadcast)
+              fill(dst, static_cast<std::size_t>(n), *p ? T(1) : T(0));
+            else
+              for (std::int64_t j = 0; j < n; ++j) dst[j] = p[j] ? T(1) : T(0);
+          } else if (broadcast) {
+            fill(dst, static_cast<std::size_t>(n), t.data<T>()[from]);
+          } else {
+            std::copy_n(t.data<T>() + from, n, dst);
+          }
+        }
+        s.filled_at[k] = row_step == 0 ? s.offset[k] : -1;
+        s.filled_len[k] = len;
+      }
+      compute_and_write(at, len);
+      at += static_cast<std::int64_t>(len);
+      advance(rank - 2, rows_here);
+    }
+    write_reductions();
+    return;
+  }
   const std::int64_t rows = total / n;
   for (std::int64_t row = 0; row < rows; ++row) {
     for (std::int64_t start = 0; start < n; start += static_cast<std::int64_t>(kBlock<T>)) {
@@ -402,41 +516,7 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
           fill(y, count, t.data<T>()[at]);
         }
       }
-      // Compute.
-      for (std::size_t i = 0; i < num_instructions; ++i) {
-        const std::int64_t* ins = &program[4 * i];
-        auto operand = [&](std::size_t k) -> const T* {
-          return is_register_field(static_cast<FusedOpcode>(ins[0]), k) && ins[k] >= 0
-                     ? s.reg[static_cast<std::size_t>(ins[k])]
-                     : nullptr;
-        };
-        execute<T>(ins, constants, slot(num_inputs + i), len, operand(1), operand(2), operand(3));
-      }
-      // Write the outputs, then the stores (whose targets have the full shape).
-      const std::int64_t at = row * n + start;
-      for (std::size_t o = 0; o < outputs.size(); ++o) {
-        const T* v = s.reg[static_cast<std::size_t>(outputs[o])];
-        std::copy(v, v + len, c.outputs[o]->data<T>() + at);
-      }
-      for (std::size_t j = 0; j < stores.size(); j += 2) {
-        const T* v = s.reg[static_cast<std::size_t>(stores[j])];
-        std::copy(v, v + len, c.inputs[static_cast<std::size_t>(stores[j + 1])]->data<T>() + at);
-      }
-      // Add the block into the reductions' columns, wrapping at the kept size.
-      for (std::size_t r = 0; r < num_reductions; ++r) {
-        const T* v = s.reg[static_cast<std::size_t>(reductions[4 * r])];
-        T* sums = s.sums.data() + s.first[r];
-        const std::size_t kept = s.kept[r];
-        const std::size_t column = static_cast<std::size_t>(at) % kept;
-        std::size_t j = 0;
-        if (column != 0) {  // the rest of the row the block starts in
-          j = std::min(len, kept - column);
-          add_into(sums + column, v, j);
-        }
-        for (; len - j >= 4 * kept; j += 4 * kept) add_four_rows(sums, v + j, kept);
-        for (; len - j >= kept; j += kept) add_into(sums, v + j, kept);
-        if (j < len) add_into(sums, v + j, len - j);  // the start of the row it ends in
-      }
+      compute_and_write(row * n + start, len);
     }
     // Next row: advance the odometer over the outer dims.
     for (std::size_t d = rank - 1; d-- > 0;) {

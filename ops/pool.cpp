@@ -115,19 +115,36 @@ struct Geometry {
   std::int64_t cell(std::int64_t hh, std::int64_t ww) const { return (hh * w.in + ww) * c; }
 };
 
-// Offset (from the image's start) of the first largest element of channel ch in a window, in
-// row-major window order, as TensorFlow's CPU MaxPoolGrad picks it on ties. Padding never wins:
-// only real cells are visited.
-template <class T>
-std::int64_t argmax_in_window(const Geometry& g, const T* image, std::int64_t ch, std::int64_t h0,
-                              std::int64_t h1, std::int64_t w0, std::int64_t w1) {
-  std::int64_t best = g.cell(h0, w0) + ch;
-  for (std::int64_t hh = h0; hh < h1; ++hh)
-    for (std::int64_t ww = w0; ww < w1; ++ww) {
-      std::int64_t at = g.cell(hh, ww) + ch;
-      if (image[at] > image[best]) best = at;
-    }
-  return best;
+// Calls fn(image, out, ch, at) for each window and channel with `at` the offset (from the image's
+// start) of the channel's first largest element in the window, in row-major window order, as
+// TensorFlow's CPU MaxPoolGrad picks it on ties (a NaN wins only in the first cell). Padding
+// never wins: only real cells are visited. All channels of a window advance together, so the
+// inner loop runs along contiguous channels instead of striding across cells.
+template <class T, class Fn>
+void for_each_argmax(const Geometry& g, const T* x, Fn&& fn) {
+  thread_local std::vector<T> best;
+  thread_local std::vector<std::int64_t> best_at;
+  const auto channels = static_cast<std::size_t>(g.c);
+  if (best.size() < channels) best.resize(channels), best_at.resize(channels);
+  T* bv = best.data();
+  std::int64_t* ba = best_at.data();
+  g.for_each_window([&](std::int64_t image, std::int64_t out, std::int64_t h0, std::int64_t h1,
+                        std::int64_t w0, std::int64_t w1) {
+    const T* img = x + image;
+    const std::int64_t first = g.cell(h0, w0);
+    for (std::int64_t ch = 0; ch < g.c; ++ch) bv[ch] = img[first + ch], ba[ch] = first;
+    for (std::int64_t hh = h0; hh < h1; ++hh)
+      for (std::int64_t ww = (hh == h0 ? w0 + 1 : w0); ww < w1; ++ww) {
+        const std::int64_t cell = g.cell(hh, ww);
+        const T* row = img + cell;
+        for (std::int64_t ch = 0; ch < g.c; ++ch) {
+          const bool better = row[ch] > bv[ch];
+          bv[ch] = better ? row[ch] : bv[ch];
+          ba[ch] = better ? cell : ba[ch];
+        }
+      }
+    for (std::int64_t ch = 0; ch < g.c; ++ch) fn(image, out, ch, ba[ch] + ch);
+  });
 }
 
 struct MaxPoolKernel {
@@ -157,12 +174,11 @@ struct MaxPoolGradKernel {
     const T* x = c.input(0).data<T>();
     const T* dy = c.input(2).data<T>();
     T* dx = c.output(0).data<T>();
-    for (std::int64_t i = 0; i < c.output(0).size(); ++i) dx[i] = T(0);
-    g.for_each_window([&](std::int64_t image, std::int64_t out, std::int64_t h0, std::int64_t h1,
-                          std::int64_t w0, std::int64_t w1) {
-      for (std::int64_t ch = 0; ch < g.c; ++ch)
-        dx[image + argmax_in_window(g, x + image, ch, h0, h1, w0, w1)] += dy[out + ch];
-    });
+    std::fill(dx, dx + c.output(0).size(), T(0));
+    for_each_argmax(g, x,
+                    [&](std::int64_t image, std::int64_t out, std::int64_t ch, std::int64_t at) {
+                      dx[image + at] += dy[out + ch];
+                    });
   }
 };
 
@@ -174,11 +190,10 @@ struct MaxPoolGradGradKernel {
     const T* x = c.input(0).data<T>();
     const T* grad = c.input(2).data<T>();
     T* z = c.output(0).data<T>();
-    g.for_each_window([&](std::int64_t image, std::int64_t out, std::int64_t h0, std::int64_t h1,
-                          std::int64_t w0, std::int64_t w1) {
-      for (std::int64_t ch = 0; ch < g.c; ++ch)
-        z[out + ch] = grad[image + argmax_in_window(g, x + image, ch, h0, h1, w0, w1)];
-    });
+    for_each_argmax(g, x,
+                    [&](std::int64_t image, std::int64_t out, std::int64_t ch, std::int64_t at) {
+                      z[out + ch] = grad[image + at];
+                    });
   }
 };
 

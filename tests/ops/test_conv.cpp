@@ -1,6 +1,8 @@
 // conv2d, conv2d_backprop_input and conv2d_backprop_filter: values against a naive float64 loop
 // written here (its own padding arithmetic) and a case by hand, shapes with an unknown batch,
 // shape errors, and the second derivative (the gradient graph is itself gradient-checked).
+// float32 runs through oneDNN when the build has it; CTest runs this suite a second time with
+// DAGRAD_ONEDNN=0 (test "ops_conv_without_onednn"), so im2col's float32 path stays checked too.
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -98,6 +100,13 @@ const std::vector<Config> kConfigs = {
     {3, 4, 5, 4, 1, 1, 5, 1, 1, "same", 1, 1},    // 1x1 kernel: no unrolling
     {2, 5, 5, 2, 1, 1, 3, 2, 2, "valid", 1, 1},   // 1x1 kernel at stride 2
     {1, 3, 3, 2, 5, 5, 2, 1, 1, "same", 1, 1},    // kernel larger than the input
+    // Channel counts of the cnn preset, where float32 takes oneDNN's vectorized primitives (and
+    // their kernel layouts) when the build has oneDNN: batch 1, odd sizes, strides, dilations.
+    {1, 7, 9, 32, 3, 3, 64, 1, 1, "same", 1, 1},
+    {2, 11, 13, 1, 3, 3, 32, 1, 1, "same", 1, 1},
+    {3, 9, 7, 16, 3, 3, 8, 2, 2, "valid", 1, 1},
+    {2, 10, 9, 8, 3, 3, 16, 1, 1, "same", 2, 2},
+    {1, 12, 11, 16, 5, 3, 16, 2, 3, "same", 1, 1},
 };
 
 std::string label(const Config& c) {
@@ -106,6 +115,52 @@ std::string label(const Config& c) {
          std::to_string(c.kw) + "x" + std::to_string(c.cout) + " strides " + std::to_string(c.sh) +
          "," + std::to_string(c.sw) + " " + c.padding + " dilations " + std::to_string(c.dh) + "," +
          std::to_string(c.dw);
+}
+
+// All three ops on configuration c, float32 and float64, against the naive loop.
+void check_against_naive_loop(const Config& c, std::mt19937_64& rng) {
+  Reference r(c);
+  std::size_t nx = static_cast<std::size_t>(c.n * c.h * c.w * c.cin);
+  std::size_t nk = static_cast<std::size_t>(c.kh * c.kw * c.cin * c.cout);
+  std::size_t ny = static_cast<std::size_t>(c.n * r.oh * r.ow * c.cout);
+  std::vector<double> xv = random_values(nx, rng), kv = random_values(nk, rng),
+                      dyv = random_values(ny, rng);
+  for (DType dtype : {DType::float32, DType::float64}) {
+    // The reference sees the values the op sees (rounded to float32 for float32).
+    auto rounded = [&](std::vector<double> v) {
+      for (double& e : v) e = rounded_to(dtype, e);
+      return v;
+    };
+    std::vector<double> x64 = rounded(xv), k64 = rounded(kv), dy64 = rounded(dyv);
+    std::vector<double> y(ny), y_scale(ny), dx(nx), dx_scale(nx), dk(nk), dk_scale(nk);
+    for_each_term(c, r, [&](std::int64_t xi, std::int64_t ki, std::int64_t yi) {
+      auto x_ = static_cast<std::size_t>(xi), k_ = static_cast<std::size_t>(ki),
+           y_ = static_cast<std::size_t>(yi);
+      y[y_] += x64[x_] * k64[k_];
+      y_scale[y_] += std::abs(x64[x_] * k64[k_]);
+      dx[x_] += dy64[y_] * k64[k_];
+      dx_scale[x_] += std::abs(dy64[y_] * k64[k_]);
+      dk[k_] += x64[x_] * dy64[y_];
+      dk_scale[k_] += std::abs(x64[x_] * dy64[y_]);
+    });
+    Graph g;
+    Shape xs{c.n, c.h, c.w, c.cin}, ks{c.kh, c.kw, c.cin, c.cout}, ys{c.n, r.oh, r.ow, c.cout};
+    Output x = constant(g, make_tensor(dtype, xs, x64));
+    Output k = constant(g, make_tensor(dtype, ks, k64));
+    Output dy = constant(g, make_tensor(dtype, ys, dy64));
+    Output yo = conv2d(x, k, options(c));
+    Output dxo = conv2d_backprop_input(dy, k, xs, options(c));
+    Output dko = conv2d_backprop_filter(x, dy, ks, options(c));
+    BOOST_TEST(yo.shape() == ys, label(c));
+    Session s(g);
+    auto out = s.run({yo, dxo, dko}, {});
+    // A few ulps of the sum of |terms|.
+    double rel = dtype == DType::float32 ? 1e-6 : 1e-15;
+    std::string what = label(c) + " " + std::string(dtype_name(dtype));
+    check_close(out[0], y, y_scale, rel, what + " conv2d");
+    check_close(out[1], dx, dx_scale, rel, what + " conv2d_backprop_input");
+    check_close(out[2], dk, dk_scale, rel, what + " conv2d_backprop_filter");
+  }
 }
 
 }  // namespace
@@ -131,53 +186,21 @@ BOOST_AUTO_TEST_CASE(by_hand) {
   BOOST_TEST(out[1].to_vector<float>() == (std::vector<float>{37, 21, 23, 9}), tt::per_element());
 }
 
-// All three ops, float32 and float64, against the naive loop.
 BOOST_AUTO_TEST_CASE(against_a_naive_loop) {
   std::mt19937_64 rng(14);
-  for (const Config& c : kConfigs) {
-    Reference r(c);
-    std::size_t nx = static_cast<std::size_t>(c.n * c.h * c.w * c.cin);
-    std::size_t nk = static_cast<std::size_t>(c.kh * c.kw * c.cin * c.cout);
-    std::size_t ny = static_cast<std::size_t>(c.n * r.oh * r.ow * c.cout);
-    std::vector<double> xv = random_values(nx, rng), kv = random_values(nk, rng),
-                        dyv = random_values(ny, rng);
-    for (DType dtype : {DType::float32, DType::float64}) {
-      // The reference sees the values the op sees (rounded to float32 for float32).
-      auto rounded = [&](std::vector<double> v) {
-        for (double& e : v) e = rounded_to(dtype, e);
-        return v;
-      };
-      std::vector<double> x64 = rounded(xv), k64 = rounded(kv), dy64 = rounded(dyv);
-      std::vector<double> y(ny), y_scale(ny), dx(nx), dx_scale(nx), dk(nk), dk_scale(nk);
-      for_each_term(c, r, [&](std::int64_t xi, std::int64_t ki, std::int64_t yi) {
-        auto x_ = static_cast<std::size_t>(xi), k_ = static_cast<std::size_t>(ki),
-             y_ = static_cast<std::size_t>(yi);
-        y[y_] += x64[x_] * k64[k_];
-        y_scale[y_] += std::abs(x64[x_] * k64[k_]);
-        dx[x_] += dy64[y_] * k64[k_];
-        dx_scale[x_] += std::abs(dy64[y_] * k64[k_]);
-        dk[k_] += x64[x_] * dy64[y_];
-        dk_scale[k_] += std::abs(x64[x_] * dy64[y_]);
-      });
-      Graph g;
-      Shape xs{c.n, c.h, c.w, c.cin}, ks{c.kh, c.kw, c.cin, c.cout}, ys{c.n, r.oh, r.ow, c.cout};
-      Output x = constant(g, make_tensor(dtype, xs, x64));
-      Output k = constant(g, make_tensor(dtype, ks, k64));
-      Output dy = constant(g, make_tensor(dtype, ys, dy64));
-      Output yo = conv2d(x, k, options(c));
-      Output dxo = conv2d_backprop_input(dy, k, xs, options(c));
-      Output dko = conv2d_backprop_filter(x, dy, ks, options(c));
-      BOOST_TEST(yo.shape() == ys, label(c));
-      Session s(g);
-      auto out = s.run({yo, dxo, dko}, {});
-      // A few ulps of the sum of |terms|.
-      double rel = dtype == DType::float32 ? 1e-6 : 1e-15;
-      std::string what = label(c) + " " + std::string(dtype_name(dtype));
-      check_close(out[0], y, y_scale, rel, what + " conv2d");
-      check_close(out[1], dx, dx_scale, rel, what + " conv2d_backprop_input");
-      check_close(out[2], dk, dk_scale, rel, what + " conv2d_backprop_filter");
-    }
-  }
+  for (const Config& c : kConfigs) check_against_naive_loop(c, rng);
+}
+
+// Convolutions of 16e6 multiply-adds or more run on every thread (the batch split into parts on
+// the oneDNN path, the weight gradient's parts summed): with two threads, odd batches included.
+BOOST_AUTO_TEST_CASE(large_convolutions_on_two_threads) {
+  const int before = num_threads();
+  set_num_threads(2);
+  std::mt19937_64 rng(15);
+  for (const Config& c : {Config{5, 28, 28, 32, 3, 3, 32, 1, 1, "same", 1, 1},
+                          Config{3, 30, 29, 24, 3, 3, 48, 1, 1, "valid", 1, 1}})
+    check_against_naive_loop(c, rng);
+  set_num_threads(before);
 }
 
 // A batch unknown when the graph is built: the shapes propagate it, and each run takes the

@@ -364,6 +364,10 @@ std::vector<BroadcastCase> broadcast_cases() {
       {Shape{2, 1, 2, 1, 2, 1}, Shape{1, 2, 1, 2, 1, 2}, Shape{2, 2, 2, 2, 2, 2}, "rank 6"},
       {Shape{1, 1, 1}, Shape{1}, Shape{}, "one element"},
       {Shape{0, 3}, Shape{3}, Shape{1, 3}, "empty"},
+      // Rows shorter than half a block run several to a block (packed), never across the
+      // second-last axis: blocks of all of it, and blocks that end mid-axis.
+      {Shape{3, 5, 7, 6}, Shape{5, 1, 6}, Shape{3, 1, 7, 1}, "packed rows, outer broadcasts"},
+      {Shape{2, 300, 4}, Shape{300, 1}, Shape{4}, "packed rows in several blocks"},
   };
 }
 
@@ -598,6 +602,8 @@ BOOST_AUTO_TEST_CASE(reductions_over_leading_axes_match_float64_and_the_unfused_
     check_reductions(dtype, Shape{5, 13}, 1);     // odd sizes: SIMD body and tail per row
     check_reductions(dtype, Shape{37, 300}, 1);   // many blocks, whose ends fall mid-row
     check_reductions(dtype, Shape{9, 3, 11}, 1);  // rank 3, one leading axis
+    check_reductions(dtype, Shape{9, 70, 32}, 2);  // NHWC channel sums: packed rows of 32
+    check_reductions(dtype, Shape{33, 2, 5}, 2);   // packed short rows, a partial last block
     check_reductions(dtype, Shape{9, 3, 11}, 2);  // two leading axes
     check_reductions(dtype, Shape{4, 1, 5}, 2);   // a reduced axis of size 1
   }
