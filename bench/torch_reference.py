@@ -83,7 +83,8 @@ def make_model(kind):
 
 def make_cnn(memory_format):
     """dagrad's cnn preset (nn/presets.cpp): Conv(32, 3x3 same, no bias)-BN-ReLU-MaxPool(2),
-    Conv(64)-BN-ReLU-MaxPool(2), Flatten, Dense(128, no bias)-BN-ReLU, Dense(10) (logits), in
+    Conv(64)-BN-ReLU-MaxPool(2), Flatten, Dropout(0.4), Dense(128, no bias)-BN-ReLU, Dropout(0.4),
+    Dense(10) (logits), in
     PyTorch's NCHW layout (or channels_last storage). Truncated he_normal kernels with Keras's
     fan_in (kh * kw * in_channels), glorot_uniform output, BatchNorm eps 1e-3 momentum 0.01 (Keras
     0.99). PyTorch flattens (C, H, W) where dagrad flattens (H, W, C): a fixed permutation of the
@@ -94,8 +95,8 @@ def make_cnn(memory_format):
         nn.BatchNorm2d(32, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, padding=1, bias=False),
         nn.BatchNorm2d(64, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(64 * 7 * 7, 128, bias=False), keras_batchnorm(128), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.4),
+        nn.Linear(64 * 7 * 7, 128, bias=False), keras_batchnorm(128), nn.ReLU(), nn.Dropout(0.4),
         nn.Linear(128, CLASSES),
     )
     with torch.no_grad():
