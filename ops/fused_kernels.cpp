@@ -12,9 +12,11 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include "dagrad/graph/threads.hpp"
 #include "dagrad/ops/fused.hpp"
 #include "kernel_util.hpp"
 #include "vector_math.hpp"
+#include "worker_pool.hpp"
 
 namespace dagrad::kernels {
 
@@ -25,6 +27,9 @@ using vmath::Batch;
 // Elements per register block: 2 KB, so that a program's live registers stay in L1.
 template <class T>
 constexpr std::size_t kBlock = 2048 / sizeof(T);
+// Nodes of this many elements or more (and no reductions) split over the threads: about 0.1 ms
+// of work at a few instructions, against some microseconds to wake a thread.
+constexpr std::int64_t kSplitElements = std::int64_t{1} << 17;
 
 // A node's working layout (per thread for the plain kernel, per binding for the prepare step),
 // grown to the largest node seen and then reused: no heap use per call in the steady state.
@@ -338,11 +343,13 @@ void lay_out(const KernelContext& c, Layout<T>& l) {
   Scratch<T>::fit(s.offset, c.inputs.size());
 }
 
-// Runs a laid-out node; `slots` is working memory (per thread), grown as needed.
+// Runs rows [row_begin, row_end) of a laid-out node (of its collapsed shape; with elements
+// [start_begin, start_end) of each row), with the scratch state `s` and the slots' memory
+// `slot_memory`, adding its reductions into s.sums.
 template <class T>
-void run_laid_out(KernelContext& c, Layout<T>& l,
-                  std::vector<T, xsimd::aligned_allocator<T>>& slot_memory) {
-  Scratch<T>& s = l.s;
+void run_range(KernelContext& c, const Layout<T>& l, Scratch<T>& s,
+               std::vector<T, xsimd::aligned_allocator<T>>& slot_memory, std::int64_t row_begin,
+               std::int64_t row_end, std::int64_t start_begin, std::int64_t start_end) {
   const std::vector<std::int64_t>& program = *l.program;
   const std::vector<std::int64_t>& outputs = *l.outputs;
   const std::vector<std::int64_t>& stores = *l.stores;
@@ -352,28 +359,6 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
   const std::size_t num_inputs = c.inputs.size();
   const std::size_t num_instructions = program.size() / 4;
   const std::size_t num_registers = num_inputs + num_instructions;
-  const std::int64_t total = l.total;
-  std::size_t num_sums = 0;
-  for (std::size_t r = 0; r < num_reductions; ++r) num_sums += s.kept[r];
-  std::fill_n(s.sums.begin(), num_sums, T(0));
-  auto write_reductions = [&] {
-    for (std::size_t r = 0; r < num_reductions; ++r) {
-      const T* sums = s.sums.data() + s.first[r];
-      T* y = c.outputs[outputs.size() + r]->data<T>();
-      const std::size_t kept = s.kept[r];
-      if (reductions[4 * r + 1] == static_cast<std::int64_t>(FusedReduction::Mean) && total > 0) {
-        // As mean's kernel: the sum times 1/count, both in the compute dtype.
-        const T scale = T(1) / static_cast<T>(static_cast<std::size_t>(total) / kept);
-        for (std::size_t j = 0; j < kept; ++j) y[j] = sums[j] * scale;
-      } else {
-        std::copy(sums, sums + kept, y);
-      }
-    }
-  };
-  if (total == 0) {
-    write_reductions();  // sums over no rows: 0
-    return;
-  }
   const std::size_t rank = s.index.size();
   const std::int64_t n = s.dims[rank - 1];  // elements per row
   Scratch<T>::fit(slot_memory, static_cast<std::size_t>(l.num_slots) * kBlock<T>);
@@ -381,9 +366,18 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
     return slot_memory.data() + static_cast<std::size_t>(s.slot_of[reg]) * kBlock<T>;
   };
   for (std::size_t reg = num_inputs; reg < num_registers; ++reg) s.reg[reg] = slot(reg);
-  std::fill(s.index.begin(), s.index.end(), 0);
-
+  // The odometer at row row_begin: its index over the outer dims and each input's offset.
   std::fill_n(s.offset.begin(), num_inputs, 0);
+  {
+    std::int64_t rest = row_begin;
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      s.index[d] = rest % s.dims[d];
+      rest /= s.dims[d];
+      for (std::size_t k = 0; k < num_inputs; ++k)
+        s.offset[k] += s.stride[k * s.width + d] * s.index[d];
+    }
+    s.index[rank - 1] = 0;
+  }
   // Compute one block of len elements whose inputs' registers are set, then write its outputs
   // (flat position at), stores and reductions.
   auto compute_and_write = [&](std::int64_t at, std::size_t len) {
@@ -445,8 +439,9 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
     Scratch<T>::fit(s.filled_at, num_inputs);
     Scratch<T>::fit(s.filled_len, num_inputs);
     std::fill_n(s.filled_at.begin(), num_inputs, -1);
-    for (std::int64_t at = 0; at < total;) {
-      const std::int64_t rows_here = std::min(group, inner - s.index[rank - 2]);
+    for (std::int64_t at = row_begin * n, end = row_end * n; at < end;) {
+      const std::int64_t rows_here =
+          std::min({group, inner - s.index[rank - 2], (end - at) / n});
       const auto len = static_cast<std::size_t>(rows_here * n);
       for (std::size_t k = 0; k < num_inputs; ++k) {
         if (s.last_use[k] < 0) continue;
@@ -483,14 +478,13 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
       at += static_cast<std::int64_t>(len);
       advance(rank - 2, rows_here);
     }
-    write_reductions();
     return;
   }
-  const std::int64_t rows = total / n;
-  for (std::int64_t row = 0; row < rows; ++row) {
-    for (std::int64_t start = 0; start < n; start += static_cast<std::int64_t>(kBlock<T>)) {
+  for (std::int64_t row = row_begin; row < row_end; ++row) {
+    for (std::int64_t start = start_begin; start < start_end;
+         start += static_cast<std::int64_t>(kBlock<T>)) {
       const auto len = static_cast<std::size_t>(
-          std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>), n - start));
+          std::min<std::int64_t>(static_cast<std::int64_t>(kBlock<T>), start_end - start));
       // Load: point at an input in place, or fill its slot (a broadcast value once per row).
       for (std::size_t k = 0; k < num_inputs; ++k) {
         if (s.last_use[k] < 0) continue;
@@ -503,17 +497,19 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
         }
         T* y = slot(k);
         s.reg[k] = y;
-        if (broadcast && start > 0) continue;  // filled at the row's first block
+        if (broadcast && start > start_begin) continue;  // filled at the row's first block
         std::size_t count =
             broadcast ? std::min<std::size_t>(kBlock<T>, static_cast<std::size_t>(n)) : len;
+        // A broadcast value is at the row's offset, whichever block of the row this is.
+        const std::int64_t from = broadcast ? s.offset[k] : at;
         if (t.dtype() == DType::boolean) {
-          const bool* p = t.data<bool>() + at;
+          const bool* p = t.data<bool>() + from;
           if (broadcast)
             fill(y, count, *p ? T(1) : T(0));
           else
             for (std::size_t j = 0; j < count; ++j) y[j] = p[j] ? T(1) : T(0);
         } else {
-          fill(y, count, t.data<T>()[at]);
+          fill(y, count, t.data<T>()[from]);
         }
       }
       compute_and_write(row * n + start, len);
@@ -527,7 +523,68 @@ void run_laid_out(KernelContext& c, Layout<T>& l,
       s.index[d] = 0;
     }
   }
-  write_reductions();
+}
+
+// Runs a laid-out node; `slots` is working memory (per thread), grown as needed.
+template <class T>
+void run_laid_out(KernelContext& c, Layout<T>& l,
+                  std::vector<T, xsimd::aligned_allocator<T>>& slot_memory) {
+  Scratch<T>& s = l.s;
+  const std::vector<std::int64_t>& outputs = *l.outputs;
+  const std::vector<std::int64_t>& reductions = *l.reductions;
+  const std::size_t num_reductions = reductions.size() / 4;
+  const std::int64_t total = l.total;
+  std::size_t num_sums = 0;
+  for (std::size_t r = 0; r < num_reductions; ++r) num_sums += s.kept[r];
+  std::fill_n(s.sums.begin(), num_sums, T(0));
+  auto write_reductions = [&] {
+    for (std::size_t r = 0; r < num_reductions; ++r) {
+      const T* sums = s.sums.data() + s.first[r];
+      T* y = c.outputs[outputs.size() + r]->data<T>();
+      const std::size_t kept = s.kept[r];
+      if (reductions[4 * r + 1] == static_cast<std::int64_t>(FusedReduction::Mean) && total > 0) {
+        // As mean's kernel: the sum times 1/count, both in the compute dtype.
+        const T scale = T(1) / static_cast<T>(static_cast<std::size_t>(total) / kept);
+        for (std::size_t j = 0; j < kept; ++j) y[j] = sums[j] * scale;
+      } else {
+        std::copy(sums, sums + kept, y);
+      }
+    }
+  };
+  if (total == 0) {
+    write_reductions();  // sums over no rows: 0
+    return;
+  }
+  const std::size_t rank = s.index.size();
+  const std::int64_t n = s.dims[rank - 1];  // elements per row
+  const std::int64_t rows = total / n;
+  // Large nodes without reductions run as parts over disjoint ranges of rows (of blocks when
+  // there is one row), each part on its own thread with its own copy of the scratch state: every
+  // element is computed as on one thread, so the bits do not depend on the thread count. Nodes
+  // with reductions stay on one thread, so that their sums keep one order.
+  const std::int64_t units = rows > 1 ? rows : (n + static_cast<std::int64_t>(kBlock<T>) - 1) /
+                                                   static_cast<std::int64_t>(kBlock<T>);
+  int parts = 1;
+  if (num_reductions == 0 && total >= kSplitElements)
+    parts = static_cast<int>(std::min<std::int64_t>(num_threads(), units));
+  if (parts <= 1) {
+    run_range(c, l, s, slot_memory, 0, rows, 0, n);
+    write_reductions();
+    return;
+  }
+  run_parts(parts, [&](int p) {
+    const std::int64_t base = units / parts, extra = units % parts;
+    const std::int64_t first = p * base + std::min<std::int64_t>(p, extra);
+    const std::int64_t last = first + base + (p < extra ? 1 : 0);
+    thread_local std::vector<T, xsimd::aligned_allocator<T>> memory;
+    Scratch<T> local = s;
+    if (rows > 1) {
+      run_range(c, l, local, memory, first, last, 0, n);
+    } else {
+      const auto block = static_cast<std::int64_t>(kBlock<T>);
+      run_range(c, l, local, memory, 0, 1, first * block, std::min(n, last * block));
+    }
+  });
 }
 
 template <class T>

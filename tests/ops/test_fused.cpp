@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -510,6 +511,71 @@ BOOST_AUTO_TEST_CASE(a_store_target_is_read_before_it_is_written) {
     BOOST_TEST(new_v[i] == start[i] + 2.0 * delta[i], "element " << i);
     BOOST_TEST(stored[i] == new_v[i], "element " << i);
   }
+}
+
+// ---- large nodes split over threads ---------------------------------------------------------
+
+// relu((x - b) * k) + x with b broadcast as `b_shape` and k a scalar, in float32, on 1 and on 2
+// threads: nodes of 2^17 elements or more split their rows (their blocks, for one row) between
+// the threads, so the two runs must give the same bits, and both the float64 value within
+// float32 rounding. Shapes: one contiguous row (a scalar broadcast read again in the second
+// part), NHWC rows of 32 channels (packed several to a block), long rows over an odd row count,
+// and a per-row broadcast along the last axis.
+BOOST_AUTO_TEST_CASE(large_nodes_give_the_same_bits_on_one_and_two_threads) {
+  struct Case {
+    Shape x_shape, b_shape;
+  };
+  const Case cases[] = {{Shape{300001}, Shape{}},
+                        {Shape{40, 14, 14, 32}, Shape{32}},
+                        {Shape{301, 1000}, Shape{1000}},
+                        {Shape{1001, 300}, Shape{1001, 1}}};
+  const int threads_before = num_threads();
+  for (const Case& c : cases) {
+    const std::string context = c.x_shape.to_string() + " with " + c.b_shape.to_string();
+    const auto n = static_cast<std::size_t>(c.x_shape.num_elements());
+    const auto nb = static_cast<std::size_t>(c.b_shape.num_elements());
+    auto draw_uniform = [](std::size_t count, unsigned seed) {
+      std::mt19937 rng(seed);
+      std::uniform_real_distribution<double> u(-2.0, 2.0);
+      std::vector<double> out(count);
+      for (double& v : out) v = u(rng);
+      return out;
+    };
+    const std::vector<double> xs = draw_uniform(n, 11), bs = draw_uniform(nb, 12);
+    const double k = 1.75;
+    Graph g;
+    Output x = placeholder(g, DType::float32, c.x_shape, "x");
+    Output b = placeholder(g, DType::float32, c.b_shape, "b");
+    Output kk = placeholder(g, DType::float32, Shape{}, "k");
+    FusedProgram p(3);
+    p.output(p.binary(Op::Add, p.unary(Op::Relu, p.binary(Op::Mul, p.binary(Op::Sub, 0, 1), 2)), 0));
+    FusedNode node = fused_elementwise({x, b, kk}, DType::float32, p);
+    Session s(g);
+    const std::vector<Feed> feeds = {{x, make_tensor(DType::float32, c.x_shape, xs)},
+                      {b, make_tensor(DType::float32, c.b_shape, bs)},
+                      {kk, make_tensor(DType::float32, Shape{}, {k})}};
+    set_num_threads(1);
+    Tensor one = s.run(node.outputs[0], feeds);
+    set_num_threads(2);
+    Tensor two = s.run(node.outputs[0], feeds);
+    check_same_bits(two, one, context);
+    // float64: b's index of element i of x (the trailing dims of b, right-aligned).
+    const std::vector<double> got = values(two);
+    const std::size_t last = static_cast<std::size_t>(c.x_shape.dims().back());
+    double worst = 0;  // the largest error as a share of the bound of three float32 roundings
+    const double u = std::ldexp(1.0, -24);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t j = 0;
+      if (c.b_shape.rank() == 1) j = i % last;  // per last-axis element
+      if (c.b_shape.rank() == 2) j = i / last;  // per row
+      const double x32 = static_cast<float>(xs[i]), b32 = static_cast<float>(bs[j]);
+      const double want = std::max((x32 - b32) * k, 0.0) + x32;
+      const double bound = 4 * u * (std::abs(x32) + (std::abs(x32) + std::abs(b32)) * k);
+      worst = std::max(worst, std::abs(got[i] - want) / bound);
+    }
+    BOOST_TEST(worst <= 1.0, context << ": worst error " << worst << " of the rounding bound");
+  }
+  set_num_threads(threads_before);
 }
 
 // ---- reductions over leading axes ----------------------------------------------------------
