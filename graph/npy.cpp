@@ -298,19 +298,33 @@ Tensor decode_npy(std::string_view bytes, std::string_view source) {
 
 void write_npy(const std::string& path, const Tensor& tensor) {
   std::string bytes = encode_npy(tensor);
-  // A temporary sibling renamed over `path`: a failed or killed write leaves any older file whole.
-  const std::filesystem::path target(path);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status link = fs::symlink_status(path, ec);
+  if (fs::exists(link) && !fs::is_regular_file(link)) {
+    // A device, a pipe or a symbolic link: written through in place, as an ofstream does (a
+    // rename would replace the device or the link itself).
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError("cannot write '" + path + "': " + std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) throw FileError("cannot write '" + path + "': write failed (disk full?)");
+    return;
+  }
+  // A regular file or none: a temporary sibling renamed over `path`, so that a failed or killed
+  // write leaves any older file whole; an older file's permissions are kept.
+  const fs::path target(path);
   const std::string temp =
       (target.parent_path() / ("." + target.filename().string() + ".tmp-" + detail::unique_suffix()))
           .string();
   try {
     detail::write_file_synced(temp, bytes);
-    std::error_code ec;
-    std::filesystem::rename(temp, path, ec);
+    if (fs::exists(link)) fs::permissions(temp, link.permissions(), ec);
+    fs::rename(temp, path, ec);
     if (ec) throw FileError("cannot write '" + path + "': " + ec.message());
   } catch (...) {
     std::error_code ignored;
-    std::filesystem::remove(temp, ignored);
+    fs::remove(temp, ignored);
     throw;
   }
 }

@@ -134,6 +134,16 @@ void fuse_epilogues(PlanGraph& g, PassReport& report, const EpilogueRule& rule) 
     if (stores_result) continue;  // a store into the result: fusion never makes one
     std::vector<std::int64_t> reductions = f.attrs.get_ints("reductions");
     for (std::size_t j = 0; j < reductions.size(); j += 4) reductions[j] = renumber(reductions[j]);
+    // The merged node computes the result into output 0's memory and writes each block's outputs
+    // before its stores and reductions: an output, store or reduction that reads the result
+    // itself (register 0) would read values output 0 has already overwritten. Not merged.
+    auto reads_result = [](const std::vector<std::int64_t>& regs, std::size_t step) {
+      for (std::size_t j = 0; j < regs.size(); j += step)
+        if (regs[j] == 0) return true;
+      return false;
+    };
+    if (reads_result(outputs, 1) || reads_result(stores, 2) || reads_result(reductions, 4))
+      continue;
 
     AttrMap attrs = f.attrs;
     attrs.set("reductions", reductions);

@@ -25,6 +25,7 @@ struct ExperimentArgs {
   std::int64_t limit = 0;
   std::uint64_t seed = 42;
   std::string model;  // empty: the experiment's first
+  bool model_given = false;
   std::string data = nn::kFashionMnistDir, out = "out/experiments";
 };
 
@@ -98,9 +99,15 @@ void add_experiment_command(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--limit", a->limit, "Training images used (default: the experiment's)")
       ->check(CLI::Range(1, 55000));
-  cmd->add_option("--model", a->model,
-                  "Network family, for experiments that have several: transfer takes dense (the "
-                  "book's, the default) or cnn (a small convolutional network beside the dense one)");
+  cmd->add_option_function<std::string>(
+      "--model",
+      [a](const std::string& v) {
+        a->model = v;
+        a->model_given = true;
+      },
+      "Network family, for experiments that have several: transfer takes dense (the book's, the "
+      "default) or cnn (a small convolutional network beside the dense one); the others and all "
+      "take dense only");
   cmd->add_option("--seed", a->seed, "First seed (variant runs use seed, seed+1, ...)")
       ->check(seed_validator())
       ->capture_default_str();
@@ -116,6 +123,8 @@ void add_experiment_command(CLI::App& app) {
       throw FileError("--data '" + a->data +
                       "': no such directory (Fashion-MNIST comes from the Debian package "
                       "dataset-fashion-mnist, which scripts/install-deps.sh installs)");
+    if (a->model_given && a->model.empty())
+      throw nn::ModelError("--model: give a network family (dense or cnn), got ''");
     if (!a->model.empty())
       for (const experiments::Experiment& e : experiments::all()) {
         if (a->name != "all" && a->name != e.name) continue;

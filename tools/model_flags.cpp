@@ -68,13 +68,15 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
   cmd->add_option("--init", f.init,
                   "Kernel initializer: he_normal, glorot_uniform, lecun_normal, ...");
   cmd->add_option("--batchnorm", f.batchnorm,
-                  "none, after (BN after each hidden layer) or before (BN before the activation)")
+                  "none, after (BN after each hidden layer) or before (BN before the activation); cnn's "
+      "convolution blocks put BN before the activation with either")
       ->check(CLI::IsMember({"none", "after", "before"}));
   cmd->add_option("--dropout", f.dropout, "Dropout rate before each Dense")
       ->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--l1", f.l1, "l1 penalty of every kernel")->check(CLI::NonNegativeNumber);
   cmd->add_option("--l2", f.l2, "l2 penalty of every kernel")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-norm", f.max_norm, "Max-norm of every hidden kernel's columns")
+  cmd->add_option("--max-norm", f.max_norm,
+                  "Max-norm of every hidden Dense kernel's columns (not cnn's convolutions)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--depth", f.depth, "Hidden layers of the selu model")
       ->check(CLI::Range(1, 1000))

@@ -159,9 +159,26 @@ BOOST_AUTO_TEST_CASE(writes_replace_the_file_whole_or_not_at_all) {
   write_npy((dir / "x.npy").string(), sample(DType::float64, Shape{2, 2}));
   write_npy((dir / "x.npy").string(), t);
   BOOST_TEST(same_tensor(read_npy((dir / "x.npy").string()), t));
+  // A symbolic link is written through (its target gets the data), not replaced; a file keeps
+  // its permissions; /dev/null stays a device.
+  fs::create_symlink(dir / "x.npy", dir / "link.npy");
+  fs::permissions(dir / "x.npy", fs::perms::owner_read | fs::perms::owner_write);
+  Tensor other = sample(DType::float64, Shape{5});
+  write_npy((dir / "link.npy").string(), other);
+  BOOST_TEST(fs::is_symlink(dir / "link.npy"));
+  BOOST_TEST(same_tensor(read_npy((dir / "x.npy").string()), other));
+  BOOST_TEST(((fs::status(dir / "x.npy").permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
+  write_npy((dir / "x.npy").string(), t);
+  BOOST_TEST(((fs::status(dir / "x.npy").permissions() & fs::perms::all) ==
+              (fs::perms::owner_read | fs::perms::owner_write)));
+  if (fs::is_character_file("/dev/null")) {
+    write_npy("/dev/null", t);
+    BOOST_TEST(fs::is_character_file("/dev/null"));
+  }
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
-  BOOST_TEST(entries == 2u);  // taken.npy and x.npy: no temporary left
+  BOOST_TEST(entries == 3u);  // taken.npy, x.npy and link.npy: no temporary left
   fs::remove_all(dir);
 }
 

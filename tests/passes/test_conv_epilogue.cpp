@@ -124,6 +124,54 @@ BOOST_AUTO_TEST_CASE(a_convolution_read_twice_fetched_or_broadcast_stays_apart) 
   BOOST_TEST(check_same_epilogues(g, {y}, {feeds[0]}) == 1);
 }
 
+// A fused node that sums the convolution itself over its leading axes (a reduction of the
+// result register) next to relu(z + b): merged, the node would sum values output 0 has already
+// overwritten with the relu (the reviewer's case: every channel's sum was wrong). Not merged, so
+// the values are the unmerged plan's. The same for gemm_epilogue, which shares the rule.
+BOOST_AUTO_TEST_CASE(a_reduction_of_the_convolution_itself_stays_apart) {
+  Graph g;
+  Output x = placeholder(g, DType::float32, Shape{-1, 6, 6, 2}, "x");
+  Output k = weights(g, DType::float32, Shape{3, 3, 2, 4}, "k", 30);
+  Output b = weights(g, DType::float32, Shape{4}, "b", 31);
+  Output z = conv2d(x, k, {{1, 1}, "same", {1, 1}}, "z");
+  Output y = relu(add(z, b), "y");
+  Output per_channel = sum(z, {0, 1, 2}, false, "per_channel");
+  std::mt19937_64 rng(32);
+  Feed feed{x, random_tensor(DType::float32, Shape{2, 6, 6, 2}, rng)};
+  OptimizerOptions on = verified();
+  on.enabled = {"conv_epilogue"};
+  Session s(g);
+  s.set_optimizer_options(on);
+  Plan& plan = s.compile({y, per_channel}, {}, {x});
+  // elementwise_fusion makes one node of the add, the relu and the sum (a reduction of z).
+  BOOST_TEST(count_op(plan, "fused_elementwise") == 1);
+  BOOST_TEST(count_op(plan, "conv2d_epilogue") == 0);
+  BOOST_TEST(check_same_epilogues(g, {y, per_channel}, {feed}) == 0);
+
+  Graph h;
+  Output a = placeholder(h, DType::float32, Shape{-1, 5}, "a");
+  Output w = weights(h, DType::float32, Shape{5, 3}, "w", 33);
+  Output c = weights(h, DType::float32, Shape{3}, "c", 34);
+  Output product = matmul(a, w);
+  Output out = relu(add(product, c), "out");
+  Output column_sums = sum(product, {0}, false, "column_sums");
+  OptimizerOptions gemm = verified();
+  gemm.enabled = {"gemm_epilogue"};
+  Session t(h);
+  t.set_optimizer_options(gemm);
+  t.initialize_variables();
+  Session ref(h);
+  ref.set_optimizer_options(unoptimized());
+  ref.initialize_variables();
+  Feed rows{a, random_tensor(DType::float32, Shape{4, 5}, rng)};
+  Plan& gemm_plan = t.compile({out, column_sums}, {}, {a});
+  BOOST_TEST(count_op(gemm_plan, "matmul_epilogue") == 0);
+  std::vector<Tensor> got = t.run({out, column_sums}, {rows});
+  std::vector<Tensor> want = ref.run({out, column_sums}, {rows});
+  BOOST_TEST(identical(got[0], want[0]));
+  BOOST_TEST(identical(got[1], want[1]));
+}
+
 // The fused node waits (a control edge) for a group that waits for the convolution: merging the
 // two would make the group both before and after the merged node.
 BOOST_AUTO_TEST_CASE(a_control_path_from_the_convolution_to_its_reader_stays_apart) {

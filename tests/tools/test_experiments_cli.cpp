@@ -164,6 +164,10 @@ BOOST_AUTO_TEST_CASE(transfer_with_model_cnn_puts_both_networks_in_one_table) {
   BOOST_TEST(run("experiment regularization --model cnn --limit 100 --out '" + out.string() + "'") != 0);
   BOOST_TEST(contains(read("stderr"), "--model 'cnn': experiment regularization takes dense"),
              read("stderr"));
+  BOOST_TEST(run("experiment transfer --model '' --limit 100 --out '" + out.string() + "'") != 0);
+  BOOST_TEST(contains(read("stderr"), "--model: give a network family (dense or cnn), got ''"),
+             read("stderr"));
+  BOOST_TEST(!fs::exists(out / "transfer.csv"));
   BOOST_TEST(run("experiment transfer --model resnet --limit 100 --out '" + out.string() + "'") != 0);
   BOOST_TEST(contains(read("stderr"), "--model 'resnet': experiment transfer takes dense, cnn"),
              read("stderr"));

@@ -18,8 +18,10 @@ std::string encode_npy(const Tensor& tensor);
 // throws FileError "SOURCE: byte OFFSET: what is wrong"; `source` names the file in messages.
 Tensor decode_npy(std::string_view bytes, std::string_view source = "<memory>");
 
-// encode_npy into a file, atomically (a temporary sibling renamed over `path`, so an older file
-// stays whole if the write fails); throws FileError naming the path when it cannot be written.
+// encode_npy into a file: a regular file (or a new one) atomically, through a temporary sibling
+// renamed over `path` (an older file stays whole if the write fails, and keeps its permissions);
+// a symbolic link, device or pipe is written through in place. Throws FileError naming the path
+// when it cannot be written.
 void write_npy(const std::string& path, const Tensor& tensor);
 // decode_npy of a file's contents; throws FileError naming the path when it cannot be read.
 Tensor read_npy(const std::string& path);
