@@ -68,20 +68,24 @@ std::string number(double v) {
 
 void check_same_on_every_rank(const std::vector<std::pair<std::string, double>>& settings,
                               const std::string& what) {
-  std::vector<double> mine, root;
-  for (const auto& [name, value] : settings) mine.push_back(value);
-  root = mine;
-  distributed::broadcast(root.data(), static_cast<std::int64_t>(root.size()), DType::float64, 0, what);
-  std::int64_t differs = root != mine ? 1 : 0;
-  distributed::allreduce(&differs, 1, DType::int64, distributed::Reduction::Sum, what);
-  if (differs == 0) return;
-  for (std::size_t i = 0; i < mine.size(); ++i)
-    if (mine[i] != root[i])
-      throw ModelError(what + ": the ranks disagree on " + settings[i].first + " (rank 0: " +
-                       number(root[i]) + ", " + distributed::describe() + ": " + number(mine[i]) + "); every rank must run the same program on the same data");
-  throw ModelError(what + ": " + std::to_string(differs) + " other rank(s) of the job were given other settings "
-                   "than this rank 0 (their messages name the setting); every rank must run the same program on "
-                   "the same data");
+  // Every rank learns every rank's settings (its own in its slot, zeros elsewhere, summed), so
+  // that each throws the same message naming the first setting and rank that differ from rank 0:
+  // whichever rank's error ends the job first, it says what differs.
+  const int ranks = distributed::size(), me = distributed::rank();
+  const std::size_t k = settings.size();
+  std::vector<double> all(static_cast<std::size_t>(ranks) * k, 0.0);
+  for (std::size_t i = 0; i < k; ++i) all[static_cast<std::size_t>(me) * k + i] = settings[i].second;
+  distributed::allreduce(all.data(), static_cast<std::int64_t>(all.size()), DType::float64,
+                         distributed::Reduction::Sum, what);
+  for (std::size_t i = 0; i < k; ++i)
+    for (int r = 1; r < ranks; ++r) {
+      const double root = all[i], other = all[static_cast<std::size_t>(r) * k + i];
+      if (other != root)
+        throw ModelError(what + ": the ranks disagree on " + settings[i].first + " (rank 0: " +
+                         number(root) + ", rank " + std::to_string(r) + " of " +
+                         std::to_string(ranks) + ": " + number(other) +
+                         "); every rank must run the same program on the same data");
+    }
 }
 
 void sum_over_ranks(std::vector<double>& sums, double& count) {
