@@ -13,6 +13,7 @@
 
 #include "conv_kernels.hpp"
 #include "fused_kernels.hpp"
+#include "epilogue_record.hpp"
 #include "op_util.hpp"
 
 namespace dagrad {
@@ -148,31 +149,11 @@ FusedNode conv2d_epilogue(Output x, Output kernel, Conv2DOptions options,
 void register_conv_epilogue_ops(OpRegistry& registry) {
   const OpRecord& conv = registry.get("conv2d");
   const OpRecord& fused = registry.get("fused_elementwise");
-  OpRecord r;
-  r.name = "conv2d_epilogue";
-  r.input_names = {"inputs"};  // x, kernel, then the program's other inputs
-  r.variadic_inputs = true;
-  r.min_inputs = 2;
-  r.output_names = fused.output_names;
-  r.output_count = fused.output_count;
-  r.attrs = conv.attrs;  // strides, padding, dilations
-  r.attrs.insert(r.attrs.end(), fused.attrs.begin(), fused.attrs.end());
-  r.written_inputs = [](const AttrMap& attrs) {
-    std::vector<int> written;
-    const auto& stores = attrs.get_ints("stores");
-    for (std::size_t k = 1; k < stores.size(); k += 2)
-      written.push_back(static_cast<int>(stores[k]) + 1);  // program input k is node input k + 1
-    return written;
-  };
+  // strides, padding, dilations, then fused_elementwise's
+  OpRecord r = detail::epilogue_record(fused, "conv2d_epilogue", conv.attrs, &run);
   r.shape_fn = [conv_shape = conv.shape_fn, fused_shape = fused.shape_fn](ShapeContext& ctx) {
     epilogue_shape(ctx, conv_shape, fused_shape);
   };
-  r.dispatch_input = 0;  // x
-  r.kernels[static_cast<std::size_t>(DType::float32)] = &run;
-  r.kernels[static_cast<std::size_t>(DType::float64)] = &run;
-  r.not_differentiable_reason =
-      "a fused kernel made by the optimizer; differentiate the original graph";
-  r.stateful = true;  // as fused_elementwise: a node with stores writes variables
   r.summary =
       "conv2d followed by a fused_elementwise program over it (made by the conv_epilogue "
       "pass; encoding in dagrad/ops/conv_epilogue.hpp)";

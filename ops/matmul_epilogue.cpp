@@ -13,6 +13,7 @@
 
 #include "fused_kernels.hpp"
 #include "linalg_kernels.hpp"
+#include "epilogue_record.hpp"
 #include "op_util.hpp"
 
 namespace dagrad {
@@ -145,32 +146,13 @@ FusedNode matmul_epilogue(Output a, Output b, Flag transpose_a, Flag transpose_b
 
 void register_matmul_epilogue_ops(OpRegistry& registry) {
   const OpRecord& fused = registry.get("fused_elementwise");
-  OpRecord r;
-  r.name = "matmul_epilogue";
-  r.input_names = {"inputs"};  // a, b, then the program's other inputs
-  r.variadic_inputs = true;
-  r.min_inputs = 2;
-  r.output_names = fused.output_names;
-  r.output_count = fused.output_count;
-  r.attrs = {{"transpose_a", AttrKind::Bool, AttrValue(false)},
-             {"transpose_b", AttrKind::Bool, AttrValue(false)}};
-  r.attrs.insert(r.attrs.end(), fused.attrs.begin(), fused.attrs.end());
-  r.written_inputs = [](const AttrMap& attrs) {
-    std::vector<int> written;
-    const auto& stores = attrs.get_ints("stores");
-    for (std::size_t k = 1; k < stores.size(); k += 2)
-      written.push_back(static_cast<int>(stores[k]) + 1);  // program input k is node input k + 1
-    return written;
-  };
+  OpRecord r = detail::epilogue_record(fused, "matmul_epilogue",
+                                       {{"transpose_a", AttrKind::Bool, AttrValue(false)},
+                                        {"transpose_b", AttrKind::Bool, AttrValue(false)}},
+                                       &run);
   r.shape_fn = [fused_shape = fused.shape_fn](ShapeContext& ctx) {
     epilogue_shape(ctx, fused_shape);
   };
-  r.dispatch_input = 0;  // a
-  r.kernels[static_cast<std::size_t>(DType::float32)] = &run;
-  r.kernels[static_cast<std::size_t>(DType::float64)] = &run;
-  r.not_differentiable_reason =
-      "a fused kernel made by the optimizer; differentiate the original graph";
-  r.stateful = true;  // as fused_elementwise: a node with stores writes variables
   r.summary =
       "a 2-D matrix product followed by a fused_elementwise program over it (made by the "
       "gemm_epilogue pass; encoding in dagrad/ops/matmul_epilogue.hpp)";
