@@ -127,23 +127,12 @@ void run(KernelContext& c) {
 FusedNode conv2d_epilogue(Output x, Output kernel, Conv2DOptions options,
                           const std::vector<Output>& others, DType dtype,
                           const FusedProgram& program, OpName name) {
-  if (program.num_inputs() != 1 + static_cast<int>(others.size()))
-    throw GraphError("conv2d_epilogue: the program reads " + str(program.num_inputs()) +
-                     " inputs (the convolution and " + str(program.num_inputs() - 1) +
-                     " others), got " + str(static_cast<std::int64_t>(others.size())) +
-                     " other inputs");
-  Graph& g = detail::graph_of(x, "conv2d_epilogue");
-  std::vector<Output> inputs = {x, kernel};
-  inputs.insert(inputs.end(), others.begin(), others.end());
-  AttrMap attrs = program.attrs(dtype);
-  attrs.set("strides", options.strides);
-  attrs.set("padding", options.padding);
-  attrs.set("dilations", options.dilations);
-  NodeOptions node_options;
-  node_options.name = name.name;
-  std::vector<Output> outputs =
-      g.add_node("conv2d_epilogue", inputs, std::move(attrs), std::move(node_options), name.loc);
-  return FusedNode{Operation(&g, g.num_nodes() - 1), std::move(outputs)};
+  return detail::add_epilogue_node("conv2d_epilogue", "the convolution", x, kernel, others, dtype,
+                                   program,
+                                   {{"strides", options.strides},
+                                    {"padding", options.padding},
+                                    {"dilations", options.dilations}},
+                                   std::move(name));
 }
 
 void register_conv_epilogue_ops(OpRegistry& registry) {

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "dagrad/graph/op_registry.hpp"
+#include "dagrad/ops/fused.hpp"
+#include "op_util.hpp"
 
 namespace dagrad::detail {
 
@@ -40,6 +43,28 @@ inline OpRecord epilogue_record(const OpRecord& fused, std::string name,
       "a fused kernel made by the optimizer; differentiate the original graph";
   r.stateful = true;  // as fused_elementwise: a node with stores writes variables
   return r;
+}
+
+// Adds an `op` node: inputs a, b, then `others`; attributes the program's (for `dtype`) and
+// `producer_attrs`. GraphError when the program does not read 1 + others.size() inputs (`result`
+// names register 0 in the message: "the product", "the convolution").
+inline FusedNode add_epilogue_node(const std::string& op, const std::string& result, Output a,
+                                   Output b, const std::vector<Output>& others, DType dtype,
+                                   const FusedProgram& program, const AttrMap& producer_attrs,
+                                   OpName name) {
+  if (program.num_inputs() != 1 + static_cast<int>(others.size()))
+    throw GraphError(op + ": the program reads " + std::to_string(program.num_inputs()) +
+                     " inputs (" + result + " and " + std::to_string(program.num_inputs() - 1) +
+                     " others), got " + std::to_string(others.size()) + " other inputs");
+  Graph& g = graph_of(a, op.c_str());
+  std::vector<Output> inputs = {a, b};
+  inputs.insert(inputs.end(), others.begin(), others.end());
+  AttrMap attrs = program.attrs(dtype);
+  for (const auto& [key, value] : producer_attrs.items()) attrs.set(key, value);
+  NodeOptions options;
+  options.name = name.name;
+  std::vector<Output> outputs = g.add_node(op, inputs, std::move(attrs), std::move(options), name.loc);
+  return FusedNode{Operation(&g, g.num_nodes() - 1), std::move(outputs)};
 }
 
 }  // namespace dagrad::detail

@@ -126,22 +126,10 @@ void run(KernelContext& c) {
 FusedNode matmul_epilogue(Output a, Output b, Flag transpose_a, Flag transpose_b,
                           const std::vector<Output>& others, DType dtype,
                           const FusedProgram& program, OpName name) {
-  if (program.num_inputs() != 1 + static_cast<int>(others.size()))
-    throw GraphError("matmul_epilogue: the program reads " + str(program.num_inputs()) +
-                     " inputs (the product and " + str(program.num_inputs() - 1) +
-                     " others), got " + str(static_cast<std::int64_t>(others.size())) +
-                     " other inputs");
-  Graph& g = detail::graph_of(a, "matmul_epilogue");
-  std::vector<Output> inputs = {a, b};
-  inputs.insert(inputs.end(), others.begin(), others.end());
-  AttrMap attrs = program.attrs(dtype);
-  attrs.set("transpose_a", transpose_a.value);
-  attrs.set("transpose_b", transpose_b.value);
-  NodeOptions options;
-  options.name = name.name;
-  std::vector<Output> outputs =
-      g.add_node("matmul_epilogue", inputs, std::move(attrs), std::move(options), name.loc);
-  return FusedNode{Operation(&g, g.num_nodes() - 1), std::move(outputs)};
+  return detail::add_epilogue_node("matmul_epilogue", "the product", a, b, others, dtype, program,
+                                   {{"transpose_a", transpose_a.value},
+                                    {"transpose_b", transpose_b.value}},
+                                   std::move(name));
 }
 
 void register_matmul_epilogue_ops(OpRegistry& registry) {
